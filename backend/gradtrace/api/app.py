@@ -1,0 +1,209 @@
+"""`create_app(settings, runner)`: the FastAPI application of the REST API v1.
+
+Wires the routes, the error envelope, the body-size guard and the lifespan that starts and
+stops the sandbox supervisor and opens the trace store. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gradtrace import __version__
+from gradtrace.api.errors import error_response, install_error_handlers
+from gradtrace.api.ratelimit import RateLimiter
+from gradtrace.api.routes import examples, frontend, meta, traces
+from gradtrace.api.runner import Runner
+from gradtrace.api.state import AppState
+from gradtrace.api.storage import SQLiteTraceStore, TraceStore
+from gradtrace.settings import Settings
+
+log = logging.getLogger("gradtrace.api")
+
+DESCRIPTION = """Trace PyTorch snippets' autograd graphs in a sandbox.
+
+Every non-2xx response has the body `{"error": {"code", "message", "detail"}}` (see docs/api.md
+for the codes). Trace ids are content addresses: the same snippet and options give the same id,
+served from storage without running again.
+"""
+
+
+class BodySizeLimit:
+    """Reject bodies over `limit` bytes with 413 before the route reads them (also without Content-Length)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.limit:
+                    await self._reject(scope, receive, send)
+                    return
+        received = 0
+        too_big = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, too_big
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    too_big = True
+                    raise _BodyTooLarge
+            return message
+
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._reject(scope, receive, send)
+        except Exception:
+            if too_big and not started:
+                await self._reject(scope, receive, send)
+            else:
+                raise
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            413,
+            "payload_too_large",
+            f"The request body exceeds {self.limit} bytes. Send a shorter snippet.",
+            {"limit": self.limit},
+        )
+        await response(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _default_runner(settings: Settings) -> Runner:
+    from gradtrace.sandbox.supervisor import Supervisor  # parent side only: no torch here
+
+    limits = settings.sandbox
+    if settings.allow_weaker_sandbox and not limits.allow_weaker:
+        limits = limits.model_copy(update={"allow_weaker": True})
+    supervisor: Any = Supervisor(limits)
+    return supervisor  # type: ignore[no-any-return]
+
+
+# Request-side schemas keep optional fields optional; every other schema describes JSON we emit
+# with all fields present, so the generated TypeScript types may rely on them.
+_INPUT_SCHEMAS = frozenset({"TraceRequest", "RunLimits"})
+
+
+def _install_openapi(app: FastAPI) -> None:
+    from fastapi.openapi.utils import get_openapi
+    from pydantic.json_schema import models_json_schema
+
+    from gradtrace.api.models import StreamDropped, StreamStart
+
+    def custom_openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schemas: dict[str, Any] = doc.setdefault("components", {}).setdefault("schemas", {})
+        # Stream payloads are not response bodies of their own; publish them for the client types.
+        _, extra = models_json_schema(
+            [(StreamStart, "serialization"), (StreamDropped, "serialization")],
+            ref_template="#/components/schemas/{model}",
+        )
+        for name, schema in extra.get("$defs", {}).items():
+            schemas.setdefault(name, schema)
+        # FastAPI's default 422 model is replaced by our envelope everywhere.
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        for path in doc.get("paths", {}).values():
+            for operation in path.values():
+                response = operation.get("responses", {}).get("422")
+                if response is not None:
+                    response["description"] = response.get("description", "Validation Error").replace(
+                        "Validation Error", "Invalid fields (which field, and what to do)."
+                    )
+                    response["content"] = {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
+                    }
+        for name, schema in schemas.items():
+            if name not in _INPUT_SCHEMAS and "properties" in schema:
+                schema["required"] = list(schema["properties"])
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = custom_openapi  # type: ignore[method-assign]
+
+
+def create_app(
+    settings: Settings | None = None,
+    runner: Runner | None = None,
+    store: TraceStore | None = None,
+) -> FastAPI:
+    """Build the app. The runner starts in the lifespan (so `openapi()` never starts a sandbox)."""
+    settings = settings or Settings()
+    run: Runner = runner if runner is not None else _default_runner(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state: AppState = app.state.gradtrace
+        if state.store_or_none is None:
+            state.store_or_none = SQLiteTraceStore(settings.database_path)
+        try:
+            await state.runner.start()
+        except BaseException:
+            state.store.close()
+            raise
+        log.info("gradtrace %s serving; traces in %s", __version__, settings.database_path)
+        try:
+            yield
+        finally:
+            try:
+                await state.runner.close()
+            finally:
+                state.store.close()
+
+    app = FastAPI(
+        title="gradtrace API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.gradtrace = AppState(
+        settings=settings,
+        runner=run,
+        store_or_none=store,
+        limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+    )
+    _install_openapi(app)
+    install_error_handlers(app, lambda request: frontend.static_fallback(settings.static_dir, request))
+    app.include_router(traces.router)
+    app.include_router(examples.router)
+    app.include_router(meta.router)
+    app.include_router(frontend.build_router(settings.static_dir))
+    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    return app

@@ -1,0 +1,162 @@
+"""The one JSON error envelope: `{"error": {"code", "message", "detail"}}` for every non-2xx answer.
+
+Every failure path of the API (our own `ApiError`, FastAPI's validation errors, Starlette's
+404/405, malformed JSON, unexpected exceptions) goes through the handlers installed here, so a
+client only ever has to parse one shape. Internal errors never leak tracebacks or paths.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("gradtrace.api")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine-readable key, e.g. `trace_not_found`, `rate_limited`.")
+    message: str = Field(description="What went wrong and what to do about it, for humans.")
+    detail: Any = Field(default=None, description="Structured context (e.g. the invalid fields), or null.")
+
+
+class ErrorEnvelope(BaseModel):
+    """The body of every non-2xx response."""
+
+    error: ErrorBody
+
+
+class ApiError(Exception):
+    """Raise anywhere in a route to answer with the envelope."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        detail: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.detail = detail
+        self.headers = headers
+
+
+def error_response(
+    status: int, code: str, message: str, detail: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "detail": detail}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+# Starlette raises bare HTTPExceptions for routing failures; give them stable codes.
+_HTTP_CODES = {
+    400: ("bad_request", "The request could not be understood."),
+    404: ("not_found", "No such route. The API lives under /api/v1 (see /docs)."),
+    405: ("method_not_allowed", "This route does not accept that HTTP method (see /docs)."),
+    413: ("payload_too_large", "The request body is too large."),
+    415: ("unsupported_media_type", "Send the body as application/json."),
+}
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    return ".".join(parts)
+
+
+def _hint(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    loc = err.get("loc", ())
+    field = str(loc[-1]) if loc else ""
+    if kind == "missing":
+        if field == "source":
+            return "Send a JSON object with a `source` string holding the Python snippet."
+        return f"Add the required field `{field}`."
+    if kind == "extra_forbidden":
+        return f"Remove the unknown field `{field}` (see /docs for the accepted fields)."
+    if kind in ("string_type", "int_type", "float_type", "bool_type", "dict_type", "model_type"):
+        return f"Give `{field}` the expected type: {err.get('msg', '')}."
+    if kind in ("less_than_equal", "greater_than_equal", "greater_than", "less_than"):
+        return f"Keep `{field}` within the server's bounds: {err.get('msg', '')}."
+    return str(err.get("msg", "Fix this field."))
+
+
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    for err in errors:
+        if err.get("type") == "json_invalid":
+            ctx = err.get("ctx") or {}
+            return error_response(
+                400,
+                "malformed_json",
+                "The request body is not valid JSON. Send a JSON object such as "
+                '{"source": "import torch\\n..."} with Content-Type: application/json.',
+                {"position": err.get("loc", [None, None])[-1], "reason": ctx.get("error")},
+            )
+    fields = []
+    for err in errors:
+        loc = err.get("loc", ())
+        fields.append(
+            {
+                "field": _field_path(loc),
+                "problem": str(err.get("msg", "")),
+                "type": err.get("type"),
+                "hint": _hint(err),
+            }
+        )
+    body_root = [f for f in fields if f["field"] == "body"]
+    if body_root and body_root[0]["type"] in ("model_attributes_type", "dict_type", "missing"):
+        message = 'The body must be a JSON object such as {"source": "..."}.'
+    else:
+        message = "Invalid request: " + "; ".join(f"{f['field']}: {f['hint']}" for f in fields)
+    return error_response(422, "validation_error", message, fields)
+
+
+NotFoundFallback = Callable[[Request], Response | None]
+
+
+def install_error_handlers(app: FastAPI, not_found_fallback: NotFoundFallback | None = None) -> None:
+    """Route every failure through the envelope; a 404 may first be offered to `not_found_fallback`."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.detail, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and not_found_fallback is not None:
+            fallback = not_found_fallback(request)
+            if fallback is not None:
+                return fallback
+        code, default_message = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error."))
+        message = default_message
+        if exc.status_code not in _HTTP_CODES and isinstance(exc.detail, str):
+            message = exc.detail
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(exc.status_code, code, message, None, headers)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        # Log the details server-side, give the client only an id to quote.
+        incident = uuid.uuid4().hex[:12]
+        log.exception("internal error %s on %s %s", incident, request.method, request.url.path)
+        return error_response(
+            500,
+            "internal_error",
+            "The server hit an unexpected error. Retry later; quote the incident id if it persists.",
+            {"incident": incident},
+        )

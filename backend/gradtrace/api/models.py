@@ -1,0 +1,88 @@
+"""Request and response models of the REST API v1 (they shape the OpenAPI the frontend's types come from)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gradtrace.core.model import Event, Trace
+from gradtrace.sandbox.limits import RunLimits
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TraceRequest(_Strict):
+    source: str = Field(
+        description="The Python snippet, run as a top-level script.", examples=["import torch\n"]
+    )
+    limits: RunLimits | None = Field(
+        default=None,
+        description="Optional tighter limits; each may only lower the server's maximum (asking for more is a 422).",
+    )
+
+
+class TraceResponse(BaseModel):
+    """A trace document and its content address (also its share id)."""
+
+    id: str = Field(
+        description="Content address: hash of source + options + torch version. GET /api/v1/traces/{id}."
+    )
+    cached: bool = Field(description="True when served from storage without running the snippet.")
+    trace: Trace
+
+
+class StreamStart(BaseModel):
+    """Data of the first `start` event of a stream."""
+
+    id: str
+    cached: bool
+
+
+class StreamDropped(BaseModel):
+    """Data of a `dropped` event: timeline events skipped because the client read too slowly."""
+
+    count: int
+
+
+class ExampleSummary(BaseModel):
+    name: str = Field(description="Stable key, used in /api/v1/examples/{name} and /embed?example=.")
+    title: str
+    description: str = Field(description="One line for the examples menu.")
+    tags: list[str] = Field(default_factory=list, description="e.g. error, retain_graph.")
+
+
+class ExampleDetail(ExampleSummary):
+    source: str = Field(description="The snippet's Python source.")
+
+
+class ExampleList(BaseModel):
+    examples: list[ExampleSummary]
+
+
+class HealthStats(BaseModel):
+    runs_started: int = Field(description="Snippets sent to the sandbox since start-up.")
+    runs_completed: int
+    cache_hits: int = Field(description="POSTs answered from storage without running.")
+    in_flight: int = Field(description="Runs currently waiting for or holding a sandbox slot.")
+    rejected_overloaded: int
+    rejected_rate_limited: int
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    version: str = Field(description="gradtrace version.")
+    torch_version: str = Field(description="torch version the workers trace with.")
+    schema_version: str = Field(description="Trace document schema_version.")
+    uptime_seconds: float
+    sandbox: dict[str, Any] = Field(
+        description="The sandbox supervisor's own report (zygote alive, queue depth, ...)."
+    )
+    stats: HealthStats
+    stored_traces: int
+
+
+# Re-exported so the OpenAPI has a named schema for the streamed timeline events.
+TimelineEvent = Event

@@ -1,0 +1,1 @@
+"""HTTP routes of the API v1, one module per resource."""

@@ -1,0 +1,152 @@
+"""Where traces live: a small `TraceStore` interface and its SQLite implementation.
+
+Traces are content-addressed (see `trace_id`), so a stored trace is immutable and doubles as a
+share link. SQLite runs in WAL mode with `synchronous=FULL` and one transaction per write: a
+crash of the server (or the machine) after `put` returned loses nothing that was stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+ID_LENGTH = 32  # hex chars = 128 bits: collisions are out of reach even for someone who tries
+
+
+def trace_id(source: str, options: dict[str, Any], torch_version: str, schema_version: str) -> str:
+    """Content address of a run: the same snippet with the same options on the same torch -> same id."""
+    canonical = json.dumps(
+        {"source": source, "options": options, "torch": torch_version, "schema": schema_version},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:ID_LENGTH]
+
+
+def is_valid_id(value: str) -> bool:
+    return len(value) == ID_LENGTH and all(c in "0123456789abcdef" for c in value)
+
+
+@dataclass(frozen=True)
+class StoredTrace:
+    id: str
+    status: str
+    trace_json: str  # the trace document exactly as it was validated, compact JSON
+    created_at: float
+    source: str
+
+
+class TraceStore(Protocol):
+    """What the API needs from storage; a server database can implement it later."""
+
+    def get(self, trace_id: str) -> StoredTrace | None: ...
+
+    def put(
+        self, trace_id: str, *, status: str, trace_json: str, source: str, options: dict[str, Any]
+    ) -> None: ...
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS traces (
+    id          TEXT PRIMARY KEY,
+    status      TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    source      TEXT NOT NULL,
+    options     TEXT NOT NULL,
+    encoding    TEXT NOT NULL,          -- 'zlib' (compressed JSON text); room for others later
+    body        BLOB NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+class SQLiteTraceStore:
+    """SQLite file under the data dir. One connection per thread (sqlite3 objects are not shareable)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        with self._tx() as conn:
+            conn.execute(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so each write is one transaction.
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")  # fsync on commit: a power loss keeps committed traces
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def get(self, trace_id: str) -> StoredTrace | None:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT id, status, created_at, source, encoding, body FROM traces WHERE id = ?", (trace_id,)
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        tid, status, created_at, source, encoding, body = row
+        if encoding != "zlib":  # pragma: no cover - only one encoding exists so far
+            raise ValueError(f"unknown trace encoding {encoding!r}")
+        return StoredTrace(tid, status, zlib.decompress(body).decode(), created_at, source)
+
+    def put(
+        self, trace_id: str, *, status: str, trace_json: str, source: str, options: dict[str, Any]
+    ) -> None:
+        body = zlib.compress(trace_json.encode(), 6)
+        with self._tx() as conn:
+            # REPLACE: a re-run (e.g. after a load-induced timeout) supersedes the earlier result.
+            conn.execute(
+                "INSERT OR REPLACE INTO traces (id, status, created_at, source, options, encoding, body)"
+                " VALUES (?, ?, ?, ?, ?, 'zlib', ?)",
+                (trace_id, status, time.time(), source, json.dumps(options, sort_keys=True), body),
+            )
+
+    def count(self) -> int:
+        row = self._conn().execute("SELECT COUNT(*) FROM traces").fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.ProgrammingError:  # closed from another thread already
+                pass
+        self._local = threading.local()

@@ -1,0 +1,223 @@
+"""The `gradtrace` command: trace a file in-process, list examples, print schemas, serve the API.
+
+Exit codes: 0 = traced (also when the snippet itself raised: that is a result), 2 = bad usage
+(the message says what to do), 1 = internal fault. Errors go to stderr; results to stdout or -o.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAULT, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: exit 2 with this message."""
+
+
+def _write(text: str, out: str | None) -> None:
+    if out is None or out == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {out}: {exc.strerror or exc}. Choose a writable path for -o."
+        ) from exc
+
+
+def _read_source(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(
+            f"no such file: {path}. Give the path of a Python file, or - to read stdin."
+        ) from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory. Give the path of a Python file.") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text. Save the snippet as UTF-8.") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}.") from None
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    source = _read_source(args.file)
+    from gradtrace.core.tracer import trace_source  # imports torch: only this command needs it
+
+    options: dict[str, Any] = {}
+    if args.max_nodes is not None:
+        options["max_nodes"] = args.max_nodes
+    trace = trace_source(source, **options)
+    if args.format == "dot":
+        from gradtrace.core.export import to_dot
+
+        text = to_dot(trace)
+    else:
+        text = trace.to_json(indent=2 if args.indent else None)
+    if not text.endswith("\n"):
+        text += "\n"
+    _write(text, args.output)
+    if args.output not in (None, "-"):
+        status = trace.status
+        print(
+            f"traced {args.file}: status {status}, {len(trace.nodes)} nodes -> {args.output}", file=sys.stderr
+        )
+    return EXIT_OK
+
+
+def cmd_examples(args: argparse.Namespace) -> int:
+    from gradtrace.core.examples import get_example, list_examples
+
+    if args.name:
+        try:
+            example = get_example(args.name)
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0]) if exc.args else f"no example {args.name!r}") from None
+        _write(example.source if example.source.endswith("\n") else example.source + "\n", args.output)
+        return EXIT_OK
+    examples = list_examples()
+    if args.json:
+        rows = [{"name": e.name, "title": e.title, "description": e.description} for e in examples]
+        _write(json.dumps(rows, indent=2) + "\n", args.output)
+        return EXIT_OK
+    width = max((len(e.name) for e in examples), default=0)
+    lines = [f"{e.name:<{width}}  {e.title}" for e in examples]
+    lines.append("")
+    lines.append(
+        "Print one with: gradtrace examples NAME   (trace it: gradtrace examples NAME | gradtrace trace -)"
+    )
+    _write("\n".join(lines) + "\n", args.output)
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from gradtrace.core.model import trace_json_schema
+
+    _write(json.dumps(trace_json_schema(), indent=2) + "\n", args.output)
+    return EXIT_OK
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from gradtrace.api.openapi import openapi_document
+
+    _write(json.dumps(openapi_document(), indent=2) + "\n", args.output)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+    from pydantic import ValidationError
+
+    from gradtrace.api.app import create_app
+    from gradtrace.settings import Settings
+
+    overrides: dict[str, Any] = {}
+    for key in ("host", "port", "data_dir"):
+        value = getattr(args, key)
+        if value is not None:
+            overrides[key] = value
+    if args.allow_weaker_sandbox:
+        overrides["allow_weaker_sandbox"] = True
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise UsageError(f"invalid settings: {exc}") from None
+    app = create_app(settings)
+    print(
+        f"gradtrace: serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})",
+        file=sys.stderr,
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, proxy_headers=False)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gradtrace",
+        description="See PyTorch autograd: trace a snippet's grad_fn graph, forward and backward.",
+        epilog="Exit codes: 0 traced (also when the snippet raised), 2 bad usage, 1 internal fault.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("trace", help="trace a Python file in this process (your own machine: no sandbox)")
+    p.add_argument("file", metavar="FILE", help="Python file to trace, or - to read stdin")
+    p.add_argument(
+        "--format", choices=("json", "dot"), default="json", help="json (default) or dot (Graphviz)"
+    )
+    p.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    p.add_argument("--indent", action="store_true", help="pretty-print the JSON")
+    p.add_argument(
+        "--max-nodes", type=int, metavar="N", help="graph nodes kept before eliding (default 20000)"
+    )
+    p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("examples", help="list the built-in examples, or print one's source")
+    p.add_argument("name", nargs="?", metavar="NAME", help="example to print")
+    p.add_argument("--json", action="store_true", help="list as JSON")
+    p.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    p.set_defaults(func=cmd_examples)
+
+    p = sub.add_parser("schema", help="print the trace document's JSON Schema")
+    p.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("openapi", help="print the REST API's OpenAPI document (no server started)")
+    p.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    p.set_defaults(func=cmd_openapi)
+
+    p = sub.add_parser(
+        "serve", help="serve the API and playground (settings: GRADTRACE_* environment variables)"
+    )
+    p.add_argument("--host", help="interface to bind (default 127.0.0.1, or GRADTRACE_HOST)")
+    p.add_argument("--port", type=int, help="port (default 8000, or GRADTRACE_PORT)")
+    p.add_argument(
+        "--data-dir", help="directory for the trace database (default ./data, or GRADTRACE_DATA_DIR)"
+    )
+    p.add_argument(
+        "--allow-weaker-sandbox",
+        action="store_true",
+        help="start even if an isolation layer is unavailable (documented weaker mode)",
+    )
+    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 with argparse's message on bad usage
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        print("\ngradtrace: error: choose a command, e.g. `gradtrace trace FILE`", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        code: int = args.func(args)
+        return code
+    except UsageError as exc:
+        print(f"gradtrace: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("gradtrace: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # e.g. `gradtrace schema | head`: not a fault
+        sys.stderr.close()
+        return EXIT_OK
+    except Exception as exc:  # the last line of defence: a short message, no traceback
+        print(f"gradtrace: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("Please report it with the snippet that caused it.", file=sys.stderr)
+        return EXIT_FAULT
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

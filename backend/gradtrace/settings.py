@@ -1,0 +1,72 @@
+"""Service settings: one pydantic-settings model, every field with a default and a description.
+
+Read from the environment with the `GRADTRACE_` prefix; nested sandbox limits use `__`, e.g.
+`GRADTRACE_SANDBOX__WALL_SECONDS=10`. `gradtrace serve --help` and docs/api.md list them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gradtrace.sandbox.limits import SandboxLimits
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GRADTRACE_", env_nested_delimiter="__", extra="ignore", validate_default=True
+    )
+
+    host: str = Field(default="127.0.0.1", description="Interface `gradtrace serve` binds to.")
+    port: int = Field(default=8000, ge=0, le=65535, description="TCP port `gradtrace serve` listens on.")
+    data_dir: Path = Field(
+        default=Path("./data"),
+        description="Directory for the trace database (traces.sqlite3); created if missing.",
+    )
+    sandbox: SandboxLimits = Field(
+        default_factory=SandboxLimits,
+        description="Limits and pool size of the sandboxed workers (see docs/sandbox.md).",
+    )
+    allow_weaker_sandbox: bool = Field(
+        default=False,
+        description="Start even when an isolation layer is unavailable (documented weaker mode). "
+        "When false the service refuses to start instead of running snippets less isolated.",
+    )
+    rate_limit_per_minute: float = Field(
+        default=60.0,
+        ge=0,
+        description="Uncached runs each client (IP address) may start per minute; 0 disables the limit. "
+        "Answers from storage are not counted.",
+    )
+    rate_limit_burst: int = Field(
+        default=20,
+        ge=1,
+        description="Runs a client may start back to back before the per-minute rate applies.",
+    )
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description="Identify clients by the first X-Forwarded-For address (only behind a trusted reverse proxy).",
+    )
+    max_request_bytes: int = Field(
+        default=512 * 1024,
+        ge=1024,
+        description="Largest accepted request body in bytes (the source itself is capped by the sandbox's source limit).",
+    )
+    static_dir: Path = Field(
+        default=PACKAGE_DIR / "static",
+        description="Built frontend served at / (a placeholder page is shown when it has no index.html).",
+    )
+    stream_buffer_events: int = Field(
+        default=2000,
+        ge=10,
+        description="Events buffered per streaming client; beyond it events are dropped (and counted) so a "
+        "slow reader never stalls a run.",
+    )
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "traces.sqlite3"
