@@ -1,0 +1,276 @@
+// Indexes a trace for the viewer: lookups by id, when each element appears, module groups.
+import type { Trace, TraceEdge, TraceNode, TraceTensor } from "../api/types";
+
+/** Graph element ids: grad_fn nodes keep the trace's ids ("n3"); the rest are prefixed. */
+export const tensorElId = (tid: string): string => "T:" + tid;
+export const groupElId = (key: string): string => "G:" + key;
+export const edgeElId = (i: number): string => "e" + i;
+export const tensorEdgeElId = (tid: string): string => "te:" + tid;
+
+export type ElKind = "op" | "accumulate_grad" | "custom" | "backward_op" | "tensor" | "group";
+
+/** One drawable item (before grouping): grad_fn node or tensor node. */
+export interface Item {
+  id: string;
+  kind: ElKind;
+  /** Static style classes (legend categories). */
+  classes: string[];
+  label: string;
+  /** Step (number of applied events) from which it is visible. */
+  appearAt: number;
+  group: string | null;
+  node?: TraceNode;
+  tensor?: TraceTensor;
+}
+
+/** A data-flow edge between two items (from producer to consumer). */
+export interface Link {
+  id: string;
+  from: string;
+  to: string;
+  appearAt: number;
+  /** Index into trace.edges, or -1 for tensor<->node links. */
+  edge: number;
+  classes: string[];
+}
+
+export interface Group {
+  key: string;
+  id: string;
+  label: string;
+  parent: string | null;
+  children: string[];
+  /** Item ids directly inside this group. */
+  items: string[];
+  /** All item ids inside, recursively. */
+  size: number;
+}
+
+export interface GraphModel {
+  trace: Trace;
+  items: Map<string, Item>;
+  links: Link[];
+  groups: Map<string, Group>;
+  rootGroups: string[];
+  nodeById: Map<string, TraceNode>;
+  tensorById: Map<string, TraceTensor>;
+  /** tensor id -> the item that draws it (its tensor node, or its grad_fn node). */
+  tensorItem: Map<string, string>;
+  /** node id -> edges leaving it in autograd direction (next_functions order). */
+  nextEdges: Map<string, number[]>;
+  /** node id -> saved tensors' tensor ids. */
+  firstEventOfLine: Map<number, number>;
+  /** Lines run with grad disabled (no_grad / inference_mode) and lines with detach(). */
+  noGradLines: Set<number>;
+  detachLines: Set<number>;
+  /** Tensors differentiated by some backward pass (drawn as outputs). */
+  roots: Set<string>;
+}
+
+function nodeLabel(n: TraceNode, out: TraceTensor | undefined): string {
+  const shape = out ? "[" + out.shape.join(", ") + "]" : "";
+  return shape ? `${n.name}\n${shape}` : n.name;
+}
+
+function tensorLabel(t: TraceTensor): string {
+  const name = t.names && t.names.length ? t.names.join(", ") : t.is_leaf ? "leaf" : "tensor";
+  const dtype = t.dtype.replace(/^torch\./, "");
+  const shape = "[" + t.shape.join(", ") + "]" + (dtype === "float32" ? "" : " " + dtype);
+  return `${name}\n${shape}`;
+}
+
+/** Longest module path of a dotted parameter name ("model.fc1.weight" -> "model.fc1"). */
+function ownerModule(name: string): string | null {
+  const i = name.lastIndexOf(".");
+  return i > 0 ? name.slice(0, i) : null;
+}
+
+export interface ModelOptions {
+  /** Above this many items, nodes outside any module are grouped by source line. */
+  lineGroupThreshold?: number;
+}
+
+export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
+  const lineGroupThreshold = opts.lineGroupThreshold ?? 300;
+  const nodes = trace.nodes ?? [];
+  const tensors = trace.tensors ?? [];
+  const edges = trace.edges ?? [];
+  const events = trace.events ?? [];
+  const nodeById = new Map(nodes.map((n) => [n.id, n]));
+  const tensorById = new Map(tensors.map((t) => [t.id, t]));
+
+  // When each node and tensor first shows: step = index of its creating event + 1.
+  const nodeStep = new Map<string, number>();
+  const tensorStep = new Map<string, number>();
+  const firstEventOfLine = new Map<number, number>();
+  const noGradLines = new Set<number>();
+  const detachLines = new Set<number>();
+  let gradOff = false;
+  events.forEach((ev, i) => {
+    if (ev.line != null && !firstEventOfLine.has(ev.line)) firstEventOfLine.set(ev.line, i);
+    if (ev.kind === "node" && ev.node && !nodeStep.has(ev.node)) nodeStep.set(ev.node, i + 1);
+    if (ev.kind === "node" && ev.nodes) for (const n of ev.nodes) if (!nodeStep.has(n)) nodeStep.set(n, i + 1);
+    if (ev.kind === "leaf" && ev.tensor && !tensorStep.has(ev.tensor)) tensorStep.set(ev.tensor, i + 1);
+    if (ev.kind === "grad_mode") {
+      gradOff = ev.grad_enabled === false || ev.inference_mode === true;
+      if (gradOff && ev.line != null) noGradLines.add(ev.line);
+    }
+    if (ev.kind === "no_grad_op" && ev.line != null) noGradLines.add(ev.line);
+    if (gradOff && ev.line != null && ev.kind !== "grad_mode") noGradLines.add(ev.line);
+    if (ev.kind === "detach" && ev.line != null) detachLines.add(ev.line);
+  });
+
+  const nextEdges = new Map<string, number[]>();
+  const consumers = new Map<string, string[]>(); // autograd target -> sources (its data-flow consumers)
+  edges.forEach((e, i) => {
+    let a = nextEdges.get(e.source);
+    if (!a) nextEdges.set(e.source, (a = []));
+    a.push(i);
+    let c = consumers.get(e.target);
+    if (!c) consumers.set(e.target, (c = []));
+    c.push(e.source);
+  });
+
+  // Nodes without a creation event (AccumulateGrad, elided ones) appear with their first
+  // consumer. Process by descending seq so chains of event-less nodes resolve in one pass.
+  const bySeqDesc = [...nodes].sort((a, b) => b.seq - a.seq);
+  for (let pass = 0; pass < 3; pass++) {
+    for (const n of bySeqDesc) {
+      if (nodeStep.has(n.id) && pass === 0) continue;
+      let best = nodeStep.get(n.id) ?? Infinity;
+      for (const c of consumers.get(n.id) ?? []) {
+        const s = nodeStep.get(c);
+        if (s !== undefined && s < best) best = s;
+      }
+      if (n.kind === "accumulate_grad" && n.variable) {
+        const s = tensorStep.get(n.variable);
+        if (s !== undefined && s < best) best = s;
+      }
+      if (best !== Infinity) nodeStep.set(n.id, best);
+    }
+  }
+  const appear = (id: string): number => nodeStep.get(id) ?? 0;
+
+  const roots = new Set<string>();
+  for (const bp of trace.backward_passes ?? []) for (const r of bp.roots ?? []) if (r) roots.add(r);
+
+  const items = new Map<string, Item>();
+  const links: Link[] = [];
+  const tensorItem = new Map<string, string>();
+  const outputOf = new Map<string, TraceTensor>();
+  for (const t of tensors) if (t.grad_fn) outputOf.set(t.grad_fn, t);
+  for (const n of nodes) if (n.output && tensorById.has(n.output) && !outputOf.has(n.id)) outputOf.set(n.id, tensorById.get(n.output)!);
+
+  for (const n of nodes) {
+    const classes = ["gfn", "k-" + n.kind];
+    if (n.created_by_pass != null) classes.push("double-backward");
+    if (n.saved && n.saved.some((s) => s.kind !== "value")) classes.push("has-saved");
+    items.set(n.id, {
+      id: n.id,
+      kind: n.kind,
+      classes,
+      label: nodeLabel(n, n.kind === "accumulate_grad" ? undefined : outputOf.get(n.id)),
+      appearAt: appear(n.id),
+      group: n.module ?? null,
+      node: n,
+    });
+  }
+  edges.forEach((e: TraceEdge, i) => {
+    if (!nodeById.has(e.source) || !nodeById.has(e.target)) return;
+    // Data-flow direction: from the producer (autograd target) to the consumer (source).
+    links.push({ id: edgeElId(i), from: e.target, to: e.source, appearAt: Math.max(appear(e.source), appear(e.target)), edge: i, classes: ["flow"] });
+  });
+
+  const accOf = new Map<string, TraceNode>();
+  for (const n of nodes) if (n.kind === "accumulate_grad" && n.variable) accOf.set(n.variable, n);
+
+  for (const t of tensors) {
+    const named = (t.names?.length ?? 0) > 0;
+    const acc = accOf.get(t.id);
+    let show = false;
+    const classes = ["tensor"];
+    let appearAt = tensorStep.get(t.id);
+    let group: string | null = null;
+    if (t.is_leaf) {
+      show = !!acc || named;
+      classes.push(t.requires_grad ? "leaf-grad" : "leaf-nograd");
+      if (t.is_parameter) classes.push("param");
+      if (acc) appearAt = Math.min(appearAt ?? Infinity, appear(acc.id));
+      group = acc?.module ?? (named ? ownerModule(t.names![0]!) : null);
+    } else if (t.grad_fn && named) {
+      show = true;
+      appearAt = appear(t.grad_fn);
+      group = nodeById.get(t.grad_fn)?.module ?? null;
+    }
+    if (!show) {
+      if (t.grad_fn) tensorItem.set(t.id, t.grad_fn);
+      continue;
+    }
+    const consumed = t.grad_fn ? (consumers.get(t.grad_fn)?.length ?? 0) > 0 : false;
+    if (!t.is_leaf) classes.push(roots.has(t.id) || !consumed ? "output" : "intermediate");
+    if (t.retains_grad) classes.push("retains-grad");
+    if (t.inference) classes.push("inference");
+    const id = tensorElId(t.id);
+    items.set(id, { id, kind: "tensor", classes, label: tensorLabel(t), appearAt: appearAt ?? 0, group, tensor: t });
+    tensorItem.set(t.id, id);
+    if (acc) links.push({ id: tensorEdgeElId(t.id), from: id, to: acc.id, appearAt: appearAt ?? 0, edge: -1, classes: ["to-acc"] });
+    else if (t.grad_fn && nodeById.has(t.grad_fn)) links.push({ id: tensorEdgeElId(t.id), from: t.grad_fn, to: id, appearAt: appearAt ?? 0, edge: -1, classes: ["to-tensor"] });
+  }
+
+  // Big graphs without modules still need something to collapse: group by source line.
+  if (items.size > lineGroupThreshold) {
+    for (const it of items.values()) if (it.group == null && it.kind !== "tensor" && it.node?.line != null) it.group = "line " + it.node.line;
+  }
+  const { groups, rootGroups } = buildGroups(items);
+  return { trace, items, links, groups, rootGroups, nodeById, tensorById, tensorItem, nextEdges, firstEventOfLine, noGradLines, detachLines, roots };
+}
+
+/** Module paths -> a forest of groups. Keeps the paths items live in and branch points. */
+function buildGroups(items: Map<string, Item>): { groups: Map<string, Group>; rootGroups: string[] } {
+  const used = new Set<string>();
+  for (const it of items.values()) if (it.group) used.add(it.group);
+  // Every dotted prefix; keep a prefix if items live there or >= 2 kept children meet there.
+  const childPrefixes = new Map<string, Set<string>>();
+  const prefixesOf = (key: string): string[] => {
+    if (key.startsWith("line ")) return [key];
+    const parts = key.split(".");
+    const out: string[] = [];
+    for (let i = 1; i <= parts.length; i++) out.push(parts.slice(0, i).join("."));
+    return out;
+  };
+  for (const key of used) {
+    const ps = prefixesOf(key);
+    for (let i = 0; i + 1 < ps.length; i++) {
+      let s = childPrefixes.get(ps[i]!);
+      if (!s) childPrefixes.set(ps[i]!, (s = new Set()));
+      s.add(ps[i + 1]!);
+    }
+  }
+  const kept = new Set<string>(used);
+  for (const [p, kids] of childPrefixes) if (kids.size >= 2) kept.add(p);
+  const groups = new Map<string, Group>();
+  for (const key of kept) {
+    const ps = prefixesOf(key);
+    let parent: string | null = null;
+    for (let i = ps.length - 2; i >= 0; i--) if (kept.has(ps[i]!)) { parent = ps[i]!; break; }
+    groups.set(key, { key, id: groupElId(key), label: key, parent, children: [], items: [], size: 0 });
+  }
+  for (const g of groups.values()) if (g.parent) groups.get(g.parent)!.children.push(g.key);
+  for (const it of items.values()) if (it.group && groups.has(it.group)) groups.get(it.group)!.items.push(it.id);
+  else it.group = null;
+  const rootGroups = [...groups.values()].filter((g) => !g.parent).map((g) => g.key).sort();
+  const sizeOf = (key: string): number => {
+    // Iterative post-order so deep module trees can't overflow the stack.
+    const order: string[] = [];
+    const stack = [key];
+    while (stack.length) { const k = stack.pop()!; order.push(k); stack.push(...groups.get(k)!.children); }
+    for (let i = order.length - 1; i >= 0; i--) {
+      const g = groups.get(order[i]!)!;
+      g.size = g.items.length + g.children.reduce((s, c) => s + groups.get(c)!.size, 0);
+    }
+    return groups.get(key)!.size;
+  };
+  for (const r of rootGroups) sizeOf(r);
+  for (const g of groups.values()) g.children.sort();
+  return { groups, rootGroups };
+}

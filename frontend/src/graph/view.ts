@@ -1,0 +1,233 @@
+// Model + collapse state -> Cytoscape element definitions, and replay state -> per-element classes.
+import type { GraphModel, Item, Link } from "./model";
+import type { ReplayState } from "./replay";
+import { fmtGradShort } from "./format";
+
+export interface ElementDef {
+  group: "nodes" | "edges";
+  data: { id: string; label?: string; parent?: string; source?: string; target?: string; kind?: string };
+  classes: string;
+}
+
+export interface ViewEl {
+  id: string;
+  isEdge: boolean;
+  appearAt: number;
+  staticClasses: string;
+  def: ElementDef;
+  /** Items this element stands for (1 for plain nodes; all members for a collapsed group). */
+  members?: string[];
+  link?: Link;
+  links?: Link[];
+  isParent?: boolean;
+}
+
+export interface GraphView {
+  els: Map<string, ViewEl>;
+  /** Item id -> element drawing it (itself or its outermost collapsed group). */
+  rep: Map<string, string>;
+  /** Tensor-item/edge elements indexed for state updates. */
+  edgeEl: Map<number, string>;
+  collapsed: Set<string>;
+  /** Elements in add order: parents before children. */
+  order: string[];
+  /** Non-parent nodes and edges for layout (data-flow direction). */
+  layoutNodes: { id: string; width: number; height: number; parent: string | null }[];
+  layoutEdges: { source: string; target: string }[];
+  layoutGroups: { id: string; parent: string | null }[];
+}
+
+/** Approximate label box so layouts leave room (Cytoscape sizes nodes from the label). */
+export function nodeSize(label: string, kind: string): { width: number; height: number } {
+  const lines = label.split("\n");
+  const longest = Math.max(...lines.map((l) => l.length));
+  const w = Math.max(kind === "tensor" ? 60 : 70, Math.min(220, longest * 6.6 + 18));
+  return { width: w, height: 14 * lines.length + 14 };
+}
+
+export function defaultCollapsed(model: GraphModel, budget = 300): Set<string> {
+  const collapsed = new Set<string>();
+  const ungrouped = [...model.items.values()].filter((i) => !i.group).length;
+  if (model.items.size <= budget) return collapsed;
+  // Start with every root group collapsed, then open the biggest groups while under budget.
+  let visible = ungrouped + model.rootGroups.length;
+  const queue = [...model.rootGroups];
+  for (const r of model.rootGroups) collapsed.add(r);
+  queue.sort((a, b) => model.groups.get(a)!.size - model.groups.get(b)!.size);
+  while (queue.length) {
+    const key = queue.shift()!;
+    const g = model.groups.get(key)!;
+    const opened = g.items.length + g.children.length;
+    if (visible - 1 + opened > budget) continue;
+    visible += opened - 1;
+    collapsed.delete(key);
+    for (const c of g.children) { collapsed.add(c); queue.push(c); }
+  }
+  return collapsed;
+}
+
+export function buildView(model: GraphModel, collapsed: Set<string>): GraphView {
+  const els = new Map<string, ViewEl>();
+  const order: string[] = [];
+  const rep = new Map<string, string>();
+  const edgeEl = new Map<number, string>();
+  // Per group: is it hidden inside a collapsed ancestor, collapsed itself, or open?
+  const outerCollapsed = new Map<string, string | null>(); // group -> outermost collapsed ancestor-or-self
+  const groupKeys = [...model.groups.keys()].sort((a, b) => depth(model, a) - depth(model, b));
+  for (const key of groupKeys) {
+    const g = model.groups.get(key)!;
+    const up = g.parent ? outerCollapsed.get(g.parent) ?? null : null;
+    outerCollapsed.set(key, up ?? (collapsed.has(key) ? key : null));
+  }
+  const memberLists = new Map<string, string[]>();
+  for (const it of model.items.values()) {
+    const oc = it.group ? outerCollapsed.get(it.group) ?? null : null;
+    const r = oc ? model.groups.get(oc)!.id : it.id;
+    rep.set(it.id, r);
+    if (oc) { let m = memberLists.get(r); if (!m) memberLists.set(r, (m = [])); m.push(it.id); }
+  }
+  const appearOfMembers = (ids: string[]): number => ids.reduce((m, id) => Math.min(m, model.items.get(id)!.appearAt), Infinity);
+
+  // Groups: open ones become compound parents, outermost collapsed ones become plain nodes.
+  for (const key of groupKeys) {
+    const g = model.groups.get(key)!;
+    const oc = outerCollapsed.get(key);
+    if (oc && oc !== key) continue;
+    const parentKey = g.parent;
+    const parent = parentKey && !outerCollapsed.get(parentKey) ? model.groups.get(parentKey)!.id : undefined;
+    if (oc === key) {
+      const members = memberLists.get(g.id) ?? [];
+      const label = `${g.label}\n${g.size} nodes ▸`;
+      const def: ElementDef = { group: "nodes", data: { id: g.id, label, kind: "group", ...(parent ? { parent } : {}) }, classes: "group collapsed" };
+      els.set(g.id, { id: g.id, isEdge: false, appearAt: appearOfMembers(members), staticClasses: def.classes, def, members });
+    } else {
+      const def: ElementDef = { group: "nodes", data: { id: g.id, label: g.label, kind: "group", ...(parent ? { parent } : {}) }, classes: "group expanded" };
+      els.set(g.id, { id: g.id, isEdge: false, appearAt: Infinity, staticClasses: def.classes, def, isParent: true });
+    }
+    order.push(g.id);
+  }
+  for (const it of model.items.values()) {
+    if (rep.get(it.id) !== it.id) continue;
+    const parent = it.group ? model.groups.get(it.group)!.id : undefined;
+    const classes = it.classes.join(" ");
+    const def: ElementDef = { group: "nodes", data: { id: it.id, label: it.label, kind: it.kind, ...(parent ? { parent } : {}) }, classes };
+    els.set(it.id, { id: it.id, isEdge: false, appearAt: it.appearAt, staticClasses: classes, def, members: [it.id] });
+    order.push(it.id);
+    // An open group shows from its first member on.
+    let gk = it.group;
+    while (gk) {
+      const gel = els.get(model.groups.get(gk)!.id);
+      if (gel && gel.appearAt > it.appearAt) gel.appearAt = it.appearAt;
+      gk = model.groups.get(gk)!.parent;
+    }
+  }
+  // Collapsed groups also make their open ancestors visible.
+  for (const el of els.values()) {
+    if (el.def.classes.includes("collapsed")) {
+      let pid = el.def.data.parent;
+      while (pid) { const p = els.get(pid)!; if (p.appearAt > el.appearAt) p.appearAt = el.appearAt; pid = p.def.data.parent; }
+    }
+  }
+  for (const l of model.links) {
+    const a = rep.get(l.from), b = rep.get(l.to);
+    if (!a || !b || a === b) continue;
+    if (a === l.from && b === l.to) {
+      const classes = l.classes.join(" ");
+      const def: ElementDef = { group: "edges", data: { id: l.id, source: a, target: b }, classes };
+      els.set(l.id, { id: l.id, isEdge: true, appearAt: l.appearAt, staticClasses: classes, def, link: l });
+      if (l.edge >= 0) edgeEl.set(l.edge, l.id);
+    } else {
+      const id = `m:${a}>${b}`;
+      let el = els.get(id);
+      if (!el) {
+        const def: ElementDef = { group: "edges", data: { id, source: a, target: b }, classes: "flow meta" };
+        el = { id, isEdge: true, appearAt: l.appearAt, staticClasses: def.classes, def, links: [] };
+        els.set(id, el);
+      }
+      el.links!.push(l);
+      el.appearAt = Math.min(el.appearAt, l.appearAt);
+      if (l.edge >= 0) edgeEl.set(l.edge, id);
+    }
+  }
+  for (const el of els.values()) if (el.isEdge) order.push(el.id);
+  const layoutNodes = [...els.values()].filter((e) => !e.isEdge && !e.isParent).map((e) => {
+    const s = nodeSize(e.def.data.label ?? "", e.def.data.kind ?? "");
+    return { id: e.id, width: s.width, height: s.height, parent: e.def.data.parent ?? null };
+  });
+  const layoutEdges = [...els.values()].filter((e) => e.isEdge).map((e) => ({ source: e.def.data.source!, target: e.def.data.target! }));
+  const layoutGroups = [...els.values()].filter((e) => e.isParent).map((e) => ({ id: e.id, parent: e.def.data.parent ?? null }));
+  return { els, rep, edgeEl, collapsed, order, layoutNodes, layoutEdges, layoutGroups };
+}
+
+function depth(model: GraphModel, key: string): number {
+  let d = 0;
+  let g = model.groups.get(key);
+  while (g?.parent) { d++; g = model.groups.get(g.parent); }
+  return d;
+}
+
+/** Classes that depend on the replay state, for one view element. */
+export function dynamicClasses(view: GraphView, el: ViewEl, s: ReplayState, model: GraphModel): string {
+  const out: string[] = [];
+  if (el.appearAt > s.step) out.push("future");
+  if (el.isEdge) {
+    const links = el.link ? [el.link] : el.links ?? [];
+    for (const l of links) if (l.edge >= 0 && s.sent.has(l.edge)) { out.push("grad-sent"); break; }
+    return out.join(" ");
+  }
+  if (el.isParent) return out.join(" ");
+  const members = el.members ?? [];
+  const activeItem = s.active ?? (s.activeTensor ? model.tensorItem.get(s.activeTensor) ?? null : null);
+  let active = false, executed = false, freed = false, stale = false, culprit = false, grad = false, bumped = false;
+  for (const id of members) {
+    if (id === activeItem) active = true;
+    const it: Item = model.items.get(id)!;
+    if (it.node) {
+      if (s.executed.has(id)) executed = true;
+      if (s.freed.has(id)) freed = true;
+      if (s.stale.has(id)) stale = true;
+      if (s.culpritNode === id) culprit = true;
+      if (it.node.output && (s.versions.get(it.node.output) ?? 0) > 0) bumped = true;
+    } else if (it.tensor) {
+      const tid = it.tensor.id;
+      if (s.grads.has(tid) && s.grads.get(tid) != null) grad = true;
+      if ((s.versions.get(tid) ?? 0) > 0) bumped = true;
+      if (s.culpritTensor === tid) culprit = true;
+      if (s.activeTensor === tid) active = true;
+    }
+  }
+  if (active) out.push("active");
+  if (executed) out.push("executed");
+  if (freed) out.push("freed");
+  if (stale) out.push("stale");
+  if (culprit) out.push("culprit");
+  if (grad) out.push("has-grad");
+  if (bumped) out.push("bumped");
+  return out.join(" ");
+}
+
+/** Edge label while a gradient flows along it (short: a number or a shape). */
+export function edgeGradLabel(el: ViewEl, s: ReplayState): string {
+  if (!el.link || el.link.edge < 0) return "";
+  return s.sent.has(el.link.edge) ? fmtGradShort(s.sent.get(el.link.edge)) : "";
+}
+
+/** Case-insensitive search over node names, tensor names and modules; returns item ids. */
+export function searchItems(model: GraphModel, query: string, limit = 200): string[] {
+  const q = query.trim().toLowerCase();
+  if (!q) return [];
+  const out: string[] = [];
+  for (const it of model.items.values()) {
+    const hay = [it.label, it.node?.module ?? "", it.node?.op ?? "", ...(it.tensor?.names ?? [])].join(" ").toLowerCase();
+    if (hay.includes(q)) { out.push(it.id); if (out.length >= limit) break; }
+  }
+  return out;
+}
+
+/** Groups to open so `itemId` becomes visible. */
+export function groupsToOpen(model: GraphModel, itemId: string): string[] {
+  const out: string[] = [];
+  let g = model.items.get(itemId)?.group ?? null;
+  while (g) { out.push(g); g = model.groups.get(g)!.parent; }
+  return out;
+}

@@ -1,0 +1,147 @@
+// Unit tests of the pure graph layer: trace -> items/links/groups, view building, layouts.
+import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import type { Trace } from "../src/api/types";
+import { buildModel, tensorElId } from "../src/graph/model";
+import { buildView, defaultCollapsed, dynamicClasses, searchItems, groupsToOpen } from "../src/graph/view";
+import { layeredLayout, runLayout } from "../src/graph/layout";
+import { syntheticTrace } from "../src/graph/synthetic";
+import { initialState } from "../src/graph/replay";
+import { stylesheet } from "../src/graph/styles";
+import * as dagre from "@dagrejs/dagre";
+
+const simple = JSON.parse(readFileSync(new URL("./fixtures/simple.json", import.meta.url), "utf8")) as Trace;
+
+describe("buildModel", () => {
+  const m = buildModel(simple);
+  it("has one item per grad_fn node plus drawn tensors", () => {
+    expect([...m.items.keys()].sort()).toEqual(["T:t0", "T:t1", "T:t2", "T:t3", "n0", "n1", "n2"]);
+  });
+  it("draws edges in data-flow direction (producer -> consumer)", () => {
+    const e0 = m.links.find((l) => l.id === "e0")!;
+    expect(e0).toMatchObject({ from: "n0", to: "n1" });
+    expect(m.links.find((l) => l.id === "e1")).toMatchObject({ from: "n2", to: "n0" });
+    expect(m.links.find((l) => l.id === "te:t0")).toMatchObject({ from: "T:t0", to: "n2" });
+    expect(m.links.find((l) => l.id === "te:t2")).toMatchObject({ from: "n1", to: "T:t2" });
+  });
+  it("classifies tensors for the legend", () => {
+    expect(m.items.get("T:t0")!.classes).toContain("leaf-grad");
+    expect(m.items.get("T:t3")!.classes).toContain("leaf-nograd");
+    expect(m.items.get("T:t2")!.classes).toContain("output");
+    expect(m.items.get("T:t1")!.classes).toContain("intermediate");
+    expect(m.items.get("n2")!.classes).toContain("k-accumulate_grad");
+  });
+  it("labels nodes with op name and output shape, tensors with names", () => {
+    expect(m.items.get("n0")!.label).toBe("MulBackward0\n[2]");
+    expect(m.items.get(tensorElId("t2"))!.label).toBe("loss\n[]");
+  });
+  it("makes AccumulateGrad appear with its leaf (or first consumer)", () => {
+    expect(m.items.get("n2")!.appearAt).toBe(1);
+    expect(m.items.get("n0")!.appearAt).toBe(2);
+    expect(m.items.get("n1")!.appearAt).toBe(3);
+  });
+  it("indexes the first event of each line", () => {
+    expect(m.firstEventOfLine.get(3)).toBe(1);
+    expect(m.firstEventOfLine.get(5)).toBe(3);
+  });
+});
+
+describe("groups and collapsing", () => {
+  const t = syntheticTrace(600);
+  const m = buildModel(t);
+  it("groups by module path with branch points", () => {
+    expect(m.groups.has("model.layers")).toBe(true);
+    expect(m.groups.get("model.layers.0.attn")!.parent).toBe("model.layers.0");
+    expect(m.rootGroups).toEqual(["model.layers"]);
+    expect(m.groups.get("model.layers")!.size).toBe([...m.items.values()].filter((i) => i.group).length);
+  });
+  it("collapses big graphs under the budget and keeps small ones open", () => {
+    const c = defaultCollapsed(m, 300);
+    const v = buildView(m, c);
+    const visibleNodes = [...v.els.values()].filter((e) => !e.isEdge && !e.isParent).length;
+    expect(visibleNodes).toBeLessThanOrEqual(300);
+    expect(visibleNodes).toBeGreaterThan(5);
+    expect(defaultCollapsed(buildModel(simple)).size).toBe(0);
+  });
+  it("re-routes edges of collapsed groups as deduplicated meta edges", () => {
+    const v = buildView(m, new Set(["model.layers.0", "model.layers.1"]));
+    const meta = [...v.els.values()].filter((e) => e.id.startsWith("m:"));
+    expect(meta.length).toBeGreaterThan(0);
+    const ids = new Set(meta.map((e) => e.id));
+    expect(ids.size).toBe(meta.length);
+    for (const e of meta) expect(v.els.has(e.def.data.source!) && v.els.has(e.def.data.target!)).toBe(true);
+    // Every item is represented by an element that exists.
+    for (const [item, r] of v.rep) { expect(v.els.has(r), item).toBe(true); }
+  });
+  it("all edges reference existing endpoints and parents exist", () => {
+    const v = buildView(m, new Set());
+    for (const e of v.els.values()) {
+      if (e.isEdge) { expect(v.els.has(e.def.data.source!)).toBe(true); expect(v.els.has(e.def.data.target!)).toBe(true); }
+      if (e.def.data.parent) expect(v.els.get(e.def.data.parent)!.isParent).toBe(true);
+    }
+  });
+  it("groups ungrouped big graphs by source line", () => {
+    const mm = buildModel(syntheticTrace(400, { modules: false }));
+    expect([...mm.groups.keys()].every((k) => k.startsWith("line "))).toBe(true);
+  });
+  it("search finds by name and module; groupsToOpen lists ancestors", () => {
+    const hits = searchItems(m, "layers.2.ffn.weight");
+    expect(hits.length).toBeGreaterThan(0);
+    const chain = groupsToOpen(m, hits[0]!);
+    expect(chain).toContain("model.layers");
+  });
+});
+
+describe("dynamic classes", () => {
+  const m = buildModel(simple);
+  const v = buildView(m, new Set());
+  it("hides elements from the future and marks the active one", () => {
+    const s = initialState();
+    s.step = 2; s.active = "n0";
+    expect(dynamicClasses(v, v.els.get("n1")!, s, m)).toContain("future");
+    expect(dynamicClasses(v, v.els.get("n0")!, s, m)).toContain("active");
+    expect(dynamicClasses(v, v.els.get("e0")!, s, m)).toContain("future");
+  });
+});
+
+describe("layouts", () => {
+  it("layered layout puts producers above consumers", () => {
+    const m = buildModel(simple);
+    const v = buildView(m, new Set());
+    const pos = layeredLayout(v.layoutNodes, v.layoutEdges);
+    expect(pos["T:t0"]!.y).toBeLessThan(pos["n2"]!.y);
+    expect(pos["n2"]!.y).toBeLessThan(pos["n0"]!.y);
+    expect(pos["n0"]!.y).toBeLessThan(pos["n1"]!.y);
+  });
+  it("layered layout handles a 20k-deep chain without recursion", () => {
+    const N = 20000;
+    const nodes = Array.from({ length: N }, (_, i) => ({ id: "c" + i, width: 80, height: 28, parent: null }));
+    const edges = Array.from({ length: N - 1 }, (_, i) => ({ source: "c" + i, target: "c" + (i + 1) }));
+    const t0 = Date.now();
+    const pos = layeredLayout(nodes, edges);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(pos["c19999"]!.y).toBeGreaterThan(pos["c0"]!.y);
+  });
+  it("runLayout uses dagre for small graphs, with no overlapping nodes on a rank", () => {
+    const m = buildModel(syntheticTrace(80));
+    const v = buildView(m, new Set());
+    const r = runLayout({ nodes: v.layoutNodes, edges: v.layoutEdges, groups: v.layoutGroups }, dagre);
+    expect(r.engine).toBe("dagre");
+    expect(Object.keys(r.positions).length).toBe(v.layoutNodes.length);
+    for (const p of Object.values(r.positions)) { expect(Number.isFinite(p.x)).toBe(true); expect(Number.isFinite(p.y)).toBe(true); }
+  });
+  it("runLayout falls back to layered for big graphs", () => {
+    const m = buildModel(syntheticTrace(2500));
+    const v = buildView(m, new Set());
+    expect(runLayout({ nodes: v.layoutNodes, edges: v.layoutEdges }, dagre).engine).toBe("layered");
+  });
+});
+
+describe("styles", () => {
+  it("flips arrows for autograd direction without changing edges", () => {
+    const df = stylesheet("light", "dataflow").find((r) => r.selector === "edge")!;
+    const ag = stylesheet("dark", "autograd").find((r) => r.selector === "edge")!;
+    expect(df.style["target-arrow-shape"]).toBe("triangle");
+    expect(ag.style["source-arrow-shape"]).toBe("triangle");
+  });
+});

@@ -1,0 +1,89 @@
+// Unit tests of the timeline state machine (forward, back, seek, checkpoints, backward pass state).
+import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import type { Trace } from "../src/api/types";
+import { buildModel } from "../src/graph/model";
+import { Replay, describeEvent, touchedBetween } from "../src/graph/replay";
+import { syntheticTrace } from "../src/graph/synthetic";
+
+const simple = JSON.parse(readFileSync(new URL("./fixtures/simple.json", import.meta.url), "utf8")) as Trace;
+
+describe("Replay on a tiny trace", () => {
+  const m = buildModel(simple);
+  it("starts empty and walks forward with line + active node", () => {
+    const r = new Replay(m);
+    expect(r.state.step).toBe(0);
+    expect(r.state.line).toBeNull();
+    r.forward();
+    expect(r.state.line).toBe(2);
+    r.forward();
+    expect(r.state).toMatchObject({ step: 2, line: 3, active: "n0" });
+  });
+  it("tracks the backward pass: order, grads sent, accumulation, freed buffers", () => {
+    const r = new Replay(m);
+    r.seek(5);
+    expect(r.state.pass).toBe(0);
+    expect(r.state.order).toEqual(["n1"]);
+    expect(r.state.sent.get(0)?.values).toEqual([1, 1]);
+    r.seek(8);
+    expect(r.state.order).toEqual(["n1", "n0", "n2"]);
+    expect(r.state.grads.get("t0")?.values).toEqual([2, 2]);
+    expect(r.state.freed.size).toBe(0);
+    r.forward();
+    expect([...r.state.freed].sort()).toEqual(["n0", "n1"]);
+    r.seek(r.total);
+    expect(r.state.pass).toBeNull();
+    expect(r.state.prints).toBe(1);
+  });
+  it("steps back to exactly the earlier state", () => {
+    const r = new Replay(m);
+    r.seek(9);
+    r.back(); r.back();
+    expect(r.state.step).toBe(7);
+    expect(r.state.grads.has("t0")).toBe(false);
+    expect(r.state.freed.size).toBe(0);
+    expect(r.state.active).toBe("n2");
+  });
+  it("clamps seeks", () => {
+    const r = new Replay(m);
+    expect(r.seek(-5).step).toBe(0);
+    expect(r.seek(1e9).step).toBe(r.total);
+  });
+  it("describes events in plain text", () => {
+    expect(describeEvent(simple.events![1]!, m)).toBe("line 3: mul created MulBackward0");
+    expect(describeEvent(simple.events![7]!, m)).toContain("a.grad accumulated");
+  });
+  it("reports which elements a move touches", () => {
+    const t = touchedBetween(m, 3, 8);
+    expect([...t.nodes].sort()).toEqual(["n0", "n1", "n2"]);
+    expect(t.tensors.has("t0")).toBe(true);
+    expect(t.passBoundary).toBe(true);
+  });
+});
+
+describe("Replay with checkpoints on a big trace", () => {
+  const m = buildModel(syntheticTrace(3000));
+  it("seeking back gives the same state as replaying from zero", () => {
+    const a = new Replay(m);
+    a.seek(a.total);
+    a.seek(3100);
+    const b = new Replay(m);
+    b.seek(3100);
+    expect(a.state.step).toBe(b.state.step);
+    expect([...a.state.executed].sort()).toEqual([...b.state.executed].sort());
+    expect(a.state.order).toEqual(b.state.order);
+    expect(a.state.active).toBe(b.state.active);
+  });
+  it("the backward order equals the trace's pass order at the end", () => {
+    const r = new Replay(m);
+    r.seek(r.total);
+    expect(r.state.order).toEqual(m.trace.backward_passes![0]!.order);
+  });
+  it("stepping 1000 times is fast", () => {
+    const r = new Replay(m);
+    const t0 = performance.now();
+    for (let i = 0; i < 1000; i++) r.forward();
+    for (let i = 0; i < 1000; i++) r.back();
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+});

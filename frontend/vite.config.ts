@@ -1,0 +1,21 @@
+// Vite build: the playground bundle goes to backend/gradtrace/static, which FastAPI serves at "/".
+import { defineConfig } from "vite";
+import { fileURLToPath } from "node:url";
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+
+export default defineConfig({
+  root: here,
+  base: "./",
+  build: {
+    outDir: "../backend/gradtrace/static",
+    emptyOutDir: true,
+    target: "es2022",
+    chunkSizeWarningLimit: 1200,
+  },
+  worker: { format: "es" },
+  server: {
+    // `npm run dev` proxies the API to a `gradtrace serve` on :8000.
+    proxy: { "/api": "http://127.0.0.1:8000" },
+  },
+});
