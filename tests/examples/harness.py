@@ -44,7 +44,9 @@ def _values(t: Any) -> list[Any] | None:
 
 def _describe(t: Any) -> dict[str, Any]:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # reading .grad of a non-leaf warns; the snippet's warnings are kept apart
+        warnings.simplefilter(
+            "ignore"
+        )  # reading .grad of a non-leaf warns; the snippet's warnings are kept apart
         grad = t.grad
     try:
         version = t._version
@@ -95,7 +97,6 @@ def run_source(source: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
     out = io.StringIO()
     result: dict[str, Any] = {"status": "ok", "error": None}
-    caught: list[warnings.WarningMessage] = []
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(out):
         warnings.simplefilter("always")
@@ -113,7 +114,11 @@ def run_source(source: str) -> dict[str, Any]:
     result["seconds"] = round(time.perf_counter() - start, 3)
     result["stdout"] = out.getvalue()
     result["warnings"] = [
-        {"category": w.category.__name__, "message": str(w.message), "line": w.lineno if w.filename == SNIPPET else None}
+        {
+            "category": w.category.__name__,
+            "message": str(w.message),
+            "line": w.lineno if w.filename == SNIPPET else None,
+        }
         for w in caught
     ]
     result["tensors"] = named_tensors(namespace)

@@ -1,0 +1,1 @@
+"""Tests of the built-in examples (registry, plain-PyTorch oracle, traces)."""
