@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 SCHEMA_VERSION = "1"
 
@@ -23,7 +23,16 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", ser_json_inf_nan="strings")
 
 
-class ValueSummary(_Model):
+class _Sparse(_Model):
+    """Optional fields that are unset (None) are left out of the JSON, to keep traces small."""
+
+    @model_serializer(mode="wrap")
+    def _drop_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None}
+
+
+class ValueSummary(_Sparse):
     """A tensor's value (or gradient): every element for small tensors, statistics otherwise."""
 
     shape: list[int] = Field(description="Tensor shape.")
@@ -160,10 +169,8 @@ class BackwardPass(_Model):
     error: TraceError | None = None
 
 
-class Event(_Model):
-    """One step of the timeline. `kind` decides which optional fields are set."""
-
-    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="strings")
+class Event(_Sparse):
+    """One step of the timeline. `kind` decides which optional fields are set (unset ones are omitted)."""
 
     seq: int
     kind: Literal[

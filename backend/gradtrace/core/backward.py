@@ -1,0 +1,248 @@
+"""Backward passes: record the engine's true execution order, grads, accumulation, frees.
+
+Before the real call we walk the graph from the roots, flag nodes whose saved tensors are
+already stale, and put a prehook and a hook on every node (how PyTorch's own autograd
+logging works, ~free). The hooks only read; they are removed when the pass ends, also when
+it raises. The real API is then called with the caller's arguments, unchanged.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+
+from gradtrace.core import errors
+from gradtrace.core.recorder import Recorder
+from gradtrace.core.summary import summarize
+
+_SIGNATURES: dict[str, inspect.Signature] = {}
+
+
+def _bind(api: str, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    sig = _SIGNATURES.get(api)
+    if sig is None:
+        sig = inspect.signature(func)
+        _SIGNATURES[api] = sig
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError:
+        return {}
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        return list(value.values())
+    try:
+        return list(value)
+    except TypeError:
+        return [value]
+
+
+def _small(t: Any) -> dict[str, Any] | None:
+    """Grad summary for the hot path: values for small tensors, shape only otherwise."""
+    if not isinstance(t, torch.Tensor):
+        return None
+    if t.numel() <= 16:
+        return summarize(t)
+    return {"shape": list(t.shape), "dtype": str(t.dtype), "numel": t.numel()}
+
+
+def _walk(roots: list[Any]) -> list[Any]:
+    seen: set[int] = set()
+    order: list[Any] = []
+    todo = list(roots)
+    while todo:
+        node = todo.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        order.append(node)
+        todo.extend(t for t, _ in node.next_functions if t is not None)
+    return order
+
+
+def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run one backward API call under observation."""
+    params = _bind(api, func, args, kwargs)
+    if api == "Tensor.backward":
+        roots = [params.get("self")]
+        inputs = _as_list(params.get("inputs"))
+    elif api == "torch.autograd.backward":
+        roots = _as_list(params.get("tensors"))
+        inputs = _as_list(params.get("inputs"))
+    else:
+        roots = _as_list(params.get("outputs"))
+        inputs = _as_list(params.get("inputs"))
+    create_graph = bool(params.get("create_graph") or False)
+    retain = params.get("retain_graph")
+    retain_graph = bool(create_graph if retain is None else retain)
+
+    rec.suspended += 1
+    ctx = rec.context(api)
+    index = len(rec.passes)
+    root_tensors = [t for t in roots if isinstance(t, torch.Tensor)]
+    root_nodes = [t.grad_fn for t in root_tensors if t.grad_fn is not None]
+    # Leaves as roots (v.backward(g) on a leaf) run their AccumulateGrad only.
+    for t in root_tensors:
+        if t.grad_fn is None and t.requires_grad:
+            acc = _grad_accumulator(t)
+            if acc is not None:
+                root_nodes.append(acc)
+    new = rec.discover(root_nodes, ctx, {id(t.grad_fn): t for t in root_tensors if t.grad_fn is not None})
+    rec.emit_nodes(new, ctx)
+    nodes = _walk(root_nodes)
+    record: dict[str, Any] = {
+        "index": index,
+        "api": api,
+        "line": ctx.line,
+        "retain_graph": retain_graph,
+        "create_graph": create_graph,
+        "roots": [rec.tensor_id(t) for t in root_tensors],
+        "inputs": [rec.tensor_id(t) if isinstance(t, torch.Tensor) else None for t in inputs],
+        "order": [],
+        "received": [],
+        "accumulated": [],
+        "freed": [],
+        "created_nodes": [],
+        "stale_nodes": [],
+        "results": [],
+        "error": None,
+    }
+    rec.passes.append(record)
+    rec.current_pass = record
+    rec.emit("backward_begin", ctx.line, backward_pass=index, op=api, tensors=[r for r in record["roots"] if r])
+    for node in nodes:
+        nrec = rec.refresh_saved(node)
+        if nrec is not None and nrec.stale:
+            record["stale_nodes"].append(nrec.id)
+            rec.emit_stale(nrec, ctx.line)
+
+    handles = []
+    executing: dict[int, dict[str, Any]] = {}
+    for node in nodes:
+        nid = rec.node_id(node)
+        if nid is None:
+            continue
+        handles.append(node.register_prehook(_prehook(rec, record, node, nid, ctx.line, executing)))
+        handles.append(node.register_hook(_posthook(rec, record, node, nid, ctx.line, executing)))
+    rec.suspended -= 1
+
+    try:
+        result = func(*args, **kwargs)
+    except BaseException as exc:
+        rec.suspended += 1
+        try:
+            record["error"] = errors.describe(rec, exc, record)
+            _finish(rec, record, nodes, handles, ctx.line, retain_graph, failed=True)
+        finally:
+            rec.suspended -= 1
+        raise
+    rec.suspended += 1
+    try:
+        if api == "torch.autograd.grad":
+            record["results"] = [_small(r) for r in _as_list(result)]
+        if create_graph:
+            grads = [r for r in _as_list(result) if isinstance(r, torch.Tensor)]
+            grads += [t.grad for t in _leaves(nodes) if t.grad is not None]
+            fresh = rec.discover([g.grad_fn for g in grads if g.grad_fn is not None], ctx, None, created_by_pass=index)
+            record["created_nodes"] = [n.id for n in fresh]
+            rec.emit_nodes(fresh, ctx, index)
+        _finish(rec, record, nodes, handles, ctx.line, retain_graph, failed=False)
+    finally:
+        rec.suspended -= 1
+    return result
+
+
+def _grad_accumulator(t: torch.Tensor) -> Any:
+    try:
+        return t.view_as(t).grad_fn.next_functions[0][0]
+    except Exception:
+        return None
+
+
+def _leaves(nodes: list[Any]) -> list[torch.Tensor]:
+    out = []
+    for node in nodes:
+        var = getattr(node, "variable", None)
+        if isinstance(var, torch.Tensor):
+            out.append(var)
+    return out
+
+
+def _prehook(rec: Recorder, record: dict[str, Any], node: Any, nid: str, line: int | None, executing: dict[int, Any]) -> Any:
+    var = getattr(node, "variable", None)
+
+    def hook(grad_outputs: Any) -> None:
+        rec.suspended += 1
+        try:
+            grads = [_small(g) for g in grad_outputs]
+            record["order"].append(nid)
+            record["received"].append({"node": nid, "grads": grads})
+            event = rec.emit("execute", line, node=nid, backward_pass=record["index"], grads=grads)
+            if isinstance(var, torch.Tensor):
+                executing[id(node)] = {"event": event, "before": _small(var.grad)}
+            else:
+                executing[id(node)] = {"event": event}
+        finally:
+            rec.suspended -= 1
+
+    return hook
+
+
+def _posthook(rec: Recorder, record: dict[str, Any], node: Any, nid: str, line: int | None, executing: dict[int, Any]) -> Any:
+    var = getattr(node, "variable", None)
+
+    def hook(grad_inputs: Any, _grad_outputs: Any) -> None:
+        rec.suspended += 1
+        try:
+            state = executing.pop(id(node), None)
+            if state is not None and grad_inputs:
+                state["event"]["sent"] = [_small(g) for g in grad_inputs]
+            if isinstance(var, torch.Tensor):
+                after = _small(var.grad)
+                before = state.get("before") if state else None
+                tid = rec.tensor_id(var)
+                record["accumulated"].append({"node": nid, "tensor": tid, "before": before, "after": after})
+                rec.emit("accumulate", line, node=nid, tensor=tid, backward_pass=record["index"], before=before, after=after)
+        finally:
+            rec.suspended -= 1
+
+    return hook
+
+
+def _finish(
+    rec: Recorder,
+    record: dict[str, Any],
+    nodes: list[Any],
+    handles: list[Any],
+    line: int | None,
+    retain_graph: bool,
+    failed: bool,
+) -> None:
+    for h in handles:
+        h.remove()
+    rec.current_pass = None
+    if not retain_graph:
+        executed = set(record["order"])
+        freed = []
+        for node in nodes:
+            nid = rec.node_id(node)
+            if nid is None or nid not in executed:
+                continue
+            nrec = rec.refresh_saved(node)
+            if nrec is not None and any(e["freed"] for e in nrec.saved):
+                nrec.released = True
+                freed.append(nid)
+        record["freed"] = freed
+        if freed:
+            rec.emit("free", line, backward_pass=record["index"], nodes=freed)
+    if not failed:
+        rec.emit("backward_end", line, backward_pass=record["index"])

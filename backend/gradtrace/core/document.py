@@ -1,0 +1,305 @@
+"""Build the trace document from a finished recording: final graph walk, names, caps.
+
+After the snippet ends we walk every graph still alive (from every tensor we know that is
+still alive, and every tensor the learner can name), re-read saved tensors for their final
+version/freed state, name tensors from the snippet's variables and module attributes, and
+assemble plain dicts in a stable order. `shrink` keeps the JSON under its byte cap.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+from typing import Any
+
+import torch
+
+from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder
+from gradtrace.core.summary import summarize
+
+_MAX_NAMES_PER_CONTAINER = 64
+
+
+def collect_names(scopes: list[dict[str, Any]]) -> list[tuple[str, torch.Tensor]]:
+    """(name, tensor) for every tensor a learner can name, in a stable order."""
+    found: list[tuple[str, torch.Tensor]] = []
+    for scope in scopes:
+        for var, value in list(scope.items()):
+            if var.startswith("__") or isinstance(value, types.ModuleType | type | types.FunctionType):
+                continue
+            if isinstance(value, torch.Tensor):
+                found.append((var, value))
+            elif isinstance(value, torch.nn.Module):
+                found.extend(_module_tensors(var, value))
+            elif isinstance(value, list | tuple):
+                found.extend(
+                    (f"{var}[{i}]", v) for i, v in enumerate(value[:_MAX_NAMES_PER_CONTAINER]) if isinstance(v, torch.Tensor)
+                )
+            elif isinstance(value, dict):
+                for i, (k, v) in enumerate(value.items()):
+                    if i >= _MAX_NAMES_PER_CONTAINER:
+                        break
+                    if isinstance(v, torch.Tensor) and isinstance(k, str | int):
+                        found.append((f"{var}[{k!r}]", v))
+    return found
+
+
+def _module_tensors(prefix: str, module: torch.nn.Module) -> list[tuple[str, torch.Tensor]]:
+    out: list[tuple[str, torch.Tensor]] = []
+    for sub_name, sub in module.named_modules(prefix=prefix):
+        for pname, p in sub._parameters.items():
+            if p is not None:
+                out.append((f"{sub_name}.{pname}", p))
+        for bname, b in sub._buffers.items():
+            if b is not None:
+                out.append((f"{sub_name}.{bname}", b))
+        for attr, v in vars(sub).items():
+            if isinstance(v, torch.Tensor) and not attr.startswith("_"):
+                out.append((f"{sub_name}.{attr}", v))
+    return out
+
+
+def _live_nodes(rec: Recorder, roots: list[Any]) -> list[Any]:
+    seen: set[int] = set()
+    nodes: list[Any] = []
+    todo = [r for r in roots if r is not None]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        nodes.append(node)
+        todo.extend(t for t, _ in node.next_functions if t is not None)
+    return nodes
+
+
+def _tensor_dict(rec: Recorder, num: int, t: torch.Tensor, names: list[str]) -> dict[str, Any]:
+    try:
+        version: int | None = int(t._version)
+    except Exception:
+        version = None
+    grad = None
+    if t.is_leaf or t.retains_grad:
+        grad = summarize(t.grad) if t.grad is not None else None
+    gf = t.grad_fn
+    trec = rec.tensor_by_num.get(num)
+    return {
+        "id": f"t{num}",
+        "names": names,
+        "shape": list(t.shape),
+        "dtype": str(t.dtype),
+        "device": str(t.device),
+        "requires_grad": bool(t.requires_grad),
+        "is_leaf": bool(t.is_leaf),
+        "retains_grad": bool(t.retains_grad),
+        "version": version,
+        "grad_fn": rec.node_id(gf) if gf is not None else None,
+        "grad": grad,
+        "value": summarize(t),
+        "is_parameter": isinstance(t, torch.nn.Parameter),
+        "inference": bool(t.is_inference()),
+        "versions": list(trec.versions) if trec else [],
+    }
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if not k.startswith("_")}
+
+
+def build(
+    rec: Recorder,
+    *,
+    scopes: list[dict[str, Any]],
+    status: str,
+    error: dict[str, Any] | None,
+    stdout: str,
+    stderr: str,
+    torch_version: str,
+    source_lines: int,
+    truncation: dict[str, Any],
+) -> dict[str, Any]:
+    named = collect_names(scopes)
+    # Every graph still alive: from known live tensors and from named ones.
+    roots = []
+    for trec in list(rec.tensor_by_num.values()):
+        t = trec.ref()
+        if t is not None and t.grad_fn is not None:
+            roots.append(t.grad_fn)
+    roots += [t.grad_fn for _, t in named if t.grad_fn is not None]
+    live = _live_nodes(rec, roots)
+    rec.discover(live, None)  # nodes built where we could not see them (rare)
+    live_ids: set[int] = set()
+    for node in live:
+        num = rec.node_num(node)
+        if num is None:
+            continue
+        live_ids.add(num)
+        nrec = rec.refresh_saved(node)
+        if nrec is not None:
+            nrec.alive = True
+
+    # Tensors: named ones, leaves of kept nodes, and every tracked tensor still alive.
+    names_by_num: dict[int, list[str]] = {}
+    tensors_by_num: dict[int, torch.Tensor] = {}
+    for name, t in named:
+        trec = rec.tensor_record(t)
+        assert trec is not None
+        if name not in names_by_num.setdefault(trec.num, []):
+            names_by_num[trec.num].append(name)
+        tensors_by_num[trec.num] = t
+    for num, trec in list(rec.tensor_by_num.items()):
+        t = trec.ref()
+        if t is not None:
+            tensors_by_num.setdefault(num, t)
+    tensor_nums = sorted(tensors_by_num)
+    tensors_elided = max(0, len(tensor_nums) - rec.limits.max_tensors)
+    if tensors_elided:
+        # Keep named tensors first, then the earliest others.
+        named_nums = [n for n in tensor_nums if n in names_by_num]
+        others = [n for n in tensor_nums if n not in names_by_num]
+        tensor_nums = sorted((named_nums + others)[: rec.limits.max_tensors])
+    tensors = [_tensor_dict(rec, n, tensors_by_num[n], names_by_num.get(n, [])) for n in tensor_nums]
+
+    events = [_clean(e) for e in rec.all_events()]
+    kept_nums = set(rec.nodes)
+    nodes = []
+    edges = []
+    for num in sorted(kept_nums):
+        n = rec.nodes[num]
+        n.alive = num in live_ids
+        nodes.append(
+            {
+                "id": n.id,
+                "name": n.name,
+                "seq": n.num,
+                "sequence_nr": n.sequence_nr,
+                "kind": n.kind,
+                "line": n.line,
+                "stack": n.stack,
+                "module": n.module,
+                "op": n.op,
+                "saved": [_clean(s) for s in n.saved],
+                "variable": n.variable,
+                "output": n.output,
+                "created_by_pass": n.created_by_pass,
+                "alive": n.alive,
+                "released": n.released,
+                "stale": n.stale,
+            }
+        )
+        for index, target, input_nr in n.edges:
+            if target in kept_nums:
+                edges.append({"source": n.id, "target": f"n{target}", "input_nr": input_nr, "index": index})
+
+    truncation = dict(truncation)
+    truncation["nodes_elided"] = rec.nodes_elided
+    truncation["events_elided"] = max(0, rec.event_count - len(rec.events_head) - len(rec.events_tail))
+    truncation["tensors_elided"] = tensors_elided
+    reasons = list(truncation.get("reasons", []))
+    if rec.nodes_elided:
+        reasons.append(f"{rec.nodes_elided} nodes of graphs that no longer exist were left out (cap {rec.limits.max_nodes})")
+    if truncation["events_elided"]:
+        reasons.append(f"{truncation['events_elided']} timeline events in the middle of the run were left out")
+    if tensors_elided:
+        reasons.append(f"{tensors_elided} tensors were left out (cap {rec.limits.max_tensors})")
+    truncation["reasons"] = reasons
+    return {
+        "schema_version": "1",
+        "torch_version": torch_version,
+        "status": status,
+        "error": error,
+        "tensors": tensors,
+        "nodes": nodes,
+        "edges": edges,
+        "backward_passes": [_clean(p) for p in rec.passes],
+        "events": events,
+        "stdout": stdout,
+        "stderr": stderr,
+        "truncated": bool(reasons),
+        "truncation": truncation,
+        "source_lines": source_lines,
+    }
+
+
+def _drop_values(obj: Any) -> None:
+    """Remove element values from every summary (keeps shapes and statistics)."""
+    if isinstance(obj, dict):
+        if "numel" in obj and "values" in obj:
+            obj["values"] = None
+        for v in obj.values():
+            _drop_values(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            _drop_values(v)
+
+
+def size_of(doc: dict[str, Any]) -> int:
+    return len(json.dumps(doc, separators=(",", ":"), allow_nan=True))
+
+
+def shrink(doc: dict[str, Any], max_bytes: int) -> dict[str, Any]:
+    """Cut the document until it fits, saying what was cut. The graph alive at the end goes last."""
+    if size_of(doc) <= max_bytes:
+        return doc
+    reasons = doc["truncation"]["reasons"]
+    doc["truncated"] = True
+    steps = [_cut_event_values, _cut_events, _cut_dead_nodes, _cut_all_values, _cut_nodes, _cut_output]
+    for step in steps:
+        step(doc, max_bytes)
+        if size_of(doc) <= max_bytes:
+            break
+    reasons.append(f"the trace was reduced to fit {max_bytes} bytes of JSON")
+    return doc
+
+
+def _cut_event_values(doc: dict[str, Any], _max_bytes: int) -> None:
+    _drop_values(doc["events"])
+    _drop_values(doc["backward_passes"])
+    doc["truncation"]["values_dropped"] = True
+
+
+def _cut_events(doc: dict[str, Any], _max_bytes: int) -> None:
+    events = doc["events"]
+    if len(events) > 2000:
+        keep = events[:1000] + events[-1000:]
+        doc["truncation"]["events_elided"] += len(events) - len(keep)
+        marker = {"seq": keep[999]["seq"] + 1, "kind": "elided", "line": None, "count": len(events) - len(keep)}
+        doc["events"] = keep[:1000] + [marker] + keep[1000:] if marker["seq"] < keep[1000]["seq"] else keep
+
+
+def _cut_dead_nodes(doc: dict[str, Any], _max_bytes: int) -> None:
+    before = len(doc["nodes"])
+    doc["nodes"] = [n for n in doc["nodes"] if n["alive"]]
+    _fix_edges(doc)
+    doc["truncation"]["nodes_elided"] += before - len(doc["nodes"])
+
+
+def _cut_all_values(doc: dict[str, Any], _max_bytes: int) -> None:
+    _drop_values(doc)
+    for p in doc["backward_passes"]:
+        p["received"] = []
+    doc["truncation"]["values_dropped"] = True
+
+
+def _cut_nodes(doc: dict[str, Any], max_bytes: int) -> None:
+    """Halve the node list (keeping the latest nodes) until the document fits."""
+    while size_of(doc) > max_bytes and len(doc["nodes"]) > 100:
+        half = len(doc["nodes"]) // 2
+        doc["truncation"]["nodes_elided"] += len(doc["nodes"]) - half
+        doc["nodes"] = doc["nodes"][-half:]
+        _fix_edges(doc)
+
+
+def _cut_output(doc: dict[str, Any], _max_bytes: int) -> None:
+    doc["stdout"] = doc["stdout"][:10_000]
+    doc["stderr"] = doc["stderr"][:10_000]
+    doc["events"] = doc["events"][:100]
+    doc["tensors"] = doc["tensors"][:100]
+
+
+def _fix_edges(doc: dict[str, Any]) -> None:
+    ids = {n["id"] for n in doc["nodes"]}
+    doc["edges"] = [e for e in doc["edges"] if e["source"] in ids and e["target"] in ids]
+
+
+__all__ = ["build", "shrink", "collect_names", "SNIPPET_FILENAME"]

@@ -1,0 +1,144 @@
+"""Turn a raised exception into the trace's error record, with its culprit pinned.
+
+`explain.classify` names the kind from the message; here we use what the recorder saw
+(the failing call, the backward pass in progress, stale saved tensors, in-place events)
+to point at the node and/or tensor the learner should look at.
+"""
+
+from __future__ import annotations
+
+import traceback
+from types import TracebackType
+from typing import Any
+
+from gradtrace.core import explain
+from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder
+
+
+def snippet_line(tb: TracebackType | None) -> int | None:
+    """The innermost snippet line in a traceback."""
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == SNIPPET_FILENAME:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def snippet_traceback(exc: BaseException) -> str:
+    """A traceback showing only the snippet's frames, as Python would print them."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == SNIPPET_FILENAME]
+    lines = ["Traceback (most recent call last):\n"]
+    lines += traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)
+
+
+def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | None) -> dict[str, Any]:
+    """The error dict (model: TraceError) for `exc`; cached so a pass and the snippet share it."""
+    cached = rec.errors.get(id(exc))
+    if cached is not None and cached[0] is exc:
+        return cached[1]
+    exc_type = type(exc).__name__
+    message = str(exc)
+    rule = explain.classify(exc_type, message)
+    err: dict[str, Any] = {
+        "type": exc_type,
+        "message": message,
+        # Inside a backward pass the traceback does not reach the snippet yet: use the pass's line.
+        "line": snippet_line(exc.__traceback__) or (pass_record["line"] if pass_record else None),
+        "column": None,
+        "kind": rule.kind,
+        "node": None,
+        "tensor": None,
+        "explanation": {"title": rule.title, "what": rule.what, "fix": rule.fix},
+        "related_event": None,
+        "related_line": None,
+        "version_at_save": None,
+        "version_now": None,
+        "backward_pass": pass_record["index"] if pass_record is not None else None,
+    }
+    _pin(rec, rule.kind, err, pass_record, message)
+    rec.errors[id(exc)] = (exc, err)
+    return err
+
+
+def _failed_call_tensor(rec: Recorder, pred: Any = None) -> str | None:
+    call = rec.last_failed_call
+    if not call:
+        return None
+    for t in call["tensors"]:
+        if pred is None or pred(t):
+            return rec.tensor_id(t)
+    return None
+
+
+def _pin(rec: Recorder, kind: str, err: dict[str, Any], p: dict[str, Any] | None, message: str) -> None:
+    if kind == "backward_twice" and p is not None:
+        node = p["order"][-1] if p["order"] else None
+        err["node"] = node
+        for earlier in rec.passes[: p["index"]]:
+            if node in earlier["freed"]:
+                err["related_line"] = earlier["line"]
+                break
+    elif kind == "inplace_version":
+        _pin_inplace(rec, err, p)
+    elif kind in ("inplace_leaf", "inplace_leaf_view", "requires_grad_nonleaf", "requires_grad_dtype", "inference_inplace"):
+        err["tensor"] = _failed_call_tensor(rec)
+    elif kind == "inference_tensor_saved":
+        err["tensor"] = _failed_call_tensor(rec, lambda t: t.is_inference())
+    elif kind == "unused_input" and p is not None:
+        index = explain.unused_index(message)
+        if index is not None and index < len(p["inputs"]):
+            err["tensor"] = p["inputs"][index]
+    elif kind in ("nonscalar_backward", "no_grad_fn") and p is not None:
+        err["tensor"] = p["roots"][0] if p["roots"] else None
+    elif kind in ("custom_function_grads", "custom_function_shape") and p is not None:
+        err["node"] = p["order"][-1] if p["order"] else None
+    elif p is not None and p["order"]:
+        err["node"] = p["order"][-1]
+
+
+def _pin_inplace(rec: Recorder, err: dict[str, Any], p: dict[str, Any] | None) -> None:
+    """Pin the node whose saved tensor is stale, and the in-place op that made it so."""
+    candidates: list[str] = []
+    if p is not None:
+        candidates += p["stale_nodes"]
+        if p["order"]:
+            candidates.append(p["order"][-1])
+    for nid in candidates:
+        rec_node = rec.nodes.get(int(nid[1:]))
+        if rec_node is None:
+            continue
+        stale = [e for e in rec_node.saved if e["stale"]]
+        if not stale and nid != candidates[-1]:
+            continue
+        err["node"] = nid
+        if stale:
+            entry = stale[0]
+            err["tensor"] = entry["tensor"]
+            err["version_at_save"] = entry["version_at_save"]
+            err["version_now"] = entry["version_now"]
+            event = _culprit_inplace(rec, entry, rec_node.created_event)
+            if event is not None:
+                err["related_event"] = event["seq"]
+                err["related_line"] = event["line"]
+                err["tensor"] = err["tensor"] or event.get("tensor")
+        return
+
+
+def _culprit_inplace(rec: Recorder, entry: dict[str, Any], after_seq: int | None) -> dict[str, Any] | None:
+    """The latest in-place event on the same storage after the node was created."""
+    storage = entry.get("_storage")
+    best = None
+    for event in rec.all_events():
+        if event["kind"] != "inplace":
+            continue
+        if after_seq is not None and event["seq"] < after_seq:
+            continue
+        same = (storage is not None and event.get("_storage") == storage) or (
+            entry["tensor"] is not None and event.get("tensor") == entry["tensor"]
+        )
+        if same:
+            best = event
+    return best

@@ -1,0 +1,209 @@
+"""Errors explained: map an exception to a stable kind, its culprit, and a short lesson.
+
+One table of kinds (`RULES`): a message pattern, a title, what happened and how to fix it.
+Culprit resolution (which node or tensor to pin) is done by the tracer, which knows the
+graph; this module only reads messages.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    pattern: re.Pattern[str]
+    title: str
+    what: str
+    fix: str
+    types: tuple[str, ...] = ("RuntimeError",)
+
+
+def _rule(kind: str, pattern: str, title: str, what: str, fix: str, types: tuple[str, ...] = ("RuntimeError",)) -> Rule:
+    return Rule(kind, re.compile(pattern, re.S), title, what, fix, types)
+
+
+RULES: tuple[Rule, ...] = (
+    _rule(
+        "backward_twice",
+        r"backward through the graph a second time",
+        "Backward through a graph whose buffers were already freed",
+        "A backward pass without retain_graph=True frees the tensors each node saved for it. "
+        "This pass reached a node whose saved tensors an earlier pass had already freed, so it "
+        "cannot compute that node's gradient again. A common cause is a tensor computed once "
+        "(for example in __init__ or before a training loop) and reused by every iteration.",
+        "Recompute the value inside forward() / inside the loop so each iteration builds a fresh "
+        "graph. Only if you really need a second pass through the same graph, call the first "
+        "backward with retain_graph=True.",
+    ),
+    _rule(
+        "inplace_version",
+        r"modified by an inplace operation",
+        "A tensor saved for backward was modified in place",
+        "Autograd saved a tensor to compute a gradient later, then an in-place operation changed "
+        "it (its version counter moved past the version recorded at save time). The saved value "
+        "is no longer the one the gradient needs, so backward refuses to run.",
+        "Use the out-of-place form (y = y * 2 instead of y *= 2, x = x.relu() instead of "
+        "x.relu_()), or clone() the tensor before modifying it.",
+    ),
+    _rule(
+        "inplace_leaf",
+        r"leaf Variable that requires grad is being used in an in-place operation",
+        "In-place operation on a leaf tensor that requires grad",
+        "The tensor is a leaf (created by you, requires_grad=True); autograd accumulates its "
+        "gradient and cannot record an in-place change to it as part of the graph.",
+        "Update it inside `with torch.no_grad():` (as optimizers do), or modify `x.data`, or "
+        "build a new tensor out of place.",
+    ),
+    _rule(
+        "inplace_leaf_view",
+        r"view of a leaf Variable that requires grad is being used in an in-place operation",
+        "In-place operation on a view of a leaf that requires grad",
+        "Slicing or indexing a leaf gives a view that shares its memory; writing into it would "
+        "modify the leaf in place, which autograd does not allow for leaves that require grad.",
+        "Do the assignment under `torch.no_grad()`, or on a clone (`y = x.clone(); y[0] = 0`).",
+    ),
+    _rule(
+        "unused_input",
+        r"appears to not have been used in the graph|appear to not have been used in the graph",
+        "A differentiated tensor was not used to compute the output",
+        "torch.autograd.grad was asked for the gradient with respect to a tensor that the "
+        "output does not depend on (no path in the graph leads from the output to it).",
+        "Check that the output really uses this tensor, or pass allow_unused=True (its "
+        "gradient is then None) or materialize_grads=True (zeros).",
+    ),
+    _rule(
+        "nonscalar_backward",
+        r"grad can be implicitly created only for (real )?scalar outputs",
+        "backward() on a non-scalar tensor needs a gradient",
+        "backward() without arguments assumes the output is a single number (d out/d out = 1). "
+        "This output has several elements, so autograd does not know how to weight them.",
+        "Reduce it first (out.sum().backward(), out.mean().backward()) or pass the vector of "
+        "weights: out.backward(gradient=torch.ones_like(out)).",
+    ),
+    _rule(
+        "no_grad_fn",
+        r"does not require grad and does not have a grad_fn",
+        "The output is not connected to any tensor that requires grad",
+        "The tensor you called backward on has no grad_fn: it was computed from tensors that do "
+        "not require grad, or under torch.no_grad()/inference_mode, or after detach()/.data.",
+        "Create the inputs with requires_grad=True (or call x.requires_grad_()), and compute the "
+        "output outside torch.no_grad() and without detach().",
+    ),
+    _rule(
+        "custom_function_grads",
+        r"returned an incorrect number of gradients",
+        "A custom autograd.Function returned the wrong number of gradients",
+        "backward() of a custom Function must return one gradient per input of forward() "
+        "(None for inputs that need none).",
+        "Return a tuple with exactly as many entries as forward() took arguments after ctx.",
+    ),
+    _rule(
+        "custom_function_shape",
+        r"Function \w+ returned an invalid gradient at index",
+        "A custom autograd.Function returned a gradient of the wrong shape or type",
+        "Each gradient backward() returns must match the shape (and dtype) of the matching input.",
+        "Check the gradient formula in backward(); reshape or reduce it to the input's shape.",
+    ),
+    _rule(
+        "inference_tensor_saved",
+        r"Inference tensors cannot be saved for backward",
+        "A tensor created in inference_mode was used in autograd",
+        "Tensors made under torch.inference_mode() carry no version counter, so autograd cannot "
+        "save them for backward.",
+        "Create it outside inference_mode, use torch.no_grad() instead, or clone() it outside "
+        "inference_mode before using it in a graph.",
+    ),
+    _rule(
+        "inference_inplace",
+        r"Inplace update to inference tensor outside InferenceMode",
+        "In-place update of an inference tensor outside inference_mode",
+        "Tensors created under inference_mode cannot be modified in place later.",
+        "clone() the tensor first, or make it outside inference_mode.",
+    ),
+    _rule(
+        "requires_grad_nonleaf",
+        r"you can only change requires_grad flags of leaf variables",
+        "requires_grad can only be changed on leaf tensors",
+        "This tensor was computed by an operation (it has a grad_fn), so whether it requires grad "
+        "is decided by its inputs, not set by hand.",
+        "To stop gradients, use y = y.detach(); to get a gradient for it, call y.retain_grad().",
+    ),
+    _rule(
+        "requires_grad_dtype",
+        r"only Tensors of floating point( and complex)? dtype can require gradients",
+        "Only floating point (and complex) tensors can require gradients",
+        "Gradients are not defined for integer or boolean tensors.",
+        "Create it as a float tensor: torch.tensor([1., 2.], requires_grad=True) or "
+        "x.float().requires_grad_().",
+    ),
+    _rule(
+        "view_inplace",
+        r"is a view and (its base or another view of its base )?(has been|is being) modified inplace",
+        "In-place modification of a view that autograd cannot handle",
+        "This view was produced by an operation that returns several views (or in no_grad mode); "
+        "changing it in place would leave autograd with a wrong graph.",
+        "clone() the view before modifying it, or use an out-of-place operation.",
+    ),
+    _rule(
+        "shape_mismatch",
+        r"shapes cannot be multiplied|size of tensor a \(\d+\) must match|must match the size",
+        "Tensor shapes do not fit together",
+        "The operation received tensors whose shapes are incompatible.",
+        "Print the shapes just before this line (x.shape) and transpose/reshape to fit.",
+    ),
+    _rule(
+        "grad_is_none",
+        r"'NoneType' object has no attribute",
+        "A value is None (often a .grad that was never populated)",
+        "`.grad` stays None for tensors that do not require grad, for non-leaf tensors (unless "
+        "retain_grad() was called), and before any backward pass reached them.",
+        "Check requires_grad / is_leaf of the tensor, call retain_grad() on intermediates, and "
+        "run backward() first.",
+        types=("AttributeError", "TypeError"),
+    ),
+    _rule(
+        "out_of_memory",
+        r"can't allocate memory|DefaultCPUAllocator|out of memory",
+        "Out of memory",
+        "The snippet tried to allocate more memory than it is allowed.",
+        "Use smaller tensors or fewer iterations that keep graphs alive.",
+        types=("RuntimeError", "MemoryError"),
+    ),
+)
+
+GENERIC = Rule(
+    "exception",
+    re.compile(""),
+    "The snippet raised an exception",
+    "The error is not specific to autograd; the graph shows everything built up to it.",
+    "Read the message and the marked line.",
+)
+
+
+def classify(exc_type: str, message: str) -> Rule:
+    """The first rule whose pattern matches the message (and type); GENERIC otherwise."""
+    for rule in RULES:
+        # RuntimeError rules match any exception type (torch raises subclasses such as
+        # torch.OutOfMemoryError); the others only their listed types.
+        if (rule.types == ("RuntimeError",) or exc_type in rule.types) and rule.pattern.search(message):
+            return rule
+    if exc_type == "SyntaxError" or exc_type == "IndentationError":
+        return Rule(
+            "syntax_error",
+            re.compile(""),
+            "The snippet is not valid Python",
+            "Python could not parse the code, so nothing ran.",
+            "Fix the marked line and column.",
+        )
+    return GENERIC
+
+
+_INDEX_RE = re.compile(r"at index (\d+)")
+
+
+def unused_index(message: str) -> int | None:
+    m = _INDEX_RE.search(message)
+    return int(m.group(1)) if m else None

@@ -1,0 +1,436 @@
+"""The recorder: ids, node and tensor records, and the event timeline of one trace.
+
+It is fed by the hooks in `instrument.py` (forward ops) and `backward.py` (backward passes)
+and turned into a document by `document.py`. Node identity lives in the node's own
+`metadata` dict (a tag object), never in `id()`: Python wrappers of C++ nodes are recreated
+and ids reused (facts.md). The tag's finalizer tells us when a node dies, which keeps the
+records of long training loops bounded.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from gradtrace.core import graph
+
+SNIPPET_FILENAME = "<snippet>"
+_TAG_KEY = "gradtrace"
+
+
+@dataclass
+class Limits:
+    """Caps that keep a trace bounded (see Settings for the user-facing knobs)."""
+
+    max_nodes: int = 20_000
+    max_json_bytes: int = 8 << 20
+    max_stdout_bytes: int = 1 << 20
+    max_events_head: int = 12_000
+    max_events_tail: int = 4_000
+    max_tensors: int = 5_000
+    max_recent_dead_nodes: int = 4_000
+
+
+class _Tag:
+    """Stored in a node's metadata; its death is the node's death."""
+
+    __slots__ = ("num", "rec", "__weakref__")
+
+    def __init__(self, num: int, rec: Recorder) -> None:
+        self.num = num
+        self.rec = rec
+
+    def __del__(self) -> None:
+        rec = self.rec
+        if rec.active:
+            rec.on_node_freed(self.num)
+
+
+@dataclass
+class NodeRecord:
+    num: int
+    name: str
+    kind: str
+    sequence_nr: int | None
+    line: int | None
+    stack: list[int]
+    module: str | None
+    op: str | None
+    saved: list[dict[str, Any]]
+    edges: list[tuple[int, int, int]]  # (index, target num, input_nr)
+    variable: str | None = None
+    output: str | None = None
+    created_by_pass: int | None = None
+    created_event: int | None = None
+    alive: bool = True
+    released: bool = False
+    stale: bool = False
+
+    @property
+    def id(self) -> str:
+        return f"n{self.num}"
+
+
+@dataclass
+class TensorRecord:
+    num: int
+    ref: weakref.ref[torch.Tensor]
+    versions: list[int] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return f"t{self.num}"
+
+
+@dataclass
+class CallContext:
+    """Where the current torch call comes from in the snippet."""
+
+    line: int | None
+    stack: list[int]
+    module: str | None
+    op: str | None
+
+
+class Recorder:
+    """Accumulates everything a trace says while the snippet runs."""
+
+    def __init__(self, limits: Limits, on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.limits = limits
+        self.on_event = on_event
+        self.active = True
+        self.nodes: dict[int, NodeRecord] = {}
+        self.recent_dead: deque[int] = deque()
+        self.head_nodes = max(1, limits.max_nodes // 2)
+        self.node_count = 0
+        self.nodes_elided = 0
+        self.tensors: dict[int, TensorRecord] = {}  # id(tensor) -> record (checked against the weakref)
+        self.tensor_by_num: dict[int, TensorRecord] = {}
+        self.tensor_count = 0
+        self.events_head: list[dict[str, Any]] = []
+        self.events_tail: deque[dict[str, Any]] = deque(maxlen=limits.max_events_tail)
+        self.event_count = 0
+        self.elided_kinds: dict[str, int] = {}
+        self.passes: list[dict[str, Any]] = []
+        self.module_stack: list[torch.nn.Module] = []
+        self.module_names: dict[int, tuple[weakref.ref[torch.nn.Module], str]] = {}
+        self.snippet_globals: dict[str, Any] = {}
+        self.grad_state: tuple[bool, bool] = (True, False)
+        self.suspended = 0  # >0 inside custom Function.forward and our own bookkeeping
+        self.last_failed_call: dict[str, Any] | None = None
+        self.current_pass: dict[str, Any] | None = None
+        self.current_call: tuple[str, list[torch.Tensor]] | None = None
+        self.errors: dict[int, tuple[BaseException, dict[str, Any]]] = {}
+
+    # ---- snippet locations -------------------------------------------------------------
+    def snippet_stack(self) -> list[int]:
+        """Snippet lines on the Python stack, outermost first."""
+        lines: list[int] = []
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename == SNIPPET_FILENAME:
+                lines.append(frame.f_lineno)
+            frame = frame.f_back  # type: ignore[assignment]
+        lines.reverse()
+        return lines
+
+    def context(self, op: str | None) -> CallContext:
+        stack = self.snippet_stack()
+        module = self.module_path(self.module_stack[-1]) if self.module_stack else None
+        return CallContext(line=stack[-1] if stack else None, stack=stack, module=module, op=op)
+
+    # ---- module names --------------------------------------------------------------------
+    def module_path(self, module: torch.nn.Module) -> str:
+        entry = self.module_names.get(id(module))
+        if entry is not None and entry[0]() is module:
+            return entry[1]
+        self._scan_module_names()
+        entry = self.module_names.get(id(module))
+        if entry is not None and entry[0]() is module:
+            return entry[1]
+        name = f"<{type(module).__name__}>"
+        self.module_names[id(module)] = (weakref.ref(module), name)
+        return name
+
+    def _scan_module_names(self) -> None:
+        """Name modules by the snippet variables that hold them (globals, then live frames)."""
+        scopes: list[dict[str, Any]] = [self.snippet_globals]
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename == SNIPPET_FILENAME and frame.f_locals is not self.snippet_globals:
+                scopes.append(dict(frame.f_locals))
+            frame = frame.f_back  # type: ignore[assignment]
+        for scope in scopes:
+            for var, value in list(scope.items()):
+                if isinstance(value, torch.nn.Module) and not var.startswith("__"):
+                    if var == "self":
+                        continue
+                    for sub, mod in value.named_modules(prefix=var):
+                        known = self.module_names.get(id(mod))
+                        if known is None or known[0]() is not mod or known[1].startswith("<"):
+                            self.module_names[id(mod)] = (weakref.ref(mod), sub)
+
+    # ---- tensors -----------------------------------------------------------------------
+    def tensor_record(self, t: torch.Tensor, create: bool = True) -> TensorRecord | None:
+        rec = self.tensors.get(id(t))
+        if rec is not None and rec.ref() is t:
+            return rec
+        if not create:
+            return None
+        self.tensor_count += 1
+        num = self.tensor_count - 1
+        key = id(t)
+
+        def _forget(_ref: Any, key: int = key, num: int = num) -> None:
+            cur = self.tensors.get(key)
+            if cur is not None and cur.num == num:
+                del self.tensors[key]
+            self.tensor_by_num.pop(num, None)
+
+        rec = TensorRecord(num=num, ref=weakref.ref(t, _forget))
+        self.tensors[key] = rec
+        self.tensor_by_num[num] = rec
+        return rec
+
+    def tensor_id(self, t: torch.Tensor | None, create: bool = True) -> str | None:
+        if t is None:
+            return None
+        rec = self.tensor_record(t, create)
+        return rec.id if rec is not None else None
+
+    # ---- nodes -------------------------------------------------------------------------
+    def node_num(self, node: Any) -> int | None:
+        tag = node.metadata.get(_TAG_KEY)
+        if isinstance(tag, _Tag) and tag.rec is self:
+            return tag.num
+        return None
+
+    def node_id(self, node: Any) -> str | None:
+        num = self.node_num(node)
+        return None if num is None else f"n{num}"
+
+    def discover(
+        self,
+        roots: list[Any],
+        ctx: CallContext | None,
+        output_for: dict[int, torch.Tensor] | None = None,
+        created_by_pass: int | None = None,
+    ) -> list[NodeRecord]:
+        """Give ids and records to every node reachable from `roots` that we have not seen.
+
+        The walk is iterative (graphs can be 100k deep) and stops at known nodes. New nodes
+        are numbered in creation order: AccumulateGrad first (built when an op first uses a
+        leaf), then by autograd's own sequence number.
+        """
+        fresh: list[Any] = []
+        seen_local: set[int] = set()
+        todo = [n for n in roots if n is not None]
+        while todo:
+            node = todo.pop()
+            if id(node) in seen_local or self.node_num(node) is not None:
+                continue
+            seen_local.add(id(node))
+            fresh.append(node)  # holding it keeps id() stable during the walk
+            for _, target, _ in graph.next_edges(node):
+                if id(target) not in seen_local:
+                    todo.append(target)
+        if not fresh:
+            return []
+        order = {id(n): i for i, n in enumerate(fresh)}
+
+        def key(n: Any) -> tuple[int, int]:
+            seq = graph.sequence_nr(n)
+            return (0, order[id(n)]) if seq is None else (1, seq)
+
+        fresh.sort(key=key)
+        records: list[NodeRecord] = []
+        for node in fresh:
+            num = self.node_count
+            self.node_count += 1
+            node.metadata[_TAG_KEY] = _Tag(num, self)
+        for node in fresh:
+            records.append(self._make_record(node, ctx, output_for, created_by_pass))
+        return records
+
+    def _make_record(
+        self,
+        node: Any,
+        ctx: CallContext | None,
+        output_for: dict[int, torch.Tensor] | None,
+        created_by_pass: int | None,
+    ) -> NodeRecord:
+        num = self.node_num(node)
+        assert num is not None
+        kind = graph.node_kind(node)
+        if created_by_pass is not None and kind == "op":
+            kind = "backward_op"
+        output = output_for.get(id(node)) if output_for else None
+        variable = None
+        if kind == "accumulate_grad":
+            variable = self.tensor_id(node.variable)
+        out_id = self.tensor_id(output) if output is not None else None
+        edges: list[tuple[int, int, int]] = []
+        for index, target, input_nr in graph.next_edges(node):
+            tnum = self.node_num(target)
+            if tnum is not None:
+                edges.append((index, tnum, input_nr))
+        rec = NodeRecord(
+            num=num,
+            name=node.name(),
+            kind=kind,
+            sequence_nr=graph.sequence_nr(node),
+            line=ctx.line if ctx else None,
+            stack=ctx.stack if ctx and len(ctx.stack) > 1 else [],
+            module=ctx.module if ctx else None,
+            op=ctx.op if ctx else None,
+            saved=self.saved_entries(node, out_id, at_creation=True),
+            edges=edges,
+            variable=variable,
+            output=out_id,
+            created_by_pass=created_by_pass,
+        )
+        rec.stale = any(s["stale"] for s in rec.saved)
+        self.nodes[num] = rec
+        if num >= self.head_nodes and len(self.nodes) > self.limits.max_nodes:
+            # Too many live nodes: stop keeping details of new ones (the document says so).
+            del self.nodes[num]
+            self.nodes_elided += 1
+        return rec
+
+    def saved_entries(self, node: Any, output_id: str | None, at_creation: bool) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = []
+        for p in graph.probe_saved(node):
+            tensor_id = output_id if p.is_output else (self.tensor_id(p.tensor) if p.tensor is not None else None)
+            entry: dict[str, Any] = {
+                "name": p.name,
+                "kind": p.kind,
+                "shape": p.shape,
+                "dtype": p.dtype,
+                "version_at_save": p.expected if p.stale else (p.version if at_creation else None),
+                "version_now": p.version,
+                "freed": p.freed,
+                "stale": p.stale,
+                "tensor": tensor_id,
+                "is_output": p.is_output,
+                "repr": p.repr,
+                "_storage": p.storage,
+            }
+            entries.append(entry)
+        return entries
+
+    def refresh_saved(self, node: Any) -> NodeRecord | None:
+        """Re-read a node's saved values now: version_now, freed, stale."""
+        num = self.node_num(node)
+        rec = self.nodes.get(num) if num is not None else None
+        if rec is None:
+            return None
+        now = {e["name"]: e for e in self.saved_entries(node, rec.output, at_creation=False)}
+        for entry in rec.saved:
+            cur = now.get(entry["name"])
+            if cur is None:
+                continue
+            if cur["freed"]:
+                entry["freed"] = True
+                continue
+            if cur["stale"]:
+                entry["stale"] = True
+                entry["version_now"] = cur["version_now"]
+                if entry["version_at_save"] is None:
+                    entry["version_at_save"] = cur["version_at_save"]
+            elif cur["version_now"] is not None:
+                entry["version_now"] = cur["version_now"]
+        rec.stale = any(e["stale"] for e in rec.saved)
+        rec.released = rec.released or any(e["freed"] for e in rec.saved)
+        return rec
+
+    def on_node_freed(self, num: int) -> None:
+        rec = self.nodes.get(num)
+        if rec is None:
+            return
+        rec.alive = False
+        if num < self.head_nodes:
+            return
+        # Past the head budget, a dead node is kept only while it is recent.
+        self.recent_dead.append(num)
+        while len(self.recent_dead) > self.limits.max_recent_dead_nodes:
+            old = self.recent_dead.popleft()
+            if self.nodes.pop(old, None) is not None:
+                self.nodes_elided += 1
+
+    # ---- events ------------------------------------------------------------------------
+    def emit(self, kind: str, line: int | None, **fields: Any) -> dict[str, Any]:
+        event: dict[str, Any] = {"seq": self.event_count, "kind": kind, "line": line}
+        for k, v in fields.items():
+            if v is not None:
+                event[k] = v
+        self.event_count += 1
+        if len(self.events_head) < self.limits.max_events_head:
+            self.events_head.append(event)
+            if self.on_event is not None:
+                self.on_event(event)
+        else:
+            if len(self.events_tail) == self.events_tail.maxlen:
+                dropped = self.events_tail[0]
+                self.elided_kinds[dropped["kind"]] = self.elided_kinds.get(dropped["kind"], 0) + 1
+            self.events_tail.append(event)
+            if self.on_event is not None and self.event_count % 1000 == 0:
+                self.on_event({"seq": event["seq"], "kind": "elided", "line": None, "count": self.events_elided})
+        return event
+
+    @property
+    def events_elided(self) -> int:
+        return sum(self.elided_kinds.values())
+
+    def emit_nodes(self, records: list[NodeRecord], ctx: CallContext | None, pass_index: int | None = None) -> None:
+        for rec in records:
+            event = self.emit(
+                "node",
+                rec.line if ctx is None else ctx.line,
+                node=rec.id,
+                op=rec.op,
+                module=rec.module,
+                tensor=rec.output or rec.variable,
+                backward_pass=pass_index,
+            )
+            rec.created_event = event["seq"]
+            if rec.stale:
+                self.emit_stale(rec, ctx.line if ctx else None)
+
+    def emit_stale(self, rec: NodeRecord, line: int | None) -> None:
+        for entry in rec.saved:
+            if entry["stale"] and not entry.get("_reported"):
+                entry["_reported"] = True
+                self.emit(
+                    "stale",
+                    line,
+                    node=rec.id,
+                    saved=entry["name"],
+                    tensor=entry["tensor"],
+                    version_before=entry["version_at_save"],
+                    version_after=entry["version_now"],
+                )
+
+    def all_events(self) -> list[dict[str, Any]]:
+        events = list(self.events_head)
+        if self.events_tail:
+            first_tail = self.events_tail[0]["seq"]
+            skipped = first_tail - len(self.events_head)
+            if skipped > 0:
+                events.append(
+                    {
+                        "seq": first_tail - 1,
+                        "kind": "elided",
+                        "line": None,
+                        "count": skipped,
+                        "elided_kinds": dict(sorted(self.elided_kinds.items())),
+                    }
+                )
+            events.extend(self.events_tail)
+        return events

@@ -1,0 +1,53 @@
+"""Small, JSON-ready summaries of tensor values: every element up to 16, statistics beyond."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+MAX_VALUES = 16
+
+
+def _number(x: Any) -> Any:
+    """A JSON-safe scalar: non-finite floats and complex numbers become strings."""
+    if isinstance(x, bool | int):
+        return x
+    if isinstance(x, float):
+        if math.isfinite(x):
+            return x
+        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    if isinstance(x, complex):
+        return str(x)
+    return str(x)
+
+
+def dtype_name(t: torch.Tensor) -> str:
+    return str(t.dtype)
+
+
+def summarize(t: torch.Tensor | None, max_values: int = MAX_VALUES) -> dict[str, Any] | None:
+    """Summarize `t` without recording anything: callers run this with torch functions disabled."""
+    if t is None:
+        return None
+    try:
+        with torch.no_grad():
+            d = t.detach()
+            numel = d.numel()
+            out: dict[str, Any] = {"shape": list(d.shape), "dtype": str(d.dtype), "numel": numel}
+            if d.layout != torch.strided or d.device.type == "meta":
+                return out
+            if numel <= max_values:
+                out["values"] = [_number(v) for v in d.reshape(-1).tolist()]
+                return out
+            if d.is_complex() or numel == 0:
+                return out
+            f = d.to(torch.float64) if not d.is_floating_point() else d
+            out["min"] = _number(float(f.min()))
+            out["max"] = _number(float(f.max()))
+            out["mean"] = _number(float(f.mean()))
+            out["std"] = _number(float(f.std())) if numel > 1 else 0.0
+            return out
+    except Exception:  # a broken tensor must not break the trace
+        return {"shape": [int(s) for s in getattr(t, "shape", [])], "dtype": str(getattr(t, "dtype", "?")), "numel": 0}

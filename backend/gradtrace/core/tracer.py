@@ -1,0 +1,169 @@
+"""trace_source: run a snippet as a top-level script and return its autograd Trace.
+
+The snippet runs in a fresh `__main__` namespace with every hook installed
+(`instrument.instrumented`), its output captured (`capture`), RNGs seeded so the same
+snippet gives byte-identical JSON. Whatever happens, even a syntax error, a limit or an
+exception, the outcome is data: a Trace with a status, never an exception of ours.
+"""
+
+from __future__ import annotations
+
+import builtins
+import gc
+import linecache
+import random
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from gradtrace.core import capture, document, errors, explain
+from gradtrace.core.instrument import instrumented
+from gradtrace.core.model import Trace
+from gradtrace.core.recorder import SNIPPET_FILENAME, Limits, Recorder
+
+TORCH_VERSION = torch.__version__
+
+
+def _seed() -> None:
+    torch.manual_seed(0)
+    random.seed(0)
+    try:
+        import numpy
+
+        numpy.random.seed(0)
+    except Exception:  # numpy is optional for snippets
+        pass
+
+
+def _syntax_error_trace(exc: SyntaxError, source: str) -> Trace:
+    rule = explain.classify("SyntaxError", str(exc))
+    err = {
+        "type": type(exc).__name__,
+        "message": exc.msg or str(exc),
+        "line": exc.lineno,
+        "column": exc.offset,
+        "kind": rule.kind,
+        "node": None,
+        "tensor": None,
+        "explanation": {"title": rule.title, "what": rule.what, "fix": rule.fix},
+    }
+    event = {"seq": 0, "kind": "error", "line": exc.lineno, "text": err["message"]}
+    return Trace.model_validate(
+        {
+            "torch_version": TORCH_VERSION,
+            "status": "error",
+            "error": err,
+            "events": [event],
+            "stderr": f'  File "{SNIPPET_FILENAME}", line {exc.lineno}\n{type(exc).__name__}: {exc.msg}\n',
+            "source_lines": len(source.splitlines()),
+        }
+    )
+
+
+def trace_source(
+    source: str,
+    *,
+    max_nodes: int = 20_000,
+    max_json_bytes: int = 8 << 20,
+    max_stdout_bytes: int = 1 << 20,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    soft_timeout: float | None = None,
+) -> Trace:
+    """Run `source` under observation and return its trace (see docs/trace-format.md)."""
+    try:
+        code = compile(source, SNIPPET_FILENAME, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:  # ValueError: null bytes in source
+        if not isinstance(exc, SyntaxError):
+            exc = SyntaxError(str(exc), (SNIPPET_FILENAME, 1, 1, ""))
+        return _syntax_error_trace(exc, source)
+
+    # Tracebacks and warnings can then quote the snippet's lines.
+    linecache.cache[SNIPPET_FILENAME] = (len(source), None, source.splitlines(True), SNIPPET_FILENAME)
+    limits = Limits(max_nodes=max_nodes, max_json_bytes=max_json_bytes, max_stdout_bytes=max_stdout_bytes)
+    rec = Recorder(limits, on_event)
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, "__file__": SNIPPET_FILENAME}
+    rec.snippet_globals = namespace
+    status = "ok"
+    failure: BaseException | None = None
+    _seed()
+    grad_enabled = torch.is_grad_enabled()
+    recursion_limit = sys.getrecursionlimit()
+    with capture.captured(rec, max_stdout_bytes) as (out, err):
+        try:
+            with capture.soft_timeout(soft_timeout), instrumented(rec):
+                exec(code, namespace)
+        except capture.SoftTimeout as exc:
+            status, failure = "timeout", exc
+        except capture.OutputLimit as exc:
+            status, failure = "output_limit", exc
+        except MemoryError as exc:
+            status, failure = "memory_limit", exc
+        except SystemExit as exc:
+            if exc.code not in (None, 0):
+                status, failure = "error", exc
+        except BaseException as exc:  # the snippet's own exception is a result
+            status, failure = "error", exc
+            if explain.classify(type(exc).__name__, str(exc)).kind == "out_of_memory":
+                status = "memory_limit"
+        finally:
+            torch.set_grad_enabled(grad_enabled)
+            sys.setrecursionlimit(recursion_limit)
+
+    rec.suspended += 1  # from here on, our own torch calls are not the snippet's
+    error = None
+    scopes = [namespace]
+    stderr = err.getvalue()
+    if failure is not None:
+        error = errors.describe(rec, failure, _failing_pass(rec, failure))
+        if isinstance(failure, capture.SoftTimeout | capture.OutputLimit):
+            error["kind"] = status
+            error["explanation"] = None
+        else:
+            stderr += errors.snippet_traceback(failure)
+        rec.emit("error", error["line"], text=error["message"][:2000], node=error["node"], tensor=error["tensor"])
+        scopes += _frame_locals(failure)
+    rec.active = True
+    gc.collect()  # free unreachable graphs now, so "alive" does not depend on GC timing
+    truncation = {"stdout_truncated": out.overflowed, "reasons": []}
+    if out.overflowed:
+        truncation["reasons"].append(f"stdout was cut at {max_stdout_bytes} characters")
+    doc = document.build(
+        rec,
+        scopes=scopes,
+        status=status,
+        error=_public_error(error),
+        stdout=out.getvalue(),
+        stderr=stderr[:max_stdout_bytes],
+        torch_version=TORCH_VERSION,
+        source_lines=len(source.splitlines()),
+        truncation=truncation,
+    )
+    rec.active = False
+    doc = document.shrink(doc, max_json_bytes)
+    return Trace.model_validate(doc)
+
+
+def _failing_pass(rec: Recorder, exc: BaseException) -> dict[str, Any] | None:
+    for p in reversed(rec.passes):
+        cached = rec.errors.get(id(exc))
+        if p["error"] is not None and cached is not None and p["error"] is cached[1]:
+            return p
+    return None
+
+
+def _public_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if error is None else {k: v for k, v in error.items() if not k.startswith("_")}
+
+
+def _frame_locals(exc: BaseException) -> list[dict[str, Any]]:
+    """Locals of the snippet's functions that were running when it failed (innermost last)."""
+    scopes = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_filename == SNIPPET_FILENAME and frame.f_code.co_name != "<module>":
+            scopes.append({k: v for k, v in frame.f_locals.items() if k != "self"})
+        tb = tb.tb_next
+    return scopes
