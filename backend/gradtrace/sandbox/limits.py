@@ -1,0 +1,97 @@
+"""Typed limits of the sandbox: the server's maxima and what a single request may ask for.
+
+`SandboxLimits` is the server configuration (environment variables `GRADTRACE_SANDBOX_*`
+override the defaults). `RunLimits` is what one request may send; `SandboxLimits.effective()`
+combines them so that a request can only ever *lower* the server's maxima.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+
+class SandboxLimits(BaseSettings):
+    """Server-side maxima and sandbox configuration (one instance per Supervisor)."""
+
+    model_config = SettingsConfigDict(env_prefix="GRADTRACE_SANDBOX_", extra="forbid", frozen=True)
+
+    wall_seconds: float = Field(default=20.0, gt=0, description="Wall-clock limit of one run; the parent kills the whole process tree when it expires.")
+    cpu_seconds: int = Field(default=15, gt=0, description="CPU seconds of one run (RLIMIT_CPU; the kernel kills the worker when exceeded).")
+    memory_bytes: int = Field(default=3 * GiB // 2, gt=0, description="Address space a run may add on top of the zygote's VmSize (RLIMIT_AS).")
+    tasks: int = Field(default=32, ge=2, description="Processes + threads a run may have at once (RLIMIT_NPROC of its private uid).")
+    scratch_bytes: int = Field(default=64 * MiB, gt=0, description="Size of the private tmpfs that is the run's cwd and /tmp.")
+    scratch_inodes: int = Field(default=4096, gt=16, description="Inodes of the scratch tmpfs (stops inode-exhaustion tricks).")
+    file_bytes: int = Field(default=64 * MiB, gt=0, description="Largest file a run may write (RLIMIT_FSIZE).")
+    open_files: int = Field(default=256, ge=16, description="Open file descriptors of a run (RLIMIT_NOFILE).")
+    stdout_bytes: int = Field(default=1 * MiB, gt=0, description="Captured stdout/stderr of a run; the rest is dropped and flagged.")
+    trace_bytes: int = Field(default=8 * MiB, gt=0, description="Largest trace JSON a worker may return; more is an output_limit result.")
+    event_bytes: int = Field(default=64 * KiB, gt=0, description="Largest single streamed timeline event a worker may send.")
+    max_events_streamed: int = Field(default=20000, ge=0, description="Streamed events forwarded per run; the rest are dropped (the final trace has the full, capped timeline).")
+    source_bytes: int = Field(default=64 * KiB, gt=0, description="Largest snippet (UTF-8 bytes); larger ones are answered with status rejected.")
+    max_nodes: int = Field(default=20000, gt=0, description="Graph nodes the tracer records before eliding the rest.")
+    concurrency: int = Field(default=2, ge=1, le=64, description="Runs executing at once (one private uid and one pre-forked worker per slot).")
+    queue_size: int = Field(default=8, ge=0, description="Runs waiting for a slot; beyond this `run()` raises Overloaded (HTTP 429).")
+    base_uid: int = Field(default=64100, ge=1000, description="Slot i runs as uid/gid base_uid + i; these ids must be unused on the host.")
+    allow_weaker: bool = Field(default=False, description="Run even when an isolation layer is unavailable (logged loudly). False: refuse to start instead.")
+    prefork: bool = Field(default=True, description="Keep one isolated worker per slot forked and waiting, so a run skips fork + set-up.")
+    start_timeout: float = Field(default=120.0, gt=0, description="Seconds the zygote may take to import torch and warm up.")
+    kill_grace: float = Field(default=2.0, gt=0, description="Seconds to wait for a killed worker's exit to be confirmed.")
+    extra_ro_paths: tuple[str, ...] = Field(default=(), description="Extra host paths bound read-only into the worker's view (e.g. a data dir snippets may read).")
+    tracer: str = Field(
+        default="gradtrace.core.tracer:trace_source",
+        description="module:function the zygote imports to trace a snippet. Only tests change it.",
+    )
+    tracer_path: str | None = Field(default=None, description="Directory prepended to the zygote's sys.path to find `tracer` (tests only).")
+
+    def effective(self, run: RunLimits | None = None) -> EffectiveLimits:
+        """This server's maxima lowered by whatever the request asked for (never raised)."""
+        run = run or RunLimits()
+
+        def low(server: float, asked: float | None) -> float:
+            return server if asked is None else min(server, asked)
+
+        return EffectiveLimits(
+            wall_seconds=low(self.wall_seconds, run.wall_seconds),
+            cpu_seconds=int(low(self.cpu_seconds, run.cpu_seconds)),
+            memory_bytes=int(low(self.memory_bytes, run.memory_bytes)),
+            stdout_bytes=int(low(self.stdout_bytes, run.stdout_bytes)),
+            trace_bytes=int(low(self.trace_bytes, run.trace_bytes)),
+            max_nodes=int(low(self.max_nodes, run.max_nodes)),
+        )
+
+
+class RunLimits(BaseModel):
+    """Limits one request may ask for. Each one only lowers the server's maximum."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    wall_seconds: float | None = Field(default=None, gt=0, description="Wall-clock seconds (capped by the server's maximum).")
+    cpu_seconds: int | None = Field(default=None, gt=0, description="CPU seconds (capped by the server's maximum).")
+    memory_bytes: int | None = Field(default=None, gt=0, description="Memory budget in bytes (capped by the server's maximum).")
+    stdout_bytes: int | None = Field(default=None, gt=0, description="Captured stdout bytes (capped by the server's maximum).")
+    trace_bytes: int | None = Field(default=None, gt=0, description="Trace JSON bytes (capped by the server's maximum).")
+    max_nodes: int | None = Field(default=None, gt=0, description="Graph nodes (capped by the server's maximum).")
+
+
+class EffectiveLimits(BaseModel):
+    """The limits one run actually gets (sent to the worker with the job)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    wall_seconds: float
+    cpu_seconds: int
+    memory_bytes: int
+    stdout_bytes: int
+    trace_bytes: int
+    max_nodes: int
+
+    @property
+    def soft_timeout(self) -> float:
+        """When the tracer stops the snippet itself (a partial trace beats a kill)."""
+        budget = min(self.wall_seconds, float(self.cpu_seconds))
+        return max(0.2, budget - min(1.0, budget * 0.25))

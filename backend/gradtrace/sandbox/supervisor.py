@@ -1,0 +1,740 @@
+"""The parent side of the sandbox: slots, queue, wall clock, kills, and the untrusted result.
+
+Lives in the web server process and never imports torch or runs user code. It starts the
+zygote, keeps one pre-forked isolated worker per slot, hands each run to a worker through a
+pipe, reads the worker's frames with size caps, validates them against the trace schema and
+turns every way a run can end (result, timeout, signal, os._exit, garbage) into a
+status-tagged trace document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import resource
+import signal
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from gradtrace.core.model import Event, Trace, TraceError
+from gradtrace.sandbox import worker as worker_codes
+from gradtrace.sandbox.isolate import LAYER_ORDER
+from gradtrace.sandbox.limits import EffectiveLimits, RunLimits, SandboxLimits
+from gradtrace.sandbox.protocol import FRAME, FRAME_EVENT, FRAME_LAYERS, FRAME_RESULT, LEN, encode_message
+
+log = logging.getLogger("gradtrace.sandbox")
+
+F_SETPIPE_SZ = 1031
+PIPE_BYTES = 1 << 20
+STACK_BYTES = 1 << 30  # freeing huge graphs recurses deeply in libc10 (see docs/sandbox.md)
+SPAWN_TIMEOUT = 30.0
+RESULT_EXIT_GRACE = 0.5  # seconds a worker gets to exit on its own after sending its result
+WORKER_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "HOME": "/tmp",
+    "TMPDIR": "/tmp",
+    "LANG": "C.UTF-8",
+    "PATH": "/usr/bin:/bin",
+}
+# The zygote's whole environment: nothing from the server (no secrets, no tokens).
+ZYGOTE_ENV = {**WORKER_ENV, "NUMEXPR_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+class Overloaded(Exception):
+    """Every slot is busy and the queue is full: answer 429 with Retry-After."""
+
+    def __init__(self, retry_after: float, message: str = "the sandbox queue is full") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SandboxUnavailable(Exception):
+    """An isolation layer cannot be had (and allow_weaker is False), or the zygote won't start."""
+
+
+class _WorkerGone(Exception):
+    """A worker could not be spawned or died before taking its job."""
+
+
+@dataclass
+class _Worker:
+    slot: int
+    pid: int
+    pidfd: int
+    job_w: int
+    reader: asyncio.StreamReader
+    transport: asyncio.BaseTransport
+    exited: asyncio.Future[dict[str, Any]]
+    layers: dict[str, str] = field(default_factory=dict)
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+
+    def close(self) -> None:
+        for fd in (self.job_w, self.pidfd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.transport.close()
+
+
+@dataclass
+class _Outcome:
+    """What the parent observed about one run, before it becomes a trace document."""
+
+    result: bytes | None = None
+    timed_out: bool = False
+    oversize: str | None = None
+    malformed: str | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    exit: dict[str, Any] | None = None
+
+
+class Supervisor:
+    """Runs snippets in isolated workers forked from a warm zygote. See docs/sandbox.md."""
+
+    def __init__(self, limits: SandboxLimits | None = None) -> None:
+        self.limits = limits or SandboxLimits()
+        self._proc: asyncio.subprocess.Process | None = None
+        self._ctrl: socket.socket | None = None
+        self._notify_task: asyncio.Task[None] | None = None
+        self._zygote_ready = asyncio.Event()
+        self._zygote_lock = asyncio.Lock()
+        self._hello: dict[str, Any] = {}
+        self._spawn_waiters: dict[int, asyncio.Future[int]] = {}
+        self._exit_waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._idle: dict[int, asyncio.Task[_Worker]] = {}
+        self._live: dict[int, _Worker] = {}
+        self._free: asyncio.Queue[int] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._running = 0
+        self._queued = 0
+        self._avg_run = 1.0
+        self._layers: dict[str, str] = {}
+        self._started = False
+        self._closing = False
+        self.torch_version = "unknown"
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the zygote, probe every layer with a real worker, log what is active."""
+        if os.geteuid() != 0 and not self.limits.allow_weaker:
+            raise SandboxUnavailable(
+                "the sandbox needs root (namespaces, per-slot uids); set allow_weaker to run without them"
+            )
+        self._closing = False
+        self._free = asyncio.Queue()
+        self._sweep_all_uids()
+        await self._start_zygote()
+        try:
+            probe = await self._spawn(0)
+        except _WorkerGone as exc:
+            await self.close()
+            raise SandboxUnavailable(f"sandbox worker failed to start: {exc}") from exc
+        self._layers = {name: probe.layers.get(name, "off: not reported") for name in LAYER_ORDER}
+        off = {k: v for k, v in self._layers.items() if not v.startswith("on")}
+        if off and not self.limits.allow_weaker:
+            probe.kill()
+            probe.close()
+            await self.close()
+            raise SandboxUnavailable(f"isolation layers unavailable: {off}")
+        if off:
+            log.warning("sandbox running in WEAKER mode; layers off: %s", off)
+        else:
+            log.info("sandbox layers active: %s", ", ".join(self._layers))
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[_Worker] = loop.create_future()
+        done.set_result(probe)
+        self._idle[0] = asyncio.ensure_future(done)
+        for slot in range(self.limits.concurrency):
+            if slot and self.limits.prefork:
+                self._idle[slot] = self._bg(self._spawn(slot))
+            self._free.put_nowait(slot)
+        self._started = True
+
+    async def close(self) -> None:
+        """Kill the zygote and every worker; wait until they are gone."""
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._idle.values()):
+            task.cancel()
+        for task in [*self._tasks, *self._idle.values()]:
+            with contextlib.suppress(BaseException):
+                await task
+        self._idle.clear()
+        for w in list(self._live.values()):
+            w.kill()
+        if self._ctrl is not None:
+            with contextlib.suppress(OSError):
+                self._ctrl.close()
+            self._ctrl = None
+        if self._proc is not None and self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(self._proc.wait(), 10)
+        if self._notify_task is not None:
+            self._notify_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._notify_task
+        for w in list(self._live.values()):
+            w.close()
+        self._live.clear()
+        self._sweep_all_uids()
+        self._zygote_ready.clear()
+        self._started = False
+
+    def health(self) -> dict[str, Any]:
+        alive = self._proc is not None and self._proc.returncode is None and self._zygote_ready.is_set()
+        off = any(not v.startswith("on") for v in self._layers.values())
+        return {
+            "zygote_alive": alive,
+            "running": self._running,
+            "queued": self._queued,
+            "layers": dict(self._layers),
+            "mode": "weaker" if off else "full",
+            "torch_version": self.torch_version,
+            "concurrency": self.limits.concurrency,
+            "queue_size": self.limits.queue_size,
+        }
+
+    # --- running a snippet ----------------------------------------------------------------
+
+    async def run(
+        self,
+        source: str,
+        *,
+        limits: RunLimits | None = None,
+        on_event: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    ) -> dict[str, Any]:
+        """Trace `source` in a fresh isolated worker; always a validated, status-tagged document.
+
+        Raises only Overloaded (every slot busy and the queue full).
+        """
+        eff = self.limits.effective(limits)
+        lines = source.count("\n") + (1 if source and not source.endswith("\n") else 0)
+        try:
+            size = len(source.encode("utf-8"))
+        except UnicodeEncodeError:
+            return self._failure("rejected", "source_invalid", "The source is not valid UTF-8 text.", lines)
+        if size > self.limits.source_bytes:
+            return self._failure(
+                "rejected",
+                "source_too_large",
+                f"The source is {size} bytes; the limit is {self.limits.source_bytes} bytes.",
+                lines,
+            )
+        if not self._started:
+            return self._failure("error", "sandbox_unavailable", "The sandbox is not running.", lines)
+        if self._free.empty() and self._queued >= self.limits.queue_size:
+            waiting = self._queued + self._running
+            raise Overloaded(
+                retry_after=max(1.0, min(self.limits.wall_seconds, self._avg_run * waiting / self.limits.concurrency))
+            )
+        self._queued += 1
+        try:
+            slot = await self._free.get()
+        finally:
+            self._queued -= 1
+        self._running += 1
+        started = time.monotonic()
+        handed_back = False
+        try:
+            worker = await self._take_worker(slot)
+            if worker is None:
+                return self._failure("error", "sandbox_unavailable", "No sandbox worker could be started.", lines)
+            try:
+                outcome = await self._execute(worker, source, eff, on_event)
+            finally:
+                # Whatever happened (including our own cancellation), the worker's process
+                # tree dies before the slot is reused.
+                self._bg(self._recycle(slot, worker))
+                handed_back = True
+            return self._document(outcome, eff, lines)
+        finally:
+            self._running -= 1
+            self._avg_run = 0.8 * self._avg_run + 0.2 * (time.monotonic() - started)
+            if not handed_back:
+                self._bg(self._recycle(slot, None))
+
+    async def _take_worker(self, slot: int) -> _Worker | None:
+        task = self._idle.pop(slot, None)
+        for attempt in range(2):
+            try:
+                if task is None:
+                    task = self._bg(self._spawn(slot))
+                worker = await task
+                if worker.exited.done():
+                    raise _WorkerGone("idle worker died")
+                return worker
+            except (_WorkerGone, SandboxUnavailable) as exc:
+                log.warning("slot %d: worker unavailable (%s), attempt %d", slot, exc, attempt + 1)
+                task = None
+        return None
+
+    async def _execute(
+        self,
+        w: _Worker,
+        source: str,
+        eff: EffectiveLimits,
+        on_event: Callable[[dict[str, Any]], Awaitable[None]] | None,
+    ) -> _Outcome:
+        loop = asyncio.get_running_loop()
+        out = _Outcome()
+        deadline = loop.time() + eff.wall_seconds
+        job = {
+            "source": source,
+            "limits": {**eff.model_dump(), "soft_timeout": eff.soft_timeout},
+            "stream": on_event is not None,
+            "max_events": self.limits.max_events_streamed,
+        }
+        try:
+            await self._send_job(w, encode_message(job), deadline)
+        except OSError:
+            pass  # the worker is already dead: its exit status tells the story
+        with contextlib.suppress(OSError):
+            os.close(w.job_w)
+        w.job_w = -1
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._read_frames(w, eff, on_event, out)
+                if out.result is None and out.oversize is None and out.malformed is None:
+                    # EOF: the worker closed its end; wait for it to actually exit (it may
+                    # still be running after closing the fd: that is on its wall clock).
+                    out.exit = await asyncio.shield(w.exited)
+        except TimeoutError:
+            out.timed_out = out.result is None and out.oversize is None and out.malformed is None
+        if out.result is not None and not out.timed_out:
+            # A worker that delivered exits by itself right away; killing it mid-exit only
+            # slows the namespace teardown down.
+            with contextlib.suppress(TimeoutError):
+                out.exit = await asyncio.wait_for(asyncio.shield(w.exited), RESULT_EXIT_GRACE)
+        w.kill()
+        try:
+            out.exit = await asyncio.wait_for(asyncio.shield(w.exited), self.limits.kill_grace)
+        except TimeoutError:
+            log.error("slot %d: worker %d did not confirm its exit", w.slot, w.pid)
+        return out
+
+    async def _send_job(self, w: _Worker, data: bytes, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(w.job_w, view)
+                view = view[n:]
+            except BlockingIOError:
+                if loop.time() > deadline:
+                    raise OSError("job not taken") from None
+                await asyncio.sleep(0.005)
+
+    async def _read_frames(
+        self,
+        w: _Worker,
+        eff: EffectiveLimits,
+        on_event: Callable[[dict[str, Any]], Awaitable[None]] | None,
+        out: _Outcome,
+    ) -> None:
+        forwarded = 0
+        while True:
+            try:
+                head = await w.reader.readexactly(FRAME.size)
+            except asyncio.IncompleteReadError:
+                return
+            kind, size = FRAME.unpack(head)
+            if kind == FRAME_EVENT:
+                if size > self.limits.event_bytes:
+                    out.oversize = f"a timeline event of {size} bytes (limit {self.limits.event_bytes})"
+                    return
+                payload = await self._read_body(w, size)
+                if payload is None:
+                    return
+                if on_event is None or forwarded >= self.limits.max_events_streamed:
+                    continue
+                try:
+                    event = Event.model_validate_json(payload).model_dump(mode="json")
+                except ValidationError:
+                    continue  # an event the schema rejects is dropped, not forwarded
+                forwarded += 1
+                if len(out.events) < self.limits.max_events_streamed:
+                    out.events.append(event)
+                await on_event(event)
+            elif kind == FRAME_RESULT:
+                if size > eff.trace_bytes + 4096:
+                    out.oversize = f"a trace of {size} bytes (limit {eff.trace_bytes})"
+                    return
+                out.result = await self._read_body(w, size)
+                return
+            else:
+                out.malformed = f"unknown frame type {kind!r}"
+                return
+
+    async def _read_body(self, w: _Worker, size: int) -> bytes | None:
+        try:
+            return await w.reader.readexactly(size)
+        except asyncio.IncompleteReadError:
+            return None
+
+    # --- outcome -> document --------------------------------------------------------------
+
+    def _failure(
+        self,
+        status: str,
+        kind: str,
+        message: str,
+        lines: int,
+        events: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        trace = Trace(
+            torch_version=self.torch_version,
+            status=status,  # type: ignore[arg-type]
+            error=TraceError(type="SandboxError", message=message, line=None, kind=kind),
+            events=[Event.model_validate(e) for e in events or []],
+            source_lines=lines,
+        )
+        return trace.to_dict()
+
+    def _document(self, out: _Outcome, eff: EffectiveLimits, lines: int) -> dict[str, Any]:
+        if out.result is not None:
+            try:
+                return Trace.model_validate_json(out.result).to_dict()
+            except ValidationError as exc:
+                return self._failure(
+                    "error",
+                    "malformed_output",
+                    "The worker returned output that is not a valid trace document "
+                    f"({exc.error_count()} schema errors); the snippet may have tampered with the result channel.",
+                    lines,
+                    out.events,
+                )
+        if out.oversize is not None:
+            return self._failure(
+                "output_limit", "output_limit", f"The worker sent {out.oversize}; the run was stopped.", lines, out.events
+            )
+        if out.malformed is not None:
+            return self._failure(
+                "error",
+                "malformed_output",
+                f"The worker's output was corrupted ({out.malformed}); the snippet may have written to the result channel.",
+                lines,
+                out.events,
+            )
+        if out.timed_out:
+            return self._failure(
+                "timeout",
+                "timeout",
+                f"The snippet ran longer than the {eff.wall_seconds:g} s wall-clock limit; it and every process it started were killed.",
+                lines,
+                out.events,
+            )
+        return self._failure(*self._death(out.exit, eff), lines, out.events)
+
+    def _death(self, exit: dict[str, Any] | None, eff: EffectiveLimits) -> tuple[str, str, str]:
+        """(status, kind, message) for a worker that ended without a result."""
+        if exit is None or exit.get("status") is None:
+            return ("error", "worker_lost", "The sandbox worker was lost (the sandbox restarted); please retry.")
+        status = int(exit["status"])
+        cpu = float(exit.get("cpu") or 0.0)
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+            if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= eff.cpu_seconds - 0.5):
+                return ("timeout", "cpu_limit", f"The snippet used more than {eff.cpu_seconds} s of CPU time and was killed.")
+            if sig == signal.SIGKILL:
+                return ("memory_limit", "killed", "The worker was killed by the system (most likely out of memory).")
+            if sig == signal.SIGXFSZ:
+                return ("output_limit", "file_size", "The snippet wrote a file larger than the scratch limit.")
+            return (
+                "error",
+                "crashed",
+                f"The worker crashed with {name} before producing a trace "
+                "(deep recursion, ctypes or a native-code bug can cause this).",
+            )
+        code = os.WEXITSTATUS(status)
+        if code == worker_codes.EXIT_TRACER_CRASHED:
+            return ("error", "tracer_crashed", "The tracer failed inside the worker (the snippet may have broken it).")
+        if code == worker_codes.EXIT_LAYER_FAILED:
+            return ("error", "sandbox_unavailable", "The sandbox worker could not isolate itself.")
+        return (
+            "error",
+            "exited",
+            f"The snippet ended the worker process (exit status {code}, e.g. os._exit) before a trace was produced.",
+        )
+
+    # --- workers --------------------------------------------------------------------------
+
+    async def _spawn(self, slot: int) -> _Worker:
+        """Fork an isolated worker for `slot` through the zygote and read its layer report."""
+        await self._ensure_zygote()
+        loop = asyncio.get_running_loop()
+        job_r, job_w = os.pipe2(os.O_CLOEXEC)
+        result_r, result_w = os.pipe2(os.O_CLOEXEC)
+        for fd in (job_w, result_w):
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES)
+        os.set_blocking(job_w, False)
+        spawned: asyncio.Future[int] = loop.create_future()
+        self._spawn_waiters[slot] = spawned
+        transport: asyncio.BaseTransport | None = None
+        pidfd = -1
+        try:
+            msg = {"op": "spawn", "slot": slot, "cfg": self._worker_config(slot)}
+            assert self._ctrl is not None
+            try:
+                socket.send_fds(self._ctrl, [json.dumps(msg).encode()], [job_r, result_w])
+            except OSError as exc:
+                raise _WorkerGone(f"zygote unreachable: {exc}") from exc
+            finally:
+                os.close(job_r)
+                os.close(result_w)
+            pid = await asyncio.wait_for(spawned, SPAWN_TIMEOUT)
+            pidfd = os.pidfd_open(pid)
+            exited = self._exit_future(pid)
+            reader = asyncio.StreamReader(limit=1 << 16)
+            transport, _ = await loop.connect_read_pipe(
+                lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(result_r, "rb", buffering=0)
+            )
+            result_r = -1
+            worker = _Worker(slot, pid, pidfd, job_w, reader, transport, exited)
+            self._live[pid] = worker
+            head = await asyncio.wait_for(reader.readexactly(FRAME.size), SPAWN_TIMEOUT)
+            kind, size = FRAME.unpack(head)
+            if kind != FRAME_LAYERS or size > 1 << 16:
+                raise _WorkerGone("bad layer report")
+            report = json.loads(await reader.readexactly(size))
+            if "error" in report:
+                raise _WorkerGone(f"isolation failed: {report['error']}")
+            worker.layers = {str(k): str(v) for k, v in report.items()}
+            return worker
+        except (TimeoutError, asyncio.IncompleteReadError, ValueError, OSError) as exc:
+            if pidfd >= 0:
+                with contextlib.suppress(OSError):
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            raise _WorkerGone(f"{type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            if pidfd >= 0:
+                with contextlib.suppress(OSError):
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            raise
+        finally:
+            self._spawn_waiters.pop(slot, None)
+            if result_r >= 0:
+                os.close(result_r)
+
+    def _worker_config(self, slot: int) -> dict[str, Any]:
+        lim = self.limits
+        ro_paths = list(self._hello.get("ro_paths", [])) + list(lim.extra_ro_paths)
+        return {
+            "uid": lim.base_uid + slot,
+            "allow_weaker": lim.allow_weaker,
+            "env": WORKER_ENV,
+            "root_dir": "/run/gradtrace-sandbox",
+            "ro_paths": ro_paths,
+            "symlinks": self._hello.get("symlinks", {}),
+            "scratch_bytes": lim.scratch_bytes,
+            "scratch_inodes": lim.scratch_inodes,
+            "memory_bytes": lim.memory_bytes,
+            "cpu_seconds": lim.cpu_seconds,
+            "file_bytes": lim.file_bytes,
+            "open_files": lim.open_files,
+            "tasks": lim.tasks,
+            "max_job_bytes": PIPE_BYTES * 8,
+        }
+
+    def _exit_future(self, pid: int) -> asyncio.Future[dict[str, Any]]:
+        fut = self._exit_waiters.get(pid)
+        if fut is None:
+            fut = asyncio.get_running_loop().create_future()
+            self._exit_waiters[pid] = fut
+        return fut
+
+    async def _recycle(self, slot: int, w: _Worker | None) -> None:
+        """Make sure the old worker's tree is gone, pre-fork the next one, free the slot."""
+        try:
+            if w is not None:
+                w.kill()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(w.exited), self.limits.kill_grace)
+                w.close()
+                self._live.pop(w.pid, None)
+                self._exit_waiters.pop(w.pid, None)
+            # Belt and braces: the pid namespace already took every descendant with it.
+            survivors = self._sweep_uid(self.limits.base_uid + slot)
+            if survivors:
+                log.error("slot %d: killed %d survivors by uid", slot, survivors)
+            if self.limits.prefork and not self._closing:
+                self._idle[slot] = self._bg(self._spawn(slot))
+        finally:
+            if not self._closing:
+                self._free.put_nowait(slot)
+
+    def _sweep_uid(self, uid: int) -> int:
+        """SIGKILL every process running as `uid` until none is left; returns how many."""
+        killed = 0
+        for _ in range(100):
+            found = 0
+            for name in os.listdir("/proc"):
+                if not name.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{name}/status", "rb") as f:
+                        for line in f:
+                            if line.startswith(b"Uid:"):
+                                if int(line.split()[1]) == uid:
+                                    found += 1
+                                    os.kill(int(name), signal.SIGKILL)
+                                break
+                except (OSError, ValueError):
+                    continue
+            if not found:
+                return killed
+            killed += found
+            time.sleep(0.01)
+        return killed
+
+    def _sweep_all_uids(self) -> None:
+        if os.geteuid() != 0:
+            return
+        for slot in range(self.limits.concurrency):
+            self._sweep_uid(self.limits.base_uid + slot)
+
+    def _bg(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- zygote ---------------------------------------------------------------------------
+
+    async def _ensure_zygote(self) -> None:
+        if self._zygote_ready.is_set():
+            return
+        if self._closing:
+            raise _WorkerGone("supervisor is closing")
+        await self._start_zygote()
+
+    async def _start_zygote(self) -> None:
+        async with self._zygote_lock:
+            if self._zygote_ready.is_set():
+                return
+            parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            notify_r, notify_w = os.pipe2(os.O_CLOEXEC)
+            import gradtrace
+
+            code_root = os.path.dirname(os.path.dirname(os.path.abspath(gradtrace.__file__)))
+            bootstrap = (
+                f"import sys; sys.path.insert(0, {code_root!r}); "
+                "from gradtrace.sandbox.zygote import main; main(sys.argv[1:])"
+            )
+            cmd = [sys.executable, "-I", "-c", bootstrap, "--ctrl", str(child.fileno()), "--notify", str(notify_w)]
+            cmd += ["--tracer", self.limits.tracer]
+            if self.limits.tracer_path:
+                cmd += ["--tracer-path", self.limits.tracer_path]
+            try:
+                self._proc = await asyncio.create_subprocess_exec(
+                    *cmd,
+                    env=ZYGOTE_ENV,
+                    cwd="/",
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    pass_fds=(child.fileno(), notify_w),
+                    preexec_fn=_raise_stack_limit,
+                )
+            finally:
+                child.close()
+                os.close(notify_w)
+            parent.setblocking(False)
+            self._ctrl = parent
+            loop = asyncio.get_running_loop()
+            reader = asyncio.StreamReader(limit=1 << 20)
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(notify_r, "rb", 0))
+            try:
+                hello = await asyncio.wait_for(_read_message(reader), self.limits.start_timeout)
+            except (TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+                with contextlib.suppress(ProcessLookupError):
+                    self._proc.kill()
+                raise SandboxUnavailable(f"the zygote did not start: {exc!r}") from exc
+            if hello.get("op") != "hello":
+                raise SandboxUnavailable(f"unexpected zygote greeting {hello!r}")
+            if hello.get("warmup_error"):
+                log.warning("zygote warm-up failed: %s", hello["warmup_error"])
+            self._hello = hello
+            self.torch_version = str(hello.get("torch_version", "unknown"))
+            self._notify_task = asyncio.ensure_future(self._notifications(reader, self._proc))
+            self._zygote_ready.set()
+            log.info("zygote %d up (torch %s)", hello.get("pid"), self.torch_version)
+
+    async def _notifications(self, reader: asyncio.StreamReader, proc: asyncio.subprocess.Process) -> None:
+        try:
+            while True:
+                msg = await _read_message(reader)
+                op = msg.get("op")
+                if op == "spawned":
+                    fut = self._spawn_waiters.get(int(msg["slot"]))
+                    if fut is not None and not fut.done():
+                        fut.set_result(int(msg["pid"]))
+                elif op == "spawn_failed":
+                    fut = self._spawn_waiters.get(int(msg["slot"]))
+                    if fut is not None and not fut.done():
+                        fut.set_exception(_WorkerGone(str(msg.get("error"))))
+                elif op == "exited":
+                    exit_fut = self._exit_future(int(msg["pid"]))
+                    if not exit_fut.done():
+                        exit_fut.set_result(msg)
+                elif op == "error":
+                    log.error("zygote: %s", msg.get("error"))
+        except (asyncio.IncompleteReadError, ValueError, OSError):
+            pass
+        # The zygote is gone: its workers are orphans now. Kill them, fail the waiters.
+        self._zygote_ready.clear()
+        for w in list(self._live.values()):
+            w.kill()
+        for fut in self._spawn_waiters.values():
+            if not fut.done():
+                fut.set_exception(_WorkerGone("zygote died"))
+        for exit_fut in self._exit_waiters.values():
+            if not exit_fut.done():
+                exit_fut.set_result({"op": "exited", "status": None})
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        if not self._closing:
+            log.error("zygote died (exit %s); it restarts with the next worker", proc.returncode)
+        for slot, task in list(self._idle.items()):
+            self._idle.pop(slot, None)
+            if task.done() and not task.cancelled() and task.exception() is None:
+                idle = task.result()
+                idle.close()
+                self._live.pop(idle.pid, None)
+            else:
+                task.cancel()
+
+
+async def _read_message(reader: asyncio.StreamReader) -> dict[str, Any]:
+    (size,) = LEN.unpack(await reader.readexactly(LEN.size))
+    if size > 1 << 20:
+        raise ValueError("oversized zygote message")
+    obj = json.loads(await reader.readexactly(size))
+    if not isinstance(obj, dict):
+        raise ValueError("zygote message is not an object")
+    return obj
+
+
+def _raise_stack_limit() -> None:
+    """preexec_fn of the zygote: a ~1 GiB main-thread stack (only setrlimit: fork-safe)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_STACK)
+    soft = STACK_BYTES if hard == resource.RLIM_INFINITY else min(STACK_BYTES, hard)
+    resource.setrlimit(resource.RLIMIT_STACK, (soft, hard))

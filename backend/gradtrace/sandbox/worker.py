@@ -1,0 +1,159 @@
+"""The forked worker: isolate itself, report its layers, wait for one job, trace it, exit.
+
+Runs in a child of the zygote as pid 1 of a fresh pid namespace, still root until the `uid`
+layer. Everything it uses after the seccomp filter is loaded was imported by the zygote.
+It never returns: every path ends in os._exit, so no zygote code runs in the child.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from gradtrace.sandbox import isolate
+from gradtrace.sandbox.protocol import (
+    FRAME_EVENT,
+    FRAME_LAYERS,
+    FRAME_RESULT,
+    encode_frame,
+    read_message,
+    write_all,
+)
+
+# Exit codes the supervisor recognises (anything else is "the snippet called os._exit").
+EXIT_OK = 0
+EXIT_LAYER_FAILED = 70
+EXIT_TRACER_CRASHED = 71
+EXIT_NO_JOB = 72
+
+# Bound before any snippet runs: a snippet that monkeypatches json/os only hurts itself.
+_dumps = json.dumps
+_write_all = write_all
+_exit = os._exit
+
+
+def apply_layers(cfg: dict[str, Any], job_fd: int, result_fd: int, pidns: str) -> tuple[dict[str, str], int, int]:
+    """Apply every layer in order. Returns (report, job_fd, result_fd) after fd renumbering.
+
+    A layer that fails is fatal unless cfg["allow_weaker"]; the report says "on" or
+    "off: <why>" for each layer.
+    """
+    report: dict[str, str] = {"pidns": pidns}
+    uid: int = int(cfg["uid"])
+
+    def layer(name: str, fn: Callable[[], object]) -> None:
+        try:
+            fn()
+            report[name] = "on"
+        except Exception as exc:
+            report[name] = f"off: {exc}"
+            if not cfg["allow_weaker"]:
+                raise
+
+    def fds() -> None:
+        nonlocal job_fd, result_fd
+        job_fd, result_fd = isolate.close_inherited_fds([job_fd, result_fd])
+
+    layer("fds", fds)
+    layer("env", lambda: isolate.clear_environment(cfg["env"]))
+    if not pidns.startswith("on") and not cfg["allow_weaker"]:
+        raise isolate.LayerError(f"pidns {pidns}")
+    layer("netns", isolate.new_network_namespace)
+    layer(
+        "mountns",
+        lambda: isolate.new_mount_namespace(
+            root_dir=cfg["root_dir"],
+            ro_paths=cfg["ro_paths"],
+            symlinks=cfg["symlinks"],
+            scratch_bytes=cfg["scratch_bytes"],
+            scratch_inodes=cfg["scratch_inodes"],
+            uid=uid,
+        ),
+    )
+    if not report["mountns"].startswith("on"):
+        # Weaker mode without a private root: at least leave the zygote's cwd.
+        try:
+            os.chdir("/tmp")
+        except OSError:
+            pass
+    layer(
+        "rlimits",
+        lambda: isolate.set_rlimits(
+            memory_bytes=cfg["memory_bytes"],
+            cpu_seconds=cfg["cpu_seconds"],
+            file_bytes=cfg["file_bytes"],
+            open_files=cfg["open_files"],
+            tasks=cfg["tasks"],
+        ),
+    )
+    layer("uid", lambda: isolate.drop_privileges(uid))
+    layer("no_new_privs", isolate.no_new_privs)
+    layer("seccomp", isolate.install_seccomp)
+    return report, job_fd, result_fd
+
+
+def worker_main(
+    cfg: dict[str, Any],
+    job_fd: int,
+    result_fd: int,
+    pidns: str,
+    trace_fn: Callable[..., Any],
+) -> None:
+    """Entry point of the forked worker; never returns."""
+    code = EXIT_OK
+    try:
+        # The zygote's SIGCHLD wake-up plumbing must not leak into the worker.
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        try:
+            report, job_fd, result_fd = apply_layers(cfg, job_fd, result_fd, pidns)
+        except Exception as exc:
+            try:
+                _write_all(result_fd, encode_frame(FRAME_LAYERS, _dumps({"error": str(exc)}).encode()))
+            finally:
+                _exit(EXIT_LAYER_FAILED)
+        _write_all(result_fd, encode_frame(FRAME_LAYERS, _dumps(report).encode()))
+
+        job = read_message(job_fd, limit=cfg["max_job_bytes"])
+        if job is None:
+            _exit(EXIT_NO_JOB)
+        os.close(job_fd)
+        limits = job["limits"]
+        # Tighten to this request's limits (lowering needs no privilege).
+        isolate.lower_rlimits(memory_bytes=limits["memory_bytes"], cpu_seconds=limits["cpu_seconds"])
+
+        on_event: Callable[[dict[str, Any]], None] | None = None
+        if job.get("stream"):
+            budget = [int(job.get("max_events", 0))]
+
+            def on_event(event: dict[str, Any]) -> None:
+                if budget[0] <= 0:
+                    return
+                budget[0] -= 1
+                _write_all(result_fd, encode_frame(FRAME_EVENT, _dumps(event, default=str).encode()))
+
+        try:
+            trace = trace_fn(
+                job["source"],
+                max_nodes=limits["max_nodes"],
+                max_json_bytes=limits["trace_bytes"],
+                max_stdout_bytes=limits["stdout_bytes"],
+                on_event=on_event,
+                soft_timeout=limits["soft_timeout"],
+            )
+            payload = trace.to_json().encode()
+        except BaseException:
+            # The tracer itself failed (or the snippet broke it): say so on the real stderr
+            # of nobody (fd 2 is /dev/null) and let the supervisor tag the run.
+            traceback.print_exc()
+            _exit(EXIT_TRACER_CRASHED)
+        _write_all(result_fd, encode_frame(FRAME_RESULT, payload))
+    except BaseException:
+        code = EXIT_TRACER_CRASHED
+    finally:
+        # os._exit: no atexit handlers, no zygote code, threads the snippet left die with us.
+        _exit(code)
