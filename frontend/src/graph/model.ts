@@ -1,5 +1,10 @@
 // Indexes a trace for the viewer: lookups by id, when each element appears, module groups.
-import type { Trace, TraceEdge, TraceNode, TraceTensor } from "../api/types";
+import type { RawTrace, Trace, TraceEdge, TraceNode, TraceTensor } from "../api/types";
+
+/** Fills absent lists so the rest of the viewer can rely on them. */
+export function normalizeTrace(raw: RawTrace | Trace): Trace {
+  return { ...raw, nodes: raw.nodes ?? [], edges: raw.edges ?? [], tensors: raw.tensors ?? [], events: raw.events ?? [], backward_passes: raw.backward_passes ?? [] };
+}
 
 /** Graph element ids: grad_fn nodes keep the trace's ids ("n3"); the rest are prefixed. */
 export const tensorElId = (tid: string): string => "T:" + tid;
@@ -68,8 +73,10 @@ export interface GraphModel {
 }
 
 function nodeLabel(n: TraceNode, out: TraceTensor | undefined): string {
+  // "torch::autograd::AccumulateGrad" -> "AccumulateGrad": the namespace adds width, not meaning.
+  const name = n.name.replace(/^torch::autograd::/, "");
   const shape = out ? "[" + out.shape.join(", ") + "]" : "";
-  return shape ? `${n.name}\n${shape}` : n.name;
+  return shape ? `${name}\n${shape}` : name;
 }
 
 function tensorLabel(t: TraceTensor): string {

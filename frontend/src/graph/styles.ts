@@ -35,7 +35,7 @@ export function stylesheet(theme: Theme, arrows: ArrowDir = "dataflow"): StyleRu
     { selector: "node", style: {
       label: "data(label)", "text-wrap": "wrap", "text-valign": "center", "text-halign": "center",
       "font-size": 11, "font-family": "ui-monospace, SFMono-Regular, Menlo, monospace", color: p.text,
-      width: "label", height: "label", padding: "6px", shape: "round-rectangle",
+      width: "data(w)", height: "data(h)", shape: "round-rectangle",
       "background-color": p.op, "border-width": 1, "border-color": p.opBorder,
       "min-zoomed-font-size": 6,
     } },
@@ -47,6 +47,7 @@ export function stylesheet(theme: Theme, arrows: ArrowDir = "dataflow"): StyleRu
     { selector: "node.leaf-grad", style: { "background-color": p.leafGrad } },
     { selector: "node.leaf-nograd", style: { "background-color": p.leafNoGrad, "border-style": "dashed" } },
     { selector: "node.output", style: { "background-color": p.output } },
+    { selector: "node:parent", style: { padding: "10px" } },
     { selector: "node.group", style: {
       "background-color": p.group, "background-opacity": 0.6, "border-color": p.groupBorder, "border-style": "dashed",
       "text-valign": "top", "text-halign": "center", "font-size": 10, color: p.groupBorder, shape: "round-rectangle",

@@ -5,7 +5,7 @@ import { fmtGradShort } from "./format";
 
 export interface ElementDef {
   group: "nodes" | "edges";
-  data: { id: string; label?: string; parent?: string; source?: string; target?: string; kind?: string };
+  data: { id: string; label?: string; parent?: string; source?: string; target?: string; kind?: string; w?: number; h?: number };
   classes: string;
 }
 
@@ -152,6 +152,9 @@ export function buildView(model: GraphModel, collapsed: Set<string>): GraphView 
   for (const el of els.values()) if (el.isEdge) order.push(el.id);
   const layoutNodes = [...els.values()].filter((e) => !e.isEdge && !e.isParent).map((e) => {
     const s = nodeSize(e.def.data.label ?? "", e.def.data.kind ?? "");
+    // The drawn box uses the same size the layout reserved, so nothing overlaps.
+    e.def.data.w = s.width;
+    e.def.data.h = s.height;
     return { id: e.id, width: s.width, height: s.height, parent: e.def.data.parent ?? null };
   });
   const layoutEdges = [...els.values()].filter((e) => e.isEdge).map((e) => ({ source: e.def.data.source!, target: e.def.data.target! }));

@@ -1,0 +1,122 @@
+// CodeMirror 6 editor: Python, Mod-Enter runs, replay/error/grad-mode line marks, gutter click = jump.
+import { EditorState, StateEffect, StateField, RangeSetBuilder, type Extension } from "@codemirror/state";
+import { Decoration, EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection, type DecorationSet } from "@codemirror/view";
+import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
+import { python } from "@codemirror/lang-python";
+import { bracketMatching, defaultHighlightStyle, indentOnInput, syntaxHighlighting } from "@codemirror/language";
+
+export interface LineMarks {
+  current: number | null;
+  error: number | null;
+  related: number | null;
+  noGrad: number[];
+  detach: number[];
+}
+
+const setMarks = StateEffect.define<LineMarks>();
+const EMPTY: LineMarks = { current: null, error: null, related: null, noGrad: [], detach: [] };
+
+const marksField = StateField.define<{ marks: LineMarks; deco: DecorationSet }>({
+  create: () => ({ marks: EMPTY, deco: Decoration.none }),
+  update(value, tr) {
+    let marks = value.marks;
+    for (const e of tr.effects) if (e.is(setMarks)) marks = e.value;
+    // Edits invalidate the marks (they belong to the code that was run).
+    if (tr.docChanged) marks = EMPTY;
+    if (marks === value.marks && !tr.docChanged) return value;
+    return { marks, deco: buildDeco(tr.state, marks) };
+  },
+  provide: (f) => EditorView.decorations.from(f, (v) => v.deco),
+});
+
+function buildDeco(state: EditorState, m: LineMarks): DecorationSet {
+  const classes = new Map<number, string[]>();
+  const add = (line: number | null, cls: string): void => {
+    if (line == null || line < 1 || line > state.doc.lines) return;
+    const l = classes.get(line) ?? [];
+    l.push(cls);
+    classes.set(line, l);
+  };
+  for (const l of m.noGrad) add(l, "cm-nograd-line");
+  for (const l of m.detach) add(l, "cm-detach-line");
+  add(m.related, "cm-related-line");
+  add(m.error, "cm-error-line");
+  add(m.current, "cm-current-line");
+  const b = new RangeSetBuilder<Decoration>();
+  for (const line of [...classes.keys()].sort((a, c) => a - c)) {
+    const from = state.doc.line(line).from;
+    b.add(from, from, Decoration.line({ class: classes.get(line)!.join(" "), attributes: { "data-line": String(line) } }));
+  }
+  return b.finish();
+}
+
+export interface EditorOptions {
+  parent: HTMLElement;
+  doc: string;
+  onRun: () => void;
+  onChange: (text: string) => void;
+  onLineClick: (line: number) => void;
+}
+
+export class CodeEditor {
+  readonly view: EditorView;
+  private marks: LineMarks = EMPTY;
+
+  constructor(opts: EditorOptions) {
+    const runKeys = keymap.of([{ key: "Mod-Enter", preventDefault: true, run: () => { opts.onRun(); return true; } }]);
+    const extensions: Extension[] = [
+      lineNumbers({
+        domEventHandlers: {
+          mousedown: (view, block) => {
+            opts.onLineClick(view.state.doc.lineAt(block.from).number);
+            return true;
+          },
+        },
+      }),
+      history(),
+      drawSelection(),
+      indentOnInput(),
+      bracketMatching(),
+      highlightActiveLine(),
+      syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+      python(),
+      runKeys,
+      keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
+      marksField,
+      EditorView.contentAttributes.of({ "aria-label": "Python code editor (Ctrl+Enter runs)" }),
+      EditorView.updateListener.of((u) => { if (u.docChanged) { this.marks = EMPTY; opts.onChange(u.state.doc.toString()); } }),
+    ];
+    this.view = new EditorView({ parent: opts.parent, state: EditorState.create({ doc: opts.doc, extensions }) });
+  }
+
+  get text(): string {
+    return this.view.state.doc.toString();
+  }
+
+  setText(text: string): void {
+    this.view.dispatch({ changes: { from: 0, to: this.view.state.doc.length, insert: text } });
+  }
+
+  setMarks(m: Partial<LineMarks>, scroll = true): void {
+    const next = { ...this.marks, ...m };
+    const same = next.current === this.marks.current && next.error === this.marks.error && next.related === this.marks.related && next.noGrad === this.marks.noGrad && next.detach === this.marks.detach;
+    if (same) return;
+    this.marks = next;
+    const effects: StateEffect<unknown>[] = [setMarks.of(next)];
+    const line = next.current ?? next.error;
+    if (scroll && line != null && line >= 1 && line <= this.view.state.doc.lines) {
+      effects.push(EditorView.scrollIntoView(this.view.state.doc.line(line).from, { y: "nearest" }));
+    }
+    this.view.dispatch({ effects });
+  }
+
+  clearMarks(): void {
+    this.marks = EMPTY;
+    this.view.dispatch({ effects: setMarks.of(EMPTY) });
+  }
+
+  /** The line currently marked as "current" (for tests). */
+  get currentLine(): number | null {
+    return this.marks.current;
+  }
+}

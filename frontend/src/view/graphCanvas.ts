@@ -1,0 +1,182 @@
+// The Cytoscape graph: builds elements once per collapse state, then only toggles classes per step.
+import cytoscape, { type Core, type ElementDefinition } from "cytoscape";
+import type { GraphModel } from "../graph/model";
+import type { ReplayState } from "../graph/replay";
+import { touchedBetween } from "../graph/replay";
+import { buildView, dynamicClasses, edgeGradLabel, type GraphView } from "../graph/view";
+import { stylesheet, type ArrowDir, type Theme } from "../graph/styles";
+import { toSvg, type SvgEdge, type SvgNode } from "../graph/svg";
+import { computeLayout } from "./layoutClient";
+
+export interface CanvasHandlers {
+  onSelect: (elId: string | null) => void;
+  onJump: (elId: string) => void;
+}
+
+/** Steps moved at once beyond which restyling everything beats diffing. */
+const FULL_REFRESH_SPAN = 400;
+
+export class GraphCanvas {
+  readonly cy: Core;
+  model: GraphModel | null = null;
+  view: GraphView | null = null;
+  lastLayout: { engine: string; ms: number; nodes: number } | null = null;
+  private theme: Theme = "light";
+  private arrows: ArrowDir = "dataflow";
+  private appearAt = new Map<number, string[]>();
+  private lastClasses = new Map<string, string>();
+  private lastState: { step: number; activeRep: string | null; culpritRep: string | null } | null = null;
+  private searchHits = new Set<string>();
+  private lastStateFull: ReplayState | null = null;
+
+  constructor(container: HTMLElement, private readonly handlers: CanvasHandlers) {
+    this.cy = cytoscape({
+      container,
+      style: stylesheet(this.theme, this.arrows) as unknown as cytoscape.StylesheetJson,
+      minZoom: 0.02,
+      maxZoom: 4,
+      textureOnViewport: true,
+      hideEdgesOnViewport: false,
+      boxSelectionEnabled: false,
+    });
+    this.cy.on("tap", "node", (e) => handlers.onSelect(e.target.id() as string));
+    this.cy.on("tap", (e) => { if (e.target === this.cy) handlers.onSelect(null); });
+    this.cy.on("dbltap", "node", (e) => handlers.onJump(e.target.id() as string));
+  }
+
+  setTheme(theme: Theme): void { this.theme = theme; this.cy.style(stylesheet(theme, this.arrows) as unknown as cytoscape.StylesheetJson); }
+  setArrows(arrows: ArrowDir): void { this.arrows = arrows; this.cy.style(stylesheet(this.theme, arrows) as unknown as cytoscape.StylesheetJson); }
+  getArrows(): ArrowDir { return this.arrows; }
+
+  /** (Re)builds the drawing for a collapse state: one layout, then positions stay fixed. */
+  async render(model: GraphModel, collapsed: Set<string>, state: ReplayState): Promise<void> {
+    const view = buildView(model, collapsed);
+    const t0 = performance.now();
+    const layout = await computeLayout({ nodes: view.layoutNodes, edges: view.layoutEdges, groups: view.layoutGroups });
+    const layoutMs = performance.now() - t0;
+    const defs: ElementDefinition[] = [];
+    for (const id of view.order) {
+      const el = view.els.get(id)!;
+      const def: ElementDefinition = { group: el.def.group, data: { ...el.def.data }, classes: el.staticClasses };
+      const p = layout.positions[id];
+      if (p) def.position = { x: p.x, y: p.y };
+      defs.push(def);
+    }
+    this.model = model;
+    this.view = view;
+    this.appearAt = new Map();
+    for (const el of view.els.values()) {
+      if (!Number.isFinite(el.appearAt)) continue;
+      const l = this.appearAt.get(el.appearAt) ?? [];
+      l.push(el.id);
+      this.appearAt.set(el.appearAt, l);
+    }
+    this.lastClasses.clear();
+    this.lastState = null;
+    this.cy.batch(() => {
+      this.cy.elements().remove();
+      this.cy.add(defs);
+    });
+    this.applyState(state);
+    this.cy.fit(undefined, 24);
+    if (this.cy.zoom() > 1.6) { this.cy.zoom(1.6); this.cy.center(); }
+    this.lastLayout = { engine: layout.engine, ms: Math.round(layoutMs), nodes: view.layoutNodes.length };
+  }
+
+  /** Restyles what changed since the previous state (or everything after a big jump). */
+  applyState(s: ReplayState): void {
+    const view = this.view, model = this.model;
+    if (!view || !model) return;
+    const activeItem = s.active ?? (s.activeTensor ? model.tensorItem.get(s.activeTensor) ?? null : null);
+    const activeRep = activeItem ? view.rep.get(activeItem) ?? null : null;
+    const culpritItem = s.culpritNode ?? (s.culpritTensor ? model.tensorItem.get(s.culpritTensor) ?? null : null);
+    const culpritRep = culpritItem ? view.rep.get(culpritItem) ?? null : null;
+    const prev = this.lastState;
+    let ids: Iterable<string>;
+    const touched = prev ? touchedBetween(model, prev.step, s.step) : null;
+    if (!prev || !touched || Math.abs(prev.step - s.step) > FULL_REFRESH_SPAN || touched.passBoundary) {
+      ids = view.els.keys();
+    } else {
+      const set = new Set<string>();
+      const lo = Math.min(prev.step, s.step), hi = Math.max(prev.step, s.step);
+      for (let k = lo + 1; k <= hi; k++) for (const id of this.appearAt.get(k) ?? []) set.add(id);
+      for (const n of touched.nodes) {
+        const r = view.rep.get(n); if (r) set.add(r);
+        for (const ei of model.nextEdges.get(n) ?? []) { const e = view.edgeEl.get(ei); if (e) set.add(e); }
+      }
+      for (const t of touched.tensors) {
+        const item = model.tensorItem.get(t);
+        const r = item ? view.rep.get(item) : undefined; if (r) set.add(r);
+        const tn = model.tensorById.get(t);
+        if (tn?.grad_fn) { const r2 = view.rep.get(tn.grad_fn); if (r2) set.add(r2); }
+      }
+      for (const r of [prev.activeRep, prev.culpritRep, activeRep, culpritRep]) if (r) set.add(r);
+      ids = set;
+    }
+    this.cy.batch(() => {
+      for (const id of ids) {
+        const el = view.els.get(id);
+        if (!el) continue;
+        const cls = el.staticClasses + " " + dynamicClasses(view, el, s, model) + (this.searchHits.has(id) ? " search-hit" : "");
+        if (this.lastClasses.get(id) === cls) continue;
+        this.lastClasses.set(id, cls);
+        const ele = this.cy.getElementById(id);
+        ele.classes(cls);
+        if (el.isEdge) ele.data("grad", edgeGradLabel(el, s));
+      }
+    });
+    this.lastState = { step: s.step, activeRep, culpritRep };
+    this.lastStateFull = s;
+  }
+
+  /** Ids of graph elements currently drawn (not hidden as "future"). */
+  visibleIds(): string[] {
+    return this.cy.nodes().filter((n) => !n.hasClass("future")).map((n) => n.id());
+  }
+
+  setSearch(elIds: string[]): void {
+    this.searchHits = new Set(elIds);
+    this.lastState = null; // forces a full restyle
+    if (this.lastStateFull) this.applyState(this.lastStateFull);
+  }
+
+  fit(): void { this.cy.fit(undefined, 24); }
+  zoomBy(f: number): void {
+    const c = { x: this.cy.width() / 2, y: this.cy.height() / 2 };
+    this.cy.zoom({ level: this.cy.zoom() * f, renderedPosition: c });
+  }
+  focus(elId: string): void {
+    const ele = this.cy.getElementById(elId);
+    if (ele.nonempty()) this.cy.animate({ center: { eles: ele }, zoom: Math.max(this.cy.zoom(), 0.9) }, { duration: 200 });
+  }
+  select(elId: string | null): void {
+    this.cy.$(":selected").unselect();
+    if (elId) this.cy.getElementById(elId).select();
+  }
+
+  png(): Blob {
+    const bg = getComputedStyle(document.documentElement).getPropertyValue("--bg").trim() || "#ffffff";
+    return this.cy.png({ output: "blob", full: true, bg, maxWidth: 6000, maxHeight: 6000 }) as unknown as Blob;
+  }
+
+  svg(): string {
+    const cs = getComputedStyle(document.documentElement);
+    const bg = cs.getPropertyValue("--bg").trim() || "#ffffff";
+    const fg = cs.getPropertyValue("--fg").trim() || "#000000";
+    const nodes: SvgNode[] = [];
+    this.cy.nodes().forEach((n) => {
+      if (n.hasClass("future")) return;
+      const bb = n.boundingBox({ includeLabels: false, includeOverlays: false });
+      nodes.push({ id: n.id(), x: (bb.x1 + bb.x2) / 2, y: (bb.y1 + bb.y2) / 2, w: bb.w, h: bb.h, label: String(n.data("label") ?? ""),
+        fill: String(n.style("background-color")), stroke: String(n.style("border-color")), dashed: n.style("border-style") === "dashed", group: n.isParent() });
+    });
+    const edges: SvgEdge[] = [];
+    this.cy.edges().forEach((e) => {
+      if (e.hasClass("future") || e.source().hasClass("future") || e.target().hasClass("future")) return;
+      const a = e.sourceEndpoint(), b = e.targetEndpoint();
+      const flip = this.arrows === "autograd";
+      edges.push({ x1: flip ? b.x : a.x, y1: flip ? b.y : a.y, x2: flip ? a.x : b.x, y2: flip ? a.y : b.y, color: String(e.style("line-color")), label: String(e.data("grad") ?? "") });
+    });
+    return toSvg(nodes, edges, bg, fg);
+  }
+}

@@ -1,0 +1,132 @@
+// Inspector panel: every field of the selected node, tensor or group, as text at the current step.
+import type { GraphModel, Group } from "../graph/model";
+import type { ReplayState } from "../graph/replay";
+import type { GraphView } from "../graph/view";
+import type { TraceNode, TraceTensor } from "../api/types";
+import { fmtShape, fmtValue } from "../graph/format";
+import { clear, h } from "./dom";
+
+export interface InspectorActions {
+  jumpToCreation: (itemId: string) => void;
+  toggleGroup: (key: string) => void;
+  select: (elId: string) => void;
+}
+
+function row(k: string, v: string | Node | null | undefined): HTMLElement {
+  const dd = h("dd");
+  if (v instanceof Node) dd.append(v); else dd.textContent = v == null ? "—" : v;
+  return h("div", { class: "kv" }, h("dt", { text: k }), dd);
+}
+
+const yesNo = (b: boolean | null | undefined): string => (b == null ? "—" : b ? "yes" : "no");
+const pre = (s: string): HTMLElement => h("pre", { class: "value", text: s });
+
+export function renderInspector(root: HTMLElement, model: GraphModel | null, view: GraphView | null, s: ReplayState | null, elId: string | null, act: InspectorActions): void {
+  clear(root);
+  root.append(h("h2", { text: "Inspector" }));
+  if (!model || !view || !s || !elId) {
+    root.append(h("p", { class: "muted", text: "Click a node or tensor in the graph to inspect it. Double-click jumps to the step that created it." }));
+    return;
+  }
+  if (elId.startsWith("G:")) {
+    const g = model.groups.get(elId.slice(2));
+    if (g) renderGroup(root, g, view, act);
+    return;
+  }
+  const item = model.items.get(elId);
+  if (!item) return;
+  if (item.node) renderNode(root, item.node, model, s, act);
+  else if (item.tensor) renderTensor(root, item.tensor, model, s, act);
+  const jump = h("button", { type: "button", class: "btn", text: `Jump to its creation (step ${item.appearAt})` });
+  jump.addEventListener("click", () => act.jumpToCreation(item.id));
+  root.append(jump);
+}
+
+function renderGroup(root: HTMLElement, g: Group, view: GraphView, act: InspectorActions): void {
+  const collapsed = view.collapsed.has(g.key);
+  root.append(h("h3", { text: `module ${g.key}` }));
+  root.append(h("dl", {}, row("nodes inside", String(g.size)), row("submodules", String(g.children.length)), row("state", collapsed ? "collapsed" : "expanded")));
+  const b = h("button", { type: "button", class: "btn", text: `${collapsed ? "Expand" : "Collapse"} group ${g.key}` });
+  b.addEventListener("click", () => act.toggleGroup(g.key));
+  root.append(b);
+}
+
+function tensorLink(model: GraphModel, tid: string | null | undefined, act: InspectorActions): Node | string {
+  if (!tid) return "—";
+  const t = model.tensorById.get(tid);
+  const name = t?.names?.length ? t.names.join(", ") : tid;
+  const target = model.tensorItem.get(tid);
+  if (!target) return name;
+  const b = h("button", { type: "button", class: "linklike", text: name });
+  b.addEventListener("click", () => act.select(target));
+  return b;
+}
+
+function renderNode(root: HTMLElement, n: TraceNode, model: GraphModel, s: ReplayState, act: InspectorActions): void {
+  root.append(h("h3", { text: n.name }));
+  const nexts = (model.nextEdges.get(n.id) ?? []).map((ei) => model.nodeById.get(model.trace.edges[ei]!.target)?.name ?? "?");
+  const freed = s.freed.has(n.id);
+  root.append(h("dl", {},
+    row("id", n.id), row("kind", n.kind), row("op", n.op ?? null), row("created at line", n.line != null ? String(n.line) : null),
+    row("module", n.module ?? null), row("creation order (seq)", String(n.seq)), row("sequence_nr", n.sequence_nr != null ? String(n.sequence_nr) : null),
+    n.kind === "accumulate_grad" ? row("accumulates into", tensorLink(model, n.variable, act)) : row("output tensor", tensorLink(model, n.output, act)),
+    row("next_functions", nexts.length ? nexts.join(", ") : "none"),
+    row("executed in backward", yesNo(s.executed.has(n.id))),
+    row("saved buffers freed", yesNo(freed)),
+    row("stale saved tensor", yesNo(s.stale.has(n.id) || n.stale)),
+    n.created_by_pass != null ? row("built by backward pass", String(n.created_by_pass)) : null,
+  ));
+  const recv = s.received.get(n.id);
+  if (recv) {
+    root.append(h("h4", { text: "Gradient received (grad_outputs)" }));
+    recv.forEach((g, i) => root.append(h("div", { class: "kv" }, h("dt", { text: `#${i}` }), pre(fmtValue(g)))));
+  }
+  if (n.saved?.length) {
+    root.append(h("h4", { text: `Saved for backward (${n.saved.length})` }));
+    const table = h("table", { class: "saved" },
+      h("thead", {}, h("tr", {}, ...["name", "shape / value", "version at save", "version now", "state"].map((c) => h("th", { scope: "col", text: c })))));
+    const body = h("tbody");
+    for (const sv of n.saved) {
+      const now = sv.tensor ? s.versions.get(sv.tensor) ?? sv.version_at_save : sv.version_now;
+      const isStale = sv.stale && (now ?? 0) > (sv.version_at_save ?? 0);
+      const state = sv.kind === "value" ? "value" : freed ? "freed" : isStale ? "STALE (modified in place)" : "saved";
+      body.append(h("tr", { class: freed ? "freed" : isStale ? "stale" : "" },
+        h("td", { text: sv.name + (sv.is_output ? " (output)" : "") }),
+        h("td", { text: sv.kind === "value" ? sv.repr ?? "" : `${fmtShape(sv.shape)} ${sv.dtype ?? ""}` }),
+        h("td", { text: sv.version_at_save != null ? String(sv.version_at_save) : "—" }),
+        h("td", { text: now != null ? String(now) : "—" }),
+        h("td", { text: state })));
+    }
+    table.append(body);
+    root.append(table);
+  }
+  if (n.kind === "accumulate_grad" && n.variable) {
+    const t = model.tensorById.get(n.variable);
+    if (t) renderTensorValues(root, t, s);
+  }
+}
+
+function renderTensor(root: HTMLElement, t: TraceTensor, model: GraphModel, s: ReplayState, act: InspectorActions): void {
+  root.append(h("h3", { text: t.names?.length ? t.names.join(", ") : t.id }));
+  const version = s.versions.get(t.id) ?? 0;
+  const history = (t.versions ?? []).map((seq) => {
+    const ev = model.trace.events.find((e) => e.seq === seq);
+    return ev ? `v${ev.version_after ?? "?"} at line ${ev.line ?? "?"}${ev.op ? ` (${ev.op})` : ""}${seq >= s.step ? " [later]" : ""}` : `event ${seq}`;
+  });
+  root.append(h("dl", {},
+    row("id", t.id), row("shape", fmtShape(t.shape)), row("dtype", t.dtype), row("device", t.device ?? "cpu"),
+    row("requires_grad", yesNo(t.requires_grad)), row("is_leaf", yesNo(t.is_leaf)), row("retains_grad", yesNo(t.retains_grad)),
+    row("parameter", yesNo(t.is_parameter)), t.inference ? row("inference tensor", "yes") : null,
+    row("version (now / at end)", `${version} / ${t.version ?? "—"}`),
+    row("version history", history.length ? history.join("; ") : "never modified in place"),
+    row("grad_fn", t.grad_fn ? (model.nodeById.get(t.grad_fn)?.name ?? t.grad_fn) : "None"),
+  ));
+  renderTensorValues(root, t, s);
+}
+
+function renderTensorValues(root: HTMLElement, t: TraceTensor, s: ReplayState): void {
+  root.append(h("h4", { text: "value" }), pre(fmtValue(t.value)));
+  const g = s.grads.has(t.id) ? s.grads.get(t.id) ?? null : null;
+  root.append(h("h4", { text: ".grad (at this step)" }), pre(g ? fmtValue(g) : "None"));
+  if (t.grad) root.append(h("h4", { text: ".grad (at the end)" }), pre(fmtValue(t.grad)));
+}

@@ -1,0 +1,71 @@
+// Error/outcome panel and stdout/stderr console; all user-controlled text goes in as textContent.
+import type { Trace } from "../api/types";
+import { clear, h } from "./dom";
+
+/** Sandbox outcomes that are not the snippet's own exception. */
+export const OUTCOMES: Record<string, { title: string; text: string }> = {
+  timeout: { title: "Time limit reached", text: "The snippet ran longer than the sandbox allows and was stopped. The graph shows what was recorded before that. Look for an endless loop or a very long training loop, and shorten it." },
+  memory_limit: { title: "Memory limit reached", text: "The snippet tried to use more memory than the sandbox allows and was stopped. Use smaller tensors or fewer iterations." },
+  output_limit: { title: "Output limit reached", text: "The snippet printed or built more than the sandbox keeps (output, events or graph size). What fit is shown; print less or build a smaller graph." },
+  rejected: { title: "Snippet rejected", text: "The sandbox refused to run this snippet (for example, it tried something that is not allowed, such as network or file access, or it is too large)." },
+};
+
+export interface ErrorActions { showCulprit: () => void }
+
+export function renderErrorPanel(root: HTMLElement, trace: Trace | null, act: ErrorActions): void {
+  clear(root);
+  root.hidden = true;
+  if (!trace) return;
+  const outcome = OUTCOMES[trace.status];
+  const err = trace.error;
+  if (!outcome && !err && !trace.truncated) return;
+  root.hidden = false;
+  if (outcome) {
+    root.append(h("div", { class: `outcome outcome-${trace.status}`, role: "alert", "data-outcome": trace.status },
+      h("h2", { text: outcome.title }), h("p", { text: outcome.text })));
+  }
+  if (err) {
+    const ex = err.explanation;
+    const box = h("div", { class: "error-box", role: outcome ? null : "alert", "data-kind": err.kind });
+    box.append(h("h2", { class: "error-title", text: ex?.title ?? `${err.type}` }));
+    box.append(h("p", { class: "error-message" }, h("code", { text: `${err.type}: ${err.message}` })));
+    const where: string[] = [];
+    if (err.line != null) where.push(`line ${err.line}${err.column != null ? `, column ${err.column}` : ""}`);
+    if (err.related_line != null) where.push(`caused at line ${err.related_line}`);
+    if (err.version_at_save != null && err.version_now != null) where.push(`saved at version ${err.version_at_save}, now version ${err.version_now}`);
+    if (where.length) box.append(h("p", { class: "error-where", text: where.join(" · ") }));
+    if (ex) {
+      box.append(h("h3", { text: "What happened" }), h("p", { class: "error-what", text: ex.what }));
+      box.append(h("h3", { text: "How to fix it" }), h("p", { class: "error-fix", text: ex.fix }));
+    }
+    if (err.node || err.tensor) {
+      const b = h("button", { type: "button", class: "btn", text: "Show the culprit in the graph" });
+      b.addEventListener("click", act.showCulprit);
+      box.append(b);
+    }
+    root.append(box);
+  }
+  if (trace.truncated) {
+    const t = trace.truncation;
+    const bits = [`${t?.nodes_elided ?? 0} nodes and ${t?.events_elided ?? 0} events were left out`, ...(t?.reasons ?? [])];
+    root.append(h("div", { class: "outcome outcome-truncated" }, h("h2", { text: "The trace was bounded" }), h("p", { text: bits.join("; ") })));
+  }
+}
+
+export function renderConsole(root: HTMLElement, trace: Trace | null, printsShown: number | null): void {
+  clear(root);
+  root.append(h("h2", { text: "Output" }));
+  if (!trace) { root.append(h("p", { class: "muted", text: "stdout and stderr of the run appear here." })); return; }
+  const out = trace.stdout ?? "";
+  const err = trace.stderr ?? "";
+  const warnings = trace.events.filter((e) => e.kind === "warning");
+  if (!out && !err && !warnings.length) { root.append(h("p", { class: "muted", text: "(no output)" })); return; }
+  if (out) root.append(h("h3", { text: "stdout" }), h("pre", { class: "stdout", text: out }));
+  if (err) root.append(h("h3", { text: "stderr" }), h("pre", { class: "stderr", text: err }));
+  if (warnings.length) {
+    const ul = h("ul", { class: "warnings" });
+    for (const w of warnings) ul.append(h("li", { text: `line ${w.line ?? "?"}: ${w.category ? w.category + ": " : ""}${w.text ?? ""}` }));
+    root.append(h("h3", { text: "warnings" }), ul);
+  }
+  if (printsShown != null) root.dataset["prints"] = String(printsShown);
+}
