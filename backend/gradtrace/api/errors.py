@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("gradtrace.api")
 
@@ -149,14 +150,47 @@ def install_error_handlers(app: FastAPI, not_found_fallback: NotFoundFallback | 
         headers = dict(exc.headers) if exc.headers else None
         return error_response(exc.status_code, code, message, None, headers)
 
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception) -> JSONResponse:
-        # Log the details server-side, give the client only an id to quote.
-        incident = uuid.uuid4().hex[:12]
-        log.exception("internal error %s on %s %s", incident, request.method, request.url.path)
-        return error_response(
-            500,
-            "internal_error",
-            "The server hit an unexpected error. Retry later; quote the incident id if it persists.",
-            {"incident": incident},
-        )
+    app.add_middleware(InternalErrors)
+
+
+def internal_error_response(method: str, path: str) -> JSONResponse:
+    # Log the details server-side (the caller is inside `except`), give the client only an id to quote.
+    incident = uuid.uuid4().hex[:12]
+    log.exception("internal error %s on %s %s", incident, method, path)
+    return error_response(
+        500,
+        "internal_error",
+        "The server hit an unexpected error. Retry later; quote the incident id if it persists.",
+        {"incident": incident},
+    )
+
+
+class InternalErrors:
+    """Turn an unexpected exception into the 500 envelope *inside* the app.
+
+    Starlette's own last-resort handler re-raises to the server, which then drops the
+    keep-alive connection; answering here keeps the connection (and the client) healthy.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:  # too late for a status code: let the server close the connection
+                raise
+            response = internal_error_response(scope.get("method", ""), scope.get("path", ""))
+            await response(scope, receive, send)

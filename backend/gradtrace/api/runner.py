@@ -2,13 +2,17 @@
 
 The API only needs this `Runner` protocol; in production it is the sandbox's `Supervisor`
 (a warm fork server of isolated workers). Tests may pass a stand-in through `create_app(runner=...)`.
-The API maps the runner's two exceptions: `Overloaded` -> 429 + Retry-After, `SandboxUnavailable` -> 503.
+The API maps the supervisor's `Overloaded` to 429 + Retry-After and a "sandbox unavailable" result to 503.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
+
+from gradtrace.sandbox.supervisor import Overloaded, SandboxUnavailable
+
+__all__ = ["OnEvent", "Overloaded", "Runner", "SandboxUnavailable", "is_cacheable", "sandbox_down"]
 
 OnEvent = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -27,16 +31,19 @@ class Runner(Protocol):
     def health(self) -> dict[str, Any]: ...
 
 
-def overloaded_retry_after(exc: BaseException) -> float | None:
-    """Seconds to wait if `exc` means "queue full", else None (works for the sandbox's and stand-ins' errors)."""
-    if type(exc).__name__ == "Overloaded":
-        value = getattr(exc, "retry_after", None)
-        try:
-            return float(value) if value is not None else 1.0
-        except (TypeError, ValueError):
-            return 1.0
-    return None
+# Results that say more about the machine's state than about the snippet: stored (the id stays a
+# working link) but never served as a cache hit, so the next POST runs the snippet again.
+TRANSIENT_KINDS = frozenset({"worker_lost", "killed", "sandbox_unavailable"})
 
 
-def is_unavailable(exc: BaseException) -> bool:
-    return type(exc).__name__ == "SandboxUnavailable"
+def is_cacheable(trace: dict[str, Any]) -> bool:
+    if trace.get("status") == "timeout":
+        return False
+    error = trace.get("error") or {}
+    return error.get("kind") not in TRANSIENT_KINDS
+
+
+def sandbox_down(trace: dict[str, Any]) -> bool:
+    """The supervisor answered "the sandbox is not running": an HTTP 503, not a trace of the snippet."""
+    error = trace.get("error") or {}
+    return trace.get("status") == "error" and error.get("kind") == "sandbox_unavailable"

@@ -44,6 +44,7 @@ class StoredTrace:
     trace_json: str  # the trace document exactly as it was validated, compact JSON
     created_at: float
     source: str
+    cacheable: bool = True  # False: a load-dependent result (timeout, lost worker), re-run on the next POST
 
 
 class TraceStore(Protocol):
@@ -52,7 +53,14 @@ class TraceStore(Protocol):
     def get(self, trace_id: str) -> StoredTrace | None: ...
 
     def put(
-        self, trace_id: str, *, status: str, trace_json: str, source: str, options: dict[str, Any]
+        self,
+        trace_id: str,
+        *,
+        status: str,
+        trace_json: str,
+        source: str,
+        options: dict[str, Any],
+        cacheable: bool = True,
     ) -> None: ...
 
     def count(self) -> int: ...
@@ -64,6 +72,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS traces (
     id          TEXT PRIMARY KEY,
     status      TEXT NOT NULL,
+    cacheable   INTEGER NOT NULL DEFAULT 1,
     created_at  REAL NOT NULL,
     source      TEXT NOT NULL,
     options     TEXT NOT NULL,
@@ -114,27 +123,43 @@ class SQLiteTraceStore:
         row = (
             self._conn()
             .execute(
-                "SELECT id, status, created_at, source, encoding, body FROM traces WHERE id = ?", (trace_id,)
+                "SELECT id, status, created_at, source, encoding, body, cacheable FROM traces WHERE id = ?",
+                (trace_id,),
             )
             .fetchone()
         )
         if row is None:
             return None
-        tid, status, created_at, source, encoding, body = row
+        tid, status, created_at, source, encoding, body, cacheable = row
         if encoding != "zlib":  # pragma: no cover - only one encoding exists so far
             raise ValueError(f"unknown trace encoding {encoding!r}")
-        return StoredTrace(tid, status, zlib.decompress(body).decode(), created_at, source)
+        return StoredTrace(tid, status, zlib.decompress(body).decode(), created_at, source, bool(cacheable))
 
     def put(
-        self, trace_id: str, *, status: str, trace_json: str, source: str, options: dict[str, Any]
+        self,
+        trace_id: str,
+        *,
+        status: str,
+        trace_json: str,
+        source: str,
+        options: dict[str, Any],
+        cacheable: bool = True,
     ) -> None:
         body = zlib.compress(trace_json.encode(), 6)
         with self._tx() as conn:
             # REPLACE: a re-run (e.g. after a load-induced timeout) supersedes the earlier result.
             conn.execute(
-                "INSERT OR REPLACE INTO traces (id, status, created_at, source, options, encoding, body)"
-                " VALUES (?, ?, ?, ?, ?, 'zlib', ?)",
-                (trace_id, status, time.time(), source, json.dumps(options, sort_keys=True), body),
+                "INSERT OR REPLACE INTO traces (id, status, cacheable, created_at, source, options, encoding, body)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'zlib', ?)",
+                (
+                    trace_id,
+                    status,
+                    int(cacheable),
+                    time.time(),
+                    source,
+                    json.dumps(options, sort_keys=True),
+                    body,
+                ),
             )
 
     def count(self) -> int:

@@ -9,6 +9,7 @@ files are served by the 404 fallback, so any route added later (`/embed`, `/t/{i
 from __future__ import annotations
 
 import mimetypes
+import os
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -54,9 +55,14 @@ def resolve_static(static_dir: Path, relative: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def _file(path: Path, relative: str) -> Response:
+def _file(path: Path, relative: str, request: Request | None = None) -> Response:
     media_type, _ = mimetypes.guess_type(path.name)
-    response = FileResponse(path, media_type=media_type or "application/octet-stream")
+    response = FileResponse(
+        path, media_type=media_type or "application/octet-stream", stat_result=os.stat(path)
+    )
+    etag = response.headers.get("etag")
+    if request is not None and etag and request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": cache_control_for(relative)})
     response.headers["Cache-Control"] = cache_control_for(relative)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
@@ -66,11 +72,11 @@ def build_router(static_dir: Path) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/")
-    def index() -> Response:
+    def index(request: Request) -> Response:
         path = resolve_static(static_dir, "index.html")
         if path is None:
             return HTMLResponse(PLACEHOLDER, headers={"Cache-Control": REVALIDATE})
-        return _file(path, "index.html")
+        return _file(path, "index.html", request)
 
     return router
 
@@ -87,4 +93,4 @@ def static_fallback(static_dir: Path, request: Request) -> Response | None:
     if not relative or relative.startswith("api/"):
         return None
     path = resolve_static(static_dir, relative)
-    return _file(path, relative) if path is not None else None
+    return _file(path, relative, request) if path is not None else None

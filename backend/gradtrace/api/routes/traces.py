@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -22,16 +23,13 @@ from gradtrace.api.errors import ApiError, ErrorEnvelope
 from gradtrace.api.limits import resolve_limits
 from gradtrace.api.models import StreamDropped, StreamStart, TraceRequest, TraceResponse
 from gradtrace.api.ratelimit import RateLimiter
-from gradtrace.api.runner import OnEvent, is_unavailable, overloaded_retry_after
+from gradtrace.api.runner import OnEvent, Overloaded, SandboxUnavailable, is_cacheable, sandbox_down
 from gradtrace.api.state import AppState, get_state
 from gradtrace.api.storage import is_valid_id, trace_id
 from gradtrace.core.model import SCHEMA_VERSION, Trace
 
 log = logging.getLogger("gradtrace.api")
 router = APIRouter(prefix="/api/v1", tags=["traces"])
-
-# Statuses that depend on machine load, not on the snippet: never served from the cache.
-_NOT_CACHEABLE = frozenset({"timeout"})
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorEnvelope, "description": "Malformed JSON."},
@@ -66,11 +64,9 @@ def envelope_bytes(tid: str, cached: bool, trace_json: str) -> bytes:
     return (head + trace_json + "}").encode()
 
 
-def _json_response(tid: str, cached: bool, trace_json: str, status: str) -> Response:
+def _json_response(tid: str, cached: bool, trace_json: str) -> Response:
     headers = {"ETag": f'"{tid}"'}
-    headers["Cache-Control"] = (
-        "no-store" if status in _NOT_CACHEABLE else "private, max-age=0, must-revalidate"
-    )
+    headers["Cache-Control"] = "private, max-age=0, must-revalidate"
     return Response(envelope_bytes(tid, cached, trace_json), media_type="application/json", headers=headers)
 
 
@@ -98,7 +94,7 @@ def _prepare(state: AppState, body: TraceRequest) -> _Prepared:
 
 async def _cached(state: AppState, tid: str) -> str | None:
     stored = await run_in_threadpool(state.store.get, tid)
-    if stored is None or stored.status in _NOT_CACHEABLE:
+    if stored is None or not stored.cacheable:
         return None
     state.counters.cache_hits += 1
     return stored.trace_json
@@ -131,31 +127,38 @@ async def _run(state: AppState, prep: _Prepared, on_event: OnEvent | None) -> tu
         state.counters.runs_started += 1
         try:
             trace = await state.runner.run(prep.source, limits=prep.run_limits, on_event=on_event)
-        except Exception as exc:
-            retry_after = overloaded_retry_after(exc)
-            if retry_after is not None:
-                state.counters.runs_started -= 1  # it never ran
-                state.counters.rejected_overloaded += 1
-                retry = RateLimiter.retry_after_header(retry_after)
-                raise ApiError(
-                    429,
-                    "overloaded",
-                    f"All sandbox workers are busy and the queue is full. Retry in {retry} s.",
-                    {"retry_after": int(retry)},
-                    headers={"Retry-After": retry},
-                ) from None
-            if is_unavailable(exc):
-                raise ApiError(
-                    503,
-                    "sandbox_unavailable",
-                    "The sandbox is not running; snippets cannot be traced right now. Retry later.",
-                    headers={"Retry-After": "5"},
-                ) from None
-            raise
+        except Overloaded as exc:
+            state.counters.runs_started -= 1  # it never ran
+            state.counters.rejected_overloaded += 1
+            retry = RateLimiter.retry_after_header(exc.retry_after)
+            raise ApiError(
+                429,
+                "overloaded",
+                f"All sandbox workers are busy and the queue is full. Retry in {retry} s.",
+                {"retry_after": int(retry)},
+                headers={"Retry-After": retry},
+            ) from None
+        except SandboxUnavailable:
+            trace = {"status": "error", "error": {"kind": "sandbox_unavailable"}}
+        if sandbox_down(trace):
+            raise ApiError(
+                503,
+                "sandbox_unavailable",
+                "The sandbox is not running; snippets cannot be traced right now. Retry later.",
+                headers={"Retry-After": "5"},
+            )
         text = trace_json_text(trace)
         status = str(trace.get("status", "error"))
         await run_in_threadpool(
-            state.store.put, prep.id, status=status, trace_json=text, source=prep.source, options=prep.options
+            partial(
+                state.store.put,
+                prep.id,
+                status=status,
+                trace_json=text,
+                source=prep.source,
+                options=prep.options,
+                cacheable=is_cacheable(trace),
+            )
         )
         state.counters.runs_completed += 1
         future.set_result((text, status))
@@ -185,11 +188,11 @@ async def create_trace(body: TraceRequest, request: Request, state: StateDep) ->
     prep = _prepare(state, body)
     hit = await _cached(state, prep.id)
     if hit is not None:
-        return _json_response(prep.id, True, hit, "ok")
+        return _json_response(prep.id, True, hit)
     if prep.id not in state.in_flight:
         _check_rate(state, request)
-    text, status = await _run(state, prep, None)
-    return _json_response(prep.id, False, text, status)
+    text, _status = await _run(state, prep, None)
+    return _json_response(prep.id, False, text)
 
 
 def _sse(event: str, data: str, event_id: int | None = None) -> bytes:
@@ -348,7 +351,7 @@ async def get_trace(
             {"id": trace_id},
         )
     etag = f'"{trace_id}-{fmt}"'
-    if request.headers.get("if-none-match") == etag and stored.status not in _NOT_CACHEABLE:
+    if request.headers.get("if-none-match") == etag and stored.cacheable:
         return Response(status_code=304, headers={"ETag": etag})
     if fmt == "dot":
         from gradtrace.core.export import to_dot  # torch-free serializer over the trace model
@@ -359,6 +362,6 @@ async def get_trace(
             media_type="text/vnd.graphviz; charset=utf-8",
             headers={"ETag": etag, "Content-Disposition": f'inline; filename="gradtrace-{trace_id}.dot"'},
         )
-    response = _json_response(trace_id, True, stored.trace_json, stored.status)
+    response = _json_response(trace_id, True, stored.trace_json)
     response.headers["ETag"] = etag
     return response

@@ -1,0 +1,107 @@
+"""Every non-2xx answer is the one envelope, with a stable code and a message saying what to do."""
+
+from __future__ import annotations
+
+import httpx
+
+from .conftest import assert_envelope
+
+
+def test_malformed_json(client: httpx.Client) -> None:
+    r = client.post(
+        "/api/v1/traces", content=b'{"source": "x = 1",', headers={"content-type": "application/json"}
+    )
+    err = assert_envelope(r, 400, "malformed_json")
+    assert "JSON" in err["message"]
+
+
+def test_body_not_an_object(client: httpx.Client) -> None:
+    r = client.post("/api/v1/traces", json=["x = 1"])
+    err = assert_envelope(r, 422, "validation_error")
+    assert "JSON object" in err["message"]
+
+
+def test_missing_source_names_the_field(client: httpx.Client) -> None:
+    r = client.post("/api/v1/traces", json={"code": "x = 1"})
+    err = assert_envelope(r, 422, "validation_error")
+    fields = {d["field"]: d for d in err["detail"]}
+    assert fields["body.source"]["type"] == "missing"
+    assert "source" in fields["body.source"]["hint"]
+    assert fields["body.code"]["type"] == "extra_forbidden"
+    assert "body.source" in err["message"]
+
+
+def test_wrong_type_of_source(client: httpx.Client) -> None:
+    err = assert_envelope(client.post("/api/v1/traces", json={"source": 42}), 422, "validation_error")
+    assert err["detail"][0]["field"] == "body.source"
+
+
+def test_oversized_source(client: httpx.Client) -> None:
+    source = "x = 1\n" * 12_000  # 72,000 bytes > the 64 KiB default
+    err = assert_envelope(client.post("/api/v1/traces", json={"source": source}), 413, "source_too_large")
+    assert err["detail"] == {"size": 72_000, "limit": 65_536}
+
+
+def test_oversized_body_declared(client: httpx.Client) -> None:
+    err = assert_envelope(client.post("/api/v1/traces", content=b"x" * 600_000), 413, "payload_too_large")
+    assert err["detail"]["limit"] == 512 * 1024
+
+
+def test_oversized_body_chunked_without_length(client: httpx.Client) -> None:
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(40):
+            yield b"y" * 16_384
+
+    r = client.post("/api/v1/traces", content=chunks(), headers={"content-type": "application/json"})
+    assert_envelope(r, 413, "payload_too_large")
+
+
+def test_limit_above_server_maximum(client: httpx.Client) -> None:
+    r = client.post("/api/v1/traces", json={"source": "x = 1", "limits": {"wall_seconds": 1000}})
+    err = assert_envelope(r, 422, "validation_error")
+    assert err["detail"][0]["field"] == "body.limits.wall_seconds"
+    assert "at most" in err["detail"][0]["hint"]
+
+
+def test_unknown_limit(client: httpx.Client) -> None:
+    r = client.post("/api/v1/traces", json={"source": "x = 1", "limits": {"gpus": 8}})
+    err = assert_envelope(r, 422, "validation_error")
+    assert err["detail"][0]["field"] == "body.limits.gpus"
+
+
+def test_negative_limit(client: httpx.Client) -> None:
+    r = client.post("/api/v1/traces", json={"source": "x = 1", "limits": {"wall_seconds": -1}})
+    assert_envelope(r, 422, "validation_error")
+
+
+def test_unknown_trace_id(client: httpx.Client) -> None:
+    err = assert_envelope(client.get("/api/v1/traces/" + "0" * 32), 404, "trace_not_found")
+    assert err["detail"] == {"id": "0" * 32}
+    assert_envelope(client.get("/api/v1/traces/not-an-id"), 404, "trace_not_found")
+
+
+def test_unsupported_format(client: httpx.Client) -> None:
+    tid = client.post("/api/v1/traces", json={"source": "x = 1\n"}).json()["id"]
+    err = assert_envelope(
+        client.get(f"/api/v1/traces/{tid}", params={"format": "png"}), 400, "unsupported_format"
+    )
+    assert err["detail"]["supported"] == ["json", "dot"]
+
+
+def test_unknown_example(client: httpx.Client) -> None:
+    err = assert_envelope(client.get("/api/v1/examples/no_such_example"), 404, "example_not_found")
+    assert "chain_rule" in err["detail"]["known"]
+
+
+def test_unknown_routes(client: httpx.Client) -> None:
+    assert_envelope(client.get("/api/v1/nothing"), 404, "not_found")
+    assert_envelope(client.post("/api/v1/nothing"), 404, "not_found")
+    assert_envelope(client.get("/api/v2/traces"), 404, "not_found")
+    assert_envelope(client.get("/no/such/page"), 404, "not_found")
+    assert_envelope(client.get("/../../etc/passwd"), 404, "not_found")
+
+
+def test_wrong_method(client: httpx.Client) -> None:
+    assert_envelope(client.get("/api/v1/traces"), 405, "method_not_allowed")
+    assert_envelope(client.delete("/api/v1/traces/" + "0" * 32), 405, "method_not_allowed")
+    assert_envelope(client.put("/api/v1/examples"), 405, "method_not_allowed")
