@@ -8,7 +8,6 @@ it raises. The real API is then called with the caller's arguments, unchanged.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import torch
@@ -17,20 +16,21 @@ from gradtrace.core import errors
 from gradtrace.core.recorder import Recorder
 from gradtrace.core.summary import summarize
 
-_SIGNATURES: dict[str, inspect.Signature] = {}
+# Parameter order of each backward API, so positional and keyword calls bind the same way.
+_PARAMS = {
+    "Tensor.backward": ("self", "gradient", "retain_graph", "create_graph", "inputs"),
+    "torch.autograd.backward": ("tensors", "grad_tensors", "retain_graph", "create_graph", "grad_variables", "inputs"),
+    "torch.autograd.grad": (
+        "outputs", "inputs", "grad_outputs", "retain_graph", "create_graph", "only_inputs", "allow_unused",
+        "is_grads_batched", "materialize_grads",
+    ),
+}
 
 
-def _bind(api: str, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    sig = _SIGNATURES.get(api)
-    if sig is None:
-        sig = inspect.signature(func)
-        _SIGNATURES[api] = sig
-    try:
-        bound = sig.bind(*args, **kwargs)
-    except TypeError:
-        return {}
-    bound.apply_defaults()
-    return dict(bound.arguments)
+def _bind(api: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    params = dict(zip(_PARAMS[api], args, strict=False))
+    params.update(kwargs)
+    return params
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -71,7 +71,7 @@ def _walk(roots: list[Any]) -> list[Any]:
 
 def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run one backward API call under observation."""
-    params = _bind(api, func, args, kwargs)
+    params = _bind(api, args, kwargs)
     if api == "Tensor.backward":
         roots = [params.get("self")]
         inputs = _as_list(params.get("inputs"))
@@ -87,7 +87,7 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
 
     rec.suspended += 1
     ctx = rec.context(api)
-    index = len(rec.passes)
+    index = rec.pass_count
     root_tensors = [t for t in roots if isinstance(t, torch.Tensor)]
     root_nodes = [t.grad_fn for t in root_tensors if t.grad_fn is not None]
     # Leaves as roots (v.backward(g) on a leaf) run their AccumulateGrad only.
@@ -116,11 +116,11 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
         "results": [],
         "error": None,
     }
-    rec.passes.append(record)
+    rec.add_pass(record)
     rec.current_pass = record
     rec.emit("backward_begin", ctx.line, backward_pass=index, op=api, tensors=[r for r in record["roots"] if r])
     for node in nodes:
-        nrec = rec.refresh_saved(node)
+        nrec = rec.refresh_saved(node) if rec.maybe_stale(node) else None
         if nrec is not None and nrec.stale:
             record["stale_nodes"].append(nrec.id)
             rec.emit_stale(nrec, ctx.line)
@@ -163,7 +163,7 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
 
 def _grad_accumulator(t: torch.Tensor) -> Any:
     try:
-        return t.view_as(t).grad_fn.next_functions[0][0]
+        return t.view_as(t).grad_fn.next_functions[0][0]  # type: ignore[union-attr]
     except Exception:
         return None
 
@@ -237,8 +237,12 @@ def _finish(
             nid = rec.node_id(node)
             if nid is None or nid not in executed:
                 continue
-            nrec = rec.refresh_saved(node)
-            if nrec is not None and any(e["freed"] for e in nrec.saved):
+            # The engine releases the saved variables of every node it ran (keep_graph=False).
+            nrec = rec.nodes.get(int(nid[1:]))
+            tensors = [e for e in nrec.saved if e["kind"] == "tensor"] if nrec is not None else []
+            if nrec is not None and tensors:
+                for e in tensors:
+                    e["freed"] = True
                 nrec.released = True
                 freed.append(nid)
         record["freed"] = freed

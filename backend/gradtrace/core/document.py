@@ -73,7 +73,7 @@ def _live_nodes(rec: Recorder, roots: list[Any]) -> list[Any]:
     return nodes
 
 
-def _tensor_dict(rec: Recorder, num: int, t: torch.Tensor, names: list[str]) -> dict[str, Any]:
+def _tensor_dict(rec: Recorder, num: int, t: torch.Tensor, names: list[str], kept_seqs: set[int]) -> dict[str, Any]:
     try:
         version: int | None = int(t._version)
     except Exception:
@@ -98,7 +98,7 @@ def _tensor_dict(rec: Recorder, num: int, t: torch.Tensor, names: list[str]) -> 
         "value": summarize(t),
         "is_parameter": isinstance(t, torch.nn.Parameter),
         "inference": bool(t.is_inference()),
-        "versions": list(trec.versions) if trec else [],
+        "versions": [s for s in trec.versions if s in kept_seqs] if trec else [],
     }
 
 
@@ -142,11 +142,11 @@ def build(
     names_by_num: dict[int, list[str]] = {}
     tensors_by_num: dict[int, torch.Tensor] = {}
     for name, t in named:
-        trec = rec.tensor_record(t)
-        assert trec is not None
-        if name not in names_by_num.setdefault(trec.num, []):
-            names_by_num[trec.num].append(name)
-        tensors_by_num[trec.num] = t
+        named_rec = rec.tensor_record(t)
+        assert named_rec is not None
+        if name not in names_by_num.setdefault(named_rec.num, []):
+            names_by_num[named_rec.num].append(name)
+        tensors_by_num[named_rec.num] = t
     for num, trec in list(rec.tensor_by_num.items()):
         t = trec.ref()
         if t is not None:
@@ -158,9 +158,10 @@ def build(
         named_nums = [n for n in tensor_nums if n in names_by_num]
         others = [n for n in tensor_nums if n not in names_by_num]
         tensor_nums = sorted((named_nums + others)[: rec.limits.max_tensors])
-    tensors = [_tensor_dict(rec, n, tensors_by_num[n], names_by_num.get(n, [])) for n in tensor_nums]
-
     events = [_clean(e) for e in rec.all_events()]
+    kept_seqs = {e["seq"] for e in events}
+    tensors = [_tensor_dict(rec, n, tensors_by_num[n], names_by_num.get(n, []), kept_seqs) for n in tensor_nums]
+
     kept_nums = set(rec.nodes)
     nodes = []
     edges = []
@@ -200,6 +201,9 @@ def build(
         reasons.append(f"{rec.nodes_elided} nodes of graphs that no longer exist were left out (cap {rec.limits.max_nodes})")
     if truncation["events_elided"]:
         reasons.append(f"{truncation['events_elided']} timeline events in the middle of the run were left out")
+    truncation["passes_elided"] = rec.passes_elided
+    if rec.passes_elided:
+        reasons.append(f"{rec.passes_elided} backward passes in the middle of the run were left out")
     if tensors_elided:
         reasons.append(f"{tensors_elided} tensors were left out (cap {rec.limits.max_tensors})")
     truncation["reasons"] = reasons

@@ -77,8 +77,8 @@ def _pin(rec: Recorder, kind: str, err: dict[str, Any], p: dict[str, Any] | None
     if kind == "backward_twice" and p is not None:
         node = p["order"][-1] if p["order"] else None
         err["node"] = node
-        for earlier in rec.passes[: p["index"]]:
-            if node in earlier["freed"]:
+        for earlier in rec.passes:
+            if earlier["index"] < p["index"] and node in earlier["freed"]:
                 err["related_line"] = earlier["line"]
                 break
     elif kind == "inplace_version":

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
+from torch.optim import optimizer as optim
 from torch.overrides import TorchFunctionMode
 
 from gradtrace.core import backward
@@ -23,6 +24,10 @@ _BACKWARD_APIS = {
     torch.autograd.backward: "torch.autograd.backward",
     torch.autograd.grad: "torch.autograd.grad",
 }
+
+
+# Attribute reads: they build nothing and are not "ops run without grad".
+_GETTERS = frozenset({"grad", "data", "grad_fn", "requires_grad", "is_leaf", "shape", "dtype", "device", "T", "mT", "H"})
 
 
 def _op_name(func: Any) -> str:
@@ -68,9 +73,11 @@ class _Mode(TorchFunctionMode):
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
         rec = self.rec
-        if rec.suspended:
-            return func(*args, **kwargs)
         api = _BACKWARD_APIS.get(func)
+        if api is not None:
+            rec.in_optimizer = None  # a step that raised never ran its post hook
+        if rec.suspended or rec.in_optimizer is not None:
+            return func(*args, **kwargs)
         if api is not None:
             return backward.run(rec, api, func, args, kwargs)
         return observe_call(rec, func, _op_name(func), args, kwargs, lambda: func(*args, **kwargs))
@@ -112,12 +119,19 @@ def _after_call(
         rec.grad_state = grad_state
         rec.emit("grad_mode", context().line, grad_enabled=grad_state[0], inference_mode=grad_state[1])
 
-    # In-place ops: any input whose version counter moved.
+    # In-place ops: any input whose version counter moved. Tensors outside autograd's
+    # view (no record, no requires_grad: e.g. optimizer state) are not the learner's concern.
+    inplace = False
     for t, before in zip(inputs, versions, strict=True):
         after = _version(t)
         if before is not None and after is not None and after != before:
-            trec = rec.tensor_record(t)
-            assert trec is not None
+            trec = rec.tensor_record(t, create=t.requires_grad)
+            storage = _storage(t)
+            if storage is not None:
+                rec.inplace_storages[storage] = rec.event_count
+            if trec is None:
+                continue
+            inplace = True
             gf = t.grad_fn
             if gf is not None:
                 new = rec.discover([gf], context(), {id(gf): t})
@@ -132,7 +146,7 @@ def _after_call(
                 node=rec.node_id(gf) if gf is not None else None,
                 grad_enabled=grad_state[0],
             )
-            event["_storage"] = _storage(t)
+            event["_storage"] = storage
             trec.versions.append(event["seq"])
 
     outs = _tensors_out(out)
@@ -163,7 +177,14 @@ def _after_call(
         )
     elif op in ("requires_grad_", "requires_grad=") and inputs:
         rec.emit("requires_grad", context().line, op=op, tensor=rec.tensor_id(inputs[0]), value=inputs[0].requires_grad)
-    elif not made_graph and outs and any(t.requires_grad for t in inputs) and (not grad_state[0] or grad_state[1]):
+    elif (
+        not made_graph
+        and not inplace
+        and outs
+        and (not grad_state[0] or grad_state[1])
+        and op not in _GETTERS
+        and any(t.requires_grad for t in inputs)
+    ):
         rec.emit(
             "no_grad_op",
             context().line,
@@ -179,6 +200,16 @@ def _storage(t: torch.Tensor) -> int | None:
         return int(t.untyped_storage().data_ptr())
     except Exception:
         return None
+
+
+def _pop_mode(mode: TorchFunctionMode) -> bool:
+    """Take our mode off the torch-function stack if it is on top (it is, unless the snippet pushed its own)."""
+    if torch._C._len_torch_function_stack() and torch._C._get_function_stack_at(
+        torch._C._len_torch_function_stack() - 1
+    ) is mode:
+        torch._C._pop_torch_function_stack()
+        return True
+    return False
 
 
 @contextlib.contextmanager
@@ -210,15 +241,82 @@ def instrumented(rec: Recorder) -> Iterator[None]:
         if rec.module_stack and rec.module_stack[-1] is module:
             rec.module_stack.pop()
 
+    mode = _Mode(rec)
+
+    def opt_pre(optimizer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # An optimizer step is one event per parameter it updated, not dozens of internal
+        # ops; and its internals run without our mode on the stack, at plain speed.
+        params = [p for g in optimizer.param_groups for p in g["params"] if isinstance(p, torch.Tensor)]
+        rec.in_optimizer = (optimizer, params, [_version(p) for p in params])
+        popped = _pop_mode(mode)
+        rec.mode_popped = popped
+        closure = kwargs.get("closure", args[1] if len(args) > 1 else None)
+        if callable(closure):
+            state = rec.in_optimizer
+
+            def traced_closure() -> Any:
+                # The closure is the learner's own forward/backward: record it.
+                rec.in_optimizer = None
+                if popped:
+                    torch._C._push_on_torch_function_stack(mode)
+                try:
+                    return closure()
+                finally:
+                    if popped:
+                        _pop_mode(mode)
+                    rec.in_optimizer = state
+
+            rest = {k: v for k, v in kwargs.items() if k != "closure"}
+            return (args[0],), {**rest, "closure": traced_closure}
+        return None
+
+    def opt_post(optimizer: Any, _args: Any, _kwargs: Any) -> None:
+        state = rec.in_optimizer
+        rec.in_optimizer = None
+        if rec.mode_popped:
+            torch._C._push_on_torch_function_stack(mode)
+            rec.mode_popped = False
+        if state is None or state[0] is not optimizer:
+            return
+        op = f"{type(optimizer).__name__}.step"
+        line = rec.context(op).line
+        rec.suspended += 1
+        try:
+            for p, before in zip(state[1], state[2], strict=True):
+                after = _version(p)
+                if before is None or after is None or after == before:
+                    continue
+                trec = rec.tensor_record(p)
+                assert trec is not None
+                storage = _storage(p)
+                if storage is not None:
+                    rec.inplace_storages[storage] = rec.event_count
+                event = rec.emit(
+                    "inplace", line, tensor=trec.id, op=op, version_before=before, version_after=after,
+                    grad_enabled=False,
+                )
+                event["_storage"] = storage
+                trec.versions.append(event["seq"])
+        finally:
+            rec.suspended -= 1
+
+    opt_pre_handle = optim.register_optimizer_step_pre_hook(opt_pre)
+    opt_post_handle = optim.register_optimizer_step_post_hook(opt_post)
     mod = torch.nn.modules.module
     pre_handle = mod.register_module_forward_pre_hook(pre_hook)
     post_handle = mod.register_module_forward_hook(post_hook, always_call=True)
     function_cls.apply = classmethod(apply)  # type: ignore[method-assign,assignment]
-    mode = _Mode(rec)
     try:
         with mode:
-            yield
+            try:
+                yield
+            finally:
+                if rec.mode_popped:  # an optimizer step raised before its post hook
+                    torch._C._push_on_torch_function_stack(mode)
+                    rec.mode_popped = False
     finally:
         function_cls.apply = original_apply  # type: ignore[method-assign]
         pre_handle.remove()
         post_handle.remove()
+        opt_pre_handle.remove()
+        opt_post_handle.remove()

@@ -73,7 +73,7 @@ class TraceError(_Model):
     backward_pass: int | None = Field(default=None, description="Index of the backward pass that raised.")
 
 
-class SavedTensor(_Model):
+class SavedTensor(_Sparse):
     """One `_saved_*` entry of a node (or one ctx.saved_tensors entry of a custom Function)."""
 
     name: str = Field(description="Attribute name without the _saved_ prefix, e.g. self, result, other.")
@@ -220,6 +220,7 @@ class Truncation(_Model):
     nodes_elided: int = 0
     events_elided: int = 0
     tensors_elided: int = 0
+    passes_elided: int = 0
     values_dropped: bool = False
     stdout_truncated: bool = False
     reasons: list[str] = Field(default_factory=list)
@@ -228,7 +229,7 @@ class Truncation(_Model):
 class Trace(_Model):
     """The whole trace document."""
 
-    schema_version: Literal["1"] = SCHEMA_VERSION
+    schema_version: Literal["1"] = "1"
     torch_version: str
     status: Status
     error: TraceError | None = None

@@ -31,10 +31,12 @@ class Limits:
     max_nodes: int = 20_000
     max_json_bytes: int = 8 << 20
     max_stdout_bytes: int = 1 << 20
-    max_events_head: int = 12_000
-    max_events_tail: int = 4_000
+    max_events_head: int = 4_000
+    max_events_tail: int = 1_500
     max_tensors: int = 5_000
-    max_recent_dead_nodes: int = 4_000
+    max_recent_dead_nodes: int = 1_000
+    max_passes_head: int = 100
+    max_passes_tail: int = 20
 
 
 class _Tag:
@@ -108,7 +110,6 @@ class Recorder:
         self.active = True
         self.nodes: dict[int, NodeRecord] = {}
         self.recent_dead: deque[int] = deque()
-        self.head_nodes = max(1, limits.max_nodes // 2)
         self.node_count = 0
         self.nodes_elided = 0
         self.tensors: dict[int, TensorRecord] = {}  # id(tensor) -> record (checked against the weakref)
@@ -118,7 +119,11 @@ class Recorder:
         self.events_tail: deque[dict[str, Any]] = deque(maxlen=limits.max_events_tail)
         self.event_count = 0
         self.elided_kinds: dict[str, int] = {}
-        self.passes: list[dict[str, Any]] = []
+        # Backward passes: the first ones in full, then only the most recent (a training loop
+        # runs thousands); `pass_count` numbers them all.
+        self.passes_head: list[dict[str, Any]] = []
+        self.passes_tail: deque[dict[str, Any]] = deque(maxlen=limits.max_passes_tail)
+        self.pass_count = 0
         self.module_stack: list[torch.nn.Module] = []
         self.module_names: dict[int, tuple[weakref.ref[torch.nn.Module], str]] = {}
         self.snippet_globals: dict[str, Any] = {}
@@ -128,6 +133,9 @@ class Recorder:
         self.current_pass: dict[str, Any] | None = None
         self.current_call: tuple[str, list[torch.Tensor]] | None = None
         self.errors: dict[int, tuple[BaseException, dict[str, Any]]] = {}
+        self.in_optimizer: tuple[Any, list[torch.Tensor], list[int | None]] | None = None
+        self.mode_popped = False
+        self.inplace_storages: dict[int, int] = {}  # storage data_ptr -> seq of its last in-place event
 
     # ---- snippet locations -------------------------------------------------------------
     def snippet_stack(self) -> list[int]:
@@ -298,7 +306,7 @@ class Recorder:
         )
         rec.stale = any(s["stale"] for s in rec.saved)
         self.nodes[num] = rec
-        if num >= self.head_nodes and len(self.nodes) > self.limits.max_nodes:
+        if len(self.nodes) > self.limits.max_nodes:
             # Too many live nodes: stop keeping details of new ones (the document says so).
             del self.nodes[num]
             self.nodes_elided += 1
@@ -350,19 +358,48 @@ class Recorder:
         rec.released = rec.released or any(e["freed"] for e in rec.saved)
         return rec
 
+    def maybe_stale(self, node: Any) -> bool:
+        """Cheap pre-check: did an in-place op touch one of this node's saved storages since it was made?"""
+        num = self.node_num(node)
+        rec = self.nodes.get(num) if num is not None else None
+        if rec is None:
+            return False
+        since = rec.created_event if rec.created_event is not None else -1
+        for entry in rec.saved:
+            last = self.inplace_storages.get(entry.get("_storage") or -1)
+            if last is not None and last > since:
+                return True
+        return False
+
     def on_node_freed(self, num: int) -> None:
         rec = self.nodes.get(num)
         if rec is None:
             return
         rec.alive = False
-        if num < self.head_nodes:
-            return
-        # Past the head budget, a dead node is kept only while it is recent.
+        if rec.created_event is not None and rec.created_event < self.limits.max_events_head:
+            return  # part of the timeline's head: the learner sees it being built
+        # Past the head of the timeline, a dead node is kept only while it is recent.
         self.recent_dead.append(num)
         while len(self.recent_dead) > self.limits.max_recent_dead_nodes:
             old = self.recent_dead.popleft()
             if self.nodes.pop(old, None) is not None:
                 self.nodes_elided += 1
+
+    # ---- backward passes ----------------------------------------------------------------
+    def add_pass(self, record: dict[str, Any]) -> None:
+        self.pass_count += 1
+        if len(self.passes_head) < self.limits.max_passes_head:
+            self.passes_head.append(record)
+        else:
+            self.passes_tail.append(record)
+
+    @property
+    def passes(self) -> list[dict[str, Any]]:
+        return self.passes_head + list(self.passes_tail)
+
+    @property
+    def passes_elided(self) -> int:
+        return self.pass_count - len(self.passes_head) - len(self.passes_tail)
 
     # ---- events ------------------------------------------------------------------------
     def emit(self, kind: str, line: int | None, **fields: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ exception, the outcome is data: a Trace with a status, never an exception of our
 from __future__ import annotations
 
 import builtins
+import contextlib
 import gc
 import linecache
 import random
@@ -88,12 +89,17 @@ def trace_source(
     status = "ok"
     failure: BaseException | None = None
     _seed()
+    # Objects that exist before the snippet (torch's own) need no cyclic GC passes during it;
+    # without this, collections triggered by our records scan them again and again.
+    gc.freeze()
     grad_enabled = torch.is_grad_enabled()
     recursion_limit = sys.getrecursionlimit()
-    with capture.captured(rec, max_stdout_bytes) as (out, err):
+    with capture.captured(rec, max_stdout_bytes) as (out, err), contextlib.ExitStack() as hooks:
+        # Our own set-up runs outside the snippet's try: a fault there is ours, not the snippet's.
+        hooks.enter_context(instrumented(rec))
+        hooks.enter_context(capture.soft_timeout(soft_timeout))
         try:
-            with capture.soft_timeout(soft_timeout), instrumented(rec):
-                exec(code, namespace)
+            exec(code, namespace)
         except capture.SoftTimeout as exc:
             status, failure = "timeout", exc
         except capture.OutputLimit as exc:
@@ -126,9 +132,9 @@ def trace_source(
         scopes += _frame_locals(failure)
     rec.active = True
     gc.collect()  # free unreachable graphs now, so "alive" does not depend on GC timing
-    truncation = {"stdout_truncated": out.overflowed, "reasons": []}
-    if out.overflowed:
-        truncation["reasons"].append(f"stdout was cut at {max_stdout_bytes} characters")
+    gc.unfreeze()
+    reasons = [f"stdout was cut at {max_stdout_bytes} characters"] if out.overflowed else []
+    truncation: dict[str, Any] = {"stdout_truncated": out.overflowed, "reasons": reasons}
     doc = document.build(
         rec,
         scopes=scopes,
