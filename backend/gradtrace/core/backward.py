@@ -163,7 +163,7 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
 
 def _grad_accumulator(t: torch.Tensor) -> Any:
     try:
-        return t.view_as(t).grad_fn.next_functions[0][0]  # type: ignore[union-attr]
+        return torch.autograd.graph.get_gradient_edge(t).node
     except Exception:
         return None
 

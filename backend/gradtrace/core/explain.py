@@ -22,7 +22,7 @@ class Rule:
 
 
 def _rule(kind: str, pattern: str, title: str, what: str, fix: str, types: tuple[str, ...] = ("RuntimeError",)) -> Rule:
-    return Rule(kind, re.compile(pattern, re.S), title, what, fix, types)
+    return Rule(kind, re.compile(pattern, re.S | re.I), title, what, fix, types)
 
 
 RULES: tuple[Rule, ...] = (
@@ -48,6 +48,15 @@ RULES: tuple[Rule, ...] = (
         "Use the out-of-place form (y = y * 2 instead of y *= 2, x = x.relu() instead of "
         "x.relu_()), or clone() the tensor before modifying it.",
     ),
+    # The view rule goes first: its message contains the leaf rule's.
+    _rule(
+        "inplace_leaf_view",
+        r"view of a leaf Variable that requires grad is being used in an in-place operation",
+        "In-place operation on a view of a leaf that requires grad",
+        "Slicing or indexing a leaf gives a view that shares its memory; writing into it would "
+        "modify the leaf in place, which autograd does not allow for leaves that require grad.",
+        "Do the assignment under `torch.no_grad()`, or on a clone (`y = x.clone(); y[0] = 0`).",
+    ),
     _rule(
         "inplace_leaf",
         r"leaf Variable that requires grad is being used in an in-place operation",
@@ -56,14 +65,6 @@ RULES: tuple[Rule, ...] = (
         "gradient and cannot record an in-place change to it as part of the graph.",
         "Update it inside `with torch.no_grad():` (as optimizers do), or modify `x.data`, or "
         "build a new tensor out of place.",
-    ),
-    _rule(
-        "inplace_leaf_view",
-        r"view of a leaf Variable that requires grad is being used in an in-place operation",
-        "In-place operation on a view of a leaf that requires grad",
-        "Slicing or indexing a leaf gives a view that shares its memory; writing into it would "
-        "modify the leaf in place, which autograd does not allow for leaves that require grad.",
-        "Do the assignment under `torch.no_grad()`, or on a clone (`y = x.clone(); y[0] = 0`).",
     ),
     _rule(
         "unused_input",

@@ -1,0 +1,83 @@
+"""Plain-PyTorch runs of a snippet: the oracle the tracer is checked against."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+@dataclass
+class PlainRun:
+    namespace: dict[str, Any]
+    exception: BaseException | None
+    stdout: str
+    order: list[list[str]] = field(default_factory=list)  # node names per backward pass, engine order
+
+
+def run_plain(source: str, record_order: bool = False) -> PlainRun:
+    """Exec `source` like the tracer does (fresh __main__, same seeds), without any gradtrace hook."""
+    torch.manual_seed(0)
+    random.seed(0)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    out = io.StringIO()
+    orders: list[list[str]] = []
+    original = torch.autograd.graph._engine_run_backward
+    import torch.autograd as autograd_mod
+
+    def engine(t_outputs: Any, *args: Any, **kwargs: Any) -> Any:
+        # Independent order oracle: a prehook on every node reachable from the roots.
+        names: list[str] = []
+        roots = [
+            torch.autograd.graph.get_gradient_edge(t).node
+            for t in t_outputs
+            if isinstance(t, torch.Tensor) and t.requires_grad
+        ]
+        seen: set[int] = set()
+        todo = list(roots)
+        nodes = []
+        while todo:
+            n = todo.pop()
+            if n is None or id(n) in seen:
+                continue
+            seen.add(id(n))
+            nodes.append(n)
+            todo.extend(m for m, _ in n.next_functions)
+        handles = [n.register_prehook(lambda g, n=n: names.append(n.name())) for n in nodes]
+        try:
+            return original(t_outputs, *args, **kwargs)
+        finally:
+            orders.append(names)
+            for h in handles:
+                h.remove()
+
+    exc: BaseException | None = None
+    if record_order:
+        autograd_mod._engine_run_backward = engine
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(source, "<plain>", "exec"), namespace)
+    except BaseException as e:  # noqa: BLE001 - the snippet's outcome is what we compare
+        exc = e
+    finally:
+        autograd_mod._engine_run_backward = original
+    return PlainRun(namespace=namespace, exception=exc, stdout=out.getvalue(), order=orders)
+
+
+def graph_names(root: Any) -> list[str]:
+    """Sorted grad_fn names reachable from `root` in a plain run."""
+    seen: set[int] = set()
+    names = []
+    todo = [root]
+    while todo:
+        n = todo.pop()
+        if n is None or id(n) in seen:
+            continue
+        seen.add(id(n))
+        names.append(n.name())
+        todo.extend(m for m, _ in n.next_functions)
+    return sorted(names)
