@@ -36,7 +36,7 @@ class SandboxLimits(BaseSettings):
     max_nodes: int = Field(default=20000, gt=0, description="Graph nodes the tracer records before eliding the rest.")
     concurrency: int = Field(default=2, ge=1, le=64, description="Runs executing at once (one private uid and one pre-forked worker per slot).")
     queue_size: int = Field(default=8, ge=0, description="Runs waiting for a slot; beyond this `run()` raises Overloaded (HTTP 429).")
-    base_uid: int = Field(default=64100, ge=1000, description="Slot i runs as uid/gid base_uid + i; these ids must be unused on the host.")
+    base_uid: int = Field(default=2_000_000, ge=1000, description="Slot uids are leased in blocks of 64 from here (slot i of a block runs as uid/gid block + i); the 4096 ids from here must be unused on the host.")
     allow_weaker: bool = Field(default=False, description="Run even when an isolation layer is unavailable (logged loudly). False: refuse to start instead.")
     prefork: bool = Field(default=True, description="Keep one isolated worker per slot forked and waiting, so a run skips fork + set-up.")
     start_timeout: float = Field(default=120.0, gt=0, description="Seconds the zygote may take to import torch and warm up.")
@@ -93,5 +93,6 @@ class EffectiveLimits(BaseModel):
     @property
     def soft_timeout(self) -> float:
         """When the tracer stops the snippet itself (a partial trace beats a kill)."""
+        # The margin leaves the tracer time to assemble the partial trace before the hard kill.
         budget = min(self.wall_seconds, float(self.cpu_seconds))
-        return max(0.2, budget - min(1.0, budget * 0.25))
+        return max(0.2, budget - min(3.0, max(0.5, budget * 0.15)))

@@ -23,6 +23,11 @@ FRAME_LAYERS = b"L"
 FRAME_EVENT = b"E"
 FRAME_RESULT = b"R"
 
+# Bound at import: a snippet that monkeypatches os.write/os.read must not be able to make the
+# worker's own writes spin or lie.
+_os_write = os.write
+_os_read = os.read
+
 # Control messages are tiny; anything bigger is a bug (or an attack) and is refused.
 MAX_CONTROL_BYTES = 1 << 20
 
@@ -41,7 +46,9 @@ def write_all(fd: int, data: bytes) -> None:
     """os.write until everything is written (pipes may take less than asked)."""
     view = memoryview(data)
     while view:
-        n = os.write(fd, view)
+        n = _os_write(fd, view)
+        if n <= 0:
+            raise OSError("write made no progress")
         view = view[n:]
 
 
@@ -49,7 +56,7 @@ def read_exact(fd: int, n: int) -> bytes | None:
     """Blocking read of exactly n bytes; None on EOF before that."""
     chunks: list[bytes] = []
     while n:
-        chunk = os.read(fd, min(n, 1 << 20))
+        chunk = _os_read(fd, min(n, 1 << 20))
         if not chunk:
             return None
         chunks.append(chunk)

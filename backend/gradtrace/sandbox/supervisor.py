@@ -38,6 +38,9 @@ F_SETPIPE_SZ = 1031
 PIPE_BYTES = 1 << 20
 STACK_BYTES = 1 << 30  # freeing huge graphs recurses deeply in libc10 (see docs/sandbox.md)
 SPAWN_TIMEOUT = 30.0
+LOCK_DIR = "/run/gradtrace-sandbox-locks"
+UID_BLOCK = 64  # uids per supervisor (concurrency is at most 64)
+UID_BLOCKS = 64  # supervisors that can share one host
 RESULT_EXIT_GRACE = 0.5  # seconds a worker gets to exit on its own after sending its result
 WORKER_ENV = {
     "OMP_NUM_THREADS": "1",
@@ -125,6 +128,8 @@ class Supervisor:
         self._layers: dict[str, str] = {}
         self._started = False
         self._closing = False
+        self._uid_lease: int | None = None
+        self.base_uid = self.limits.base_uid
         self.torch_version = "unknown"
 
     # --- life cycle -----------------------------------------------------------------------
@@ -137,6 +142,7 @@ class Supervisor:
             )
         self._closing = False
         self._free = asyncio.Queue()
+        self._lease_uids()
         self._sweep_all_uids()
         await self._start_zygote()
         try:
@@ -197,6 +203,9 @@ class Supervisor:
         self._sweep_all_uids()
         self._zygote_ready.clear()
         self._started = False
+        if self._uid_lease is not None:
+            os.close(self._uid_lease)
+            self._uid_lease = None
 
     def health(self) -> dict[str, Any]:
         alive = self._proc is not None and self._proc.returncode is None and self._zygote_ready.is_set()
@@ -211,6 +220,16 @@ class Supervisor:
             "concurrency": self.limits.concurrency,
             "queue_size": self.limits.queue_size,
         }
+
+    async def settle(self) -> None:
+        """Wait until finished runs are cleaned up and every idle slot is pre-forked again
+        (for tests and benchmarks: `run()` returns before its slot is recycled)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def worker_pids(self) -> set[int]:
+        """Host pids of the workers this supervisor currently owns (idle or running)."""
+        return set(self._live)
 
     # --- running a snippet ----------------------------------------------------------------
 
@@ -466,7 +485,11 @@ class Supervisor:
             )
         code = os.WEXITSTATUS(status)
         if code == worker_codes.EXIT_TRACER_CRASHED:
-            return ("error", "tracer_crashed", "The tracer failed inside the worker (the snippet may have broken it).")
+            return (
+                "error",
+                "tracer_crashed",
+                "The worker could not deliver a trace (the snippet may have broken the tracer or closed its result channel).",
+            )
         if code == worker_codes.EXIT_LAYER_FAILED:
             return ("error", "sandbox_unavailable", "The sandbox worker could not isolate itself.")
         return (
@@ -539,7 +562,7 @@ class Supervisor:
         lim = self.limits
         ro_paths = list(self._hello.get("ro_paths", [])) + list(lim.extra_ro_paths)
         return {
-            "uid": lim.base_uid + slot,
+            "uid": self.base_uid + slot,
             "allow_weaker": lim.allow_weaker,
             "env": WORKER_ENV,
             "root_dir": "/run/gradtrace-sandbox",
@@ -573,7 +596,7 @@ class Supervisor:
                 self._live.pop(w.pid, None)
                 self._exit_waiters.pop(w.pid, None)
             # Belt and braces: the pid namespace already took every descendant with it.
-            survivors = self._sweep_uid(self.limits.base_uid + slot)
+            survivors = self._sweep_uid(self.base_uid + slot)
             if survivors:
                 log.error("slot %d: killed %d survivors by uid", slot, survivors)
             if self.limits.prefork and not self._closing:
@@ -607,10 +630,35 @@ class Supervisor:
         return killed
 
     def _sweep_all_uids(self) -> None:
-        if os.geteuid() != 0:
+        if os.geteuid() != 0 or self._uid_lease is None:
             return
         for slot in range(self.limits.concurrency):
-            self._sweep_uid(self.limits.base_uid + slot)
+            self._sweep_uid(self.base_uid + slot)
+
+    def _lease_uids(self) -> None:
+        """Claim a block of UID_BLOCK uids for this supervisor's slots (flock on a lock file).
+
+        Several supervisors on one host (tests, a dev server, CI) must never share slot uids:
+        each one kills every process of its uids when a run ends.
+        """
+        if self._uid_lease is not None or os.geteuid() != 0:
+            return
+        os.makedirs(LOCK_DIR, mode=0o700, exist_ok=True)
+        taken = _host_ids()
+        for block in range(UID_BLOCKS):
+            base = self.limits.base_uid + block * UID_BLOCK
+            if taken & set(range(base, base + UID_BLOCK)):
+                continue  # never sweep (kill) a real account's processes
+            fd = os.open(f"{LOCK_DIR}/uids-{base}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self._uid_lease = fd
+            self.base_uid = base
+            return
+        raise SandboxUnavailable(f"all {UID_BLOCKS} uid blocks from {self.limits.base_uid} are in use")
 
     def _bg(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
@@ -731,6 +779,18 @@ async def _read_message(reader: asyncio.StreamReader) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise ValueError("zygote message is not an object")
     return obj
+
+
+def _host_ids() -> set[int]:
+    """uids and gids of the host's accounts, plus nobody/nogroup and (uid_t)-1."""
+    ids = {65534, 65535}
+    for path in ("/etc/passwd", "/etc/group"):
+        with contextlib.suppress(OSError), open(path) as f:
+            for line in f:
+                parts = line.split(":")
+                if len(parts) > 2 and parts[2].isdigit():
+                    ids.add(int(parts[2]))
+    return ids
 
 
 def _raise_stack_limit() -> None:

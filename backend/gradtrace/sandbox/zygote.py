@@ -211,6 +211,11 @@ def main(argv: list[str] | None = None) -> None:
     os.makedirs(args.root_dir, mode=0o700, exist_ok=True)
     ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
+    # glibc sizes new threads' stacks from RLIMIT_STACK, which we raised to ~1 GiB for the main
+    # thread: snippet threads get a normal 8 MiB so a few threads don't exhaust RLIMIT_AS.
+    import threading
+
+    threading.stack_size(8 << 20)
     zygote = Zygote(ctrl, notify_fd, trace_fn)
     warm_error = None
     try:
