@@ -7,6 +7,7 @@ Read from the environment with the `GRADTRACE_` prefix; nested sandbox limits us
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +56,11 @@ class Settings(BaseSettings):
         default=512 * 1024,
         ge=1024,
         description="Largest accepted request body in bytes (the source itself is capped by the sandbox's source limit).",
+    )
+    sqlite_synchronous: Literal["full", "normal"] = Field(
+        default="full",
+        description="SQLite durability: `full` fsyncs every stored trace (survives power loss; ~4 ms per "
+        "uncached run here); `normal` survives a crash of the server but may lose the last traces on power loss.",
     )
     static_dir: Path = Field(
         default=PACKAGE_DIR / "static",

@@ -163,7 +163,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state: AppState = app.state.gradtrace
         if state.store_or_none is None:
-            state.store_or_none = SQLiteTraceStore(settings.database_path)
+            state.store_or_none = SQLiteTraceStore(settings.database_path, settings.sqlite_synchronous)
         try:
             await state.runner.start()
         except BaseException:

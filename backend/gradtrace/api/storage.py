@@ -1,8 +1,8 @@
 """Where traces live: a small `TraceStore` interface and its SQLite implementation.
 
 Traces are content-addressed (see `trace_id`), so a stored trace is immutable and doubles as a
-share link. SQLite runs in WAL mode with `synchronous=FULL` and one transaction per write: a
-crash of the server (or the machine) after `put` returned loses nothing that was stored.
+share link. SQLite runs in WAL mode with one transaction per write and, by default, `synchronous=FULL`:
+a crash of the server (or the machine) after `put` returned loses nothing that was stored.
 """
 
 from __future__ import annotations
@@ -85,7 +85,10 @@ CREATE TABLE IF NOT EXISTS traces (
 class SQLiteTraceStore:
     """SQLite file under the data dir. One connection per thread (sqlite3 objects are not shareable)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, synchronous: str = "full") -> None:
+        if synchronous not in ("full", "normal"):
+            raise ValueError("synchronous must be 'full' or 'normal'")
+        self.synchronous = synchronous.upper()
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
@@ -100,7 +103,9 @@ class SQLiteTraceStore:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so each write is one transaction.
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")  # fsync on commit: a power loss keeps committed traces
+            # FULL: fsync on commit, a power loss keeps committed traces. NORMAL (WAL): a crash of
+            # the process keeps them; only an OS crash/power loss may drop the last ones.
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
             with self._lock:
@@ -145,7 +150,7 @@ class SQLiteTraceStore:
         options: dict[str, Any],
         cacheable: bool = True,
     ) -> None:
-        body = zlib.compress(trace_json.encode(), 6)
+        body = zlib.compress(trace_json.encode(), 3)
         with self._tx() as conn:
             # REPLACE: a re-run (e.g. after a load-induced timeout) supersedes the earlier result.
             conn.execute(

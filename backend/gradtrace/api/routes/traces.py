@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from functools import partial
 from typing import Annotated, Any
@@ -116,7 +117,7 @@ def _check_rate(state: AppState, request: Request) -> None:
 
 
 async def _run(state: AppState, prep: _Prepared, on_event: OnEvent | None) -> tuple[str, str]:
-    """Run (or join an identical in-flight run); store the result; return (trace JSON, status)."""
+    """Run (or join an identical in-flight run); store the result; return (trace JSON, Server-Timing)."""
     existing = state.in_flight.get(prep.id)
     if existing is not None:
         result: tuple[str, str] = await asyncio.shield(existing)
@@ -126,7 +127,9 @@ async def _run(state: AppState, prep: _Prepared, on_event: OnEvent | None) -> tu
     try:
         state.counters.runs_started += 1
         try:
+            started = time.perf_counter()
             trace = await state.runner.run(prep.source, limits=prep.run_limits, on_event=on_event)
+            run_ms = (time.perf_counter() - started) * 1000
         except Overloaded as exc:
             state.counters.runs_started -= 1  # it never ran
             state.counters.rejected_overloaded += 1
@@ -147,6 +150,7 @@ async def _run(state: AppState, prep: _Prepared, on_event: OnEvent | None) -> tu
                 "The sandbox is not running; snippets cannot be traced right now. Retry later.",
                 headers={"Retry-After": "5"},
             )
+        started = time.perf_counter()
         text = trace_json_text(trace)
         status = str(trace.get("status", "error"))
         await run_in_threadpool(
@@ -161,8 +165,10 @@ async def _run(state: AppState, prep: _Prepared, on_event: OnEvent | None) -> tu
             )
         )
         state.counters.runs_completed += 1
-        future.set_result((text, status))
-        return text, status
+        # Server-Timing: how much of the answer was the sandbox and how much the API (and storage).
+        timing = f"sandbox;dur={run_ms:.1f}, store;dur={(time.perf_counter() - started) * 1000:.1f}"
+        future.set_result((text, timing))
+        return text, timing
     except asyncio.CancelledError:
         future.cancel()
         raise
@@ -191,8 +197,10 @@ async def create_trace(body: TraceRequest, request: Request, state: StateDep) ->
         return _json_response(prep.id, True, hit)
     if prep.id not in state.in_flight:
         _check_rate(state, request)
-    text, _status = await _run(state, prep, None)
-    return _json_response(prep.id, False, text)
+    text, timing = await _run(state, prep, None)
+    response = _json_response(prep.id, False, text)
+    response.headers["Server-Timing"] = timing
+    return response
 
 
 def _sse(event: str, data: str, event_id: int | None = None) -> bytes:
@@ -271,7 +279,7 @@ async def stream_trace(body: TraceRequest, request: Request, state: StateDep) ->
                 yield _sse("dropped", StreamDropped(count=dropped).model_dump_json())
             exc = task.exception()
             if exc is None:
-                text, _status = task.result()
+                text, _timing = task.result()
                 yield _sse("trace", envelope_bytes(prep.id, False, text).decode())
             elif isinstance(exc, ApiError):
                 err = {"error": {"code": exc.code, "message": exc.message, "detail": exc.detail}}
