@@ -137,7 +137,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"gradtrace: serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})",
         file=sys.stderr,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, proxy_headers=False)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, proxy_headers=False)
+    except SystemExit as exc:  # uvicorn exits 3 when start-up failed (e.g. the sandbox refused to start)
+        if exc.code not in (None, 0):
+            print("gradtrace: the server could not start (see the log above for why).", file=sys.stderr)
+            return EXIT_FAULT
     return EXIT_OK
 
 

@@ -41,8 +41,9 @@ class FakeRunner:
             try:
                 self.runs += 1
                 lines = source.count("\n") + 1
+                n_events = int(source.split("EVENTS=")[1].split()[0]) if "EVENTS=" in source else 3
                 if on_event is not None:
-                    for i in range(3):
+                    for i in range(n_events):
                         await on_event({"seq": i, "kind": "print", "line": 1, "text": f"event {i}"})
                 if self.delay or "sleep" in source:
                     await asyncio.sleep(self.delay or 1.0)

@@ -106,3 +106,48 @@ def test_rate_limiter_unit() -> None:
     for key in "abcdef":
         small.acquire(key)
     assert len(small._buckets) == 3
+
+
+async def _fill_then_stream(url: str) -> tuple[httpx.Response, list[httpx.Response]]:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as c:
+        busy = [
+            asyncio.create_task(
+                c.post("/api/v1/traces", json={"source": f"import time\ntime.sleep(2)\nslot = {i}\n"})
+            )
+            for i in range(2)
+        ]
+        for _ in range(200):  # until one run holds the slot and one waits in the queue
+            sandbox = (await c.get("/api/v1/health")).json()["sandbox"]
+            if sandbox.get("running") == 1 and sandbox.get("queued") == 1:
+                break
+            await asyncio.sleep(0.05)
+        r = await c.post("/api/v1/traces/stream", json={"source": "streamed = 1\n"})
+        return r, list(await asyncio.gather(*busy))
+
+
+@pytest.mark.slow
+def test_stream_is_refused_with_the_envelope_when_the_queue_is_full(tiny_pool: Server) -> None:
+    rejected, busy = asyncio.run(_fill_then_stream(tiny_pool.url))
+    err = assert_envelope(rejected, 429, "overloaded")
+    assert rejected.headers["retry-after"] and err["detail"]["retry_after"] >= 1
+    assert [r.status_code for r in busy] == [200, 200]
+
+
+@pytest.fixture(scope="module")
+def small_buffer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    # The stand-in runner pushes all its events at once: a deterministic "slow reader".
+    srv = Server(
+        tmp_path_factory.mktemp("buffer"), {"GRADTRACE_STREAM_BUFFER_EVENTS": "10"}, fake=True
+    ).start()
+    yield srv
+    srv.stop()
+
+
+def test_a_slow_stream_reader_gets_a_dropped_count_not_a_stalled_run(small_buffer: Server) -> None:
+    with httpx.Client(base_url=small_buffer.url, timeout=60) as c:
+        with c.stream("POST", "/api/v1/traces/stream", json={"source": "# EVENTS=100\n"}) as r:
+            text = r.read().decode()
+    names = [line[7:] for line in text.splitlines() if line.startswith("event: ")]
+    assert names.count("timeline") == 10 and names[-2:] == ["dropped", "trace"]
+    dropped = [line for line in text.splitlines() if line.startswith('data: {"count"')]
+    assert dropped == ['data: {"count":90}']

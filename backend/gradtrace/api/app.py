@@ -18,7 +18,7 @@ from gradtrace import __version__
 from gradtrace.api.errors import error_response, install_error_handlers
 from gradtrace.api.ratelimit import RateLimiter
 from gradtrace.api.routes import examples, frontend, meta, traces
-from gradtrace.api.runner import Runner
+from gradtrace.api.runner import Runner, SandboxUnavailable
 from gradtrace.api.state import AppState
 from gradtrace.api.storage import SQLiteTraceStore, TraceStore
 from gradtrace.settings import Settings
@@ -166,6 +166,14 @@ def create_app(
             state.store_or_none = SQLiteTraceStore(settings.database_path, settings.sqlite_synchronous)
         try:
             await state.runner.start()
+        except SandboxUnavailable as exc:
+            state.store.close()
+            log.error(
+                "the sandbox cannot start: %s. Run as root on Linux with namespaces available, or accept the "
+                "documented weaker mode with --allow-weaker-sandbox (GRADTRACE_ALLOW_WEAKER_SANDBOX=true).",
+                exc,
+            )
+            raise
         except BaseException:
             state.store.close()
             raise

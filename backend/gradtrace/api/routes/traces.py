@@ -246,8 +246,10 @@ async def stream_trace(body: TraceRequest, request: Request, state: StateDep) ->
             dropped += 1  # never block the run on a slow reader
 
     task = asyncio.create_task(_run(state, prep, None if joined else on_event))
-    # Let an immediate rejection (queue full, sandbox down) become a plain HTTP error, not a stream.
-    await asyncio.wait({task}, timeout=0.005)
+    # Let an immediate rejection (queue full, sandbox down) become a plain HTTP error, not a stream:
+    # the supervisor decides before its first suspension, which these two loop turns cover.
+    for _ in range(2):
+        await asyncio.sleep(0)
     if task.done() and task.exception() is not None:
         raise task.exception()  # type: ignore[misc]
 
