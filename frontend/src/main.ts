@@ -12,6 +12,7 @@ import { Player } from "./view/player";
 import { renderInspector } from "./view/inspector";
 import { renderConsole, renderErrorPanel } from "./view/panels";
 import { byId, download, h } from "./view/dom";
+import { syntheticTrace } from "./graph/synthetic";
 
 const CODE_KEY = "gradtrace.code";
 const THEME_KEY = "gradtrace.theme";
@@ -40,6 +41,7 @@ let session: Session | null = null;
 let selected: string | null = null;
 let runSeq = 0;
 let lastRenderMs = 0;
+let runsDone = 0;
 
 function setStatus(status: string, text: string): void {
   app.dataset["status"] = status;
@@ -164,6 +166,7 @@ async function run(): Promise<void> {
     if (mine !== runSeq) return;
     await loadTrace(res.trace, res.id);
     const st = res.trace.status;
+    app.dataset["runs"] = String(++runsDone);
     setStatus(st, st === "ok" ? `Traced: ${res.trace.nodes.length} nodes, ${res.trace.events.length} steps` : st === "error" ? `Snippet raised ${res.trace.error?.type ?? "an error"}` : `Stopped: ${st}`);
   } catch (e) {
     if (mine !== runSeq) return;
@@ -174,13 +177,16 @@ async function run(): Promise<void> {
     panel.hidden = false;
     panel.append(h("div", { class: "outcome", role: "alert", "data-outcome": "api-error" }, h("h2", { text: "The service could not trace this" }), h("p", { text: msg })));
     app.dataset["ready"] = "true";
+    app.dataset["runs"] = String(++runsDone);
   }
 }
 
 // ---- groups and search ---------------------------------------------------------------------
+let renders = 0;
 async function rerender(): Promise<void> {
   if (!session) return;
   await canvas.render(session.model, session.collapsed, session.replay.state);
+  app.dataset["renders"] = String(++renders);
   showState(session.replay.state);
   if (selected && canvas.view && !canvas.view.els.has(selected)) selected = null;
   if (selected) canvas.select(selected);
@@ -319,6 +325,9 @@ window.__gradtrace = {
   loadTrace: (trace: Trace, id: string | null = null) => loadTrace(trace, id),
   toggleGroup: (key: string) => toggleGroup(key),
   setEditorText: (text: string) => editor.setText(text),
+  /** Benchmark hooks: synthetic traces and expanding every group. */
+  synthetic: (n: number, modules = true) => syntheticTrace(n, { modules }),
+  expandAll: async () => { if (session) { session.collapsed = new Set(); await rerender(); } },
 };
 
 // ---- start ---------------------------------------------------------------------------------

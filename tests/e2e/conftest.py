@@ -33,6 +33,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-playwright wipes its --output folder (default test-results/) at session start and
+    # prunes it per test; keep it in a subfolder so our deliberate screenshots survive.
+    if getattr(config.option, "output", None) == "test-results":
+        config.option.output = str(ROOT / "test-results" / "playwright")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
@@ -91,9 +98,16 @@ def server(built_frontend: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     port = _free_port()
     data = tmp_path_factory.mktemp("e2e-data")
     log = (tmp_path_factory.mktemp("e2e-log") / "server.log").open("w")
+    env = {
+        **os.environ,
+        # Many runs back to back from one client: lift the per-client rate limit.
+        "GRADTRACE_RATE_LIMIT_PER_MINUTE": "100000",
+        "GRADTRACE_RATE_LIMIT_BURST": "100000",
+    }
     proc = subprocess.Popen(
         [*cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)],
         cwd=ROOT,
+        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )

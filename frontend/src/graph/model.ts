@@ -141,9 +141,10 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
   // Nodes without a creation event (AccumulateGrad, elided ones) appear with their first
   // consumer. Process by descending seq so chains of event-less nodes resolve in one pass.
   const bySeqDesc = [...nodes].sort((a, b) => b.seq - a.seq);
+  const fromEvent = new Set(nodeStep.keys());
   for (let pass = 0; pass < 3; pass++) {
     for (const n of bySeqDesc) {
-      if (nodeStep.has(n.id) && pass === 0) continue;
+      if (fromEvent.has(n.id)) continue;
       let best = nodeStep.get(n.id) ?? Infinity;
       for (const c of consumers.get(n.id) ?? []) {
         const s = nodeStep.get(c);

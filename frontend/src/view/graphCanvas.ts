@@ -42,6 +42,12 @@ export class GraphCanvas {
     this.cy.on("tap", "node", (e) => handlers.onSelect(e.target.id() as string));
     this.cy.on("tap", (e) => { if (e.target === this.cy) handlers.onSelect(null); });
     this.cy.on("dbltap", "node", (e) => handlers.onJump(e.target.id() as string));
+    // The container changes size with the window and the phone layout: keep the canvas in step.
+    let fitted = false;
+    new ResizeObserver(() => {
+      this.cy.resize();
+      if (!fitted && this.cy.nodes().length) { this.fit(); fitted = true; }
+    }).observe(container);
   }
 
   setTheme(theme: Theme): void { this.theme = theme; this.cy.style(stylesheet(theme, this.arrows) as unknown as cytoscape.StylesheetJson); }

@@ -1,0 +1,65 @@
+"""Shared browser-test helpers: open the playground, run code, read the app's exposed state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+
+def open_app(page: Page, server: str, query: str = "?autorun=0") -> list[str]:
+    """Loads the playground; returns a list that collects page errors and dialogs (XSS witnesses)."""
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    page.goto(server + "/" + query)
+    page.wait_for_function("window.__gradtrace !== undefined")
+    return problems
+
+
+def runs(page: Page) -> int:
+    return int(page.evaluate("() => Number(document.getElementById('app').dataset.runs || 0)"))
+
+
+def wait_ready(page: Page, previous_runs: int, timeout: float = 90_000) -> dict[str, Any]:
+    """Waits until a run started after `previous_runs` completed runs has finished and rendered."""
+    page.wait_for_function(
+        "prev => Number(document.getElementById('app').dataset.runs || 0) > prev"
+        " && document.getElementById('app').dataset.ready === 'true'",
+        arg=previous_runs,
+        timeout=timeout,
+    )
+    return state(page)
+
+
+def state(page: Page) -> dict[str, Any]:
+    result: dict[str, Any] = page.evaluate(
+        "() => ({ ...window.__gradtrace.player, traceId: window.__gradtrace.traceId,"
+        " status: document.getElementById('app').dataset.status })"
+    )
+    return result
+
+
+def run_code(page: Page, code: str) -> dict[str, Any]:
+    prev = runs(page)
+    page.evaluate("code => window.__gradtrace.setEditorText(code)", code)
+    page.get_by_role("button", name="Run (Ctrl+Enter)").click()
+    return wait_ready(page, prev)
+
+
+def run_example(page: Page, name: str) -> dict[str, Any]:
+    prev = runs(page)
+    page.get_by_label("Examples").select_option(name)
+    return wait_ready(page, prev)
+
+
+def seek(page: Page, step: int) -> None:
+    page.evaluate("n => window.__gradtrace.seek(n)", step)
+
+
+def expect_line(page: Page, line: int | None) -> None:
+    cur = page.locator(".cm-current-line")
+    if line is None:
+        expect(cur).to_have_count(0)
+    else:
+        expect(cur).to_have_attribute("data-line", str(line))

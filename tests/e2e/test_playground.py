@@ -1,0 +1,274 @@
+"""The playground against the real server and sandbox: examples, stepping, backward order, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .helpers import expect_line, open_app, run_code, run_example, seek, state
+
+pytestmark = pytest.mark.e2e
+
+
+def _api_trace(api: Any, name: str) -> dict[str, Any]:
+    source = api.example(name)["source"]
+    return api.trace(source)["trace"]  # type: ignore[no-any-return]
+
+
+def test_page_loads_with_examples_menu(page: Page, server: str, api: Any, artifacts: Path) -> None:
+    problems = open_app(page, server, query="")
+    # Autorun traces the stored (or default) code.
+    page.wait_for_function("document.getElementById('app').dataset.runs === '1'", timeout=90_000)
+    names = [e["name"] for e in api.examples()]
+    options = page.get_by_label("Examples").locator("option").evaluate_all("os => os.map(o => o.value).filter(Boolean)")
+    assert options == names
+    for label in ["Run (Ctrl+Enter)", "Play", "Step forward", "Step back", "Go to start", "Go to end", "Fit graph to view", "Zoom in"]:
+        expect(page.get_by_role("button", name=label)).to_be_visible()
+    expect(page.get_by_role("slider", name="Timeline position")).to_be_visible()
+    expect(page.get_by_role("combobox", name="Playback speed (steps per second)")).to_be_visible()
+    assert page.evaluate("() => window.__gradtrace.cy.nodes().length") > 0
+    page.screenshot(path=str(artifacts / "01-default-code.png"))
+    assert problems == []
+
+
+def test_every_example_renders_the_api_trace(page: Page, server: str, api: Any) -> None:
+    problems = open_app(page, server)
+    for ex in api.examples():
+        name = ex["name"]
+        st = run_example(page, name)
+        expected = _api_trace(api, name)  # same source -> same content-addressed trace
+        assert st["traceId"] is not None, name
+        got = page.evaluate("() => window.__gradtrace.trace.nodes.map(n => [n.id, n.name])")
+        assert got == [[n["id"], n["name"]] for n in expected["nodes"]], name
+        # Every node is drawn: by itself, or inside a collapsed module group.
+        drawn = page.evaluate(
+            "() => { const g = window.__gradtrace; return g.trace.nodes.filter(n => g.cy.getElementById(g.view.rep.get(n.id)).nonempty()).length }"
+        )
+        assert drawn == len(expected["nodes"]), name
+        collapsed = page.evaluate("() => window.__gradtrace.view.collapsed.size")
+        if collapsed == 0:
+            gfn = page.evaluate("() => window.__gradtrace.cy.nodes('.gfn').map(n => n.id()).sort()")
+            assert gfn == sorted(n["id"] for n in expected["nodes"]), name
+            labels = page.evaluate("() => window.__gradtrace.cy.nodes('.gfn').map(n => [n.id(), n.data('label').split('\\n')[0]])")
+            by_id = {n["id"]: n["name"].replace("torch::autograd::", "") for n in expected["nodes"]}
+            assert all(by_id[i] == lab for i, lab in labels), name
+        assert st["status"] == expected["status"], name
+    assert problems == []
+
+
+def _node_event_index(trace: dict[str, Any]) -> dict[str, int]:
+    first: dict[str, int] = {}
+    for i, ev in enumerate(trace["events"]):
+        if ev["kind"] == "node" and ev.get("node") and ev["node"] not in first:
+            first[ev["node"]] = i
+    return first
+
+
+def test_stepping_forward_highlights_line_and_grows_graph(page: Page, server: str, api: Any, artifacts: Path) -> None:
+    open_app(page, server)
+    run_example(page, "l1_l4_graph")
+    trace = page.evaluate("() => window.__gradtrace.trace")
+    created = _node_event_index(trace)
+    page.get_by_role("button", name="Go to start").click()
+    assert state(page)["step"] == 0
+    expect_line(page, None)
+    assert page.evaluate("() => window.__gradtrace.visibleNodes()") == []
+    step_fwd = page.get_by_role("button", name="Step forward")
+    checked = 0
+    for k in range(1, len(trace["events"]) + 1):
+        step_fwd.click()
+        st = state(page)
+        assert st["step"] == k
+        ev = trace["events"][k - 1]
+        if ev.get("line") is not None:
+            expect_line(page, ev["line"])
+            assert st["line"] == ev["line"]
+        visible = set(page.evaluate("() => window.__gradtrace.visibleNodes()"))
+        for node, idx in created.items():
+            assert (node in visible) == (idx < k), (k, node)
+        checked += 1
+        if k == 6:
+            page.screenshot(path=str(artifacts / "02-l1l4-step6.png"))
+    assert checked == len(trace["events"])
+    # Keyboard: the step-back control works from the keyboard too.
+    page.get_by_role("button", name="Step back").focus()
+    page.keyboard.press("Enter")
+    assert state(page)["step"] == len(trace["events"]) - 1
+
+
+def test_playing_backward_follows_engine_order(page: Page, server: str, api: Any) -> None:
+    open_app(page, server)
+    run_example(page, "mlp_training_step")
+    trace = page.evaluate("() => window.__gradtrace.trace")
+    begin = next(i for i, e in enumerate(trace["events"]) if e["kind"] == "backward_begin")
+    end = next(i for i, e in enumerate(trace["events"]) if e["kind"] == "backward_end")
+    seek(page, begin + 1)
+    page.evaluate(
+        """() => { window.__seen = []; const app = document.getElementById('app');
+        new MutationObserver(() => { const a = app.dataset.active; if (a && window.__seen[window.__seen.length - 1] !== a) window.__seen.push(a); })
+          .observe(app, { attributes: true, attributeFilter: ['data-active'] }); }"""
+    )
+    page.get_by_label("Playback speed (steps per second)").select_option("10")
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function(f"() => window.__gradtrace.player.step >= {end + 1}", timeout=60_000)
+    page.get_by_role("button", name="Pause").click() if page.get_by_role("button", name="Pause").count() else None
+    seen = page.evaluate("() => window.__seen")
+    order = trace["backward_passes"][0]["order"]
+    executed = [n for n in seen if n in set(order)]
+    assert executed[: len(order)] == order
+    assert page.evaluate("() => window.__gradtrace.player.order") [: len(order)] == order
+
+
+def test_inplace_version_error_pins_the_culprit(page: Page, server: str, api: Any, artifacts: Path) -> None:
+    open_app(page, server)
+    run_example(page, "inplace_version_error")
+    trace = page.evaluate("() => window.__gradtrace.trace")
+    err = trace["error"]
+    assert err["kind"] == "inplace_version"
+    app = page.locator("#app")
+    expect(app).to_have_attribute("data-status", "error")
+    expect(app).to_have_attribute("data-culprit", err["node"])
+    panel = page.locator("#error-panel")
+    expect(panel.get_by_role("heading", name=err["explanation"]["title"])).to_be_visible()
+    expect(panel.locator(".error-fix")).to_have_text(err["explanation"]["fix"])
+    expect(page.locator(".cm-error-line")).to_have_attribute("data-line", str(err["line"]))
+    assert page.evaluate(f"() => window.__gradtrace.cy.getElementById('{err['node']}').hasClass('culprit')")
+    assert page.evaluate(f"() => window.__gradtrace.cy.getElementById('{err['node']}').selected()")
+    node_name = next(n["name"] for n in trace["nodes"] if n["id"] == err["node"])
+    expect(page.locator("#inspector h3")).to_have_text(node_name)
+    expect(page.locator("#inspector table.saved")).to_contain_text("STALE")
+    page.screenshot(path=str(artifacts / "03-inplace-version-error.png"))
+    # The button re-pins it after moving away.
+    seek(page, 0)
+    page.get_by_role("button", name="Show the culprit in the graph").click()
+    assert page.evaluate(f"() => window.__gradtrace.cy.getElementById('{err['node']}').hasClass('culprit')")
+
+
+def test_timeout_shows_the_timeout_message(page: Page, server: str) -> None:
+    open_app(page, server)
+    st = run_code(page, "import torch\nimport time\nx = torch.ones(2, requires_grad=True)\ny = x * 2\ntime.sleep(600)\n")
+    assert st["status"] == "timeout"
+    alert = page.locator("[data-outcome='timeout']")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("Time limit reached")
+
+
+XSS = "<img src=x onerror=\"window.__xss=(window.__xss||0)+1\">"
+
+
+def test_user_text_is_never_html(page: Page, server: str, artifacts: Path) -> None:
+    problems = open_app(page, server)
+    code = f"""import torch
+class M(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.add_module({XSS!r}.replace(".", "_"), torch.nn.Linear(2, 2))
+    def forward(self, x):
+        return sum(m(x) for m in self.children())
+model = M()
+x = torch.ones(1, 2)
+out = model(x).sum()
+out.backward()
+print({XSS!r})
+raise RuntimeError({XSS!r})
+"""
+    st = run_code(page, code)
+    assert st["status"] == "error"
+    page.locator("#inspector").click()  # let any injected handler fire
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.__xss") is None
+    assert page.locator("img").count() == 0
+    expect(page.locator("#console pre.stdout")).to_contain_text("<img src=x")
+    expect(page.locator("#error-panel .error-message")).to_contain_text("<img src=x")
+    # The module path (a graph label) is plain text too, in the inspector.
+    page.evaluate("() => { const g = window.__gradtrace; const n = g.cy.nodes('.gfn').filter(n => (g.model.nodeById.get(n.id())?.module || '').includes('<img'))[0]; if (n) n.emit('tap'); }")
+    page.screenshot(path=str(artifacts / "04-xss-as-text.png"))
+    assert page.evaluate("() => window.__xss") is None
+    assert page.locator("img").count() == 0
+    assert problems == []
+
+
+def test_export_png_svg_json(page: Page, server: str, tmp_path: Path) -> None:
+    open_app(page, server)
+    run_example(page, "l1_l4_graph")
+    out = {}
+    for label, fname in [("Export PNG", "g.png"), ("Export SVG", "g.svg"), ("Export JSON", "g.json"), ("Export DOT", "g.dot")]:
+        page.locator("details.export summary").click() if not page.locator("details.export").evaluate("d => d.open") else None
+        with page.expect_download() as dl:
+            page.get_by_role("button", name=label).click()
+        path = tmp_path / fname
+        dl.value.save_as(path)
+        out[label] = path.read_bytes()
+    assert out["Export PNG"][:8] == b"\x89PNG\r\n\x1a\n" and len(out["Export PNG"]) > 2000
+    assert out["Export SVG"].startswith(b"<svg") and b"AccumulateGrad" in out["Export SVG"]
+    assert b'"nodes"' in out["Export JSON"]
+    assert b"digraph" in out["Export DOT"]
+
+
+def _renders(page: Page) -> int:
+    return int(page.evaluate("() => Number(document.getElementById('app').dataset.renders || 0)"))
+
+
+def _wait_render(page: Page, before: int) -> None:
+    page.wait_for_function(f"() => Number(document.getElementById('app').dataset.renders || 0) > {before}")
+
+
+def test_collapse_and_expand_a_module_group(page: Page, server: str, artifacts: Path) -> None:
+    open_app(page, server)
+    run_example(page, "transformer_encoder")
+    total_nodes = page.evaluate("() => window.__gradtrace.trace.nodes.length")
+    renders = _renders(page)
+    page.get_by_role("button", name="Collapse all module groups").click()
+    _wait_render(page, renders)
+    collapsed_count = page.evaluate("() => window.__gradtrace.cy.nodes('.gfn').length")
+    assert collapsed_count < total_nodes
+    groups = page.evaluate("() => window.__gradtrace.cy.nodes('.group.collapsed').map(n => n.id())")
+    assert groups
+    page.screenshot(path=str(artifacts / "05-transformer-collapsed.png"))
+    # Open the biggest collapsed group from the inspector, by its accessible name.
+    key = page.evaluate(
+        "() => { const g = window.__gradtrace; const ids = g.cy.nodes('.group.collapsed').map(n => n.id().slice(2));"
+        " ids.sort((a, b) => g.model.groups.get(b).size - g.model.groups.get(a).size); return ids[0]; }"
+    )
+    page.evaluate(f"() => window.__gradtrace.cy.getElementById('G:{key}').emit('tap')")
+    renders = _renders(page)
+    page.get_by_role("button", name=f"Expand group {key}").click()
+    _wait_render(page, renders)
+    assert page.evaluate("() => window.__gradtrace.cy.nodes('.gfn').length") > collapsed_count
+    renders = _renders(page)
+    page.get_by_role("button", name=f"Collapse group {key}").click()
+    _wait_render(page, renders)
+    assert page.evaluate(f"() => window.__gradtrace.cy.getElementById('G:{key}').hasClass('collapsed')")
+    renders = _renders(page)
+    page.get_by_role("button", name="Expand all module groups").click()
+    _wait_render(page, renders)
+    assert page.evaluate("() => window.__gradtrace.cy.nodes('.gfn').length") == total_nodes
+    page.screenshot(path=str(artifacts / "06-transformer-expanded.png"))
+
+
+def test_editor_gutter_click_jumps_to_line(page: Page, server: str) -> None:
+    open_app(page, server)
+    run_example(page, "l1_l4_graph")
+    trace = page.evaluate("() => window.__gradtrace.trace")
+    line = next(e["line"] for e in trace["events"] if e["kind"] == "node")
+    first = next(i for i, e in enumerate(trace["events"]) if e.get("line") == line)
+    page.locator(".cm-gutterElement", has_text=str(line)).first.dispatch_event("mousedown")
+    page.wait_for_function(f"() => window.__gradtrace.player.step === {first + 1}")
+    expect_line(page, line)
+
+
+def test_phone_width_and_dark_theme(page: Page, server: str, artifacts: Path) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_app(page, server)
+    run_example(page, "chain_rule")
+    page.get_by_role("button", name="Dark theme").click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    for label in ["Run (Ctrl+Enter)", "Play", "Step forward"]:
+        expect(page.get_by_role("button", name=label)).to_be_visible()
+    box = page.locator("#graph").bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 200
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390 + 1
+    page.screenshot(path=str(artifacts / "07-phone-dark.png"), full_page=True)
