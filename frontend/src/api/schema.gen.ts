@@ -494,58 +494,8 @@ export interface components {
              */
             wall_seconds?: number | null;
         };
-        /**
-         * SavedTensor
-         * @description One `_saved_*` entry of a node (or one ctx.saved_tensors entry of a custom Function).
-         */
         SavedTensor: {
-            /** Dtype */
-            dtype: string | null;
-            /**
-             * Freed
-             * @description Backward released this buffer.
-             * @default false
-             */
-            freed: boolean;
-            /**
-             * Is Output
-             * @description True when the node saved its own output.
-             * @default false
-             */
-            is_output: boolean;
-            /**
-             * Kind
-             * @default tensor
-             * @enum {string}
-             */
-            kind: "tensor" | "value";
-            /**
-             * Name
-             * @description Attribute name without the _saved_ prefix, e.g. self, result, other.
-             */
-            name: string;
-            /**
-             * Repr
-             * @description Short repr for non-tensor saved values.
-             */
-            repr: string | null;
-            /** Shape */
-            shape: number[] | null;
-            /**
-             * Stale
-             * @description Modified in place after it was saved (version_now > version_at_save).
-             * @default false
-             */
-            stale: boolean;
-            /**
-             * Tensor
-             * @description Id of the tensor that was saved, if known.
-             */
-            tensor: string | null;
-            /** Version At Save */
-            version_at_save: number | null;
-            /** Version Now */
-            version_now: number | null;
+            [key: string]: unknown;
         };
         /**
          * StreamDropped
@@ -770,6 +720,11 @@ export interface components {
              * @default 0
              */
             nodes_elided: number;
+            /**
+             * Passes Elided
+             * @default 0
+             */
+            passes_elided: number;
             /** Reasons */
             reasons: string[];
             /**

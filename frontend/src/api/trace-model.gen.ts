@@ -588,6 +588,11 @@ export interface components {
              * @default 0
              */
             nodes_elided: number;
+            /**
+             * Passes Elided
+             * @default 0
+             */
+            passes_elided: number;
             /** Reasons */
             reasons?: string[];
             /**
