@@ -8,12 +8,11 @@ still succeeds right after.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from tests.sandbox.conftest import Sandbox, Witness
+from .conftest import Sandbox, Witness
 
 # Short limits where the point is containment, not the snippet.
 SHORT: dict[str, Any] = {"wall_seconds": 2.5, "cpu_seconds": 2}

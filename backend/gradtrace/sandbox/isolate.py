@@ -158,12 +158,12 @@ def _bind_device(src: str, dst: str) -> None:
 
 def minimal_paths(paths: Iterable[str]) -> list[str]:
     """Real paths, deduplicated, dropping any path inside another one (one bind covers it)."""
-    real = sorted({os.path.realpath(p) for p in paths if p and os.path.exists(p)})
+    real = sorted({os.path.realpath(p) for p in paths if p and os.path.exists(p)} - {"/"})
     out: list[str] = []
     for p in real:
         if not any(p == q or p.startswith(q.rstrip("/") + "/") for q in out):
             out.append(p)
-    return [p for p in out if p != "/"]
+    return out
 
 
 def new_mount_namespace(

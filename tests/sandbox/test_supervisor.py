@@ -1,0 +1,192 @@
+"""The Supervisor's contract: tagged results, limits, queue, streaming, zygote restarts, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gradtrace.core.model import Event, Trace
+from gradtrace.sandbox import Overloaded, RunLimits, SandboxLimits, SandboxUnavailable, Supervisor
+
+from .conftest import LoopThread, Sandbox, processes, start_sandbox
+
+
+def test_web_process_never_imports_torch() -> None:
+    code = (
+        "import sys, gradtrace.sandbox, gradtrace.sandbox.supervisor, gradtrace.core.model\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_health_reports_every_layer_active(sandbox: Sandbox) -> None:
+    health = sandbox.sup.health()
+    assert health["zygote_alive"] is True and health["mode"] == "full"
+    assert set(health["layers"]) == {"fds", "env", "pidns", "netns", "mountns", "rlimits", "uid", "no_new_privs", "seccomp"}
+    assert all(v == "on" for v in health["layers"].values()), health["layers"]
+    assert health["running"] == 0 and health["queued"] == 0
+
+
+def test_zygote_has_a_clean_environment_and_a_big_stack(sandbox: Sandbox) -> None:
+    assert sandbox.sup._proc is not None
+    pid = sandbox.sup._proc.pid
+    env = dict(
+        item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0") if "=" in item
+    )
+    assert "GRADTRACE_TEST_SECRET" not in env and env["OMP_NUM_THREADS"] == "1"
+    assert set(env) <= {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                        "HOME", "TMPDIR", "LANG", "PATH", "PYTHONDONTWRITEBYTECODE", "LC_CTYPE"}
+    limits = Path(f"/proc/{pid}/limits").read_text()
+    stack = next(line for line in limits.splitlines() if line.startswith("Max stack size")).split()[3]
+    assert stack == "unlimited" or int(stack) >= 1 << 30
+    assert sorted(os.listdir(f"/proc/{pid}/fd")) <= ["0", "1", "2", "3", "4", "5", "6", "7", "8"]
+
+
+def test_benign_snippet_returns_a_valid_trace(sandbox: Sandbox) -> None:
+    result = sandbox.run("import torch\nx = torch.ones(2, requires_grad=True)\n(x * 3).sum().backward()\nprint(x.grad)\n")
+    assert result["status"] == "ok", result["error"]
+    Trace.model_validate(result)
+    assert "tensor([3., 3.])" in result["stdout"] and result["nodes"]
+
+
+def test_oversized_source_is_rejected_without_running(sandbox: Sandbox) -> None:
+    result = sandbox.run("x = 1\n" * (sandbox.sup.limits.source_bytes // 6 + 10))
+    assert result["status"] == "rejected" and result["error"]["kind"] == "source_too_large"
+    Trace.model_validate(result)
+
+
+def test_undecodable_source_is_rejected(sandbox: Sandbox) -> None:
+    result = sandbox.run("print('\ud800')")
+    assert result["status"] == "rejected"
+
+
+def test_request_limits_only_lower_the_server_maxima() -> None:
+    server = SandboxLimits(wall_seconds=10, cpu_seconds=5, memory_bytes=1 << 30)
+    eff = server.effective(RunLimits(wall_seconds=1000, cpu_seconds=1, memory_bytes=1 << 40))
+    assert (eff.wall_seconds, eff.cpu_seconds, eff.memory_bytes) == (10, 1, 1 << 30)
+    assert server.effective().max_nodes == server.max_nodes
+    assert 0 < eff.soft_timeout < min(eff.wall_seconds, eff.cpu_seconds)
+    with pytest.raises(ValueError):
+        RunLimits(wall_seconds=-1)
+    with pytest.raises(ValueError):
+        RunLimits.model_validate({"uid": 0})
+
+
+def test_limits_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADTRACE_SANDBOX_WALL_SECONDS", "7.5")
+    assert SandboxLimits().wall_seconds == 7.5
+
+
+def test_streamed_events_are_validated(sandbox: Sandbox) -> None:
+    events: list[dict[str, Any]] = []
+    result = sandbox.run(
+        "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * 2).sum()\nprint('hi')\ny.backward()\n",
+        events=events,
+    )
+    assert result["status"] == "ok"
+    assert events and all(Event.model_validate(e) for e in events)
+    assert {"node", "backward_begin"} <= {e["kind"] for e in events}
+
+
+def test_forged_events_are_dropped_not_forwarded(sandbox: Sandbox) -> None:
+    # fd 4 is the worker's result pipe: forge one bad and one good event frame on it.
+    source = (
+        "import os, struct\n"
+        "def frame(b):\n    return struct.pack('!cI', b'E', len(b)) + b\n"
+        "os.write(4, frame(b'{\"seq\": 0, \"kind\": \"pwned\", \"x\": 1}'))\n"
+        "os.write(4, frame(b'not json at all'))\n"
+        "os.write(4, frame(b'{\"seq\": 99, \"kind\": \"print\", \"text\": \"forged but valid\"}'))\n"
+    )
+    events: list[dict[str, Any]] = []
+    result = sandbox.run(source, events=events)
+    assert result["status"] == "ok"
+    assert all(e["kind"] != "pwned" for e in events)
+    assert all(Event.model_validate(e) for e in events)
+
+
+def test_concurrent_runs_all_complete(sandbox: Sandbox) -> None:
+    async def many() -> list[dict[str, Any]]:
+        return await asyncio.gather(*(sandbox.sup.run(f"print({i})") for i in range(6)))
+
+    results = sandbox.loop.call(many())
+    assert [r["stdout"] for r in results] == [f"{i}\n" for i in range(6)]
+
+
+@pytest.fixture(scope="module")
+def small() -> Iterator[tuple[LoopThread, Supervisor]]:
+    """One slot, a queue of one: easy to overload."""
+    loop, sup = start_sandbox(SandboxLimits(concurrency=1, queue_size=1, wall_seconds=3, cpu_seconds=3))
+    try:
+        yield loop, sup
+    finally:
+        loop.call(sup.close())
+        loop.stop()
+
+
+def test_full_queue_raises_overloaded_with_retry_after(small: tuple[LoopThread, Supervisor]) -> None:
+    loop, sup = small
+
+    async def scenario() -> tuple[list[Any], float]:
+        slow = [asyncio.ensure_future(sup.run("import time\ntime.sleep(1)\n")) for _ in range(2)]
+        await asyncio.sleep(0.3)  # one running, one queued
+        with pytest.raises(Overloaded) as info:
+            await sup.run("print(1)")
+        return list(await asyncio.gather(*slow)), info.value.retry_after
+
+    results, retry_after = loop.call(scenario())
+    assert retry_after > 0
+    assert [r["status"] for r in results] == ["ok", "ok"]
+
+
+def test_zygote_death_is_survived(small: tuple[LoopThread, Supervisor]) -> None:
+    loop, sup = small
+    assert sup._proc is not None
+    os.kill(sup._proc.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    result: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        result = loop.call(sup.run("print('back')"))
+        if result["status"] == "ok":
+            break
+        assert result["status"] == "error"  # a run caught in the crash is a tagged error
+    assert result["stdout"] == "back\n"
+    assert sup.health()["zygote_alive"]
+
+
+def test_close_leaves_no_process_behind() -> None:
+    loop, sup = start_sandbox(SandboxLimits(concurrency=2, wall_seconds=30))
+    uids = {sup.base_uid, sup.base_uid + 1}
+    zygote = sup._proc.pid if sup._proc else -1
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(sup.run("import os, time\nos.fork()\nwhile True:\n    time.sleep(1)\n"))
+        await asyncio.sleep(0.5)
+        await sup.close()
+        await asyncio.gather(task, return_exceptions=True)
+
+    try:
+        loop.call(scenario())
+    finally:
+        loop.stop()
+    assert not [p for p in processes() if p[1] in uids]
+    assert not os.path.exists(f"/proc/{zygote}") or "zombie" in Path(f"/proc/{zygote}/status").read_text()
+
+
+def test_unstartable_zygote_refuses_to_start() -> None:
+    loop = LoopThread()
+    sup = Supervisor(SandboxLimits(tracer="gradtrace_no_such_module:trace_source", start_timeout=60))
+    try:
+        with pytest.raises(SandboxUnavailable):
+            loop.call(sup.start())
+        loop.call(sup.close())
+    finally:
+        loop.stop()
