@@ -10,7 +10,8 @@ snippet) and prints one JSON document mapping the example name to:
 - ``tensors``: every tensor the learner can name at the end -- module-level tensors, plus
   ``NAME.PARAM`` for the parameters/buffers and ``NAME.ATTR`` for plain tensor attributes
   of module-level ``nn.Module`` objects -- with requires_grad, is_leaf, shape, dtype,
-  ``version``, ``value`` and ``grad`` (full values, as lists),
+  ``version``, ``value`` and ``grad`` (full values, as lists), ``grad_fn`` (its name) and
+  ``next`` (the names and input_nr of ``grad_fn.next_functions``),
 - ``seconds``: wall time of the snippet itself.
 """
 
@@ -59,6 +60,10 @@ def _describe(t: Any) -> dict[str, Any]:
         "is_leaf": t.is_leaf,
         "retains_grad": t.retains_grad,
         "grad_fn": None if t.grad_fn is None else t.grad_fn.name(),
+        # The grad_fn's next_functions: [name or None, input_nr] per slot (readable after backward).
+        "next": None
+        if t.grad_fn is None
+        else [[None if fn is None else fn.name(), nr] for fn, nr in t.grad_fn.next_functions],
         "version": version,
         "inference": t.is_inference(),
         "value": _values(t),

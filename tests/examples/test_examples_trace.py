@@ -263,6 +263,30 @@ def test_trace_agrees_with_pytorch(name: str, plain_runs: dict[str, Any]) -> Non
         elif got["grad_fn"] is not None or not doc["truncated"]:
             assert got["grad_fn"] in nodes, f"{what}: grad_fn node {got['grad_fn']} not in the trace"
             assert nodes[got["grad_fn"]]["name"] == want["grad_fn"], what
+            # Its outgoing edges are grad_fn.next_functions, slot by slot.
+            out = sorted(
+                (e["index"], e["target"], e["input_nr"])
+                for e in doc["edges"]
+                if e["source"] == got["grad_fn"]
+            )
+            if not doc["truncated"]:
+                present = [[nodes[target]["name"], nr] for _, target, nr in out]
+                assert present == [slot for slot in want["next"] if slot[0] is not None], f"{what}: edges"
+                assert [index for index, _, _ in out] == [
+                    i for i, slot in enumerate(want["next"]) if slot[0] is not None
+                ]
+
+    # Backward ran in a valid engine order: a node runs after every node that feeds it.
+    for bw in doc["backward_passes"]:
+        if bw["error"] is None:
+            position = {node: i for i, node in enumerate(bw["order"])}
+            for e in doc["edges"]:
+                if (
+                    e["source"] in position
+                    and e["target"] in position
+                    and e["source"] not in bw["created_nodes"]
+                ):
+                    assert position[e["source"]] < position[e["target"]], (name, bw["index"], e)
 
 
 @pytest.mark.parametrize("name", sorted(NODES))
@@ -332,6 +356,18 @@ def test_retain_graph_passes() -> None:
     first, second = doc["backward_passes"]
     assert (first["retain_graph"], second["retain_graph"]) == (True, False)
     assert first["order"] == second["order"] and not first["freed"] and second["freed"]
+
+
+def test_saved_tensors_and_accumulation() -> None:
+    doc = traced("inplace_version_error").to_dict()
+    (mul,) = [n for n in doc["nodes"] if n["name"] == "MulBackward0"]
+    assert mul["stale"] and {s["name"] for s in mul["saved"]} == {"self", "other"}
+    for saved in mul["saved"]:
+        assert (saved["version_at_save"], saved["version_now"], saved["stale"]) == (0, 1, True)
+    doc = traced("retain_graph").to_dict()
+    (first,), (second,) = (p["accumulated"] for p in doc["backward_passes"])
+    assert first["before"] is None and first["after"]["values"] == [3.0, 1.0]
+    assert second["before"]["values"] == [3.0, 1.0] and second["after"]["values"] == [6.0, 2.0]
 
 
 def test_second_derivative_builds_nodes() -> None:
