@@ -74,7 +74,7 @@ def test_request_limits_only_lower_the_server_maxima() -> None:
     eff = server.effective(RunLimits(wall_seconds=1000, cpu_seconds=1, memory_bytes=1 << 40))
     assert (eff.wall_seconds, eff.cpu_seconds, eff.memory_bytes) == (10, 1, 1 << 30)
     assert server.effective().max_nodes == server.max_nodes
-    assert 0 < eff.soft_timeout < min(eff.wall_seconds, eff.cpu_seconds)
+    assert 0 < eff.soft_timeout < eff.wall_seconds
     with pytest.raises(ValueError):
         RunLimits(wall_seconds=-1)
     with pytest.raises(ValueError):

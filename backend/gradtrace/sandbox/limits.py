@@ -93,6 +93,8 @@ class EffectiveLimits(BaseModel):
     @property
     def soft_timeout(self) -> float:
         """When the tracer stops the snippet itself (a partial trace beats a kill)."""
-        # The margin leaves the tracer time to assemble the partial trace before the hard kill.
-        budget = min(self.wall_seconds, float(self.cpu_seconds))
-        return max(0.2, budget - min(3.0, max(0.5, budget * 0.15)))
+        # SIGALRM measures wall time, so it is derived from the wall limit only (on a loaded
+        # machine wall time runs ahead of CPU time; the kernel enforces the CPU budget). The
+        # margin leaves the tracer time to assemble the partial trace before the hard kill.
+        wall = self.wall_seconds
+        return max(0.2, wall - min(3.0, max(0.5, wall * 0.15)))
