@@ -120,8 +120,13 @@ async def _run(state: AppState, prep: _Prepared, on_event: OnEvent | None) -> tu
     """Run (or join an identical in-flight run); store the result; return (trace JSON, Server-Timing)."""
     existing = state.in_flight.get(prep.id)
     if existing is not None:
-        result: tuple[str, str] = await asyncio.shield(existing)
-        return result
+        try:
+            result: tuple[str, str] = await asyncio.shield(existing)
+            return result
+        except asyncio.CancelledError:
+            if not existing.cancelled():
+                raise  # this request itself was cancelled
+            # The request that led the run went away and took it down: run it for this one instead.
     future: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
     state.in_flight[prep.id] = future
     try:
