@@ -121,6 +121,41 @@ def test_concurrent_runs_all_complete(sandbox: Sandbox) -> None:
     assert [r["stdout"] for r in results] == [f"{i}\n" for i in range(6)]
 
 
+def test_a_dead_idle_worker_is_replaced_transparently(sandbox: Sandbox) -> None:
+    sandbox.settle()
+    idle = sandbox.sup.worker_pids()
+    assert idle
+    for pid in idle:
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while not all(_gone(pid) for pid in idle):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    for _ in range(3):
+        result = sandbox.run("print('fresh')")
+        assert result["status"] == "ok" and result["stdout"] == "fresh\n", result["error"]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return "zombie" in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+
+
+def test_a_cancelled_run_leaves_nothing_behind(sandbox: Sandbox) -> None:
+    async def scenario() -> None:
+        task = asyncio.ensure_future(sandbox.sup.run("import os\nos.fork()\nwhile True:\n    pass\n"))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    sandbox.loop.call(scenario())
+    assert not sandbox.run_processes()
+    assert sandbox.run("print(1)")["status"] == "ok"
+
+
 @pytest.fixture(scope="module")
 def small() -> Iterator[tuple[LoopThread, Supervisor]]:
     """One slot, a queue of one: easy to overload."""
@@ -178,7 +213,7 @@ def test_close_leaves_no_process_behind() -> None:
     finally:
         loop.stop()
     assert not [p for p in processes() if p[1] in uids]
-    assert not os.path.exists(f"/proc/{zygote}") or "zombie" in Path(f"/proc/{zygote}/status").read_text()
+    assert _gone(zygote)
 
 
 def test_unstartable_zygote_refuses_to_start() -> None:

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import resource
+import select
 import signal
 import socket
 import sys
@@ -85,6 +86,14 @@ class _Worker:
     def kill(self) -> None:
         with contextlib.suppress(OSError):
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+
+    def alive(self) -> bool:
+        """False once the process has exited (a pidfd polls readable then)."""
+        try:
+            readable, _, _ = select.select([self.pidfd], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
 
     def close(self) -> None:
         for fd in (self.job_w, self.pidfd):
@@ -273,17 +282,31 @@ class Supervisor:
         started = time.monotonic()
         handed_back = False
         try:
-            worker = await self._take_worker(slot)
-            if worker is None:
-                return self._failure("error", "sandbox_unavailable", "No sandbox worker could be started.", lines)
-            try:
-                outcome = await self._execute(worker, source, eff, on_event)
-            finally:
-                # Whatever happened (including our own cancellation), the worker's process
-                # tree dies before the slot is reused.
+            for attempt in range(2):
+                worker = await self._take_worker(slot)
+                if worker is None:
+                    return self._failure("error", "sandbox_unavailable", "No sandbox worker could be started.", lines)
+                try:
+                    outcome = await self._execute(worker, source, eff, on_event)
+                except _WorkerGone:
+                    # The idle worker died before it took the job (not the snippet's doing):
+                    # clean it up and use a fresh one.
+                    log.warning("slot %d: idle worker %d was gone; retrying (%d)", slot, worker.pid, attempt)
+                    await self._recycle(slot, worker, release=False)
+                    continue
+                except BaseException:
+                    # Cancelled (client gone) or a bug: the tree still dies, the slot comes back.
+                    self._bg(self._recycle(slot, worker))
+                    handed_back = True
+                    raise
                 self._bg(self._recycle(slot, worker))
                 handed_back = True
-            return self._document(outcome, eff, lines)
+                try:
+                    return self._document(outcome, eff, lines)
+                except Exception:  # a bug here must still give the caller a tagged document
+                    log.exception("could not build the result document")
+                    return self._failure("error", "sandbox_error", "Internal sandbox error.", lines)
+            return self._failure("error", "sandbox_unavailable", "No sandbox worker could be started.", lines)
         finally:
             self._running -= 1
             self._avg_run = 0.8 * self._avg_run + 0.2 * (time.monotonic() - started)
@@ -296,8 +319,16 @@ class Supervisor:
             try:
                 if task is None:
                     task = self._bg(self._spawn(slot))
-                worker = await task
-                if worker.exited.done():
+                try:
+                    worker = await asyncio.shield(task)
+                except asyncio.CancelledError:
+                    # Our caller gave up; the worker being forked for it must not linger.
+                    task.add_done_callback(self._discard_spawned)
+                    raise
+                if worker.exited.done() or not worker.alive():
+                    worker.kill()
+                    worker.close()
+                    self._live.pop(worker.pid, None)
                     raise _WorkerGone("idle worker died")
                 return worker
             except (_WorkerGone, SandboxUnavailable) as exc:
@@ -323,11 +354,12 @@ class Supervisor:
         }
         try:
             await self._send_job(w, encode_message(job), deadline)
-        except OSError:
-            pass  # the worker is already dead: its exit status tells the story
-        with contextlib.suppress(OSError):
-            os.close(w.job_w)
-        w.job_w = -1
+        except OSError as exc:
+            raise _WorkerGone(str(exc)) from exc
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(w.job_w)
+            w.job_w = -1
         try:
             async with asyncio.timeout_at(deadline):
                 await self._read_frames(w, eff, on_event, out)
@@ -391,7 +423,13 @@ class Supervisor:
                 forwarded += 1
                 if len(out.events) < self.limits.max_events_streamed:
                     out.events.append(event)
-                await on_event(event)
+                try:
+                    await on_event(event)
+                except Exception:
+                    # The consumer (e.g. a disconnected SSE client) failing must not fail
+                    # the run: stop streaming, keep tracing.
+                    log.warning("on_event callback failed; streaming stopped", exc_info=True)
+                    on_event = None
             elif kind == FRAME_RESULT:
                 if size > eff.trace_bytes + 4096:
                     out.oversize = f"a trace of {size} bytes (limit {eff.trace_bytes})"
@@ -558,6 +596,14 @@ class Supervisor:
             if result_r >= 0:
                 os.close(result_r)
 
+    def _discard_spawned(self, task: asyncio.Task[_Worker]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return
+        w = task.result()
+        w.kill()
+        w.close()
+        self._live.pop(w.pid, None)
+
     def _worker_config(self, slot: int) -> dict[str, Any]:
         lim = self.limits
         ro_paths = list(self._hello.get("ro_paths", [])) + list(lim.extra_ro_paths)
@@ -585,7 +631,7 @@ class Supervisor:
             self._exit_waiters[pid] = fut
         return fut
 
-    async def _recycle(self, slot: int, w: _Worker | None) -> None:
+    async def _recycle(self, slot: int, w: _Worker | None, *, release: bool = True) -> None:
         """Make sure the old worker's tree is gone, pre-fork the next one, free the slot."""
         try:
             if w is not None:
@@ -599,10 +645,10 @@ class Supervisor:
             survivors = self._sweep_uid(self.base_uid + slot)
             if survivors:
                 log.error("slot %d: killed %d survivors by uid", slot, survivors)
-            if self.limits.prefork and not self._closing:
+            if release and self.limits.prefork and not self._closing:
                 self._idle[slot] = self._bg(self._spawn(slot))
         finally:
-            if not self._closing:
+            if release and not self._closing:
                 self._free.put_nowait(slot)
 
     def _sweep_uid(self, uid: int) -> int:
@@ -679,6 +725,10 @@ class Supervisor:
         async with self._zygote_lock:
             if self._zygote_ready.is_set():
                 return
+            if self._ctrl is not None:  # the previous zygote's channel
+                with contextlib.suppress(OSError):
+                    self._ctrl.close()
+                self._ctrl = None
             parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             notify_r, notify_w = os.pipe2(os.O_CLOEXEC)
             import gradtrace
