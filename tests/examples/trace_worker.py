@@ -15,9 +15,10 @@ import json
 import os
 import sys
 import traceback
+from typing import Any
 
 
-def _child(name: str, limits: dict[str, object], outdir: str) -> int:
+def _child(name: str, limits: dict[str, Any], outdir: str) -> int:
     try:
         from gradtrace.core.examples import get_example
         from gradtrace.core.tracer import trace_source
