@@ -27,12 +27,22 @@ def test_trace_id_is_a_content_address() -> None:
 
 def test_put_get_count_replace(tmp_path: Path) -> None:
     store = SQLiteTraceStore(tmp_path / "d" / "t.sqlite3")
-    assert store.get("0" * 32) is None and store.count() == 0
+    assert store.get("0" * 32) is None and store.count() == 0 and store.peek("0" * 32) is None
     store.put("a" * 32, status="ok", trace_json='{"status":"ok","é":"ü"}', source="x = 1", options={})
     got = store.get("a" * 32)
     assert got is not None and got.trace_json == '{"status":"ok","é":"ü"}' and got.status == "ok"
     store.put("a" * 32, status="timeout", trace_json='{"status":"timeout"}', source="x = 1", options={})
+    assert store.peek("a" * 32) is True
+    store.put(
+        "a" * 32,
+        status="timeout",
+        trace_json='{"status":"timeout"}',
+        source="x = 1",
+        options={},
+        cacheable=False,
+    )
     assert store.count() == 1 and store.get("a" * 32).status == "timeout"  # type: ignore[union-attr]
+    assert store.peek("a" * 32) is False and store.get("a" * 32).cacheable is False  # type: ignore[union-attr]
     store.close()
     conn = sqlite3.connect(tmp_path / "d" / "t.sqlite3")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -63,6 +63,10 @@ class TraceStore(Protocol):
         cacheable: bool = True,
     ) -> None: ...
 
+    def peek(self, trace_id: str) -> bool | None:
+        """Cheap check, fine on the event loop: None = absent, else whether it may be served as a cache hit."""
+        ...
+
     def count(self) -> int: ...
 
     def close(self) -> None: ...
@@ -166,6 +170,11 @@ class SQLiteTraceStore:
                     body,
                 ),
             )
+
+    def peek(self, trace_id: str) -> bool | None:
+        # A primary-key probe (tens of µs); in WAL mode readers never wait for the writer.
+        row = self._conn().execute("SELECT cacheable FROM traces WHERE id = ?", (trace_id,)).fetchone()
+        return None if row is None else bool(row[0])
 
     def count(self) -> int:
         row = self._conn().execute("SELECT COUNT(*) FROM traces").fetchone()

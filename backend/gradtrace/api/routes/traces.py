@@ -94,6 +94,9 @@ def _prepare(state: AppState, body: TraceRequest) -> _Prepared:
 
 
 async def _cached(state: AppState, tid: str) -> str | None:
+    # Probe on the loop first: a miss (every run, every overload rejection) costs no thread hop.
+    if not state.store.peek(tid):
+        return None
     stored = await run_in_threadpool(state.store.get, tid)
     if stored is None or not stored.cacheable:
         return None
