@@ -193,6 +193,7 @@ def test_health(server: Server) -> None:
     assert h["version"] and h["schema_version"] == "1"
     assert h["torch_version"].startswith("2.13.0")
     assert isinstance(h["sandbox"], dict) and h["sandbox"]
+    assert h["zygote_alive"] is True and h["queue_depth"] == 0 and h["running"] == 0
     assert set(h["stats"]) >= {
         "runs_started",
         "cache_hits",

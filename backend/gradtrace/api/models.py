@@ -77,6 +77,9 @@ class Health(BaseModel):
     torch_version: str = Field(description="torch version the workers trace with.")
     schema_version: str = Field(description="Trace document schema_version.")
     uptime_seconds: float
+    zygote_alive: bool = Field(description="The sandbox's warm fork server is running.")
+    queue_depth: int = Field(description="Runs waiting for a sandbox slot right now.")
+    running: int = Field(description="Runs executing in the sandbox right now.")
     sandbox: dict[str, Any] = Field(
         description="The sandbox supervisor's own report (zygote alive, queue depth, ...)."
     )

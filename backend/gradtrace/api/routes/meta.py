@@ -29,6 +29,13 @@ def _sandbox_ok(report: dict[str, Any]) -> bool:
     return True
 
 
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
 def build_health(state: AppState, stored: int) -> Health:
     try:
         report = dict(state.runner.health())
@@ -41,6 +48,9 @@ def build_health(state: AppState, stored: int) -> Health:
         torch_version=state.torch_version,
         schema_version=SCHEMA_VERSION,
         uptime_seconds=round(time.monotonic() - state.started_at, 3),
+        zygote_alive=_sandbox_ok(report),
+        queue_depth=_int(report.get("queued", report.get("queue_depth", 0))),
+        running=_int(report.get("running", 0)),
         sandbox=report,
         stats=HealthStats(
             runs_started=c.runs_started,
