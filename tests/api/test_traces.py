@@ -215,3 +215,23 @@ def test_openapi_docs_served(client: httpx.Client) -> None:
     assert doc["components"]["schemas"]["TraceResponse"]["properties"]["trace"] == {
         "$ref": "#/components/schemas/Trace"
     }
+
+
+@pytest.mark.slow
+def test_stream_is_live_events_arrive_while_the_snippet_still_runs(server: Server, client: httpx.Client) -> None:
+    source = (
+        "import time\nimport torch\nx = torch.ones(2, requires_grad=True)\ny = (x * 2).sum()\n"
+        "print('built')\ntime.sleep(2)\ny.backward()\n"
+    )
+    seen_running = None
+    with client.stream("POST", "/api/v1/traces/stream", json={"source": source}) as r:
+        assert r.status_code == 200
+        names = []
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                names.append(line[7:])
+                if line == "event: timeline" and seen_running is None:
+                    # The witness: the run is still in flight when its first event reached us.
+                    seen_running = server.health()["stats"]["in_flight"]
+    assert names[-1] == "trace"
+    assert seen_running == 1
