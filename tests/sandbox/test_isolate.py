@@ -138,6 +138,40 @@ def test_network_namespace_has_no_network() -> None:
     assert report["interfaces"] == ["lo"]
 
 
+def test_join_cgroups_moves_the_process_and_caps_tasks() -> None:
+    from gradtrace.sandbox.cgroups import SlotCgroups
+
+    if not SlotCgroups.available():
+        pytest.skip("no cgroup v1 memory+pids hierarchy")
+    cg = SlotCgroups(f"layer-test-{os.getpid()}")
+    cg.create(memory_bytes=256 << 20, tasks=4)
+
+    def child() -> dict[str, Any]:
+        isolate.join_cgroups(cg.paths())
+        forked, kids = 0, []
+        for _ in range(8):
+            try:
+                kid = os.fork()
+            except OSError:
+                break
+            if kid == 0:
+                signal.pause()
+                os._exit(0)
+            kids.append(kid)
+            forked += 1
+        for kid in kids:
+            os.kill(kid, signal.SIGKILL)
+            os.waitpid(kid, 0)
+        return {"cgroup": Path("/proc/self/cgroup").read_text(), "forked": forked}
+
+    try:
+        report = in_child(child)
+    finally:
+        cg.remove()
+    assert f"memory:/gradtrace/layer-test-{os.getpid()}" in report["cgroup"]
+    assert report["forked"] == 3  # pids.max 4 includes the child itself
+
+
 def test_pid_namespace_makes_the_child_pid_1() -> None:
     report = in_child(lambda: {"pid": os.getpid(), "ppid": os.getppid()}, pidns=True)
     assert report == {"pid": 1, "ppid": 0}
@@ -315,5 +349,5 @@ def test_minimal_paths_drops_nested_and_missing(tmp_path: Path) -> None:
 
 def test_each_layer_is_reported_in_order() -> None:
     assert isolate.LAYER_ORDER == (
-        "fds", "env", "pidns", "netns", "mountns", "rlimits", "uid", "no_new_privs", "seccomp",
+        "fds", "env", "pidns", "cgroup", "netns", "mountns", "rlimits", "uid", "no_new_privs", "seccomp",
     )

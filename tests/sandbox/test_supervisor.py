@@ -31,7 +31,7 @@ def test_web_process_never_imports_torch() -> None:
 def test_health_reports_every_layer_active(sandbox: Sandbox) -> None:
     health = sandbox.sup.health()
     assert health["zygote_alive"] is True and health["mode"] == "full"
-    assert set(health["layers"]) == {"fds", "env", "pidns", "netns", "mountns", "rlimits", "uid", "no_new_privs", "seccomp"}
+    assert set(health["layers"]) == {"fds", "env", "pidns", "cgroup", "netns", "mountns", "rlimits", "uid", "no_new_privs", "seccomp"}
     assert all(v == "on" for v in health["layers"].values()), health["layers"]
     assert health["running"] == 0 and health["queued"] == 0
 
@@ -119,6 +119,28 @@ def test_concurrent_runs_all_complete(sandbox: Sandbox) -> None:
 
     results = sandbox.loop.call(many())
     assert [r["stdout"] for r in results] == [f"{i}\n" for i in range(6)]
+
+
+def test_memory_cgroup_caps_a_forked_memory_bomb(sandbox: Sandbox) -> None:
+    # RLIMIT_AS is per process: 8 children x 200 MiB would be 1.6 GiB. The slot's memory
+    # cgroup caps the whole run at budget + scratch + slack.
+    budget = 128 << 20
+    source = (
+        "import os, time\nkids = []\nfor i in range(8):\n    pid = os.fork()\n    if pid == 0:\n"
+        "        b = bytearray(200 << 20)\n        time.sleep(1)\n        os._exit(0)\n    kids.append(pid)\n"
+        "for k in kids:\n    os.waitpid(k, 0)\nprint('parent done')\n"
+    )
+    sandbox.settle()
+    for cg in sandbox.sup._cgroups.values():  # the high-water mark is since creation: reset it
+        with open(cg.dirs["memory"] + "/memory.max_usage_in_bytes", "w") as f:
+            f.write("0")
+    result = sandbox.run(source, memory_bytes=budget, wall_seconds=5)
+    assert result["status"] in {"ok", "memory_limit"}
+    cap = budget + sandbox.sup.limits.scratch_bytes + (256 << 20)
+    for cg in sandbox.sup._cgroups.values():
+        with open(cg.dirs["memory"] + "/memory.max_usage_in_bytes") as f:
+            assert int(f.read()) <= cap
+    assert not sandbox.run_processes()
 
 
 def test_a_dead_idle_worker_is_replaced_transparently(sandbox: Sandbox) -> None:

@@ -17,7 +17,7 @@ import socket
 from collections.abc import Iterable, Mapping, Sequence
 
 # Layer names, in the order the worker applies them (also the keys of the health report).
-LAYER_ORDER = ("fds", "env", "pidns", "netns", "mountns", "rlimits", "uid", "no_new_privs", "seccomp")
+LAYER_ORDER = ("fds", "env", "pidns", "cgroup", "netns", "mountns", "rlimits", "uid", "no_new_privs", "seccomp")
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -97,6 +97,27 @@ def clear_environment(keep: Mapping[str, str] | None = None) -> None:
         del os.environ[name]  # unsetenv() too, so C code sees nothing either
     for name, value in (keep or {}).items():
         os.environ[name] = value
+
+
+# --- cgroups ------------------------------------------------------------------------------
+
+
+def join_cgroups(dirs: Sequence[str]) -> None:
+    """Move this process into each cgroup (v1) directory; its descendants follow.
+
+    The supervisor prepares one memory and one pids cgroup per slot: memory caps the whole
+    run (RLIMIT_AS is per process, so without it a few forked children could each take the
+    full budget) and pids caps its tasks. Must run while still root and before the mount
+    namespace hides /sys.
+    """
+    if not dirs:
+        raise LayerError("no cgroup prepared")
+    for path in dirs:
+        try:
+            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                f.write("0")  # 0 = the writing process
+        except OSError as exc:
+            raise LayerError(f"cannot join {path}: {exc}") from exc
 
 
 # --- namespaces ----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from gradtrace.core.model import Event, Trace, TraceError
 from gradtrace.sandbox import worker as worker_codes
+from gradtrace.sandbox.cgroups import SlotCgroups
 from gradtrace.sandbox.isolate import LAYER_ORDER
 from gradtrace.sandbox.limits import EffectiveLimits, RunLimits, SandboxLimits
 from gradtrace.sandbox.protocol import FRAME, FRAME_EVENT, FRAME_LAYERS, FRAME_RESULT, LEN, encode_message
@@ -42,6 +43,9 @@ SPAWN_TIMEOUT = 30.0
 LOCK_DIR = "/run/gradtrace-sandbox-locks"
 UID_BLOCK = 64  # uids per supervisor (concurrency is at most 64)
 UID_BLOCKS = 64  # supervisors that can share one host
+# Memory cgroup cap = the run's budget + scratch tmpfs + this (the worker's copies of zygote
+# pages it touches are charged to it too).
+CGROUP_SLACK = 256 << 20
 RESULT_EXIT_GRACE = 0.5  # seconds a worker gets to exit on its own after sending its result
 WORKER_ENV = {
     "OMP_NUM_THREADS": "1",
@@ -112,6 +116,7 @@ class _Outcome:
     malformed: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     exit: dict[str, Any] | None = None
+    oom_killed: bool = False
 
 
 class Supervisor:
@@ -138,6 +143,7 @@ class Supervisor:
         self._started = False
         self._closing = False
         self._uid_lease: int | None = None
+        self._cgroups: dict[int, SlotCgroups] = {}
         self.base_uid = self.limits.base_uid
         self.torch_version = "unknown"
 
@@ -153,6 +159,7 @@ class Supervisor:
         self._free = asyncio.Queue()
         self._lease_uids()
         self._sweep_all_uids()
+        self._make_cgroups()
         await self._start_zygote()
         try:
             probe = await self._spawn(0)
@@ -210,6 +217,9 @@ class Supervisor:
             w.close()
         self._live.clear()
         self._sweep_all_uids()
+        for cg in self._cgroups.values():
+            cg.remove()
+        self._cgroups.clear()
         self._zygote_ready.clear()
         self._started = False
         if self._uid_lease is not None:
@@ -352,6 +362,12 @@ class Supervisor:
             "stream": on_event is not None,
             "max_events": self.limits.max_events_streamed,
         }
+        cg = self._cgroups.get(w.slot)
+        oom_before = 0
+        if cg is not None:
+            with contextlib.suppress(OSError):  # fails only if already above: keep the maximum
+                cg.set_memory(self._memory_cap(eff.memory_bytes))
+            oom_before = cg.oom_kills()
         try:
             await self._send_job(w, encode_message(job), deadline)
         except OSError as exc:
@@ -379,6 +395,8 @@ class Supervisor:
             out.exit = await asyncio.wait_for(asyncio.shield(w.exited), self.limits.kill_grace)
         except TimeoutError:
             log.error("slot %d: worker %d did not confirm its exit", w.slot, w.pid)
+        if cg is not None:
+            out.oom_killed = cg.oom_kills() > oom_before
         return out
 
     async def _send_job(self, w: _Worker, data: bytes, deadline: float) -> None:
@@ -495,6 +513,14 @@ class Supervisor:
                 "timeout",
                 "timeout",
                 f"The snippet ran longer than the {eff.wall_seconds:g} s wall-clock limit; it and every process it started were killed.",
+                lines,
+                out.events,
+            )
+        if out.oom_killed and out.exit is not None and os.WIFSIGNALED(int(out.exit.get("status") or 0)):
+            return self._failure(
+                "memory_limit",
+                "memory_limit",
+                f"The run used more than its {eff.memory_bytes >> 20} MiB memory budget (all its processes together) and was killed.",
                 lines,
                 out.events,
             )
@@ -622,6 +648,7 @@ class Supervisor:
             "open_files": lim.open_files,
             "tasks": lim.tasks,
             "max_job_bytes": PIPE_BYTES * 8,
+            "cgroups": self._cgroups[slot].paths() if slot in self._cgroups else [],
         }
 
     def _exit_future(self, pid: int) -> asyncio.Future[dict[str, Any]]:
@@ -680,6 +707,22 @@ class Supervisor:
             return
         for slot in range(self.limits.concurrency):
             self._sweep_uid(self.base_uid + slot)
+
+    def _memory_cap(self, memory_bytes: int) -> int:
+        return memory_bytes + self.limits.scratch_bytes + CGROUP_SLACK
+
+    def _make_cgroups(self) -> None:
+        """One memory + pids cgroup per slot (v1); missing ones turn the worker's layer off."""
+        if os.geteuid() != 0 or not SlotCgroups.available():
+            return
+        for slot in range(self.limits.concurrency):
+            cg = SlotCgroups(f"{self.base_uid}-{slot}")
+            try:
+                cg.create(memory_bytes=self._memory_cap(self.limits.memory_bytes), tasks=self.limits.tasks)
+            except OSError as exc:
+                log.warning("cgroup for slot %d unavailable: %s", slot, exc)
+                continue
+            self._cgroups[slot] = cg
 
     def _lease_uids(self) -> None:
         """Claim a block of UID_BLOCK uids for this supervisor's slots (flock on a lock file).

@@ -62,6 +62,7 @@ def apply_layers(cfg: dict[str, Any], job_fd: int, result_fd: int, pidns: str) -
     layer("env", lambda: isolate.clear_environment(cfg["env"]))
     if not pidns.startswith("on") and not cfg["allow_weaker"]:
         raise isolate.LayerError(f"pidns {pidns}")
+    layer("cgroup", lambda: isolate.join_cgroups(cfg["cgroups"]))
     layer("netns", isolate.new_network_namespace)
     layer(
         "mountns",
