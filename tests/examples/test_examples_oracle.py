@@ -112,6 +112,14 @@ def check_leaf_tensors(run: Run) -> None:
     assert warning["line"] == line_of("leaf_tensors", "print(b.grad)")
 
 
+def check_rebinding_vs_inplace(run: Run) -> None:
+    assert_ok(run)
+    assert run["stdout"].splitlines() == ["False 0 0", "True 1"]
+    assert run["tensors"]["old"]["value"] == [3.0, 1.0]  # the original tensor was not touched
+    assert close(value(run, "a"), [math.exp(3.0), math.exp(1.0)])
+    assert run["tensors"]["b"]["version"] == 1 and value(run, "b") == [10.0, 1.0]
+
+
 def check_l1_l4_graph(run: Run) -> None:
     assert_ok(run)
     w1, w2, w3 = (value(run, n)[0] for n in ("w1", "w2", "w3"))
@@ -250,6 +258,17 @@ def check_transformer_encoder(run: Run) -> None:
     assert len(encoder) == 2 * len(template) > 0
     assert all(grad(run, n) is not None for n in encoder)
     assert all(grad(run, n) is None for n in template)  # the deep-copied template stays untouched
+
+
+def check_clamp_vs_sigmoid(run: Run) -> None:
+    assert_ok(run)
+    raw = value(run, "raw")[0]
+    assert raw > 1.0
+    s = sigmoid(raw)
+    assert close(grad(run, "raw"), s * (1 - s))  # the last backward: sigmoid's
+    first, second = run["stdout"].splitlines()
+    assert first == "tensor(0.)" and second == f"tensor({s * (1 - s):.4f})"
+    assert run["tensors"]["clamped"]["grad_fn"] == "ClampBackward1"
 
 
 def check_derived_param_in_forward(run: Run) -> None:
@@ -433,6 +452,7 @@ CHECKS: dict[str, Callable[[Run], None]] = {
     "first_gradient": check_first_gradient,
     "chain_rule": check_chain_rule,
     "leaf_tensors": check_leaf_tensors,
+    "rebinding_vs_inplace": check_rebinding_vs_inplace,
     "l1_l4_graph": check_l1_l4_graph,
     "nonscalar_backward_gradient": check_nonscalar_backward_gradient,
     "retain_grad": check_retain_grad,
@@ -447,6 +467,7 @@ CHECKS: dict[str, Callable[[Run], None]] = {
     "conv_requires_grad_propagation": check_conv_requires_grad_propagation,
     "mlp_training_step": check_mlp_training_step,
     "transformer_encoder": check_transformer_encoder,
+    "clamp_vs_sigmoid": check_clamp_vs_sigmoid,
     "derived_param_in_forward": check_derived_param_in_forward,
     "vector_to_parameters_backward": check_vector_to_parameters_backward,
     "vector_to_parameters_functional_call": check_vector_to_parameters_functional_call,
@@ -610,6 +631,10 @@ def test_examples_cover_the_seed_articles() -> None:
         "backward_twice": "loss.backward()",
         "conv_requires_grad_propagation": "nn.Conv2d(3, 8, 3, 1, 1)",
         "linear_bce_named_parameters": "nn.BCELoss()",
+        "rebinding_vs_inplace": "a = a.exp()",
+        "clamp_vs_sigmoid": "raw.clamp(0.0, 1.0)",
+        "vector_to_parameters_backward": "loss.backward()",
+        "parameter_from_slice": "nn.Parameter(a[1])",
     }
     for name, fragment in wanted.items():
         assert fragment in sources[name], (name, fragment)

@@ -28,6 +28,7 @@ EXAMPLE_ORDER: tuple[str, ...] = (
     "first_gradient",
     "chain_rule",
     "leaf_tensors",
+    "rebinding_vs_inplace",
     "l1_l4_graph",
     "nonscalar_backward_gradient",
     "retain_grad",
@@ -44,6 +45,7 @@ EXAMPLE_ORDER: tuple[str, ...] = (
     "conv_requires_grad_propagation",
     "mlp_training_step",
     "transformer_encoder",
+    "clamp_vs_sigmoid",
     "derived_param_in_forward",
     # reparametrization
     "vector_to_parameters_backward",
