@@ -112,7 +112,9 @@ def _load(name: str, source: str) -> Example:
     if missing:
         raise ValueError(f"example {name!r} lacks a header line for: {', '.join(missing)}")
     tags = tuple(tag.strip() for tag in header.get("tags", "").split(",") if tag.strip())
-    return Example(name=name, title=header["title"], description=header["description"], tags=tags, source=source)
+    return Example(
+        name=name, title=header["title"], description=header["description"], tags=tags, source=source
+    )
 
 
 @cache
