@@ -89,6 +89,9 @@ function seek(step: number): void {
 function showState(s: ReplayState): void {
   if (!session) return;
   canvas.applyState(s);
+  // Keep the step's node in view while playing/stepping through a graph bigger than the screen.
+  const activeItem = s.active ?? (s.activeTensor ? session.model.tensorItem.get(s.activeTensor) ?? null : null);
+  if (activeItem && s.step < session.replay.total) canvas.follow(canvas.view?.rep.get(activeItem) ?? null);
   editor.setMarks({ current: s.step > 0 ? s.line : null });
   captionEl.textContent = describeEvent(s.event, session.model);
   player.update();
@@ -307,6 +310,7 @@ window.__gradtrace = {
   get model() { return session?.model ?? null; },
   get view() { return canvas.view; },
   get layout() { return canvas.lastLayout; },
+  get restyled() { return canvas.lastRestyled; },
   get editorLine() { return editor.currentLine; },
   get player() {
     const s = session?.replay.state;

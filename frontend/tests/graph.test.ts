@@ -122,13 +122,34 @@ describe("layouts", () => {
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(pos["c19999"]!.y).toBeGreaterThan(pos["c0"]!.y);
   });
-  it("runLayout uses dagre for small graphs, with no overlapping nodes on a rank", () => {
-    const m = buildModel(syntheticTrace(80));
+  it("runLayout uses dagre for small ungrouped graphs", () => {
+    const m = buildModel(simple);
     const v = buildView(m, new Set());
     const r = runLayout({ nodes: v.layoutNodes, edges: v.layoutEdges, groups: v.layoutGroups }, dagre);
     expect(r.engine).toBe("dagre");
     expect(Object.keys(r.positions).length).toBe(v.layoutNodes.length);
     for (const p of Object.values(r.positions)) { expect(Number.isFinite(p.x)).toBe(true); expect(Number.isFinite(p.y)).toBe(true); }
+  });
+  it("layered layout never overlaps nodes on a rank and keeps groups contiguous", () => {
+    const m = buildModel(syntheticTrace(400));
+    const v = buildView(m, new Set());
+    const r = runLayout({ nodes: v.layoutNodes, edges: v.layoutEdges, groups: v.layoutGroups }, dagre);
+    expect(r.engine).toBe("layered");
+    const byY = new Map<number, { x: number; w: number; parent: string | null }[]>();
+    for (const n of v.layoutNodes) {
+      const p = r.positions[n.id]!;
+      const row = byY.get(p.y) ?? [];
+      row.push({ x: p.x, w: n.width, parent: n.parent });
+      byY.set(p.y, row);
+    }
+    for (const row of byY.values()) {
+      row.sort((a, b) => a.x - b.x);
+      for (let i = 1; i < row.length; i++) expect(row[i]!.x - row[i - 1]!.x).toBeGreaterThanOrEqual((row[i]!.w + row[i - 1]!.w) / 2 - 1e-6);
+      // Contiguity: once a group's run ends on a row, it does not reappear.
+      const seen = new Set<string | null>();
+      let last: string | null | undefined;
+      for (const n of row) { if (n.parent !== last) { expect(seen.has(n.parent)).toBe(false); seen.add(n.parent); last = n.parent; } }
+    }
   });
   it("runLayout falls back to layered for big graphs", () => {
     const m = buildModel(syntheticTrace(2500));
@@ -139,9 +160,20 @@ describe("layouts", () => {
 
 describe("styles", () => {
   it("flips arrows for autograd direction without changing edges", () => {
-    const df = stylesheet("light", "dataflow").find((r) => r.selector === "edge")!;
-    const ag = stylesheet("dark", "autograd").find((r) => r.selector === "edge")!;
+    const merged = (rules: ReturnType<typeof stylesheet>) => ({ style: Object.assign({}, ...rules.filter((r) => r.selector === "edge").map((r) => r.style)) as Record<string, unknown> });
+    const df = merged(stylesheet("light", "dataflow"));
+    const ag = merged(stylesheet("dark", "autograd"));
     expect(df.style["target-arrow-shape"]).toBe("triangle");
     expect(ag.style["source-arrow-shape"]).toBe("triangle");
+  });
+});
+
+describe("default collapse on very large traces", () => {
+  it("opens a wide root group instead of drawing one box", () => {
+    const m = buildModel(syntheticTrace(20000));
+    const v = buildView(m, defaultCollapsed(m));
+    const drawn = [...v.els.values()].filter((e) => !e.isEdge && !e.isParent).length;
+    expect(drawn).toBeGreaterThan(30);
+    expect(drawn).toBeLessThanOrEqual(600);
   });
 });

@@ -35,7 +35,7 @@ export function stylesheet(theme: Theme, arrows: ArrowDir = "dataflow"): StyleRu
     { selector: "node", style: {
       label: "data(label)", "text-wrap": "wrap", "text-valign": "center", "text-halign": "center",
       "font-size": 11, "font-family": "ui-monospace, SFMono-Regular, Menlo, monospace", color: p.text,
-      width: "data(w)", height: "data(h)", shape: "round-rectangle",
+      shape: "round-rectangle",
       "background-color": p.op, "border-width": 1, "border-color": p.opBorder,
       "min-zoomed-font-size": 6,
     } },
@@ -47,7 +47,12 @@ export function stylesheet(theme: Theme, arrows: ArrowDir = "dataflow"): StyleRu
     { selector: "node.leaf-grad", style: { "background-color": p.leafGrad } },
     { selector: "node.leaf-nograd", style: { "background-color": p.leafNoGrad, "border-style": "dashed" } },
     { selector: "node.output", style: { "background-color": p.output } },
-    { selector: "node:parent", style: { padding: "10px" } },
+    // Sized from data only where the data exists (a mapping without data warns on every restyle).
+    { selector: "node[w]", style: { width: "data(w)", height: "data(h)" } },
+    // Manual z-order: group boxes (outer first) under edges under nodes; no compound parents.
+    { selector: "node, edge", style: { "z-index-compare": "manual", "z-index": 10 } },
+    { selector: "edge", style: { "z-index": 5 } },
+    { selector: "node.group.expanded[z]", style: { "z-index": "data(z)", "text-valign": "top", "text-margin-y": 14, "text-halign": "center" } },
     { selector: "node.group", style: {
       "background-color": p.group, "background-opacity": 0.6, "border-color": p.groupBorder, "border-style": "dashed",
       "text-valign": "top", "text-halign": "center", "font-size": 10, color: p.groupBorder, shape: "round-rectangle",
@@ -64,7 +69,10 @@ export function stylesheet(theme: Theme, arrows: ArrowDir = "dataflow"): StyleRu
     { selector: "edge.meta", style: { width: 2.5, "line-style": "solid", opacity: 0.7 } },
     { selector: "edge.to-acc, edge.to-tensor", style: { "line-style": "dotted" } },
     // Replay state (toggled in cy.batch(); positions never change while stepping).
-    { selector: ".future", style: { display: "none" } },
+    // Not-yet-created elements are made transparent rather than display:none: display, visibility
+    // and opacity changes force Cytoscape to re-sort every element by z-order on the next frame.
+    { selector: "node.future", style: { "background-opacity": 0, "border-opacity": 0, "text-opacity": 0 } },
+    { selector: "edge.future", style: { "line-opacity": 0, "text-opacity": 0 } },
     { selector: "node.executed", style: { "border-color": p.executed, "border-width": 3 } },
     { selector: "node.freed", style: { opacity: 0.45, "border-style": "dotted" } },
     { selector: "node.has-grad", style: { "border-color": p.grad, "border-width": 3 } },
@@ -77,8 +85,9 @@ export function stylesheet(theme: Theme, arrows: ArrowDir = "dataflow"): StyleRu
       "border-color": p.culprit, "border-width": 5, "overlay-color": p.culprit, "overlay-opacity": 0.22, "overlay-padding": 8,
     } },
     { selector: "edge.grad-sent", style: {
-      "line-color": p.grad, "target-arrow-color": p.grad, "source-arrow-color": p.grad, width: 3, label: "data(grad)",
+      "line-color": p.grad, "target-arrow-color": p.grad, "source-arrow-color": p.grad, width: 3,
     } },
+    { selector: "edge.grad-sent[grad]", style: { label: "data(grad)" } },
     { selector: "node.search-hit", style: { "underlay-color": "#facc15", "underlay-opacity": 0.6, "underlay-padding": 6 } },
     { selector: "node:selected", style: { "underlay-color": p.executed, "underlay-opacity": 0.35, "underlay-padding": 5 } },
   ];

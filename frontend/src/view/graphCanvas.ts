@@ -3,7 +3,7 @@ import cytoscape, { type Core, type ElementDefinition } from "cytoscape";
 import type { GraphModel } from "../graph/model";
 import type { ReplayState } from "../graph/replay";
 import { touchedBetween } from "../graph/replay";
-import { buildView, dynamicClasses, edgeGradLabel, type GraphView } from "../graph/view";
+import { buildView, dynamicClasses, edgeGradLabel, groupBoxes, type GraphView } from "../graph/view";
 import { stylesheet, type ArrowDir, type Theme } from "../graph/styles";
 import { toSvg, type SvgEdge, type SvgNode } from "../graph/svg";
 import { computeLayout } from "./layoutClient";
@@ -21,12 +21,16 @@ export class GraphCanvas {
   model: GraphModel | null = null;
   view: GraphView | null = null;
   lastLayout: { engine: string; ms: number; nodes: number } | null = null;
+  /** Elements restyled by the last applyState (for the benchmark and tests). */
+  lastRestyled = 0;
   private theme: Theme = "light";
   private arrows: ArrowDir = "dataflow";
   private appearAt = new Map<number, string[]>();
   private lastClasses = new Map<string, string>();
   private lastState: { step: number; activeRep: string | null; culpritRep: string | null } | null = null;
   private searchHits = new Set<string>();
+  /** Element handles by id: cy.getElementById builds a new collection on every call. */
+  private handles = new Map<string, cytoscape.CollectionReturnValue>();
   private lastStateFull: ReplayState | null = null;
 
   constructor(container: HTMLElement, private readonly handlers: CanvasHandlers) {
@@ -36,12 +40,14 @@ export class GraphCanvas {
       minZoom: 0.02,
       maxZoom: 4,
       textureOnViewport: true,
+      pixelRatio: 1,
       hideEdgesOnViewport: false,
       boxSelectionEnabled: false,
     });
-    this.cy.on("tap", "node", (e) => handlers.onSelect(e.target.id() as string));
+    // Transparent "future" elements are still hit-testable: treat taps on them as background taps.
+    this.cy.on("tap", "node", (e) => handlers.onSelect(e.target.hasClass("future") ? null : (e.target.id() as string)));
     this.cy.on("tap", (e) => { if (e.target === this.cy) handlers.onSelect(null); });
-    this.cy.on("dbltap", "node", (e) => handlers.onJump(e.target.id() as string));
+    this.cy.on("dbltap", "node", (e) => { if (!e.target.hasClass("future")) handlers.onJump(e.target.id() as string); });
     // The container changes size with the window and the phone layout: keep the canvas in step.
     let fitted = false;
     new ResizeObserver(() => {
@@ -60,12 +66,22 @@ export class GraphCanvas {
     const t0 = performance.now();
     const layout = await computeLayout({ nodes: view.layoutNodes, edges: view.layoutEdges, groups: view.layoutGroups });
     const layoutMs = performance.now() - t0;
+    const boxes = groupBoxes(view, layout.positions);
     const defs: ElementDefinition[] = [];
     for (const id of view.order) {
       const el = view.els.get(id)!;
-      const def: ElementDefinition = { group: el.def.group, data: { ...el.def.data }, classes: el.staticClasses };
-      const p = layout.positions[id];
-      if (p) def.position = { x: p.x, y: p.y };
+      // No Cytoscape compound parents (see groupBoxes); membership stays in data.group.
+      const { parent, ...data } = el.def.data;
+      const def: ElementDefinition = { group: el.def.group, data: { ...data, ...(parent ? { group: parent } : {}) }, classes: el.staticClasses };
+      if (el.isParent) {
+        const b = boxes.get(id);
+        if (!b) continue;
+        def.data = { ...def.data, w: b.w, h: b.h, z: b.depth };
+        def.position = { x: b.x, y: b.y };
+      } else {
+        const p = layout.positions[id];
+        if (p) def.position = { x: p.x, y: p.y };
+      }
       defs.push(def);
     }
     this.model = model;
@@ -83,6 +99,8 @@ export class GraphCanvas {
       this.cy.elements().remove();
       this.cy.add(defs);
     });
+    this.handles.clear();
+    this.cy.elements().forEach((e) => { this.handles.set(e.id(), e as cytoscape.CollectionReturnValue); });
     this.applyState(state);
     this.cy.fit(undefined, 24);
     if (this.cy.zoom() > 1.6) { this.cy.zoom(1.6); this.cy.center(); }
@@ -119,6 +137,7 @@ export class GraphCanvas {
       for (const r of [prev.activeRep, prev.culpritRep, activeRep, culpritRep]) if (r) set.add(r);
       ids = set;
     }
+    let restyled = 0;
     this.cy.batch(() => {
       for (const id of ids) {
         const el = view.els.get(id);
@@ -126,11 +145,17 @@ export class GraphCanvas {
         const cls = el.staticClasses + " " + dynamicClasses(view, el, s, model) + (this.searchHits.has(id) ? " search-hit" : "");
         if (this.lastClasses.get(id) === cls) continue;
         this.lastClasses.set(id, cls);
-        const ele = this.cy.getElementById(id);
+        const ele = this.handles.get(id);
+        if (!ele) continue;
+        if (el.isEdge) {
+          const label = edgeGradLabel(el, s);
+          if (label) ele.data("grad", label); else if (ele.data("grad") !== undefined) ele.removeData("grad");
+        }
         ele.classes(cls);
-        if (el.isEdge) ele.data("grad", edgeGradLabel(el, s));
+        restyled++;
       }
     });
+    this.lastRestyled = restyled;
     this.lastState = { step: s.step, activeRep, culpritRep };
     this.lastStateFull = s;
   }
@@ -155,6 +180,16 @@ export class GraphCanvas {
     const ele = this.cy.getElementById(elId);
     if (ele.nonempty()) this.cy.animate({ center: { eles: ele }, zoom: Math.max(this.cy.zoom(), 0.9) }, { duration: 200 });
   }
+  /** Pans (without animation) so an element that left the view comes back; cheap when visible. */
+  follow(elId: string | null): void {
+    if (!elId) return;
+    const ele = this.handles.get(elId);
+    if (!ele || ele.empty()) return;
+    const p = ele.renderedPosition();
+    const m = 30;
+    if (p.x < m || p.y < m || p.x > this.cy.width() - m || p.y > this.cy.height() - m) this.cy.center(ele);
+  }
+
   select(elId: string | null): void {
     this.cy.$(":selected").unselect();
     if (elId) this.cy.getElementById(elId).select();
@@ -174,7 +209,7 @@ export class GraphCanvas {
       if (n.hasClass("future")) return;
       const bb = n.boundingBox({ includeLabels: false, includeOverlays: false });
       nodes.push({ id: n.id(), x: (bb.x1 + bb.x2) / 2, y: (bb.y1 + bb.y2) / 2, w: bb.w, h: bb.h, label: String(n.data("label") ?? ""),
-        fill: String(n.style("background-color")), stroke: String(n.style("border-color")), dashed: n.style("border-style") === "dashed", group: n.isParent() });
+        fill: String(n.style("background-color")), stroke: String(n.style("border-color")), dashed: n.style("border-style") === "dashed", group: n.hasClass("expanded") });
     });
     const edges: SvgEdge[] = [];
     this.cy.edges().forEach((e) => {
