@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import sqlite3
 import threading
 import time
@@ -87,56 +88,75 @@ CREATE TABLE IF NOT EXISTS traces (
 
 
 class SQLiteTraceStore:
-    """SQLite file under the data dir. One connection per thread (sqlite3 objects are not shareable)."""
+    """SQLite file under the data dir, used through a small bounded pool of connections.
 
-    def __init__(self, path: Path, synchronous: str = "full") -> None:
+    A pool rather than one connection per thread: the server's thread pool retires and creates
+    threads over time, and per-thread connections (each with its page cache) would pile up.
+    """
+
+    def __init__(self, path: Path, synchronous: str = "full", pool_size: int = 4) -> None:
         if synchronous not in ("full", "normal"):
             raise ValueError("synchronous must be 'full' or 'normal'")
         self.synchronous = synchronous.upper()
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(pool_size)
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._closed = False
+        self._peek_conn: sqlite3.Connection | None = None
+        self._peek_lock = threading.Lock()
         with self._tx() as conn:
             conn.execute(_SCHEMA)
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so each write is one transaction.
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            # FULL: fsync on commit, a power loss keeps committed traces. NORMAL (WAL): a crash of
-            # the process keeps them; only an OS crash/power loss may drop the last ones.
-            conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
+    def _open(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so each write is one transaction.
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: fsync on commit, a power loss keeps committed traces. NORMAL (WAL): a crash of
+        # the process keeps them; only an OS crash/power loss may drop the last ones.
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA busy_timeout=30000")
+        with self._lock:
+            self._all.append(conn)
         return conn
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        if self._closed:
+            raise RuntimeError("trace store is closed")
+        self._slots.acquire()
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._open()
+            try:
+                yield conn
+            finally:
+                self._idle.put(conn)
+        finally:
+            self._slots.release()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._conn() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
 
     def get(self, trace_id: str) -> StoredTrace | None:
-        row = (
-            self._conn()
-            .execute(
+        with self._conn() as conn:
+            row = conn.execute(
                 "SELECT id, status, created_at, source, encoding, body, cacheable FROM traces WHERE id = ?",
                 (trace_id,),
-            )
-            .fetchone()
-        )
+            ).fetchone()
         if row is None:
             return None
         tid, status, created_at, source, encoding, body, cacheable = row
@@ -173,14 +193,21 @@ class SQLiteTraceStore:
 
     def peek(self, trace_id: str) -> bool | None:
         # A primary-key probe (tens of µs); in WAL mode readers never wait for the writer.
-        row = self._conn().execute("SELECT cacheable FROM traces WHERE id = ?", (trace_id,)).fetchone()
+        # Its own connection, outside the pool: the event loop must never wait for a pooled one.
+        with self._peek_lock:
+            if self._peek_conn is None:
+                self._peek_conn = self._open()
+            row = self._peek_conn.execute("SELECT cacheable FROM traces WHERE id = ?", (trace_id,)).fetchone()
         return None if row is None else bool(row[0])
 
     def count(self) -> int:
-        row = self._conn().execute("SELECT COUNT(*) FROM traces").fetchone()
+        with self._conn() as conn:
+            row = conn.execute("SELECT COUNT(*) FROM traces").fetchone()
         return int(row[0])
 
     def close(self) -> None:
+        self._closed = True
+        self._peek_conn = None
         with self._lock:
             conns, self._all = self._all, []
         for conn in conns:
@@ -188,4 +215,3 @@ class SQLiteTraceStore:
                 conn.close()
             except sqlite3.ProgrammingError:  # closed from another thread already
                 pass
-        self._local = threading.local()
