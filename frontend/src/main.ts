@@ -312,6 +312,7 @@ window.__gradtrace = {
   get layout() { return canvas.lastLayout; },
   get restyled() { return canvas.lastRestyled; },
   get editorLine() { return editor.currentLine; },
+  get editorText() { return editor.text; },
   get player() {
     const s = session?.replay.state;
     return { step: s?.step ?? 0, total: session?.replay.total ?? 0, active: s?.active ?? null, activeTensor: s?.activeTensor ?? null, line: s && s.step > 0 ? s.line : null, playing: player.isPlaying, order: s ? [...s.order] : [] };

@@ -76,9 +76,13 @@ describe("specific real traces", () => {
     const m = buildModel(load("no_grad.json"));
     expect(m.noGradLines.size).toBeGreaterThan(0);
   });
-  it("detach: detach lines are marked", () => {
-    const m = buildModel(load("detach.json"));
+  it("detach: detach lines are marked and the cut is drawn from its step", () => {
+    const t = load("detach.json");
+    const m = buildModel(t);
     expect(m.detachLines.size).toBeGreaterThan(0);
+    const cut = m.links.find((l) => l.classes.includes("cut"))!;
+    expect(cut).toBeDefined();
+    expect(cut.appearAt).toBe(t.events.findIndex((e) => e.kind === "detach") + 1);
   });
   it("transformer_encoder: groups by module path", () => {
     const m = buildModel(load("transformer_encoder.json"));

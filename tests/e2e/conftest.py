@@ -144,6 +144,9 @@ def api(server: str) -> Any:
         def trace(self, source: str) -> dict[str, Any]:
             return post_json(server + "/api/v1/traces", {"source": source})  # type: ignore[no-any-return]
 
+        def get(self, trace_id: str) -> dict[str, Any]:
+            return _get_json(server + f"/api/v1/traces/{trace_id}", timeout=30)  # type: ignore[no-any-return]
+
         def example(self, name: str) -> dict[str, Any]:
             return _get_json(server + f"/api/v1/examples/{name}", timeout=10)  # type: ignore[no-any-return]
 

@@ -225,6 +225,16 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
     else if (t.grad_fn && nodeById.has(t.grad_fn)) links.push({ id: tensorEdgeElId(t.id), from: t.grad_fn, to: id, appearAt: appearAt ?? 0, edge: -1, classes: ["to-tensor"] });
   }
 
+  // detach() cuts: a dashed link from the source tensor to the detached result, from that step on.
+  events.forEach((ev, i) => {
+    if (ev.kind !== "detach" || !ev.tensor) return;
+    const from = tensorItem.get(ev.tensor);
+    for (const out of ev.tensors ?? []) {
+      const to = tensorItem.get(out);
+      if (from && to && from !== to) links.push({ id: `cut:${i}:${out}`, from, to, appearAt: i + 1, edge: -1, classes: ["cut"] });
+    }
+  });
+
   // Big graphs without modules still need something to collapse: group by source line.
   if (items.size > lineGroupThreshold) {
     for (const it of items.values()) if (it.group == null && it.kind !== "tensor" && it.node?.line != null) it.group = "line " + it.node.line;

@@ -68,6 +68,10 @@ export function stylesheet(theme: Theme, arrows: ArrowDir = "dataflow"): StyleRu
     } },
     { selector: "edge.meta", style: { width: 2.5, "line-style": "solid", opacity: 0.7 } },
     { selector: "edge.to-acc, edge.to-tensor", style: { "line-style": "dotted" } },
+    { selector: "edge.cut", style: {
+      "line-style": "dashed", "line-color": p.stale, "target-arrow-color": p.stale, "source-arrow-color": p.stale,
+      "target-arrow-shape": "tee", "source-arrow-shape": "none", label: "detach()", color: p.stale, "font-size": 10,
+    } },
     // Replay state (toggled in cy.batch(); positions never change while stepping).
     // Not-yet-created elements are made transparent rather than display:none: display, visibility
     // and opacity changes force Cytoscape to re-sort every element by z-order on the next frame.
@@ -108,4 +112,5 @@ export const LEGEND: { cls: string; label: string }[] = [
   { cls: "freed", label: "saved buffers freed" },
   { cls: "stale", label: "saved tensor modified in place" },
   { cls: "grad", label: "gradient flowing / .grad filled" },
+  { cls: "cut", label: "dashed red: detach() cut (no gradient flows)" },
 ];
