@@ -214,7 +214,7 @@ def test_zygote_death_is_survived(small: tuple[LoopThread, Supervisor]) -> None:
         result = loop.call(sup.run("print('back')"))
         if result["status"] == "ok":
             break
-        assert result["status"] == "error"  # a run caught in the crash is a tagged error
+        assert result["status"] == "error", result  # a run caught in the crash is a tagged error
     assert result["stdout"] == "back\n"
     assert sup.health()["zygote_alive"]
 

@@ -227,7 +227,7 @@ def new_mount_namespace(
         f"size={scratch_bytes},nr_inodes={scratch_inodes},mode=0700{owner}",
     )
     os.makedirs(root_dir + "/proc", exist_ok=True)
-    _mount("proc", root_dir + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible")
+    _mount("proc", root_dir + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible,subset=pid")
     os.makedirs(root_dir + "/.old")
     _check(_libc.syscall(SYS_PIVOT_ROOT, root_dir.encode(), (root_dir + "/.old").encode()), "pivot_root")
     os.chdir("/")
