@@ -121,7 +121,7 @@ async function loadTrace(raw: Trace, id: string | null): Promise<number> {
   replay.seek(replay.total);
   session = { trace, id, model, replay, collapsed };
   selected = null;
-  await canvas.render(model, collapsed, replay.state);
+  await canvas.render(model, collapsed, replay.state, focusItemFor(model));
   editor.setMarks({
     noGrad: [...model.noGradLines], detach: [...model.detachLines],
     error: trace.error?.line ?? null, related: trace.error?.related_line ?? null, current: null,
@@ -136,6 +136,18 @@ async function loadTrace(raw: Trace, id: string | null): Promise<number> {
   app.dataset["nodes"] = String(trace.nodes.length);
   (window.__gradtrace as { renderMs: number }).renderMs = lastRenderMs;
   return lastRenderMs;
+}
+
+/** What a big graph's first view centres on: the culprit, else the output backward started from. */
+function focusItemFor(model: GraphModel): string | null {
+  const err = model.trace.error;
+  if (err?.node) return err.node;
+  if (err?.tensor) return model.tensorItem.get(err.tensor) ?? null;
+  const passes = model.trace.backward_passes;
+  const root = passes.length ? passes[passes.length - 1]!.roots?.[0] : null;
+  if (root) return model.tensorItem.get(root) ?? null;
+  const last = model.trace.nodes[model.trace.nodes.length - 1];
+  return last?.id ?? null;
 }
 
 function pinCulprit(): void {
@@ -188,7 +200,8 @@ async function run(): Promise<void> {
 let renders = 0;
 async function rerender(): Promise<void> {
   if (!session) return;
-  await canvas.render(session.model, session.collapsed, session.replay.state);
+  await canvas.render(session.model, session.collapsed, session.replay.state, selected?.startsWith("G:") ? null : selected);
+  if (selected?.startsWith("G:")) canvas.focus(selected);
   app.dataset["renders"] = String(++renders);
   showState(session.replay.state);
   if (selected && canvas.view && !canvas.view.els.has(selected)) selected = null;

@@ -13,6 +13,9 @@ export interface CanvasHandlers {
   onJump: (elId: string) => void;
 }
 
+/** Below this zoom labels are unreadable; initial views stop here and centre on the focus. */
+const MIN_READABLE_ZOOM = 0.75;
+
 /** Steps moved at once beyond which restyling everything beats diffing. */
 const FULL_REFRESH_SPAN = 400;
 
@@ -48,12 +51,14 @@ export class GraphCanvas {
     this.cy.on("tap", "node", (e) => handlers.onSelect(e.target.hasClass("future") ? null : (e.target.id() as string)));
     this.cy.on("tap", (e) => { if (e.target === this.cy) handlers.onSelect(null); });
     this.cy.on("dbltap", "node", (e) => { if (!e.target.hasClass("future")) handlers.onJump(e.target.id() as string); });
-    // The container changes size with the window and the phone layout: keep the canvas in step.
-    let fitted = false;
+    // The container changes size with the window and the phone layout: keep the canvas in step,
+    // and redo the initial framing until the user pans or zooms themselves.
     new ResizeObserver(() => {
       this.cy.resize();
-      if (!fitted && this.cy.nodes().length) { this.fit(); fitted = true; }
+      if (this.autoView && this.cy.nodes().length) this.initialView();
     }).observe(container);
+    const manual = (): void => { this.autoView = false; };
+    this.cy.on("tapstart scrollzoom pinchzoom", manual);
   }
 
   setTheme(theme: Theme): void { this.theme = theme; this.cy.style(stylesheet(theme, this.arrows) as unknown as cytoscape.StylesheetJson); }
@@ -61,7 +66,7 @@ export class GraphCanvas {
   getArrows(): ArrowDir { return this.arrows; }
 
   /** (Re)builds the drawing for a collapse state: one layout, then positions stay fixed. */
-  async render(model: GraphModel, collapsed: Set<string>, state: ReplayState): Promise<void> {
+  async render(model: GraphModel, collapsed: Set<string>, state: ReplayState, focusItem: string | null = null): Promise<void> {
     const view = buildView(model, collapsed);
     const t0 = performance.now();
     const layout = await computeLayout({ nodes: view.layoutNodes, edges: view.layoutEdges, groups: view.layoutGroups });
@@ -102,8 +107,9 @@ export class GraphCanvas {
     this.handles.clear();
     this.cy.elements().forEach((e) => { this.handles.set(e.id(), e as cytoscape.CollectionReturnValue); });
     this.applyState(state);
-    this.cy.fit(undefined, 24);
-    if (this.cy.zoom() > 1.6) { this.cy.zoom(1.6); this.cy.center(); }
+    this.focusEl = focusItem ? view.rep.get(focusItem) ?? focusItem : null;
+    this.autoView = true;
+    this.initialView();
     this.lastLayout = { engine: layout.engine, ms: Math.round(layoutMs), nodes: view.layoutNodes.length };
   }
 
@@ -172,6 +178,22 @@ export class GraphCanvas {
   }
 
   fit(): void { this.cy.fit(undefined, 24); }
+
+  private autoView = true;
+  private focusEl: string | null = null;
+
+  /** Fit the graph; if that makes labels unreadable, stay readable around the focus element. */
+  private initialView(): void {
+    this.cy.fit(undefined, 24);
+    if (this.cy.zoom() > 1.6) { this.cy.zoom(1.6); this.cy.center(); }
+    const f = this.focusEl ? this.handles.get(this.focusEl) : undefined;
+    if (this.cy.zoom() < MIN_READABLE_ZOOM && f) {
+      this.cy.zoom(MIN_READABLE_ZOOM);
+      this.cy.center(f);
+      // Outputs sit at the bottom of the drawing: show what leads into them, not empty space.
+      if (f.hasClass("output")) this.cy.panBy({ x: 0, y: this.cy.height() * 0.3 });
+    }
+  }
   zoomBy(f: number): void {
     const c = { x: this.cy.width() / 2, y: this.cy.height() / 2 };
     this.cy.zoom({ level: this.cy.zoom() * f, renderedPosition: c });
