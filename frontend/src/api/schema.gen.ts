@@ -318,6 +318,16 @@ export interface components {
         /** Health */
         Health: {
             /**
+             * Queue Depth
+             * @description Runs waiting for a sandbox slot right now.
+             */
+            queue_depth: number;
+            /**
+             * Running
+             * @description Runs executing in the sandbox right now.
+             */
+            running: number;
+            /**
              * Sandbox
              * @description The sandbox supervisor's own report (zygote alive, queue depth, ...).
              */
@@ -349,6 +359,11 @@ export interface components {
              * @description gradtrace version.
              */
             version: string;
+            /**
+             * Zygote Alive
+             * @description The sandbox's warm fork server is running.
+             */
+            zygote_alive: boolean;
         };
         /** HealthStats */
         HealthStats: {
