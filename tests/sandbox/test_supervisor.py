@@ -247,3 +247,31 @@ def test_unstartable_zygote_refuses_to_start() -> None:
         loop.call(sup.close())
     finally:
         loop.stop()
+
+
+def test_a_missing_layer_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pretend this host has no cgroup v1 hierarchy: the worker's cgroup layer cannot be had.
+    monkeypatch.setattr("gradtrace.sandbox.supervisor.SlotCgroups.available", staticmethod(lambda: False))
+    loop = LoopThread()
+    sup = Supervisor(SandboxLimits(concurrency=1))
+    try:
+        with pytest.raises(SandboxUnavailable, match="cgroup"):
+            loop.call(sup.start())
+        loop.call(sup.close())
+    finally:
+        loop.stop()
+
+
+def test_allow_weaker_runs_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("gradtrace.sandbox.supervisor.SlotCgroups.available", staticmethod(lambda: False))
+    loop, sup = start_sandbox(SandboxLimits(concurrency=1, allow_weaker=True, wall_seconds=3))
+    try:
+        health = sup.health()
+        assert health["mode"] == "weaker"
+        assert health["layers"]["cgroup"].startswith("off")
+        assert all(v == "on" for k, v in health["layers"].items() if k != "cgroup")
+        result = loop.call(sup.run("import socket\ntry:\n    socket.socket()\nexcept OSError as e:\n    print('blocked')\n"))
+        assert result["status"] == "ok" and result["stdout"] == "blocked\n"
+    finally:
+        loop.call(sup.close())
+        loop.stop()

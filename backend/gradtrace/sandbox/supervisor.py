@@ -589,33 +589,41 @@ class Supervisor:
                 os.close(job_r)
                 os.close(result_w)
             pid = await asyncio.wait_for(spawned, SPAWN_TIMEOUT)
-            pidfd = os.pidfd_open(pid)
+            try:
+                pidfd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                pidfd = -1  # already gone: its layer report (read below) says why
             exited = self._exit_future(pid)
             reader = asyncio.StreamReader(limit=1 << 16)
             transport, _ = await loop.connect_read_pipe(
                 lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(result_r, "rb", buffering=0)
             )
             result_r = -1
-            worker = _Worker(slot, pid, pidfd, job_w, reader, transport, exited)
-            self._live[pid] = worker
             head = await asyncio.wait_for(reader.readexactly(FRAME.size), SPAWN_TIMEOUT)
             kind, size = FRAME.unpack(head)
             if kind != FRAME_LAYERS or size > 1 << 16:
                 raise _WorkerGone("bad layer report")
-            report = json.loads(await reader.readexactly(size))
+            report = json.loads(await asyncio.wait_for(reader.readexactly(size), SPAWN_TIMEOUT))
             if "error" in report:
                 raise _WorkerGone(f"isolation failed: {report['error']}")
+            if pidfd < 0:
+                raise _WorkerGone("the worker exited during set-up")
+            worker = _Worker(slot, pid, pidfd, job_w, reader, transport, exited)
             worker.layers = {str(k): str(v) for k, v in report.items()}
+            self._live[pid] = worker
             return worker
-        except (TimeoutError, asyncio.IncompleteReadError, ValueError, OSError) as exc:
+        except BaseException as exc:
+            # Nothing of a worker that failed to start may linger: kill it, close its ends.
             if pidfd >= 0:
                 with contextlib.suppress(OSError):
                     signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-            raise _WorkerGone(f"{type(exc).__name__}: {exc}") from exc
-        except BaseException:
-            if pidfd >= 0:
-                with contextlib.suppress(OSError):
-                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                os.close(pidfd)
+            with contextlib.suppress(OSError):
+                os.close(job_w)
+            if transport is not None:
+                transport.close()
+            if isinstance(exc, (TimeoutError, asyncio.IncompleteReadError, ValueError, OSError)):
+                raise _WorkerGone(f"{type(exc).__name__}: {exc}") from exc
             raise
         finally:
             self._spawn_waiters.pop(slot, None)

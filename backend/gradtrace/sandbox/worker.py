@@ -36,8 +36,8 @@ _write_all = write_all
 _exit = os._exit
 
 
-def apply_layers(cfg: dict[str, Any], job_fd: int, result_fd: int, pidns: str) -> tuple[dict[str, str], int, int]:
-    """Apply every layer in order. Returns (report, job_fd, result_fd) after fd renumbering.
+def apply_layers(cfg: dict[str, Any], fds: list[int], pidns: str) -> dict[str, str]:
+    """Apply every layer in order; `fds` ([job, result]) is updated in place when renumbered.
 
     A layer that fails is fatal unless cfg["allow_weaker"]; the report says "on" or
     "off: <why>" for each layer.
@@ -54,11 +54,10 @@ def apply_layers(cfg: dict[str, Any], job_fd: int, result_fd: int, pidns: str) -
             if not cfg["allow_weaker"]:
                 raise
 
-    def fds() -> None:
-        nonlocal job_fd, result_fd
-        job_fd, result_fd = isolate.close_inherited_fds([job_fd, result_fd])
+    def close_fds() -> None:
+        fds[:] = isolate.close_inherited_fds(fds)
 
-    layer("fds", fds)
+    layer("fds", close_fds)
     layer("env", lambda: isolate.clear_environment(cfg["env"]))
     if not pidns.startswith("on") and not cfg["allow_weaker"]:
         raise isolate.LayerError(f"pidns {pidns}")
@@ -94,7 +93,7 @@ def apply_layers(cfg: dict[str, Any], job_fd: int, result_fd: int, pidns: str) -
     layer("uid", lambda: isolate.drop_privileges(uid))
     layer("no_new_privs", isolate.no_new_privs)
     layer("seccomp", isolate.install_seccomp)
-    return report, job_fd, result_fd
+    return report
 
 
 def worker_main(
@@ -110,9 +109,12 @@ def worker_main(
         # The zygote's SIGCHLD wake-up plumbing must not leak into the worker.
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        fds = [job_fd, result_fd]
         try:
-            report, job_fd, result_fd = apply_layers(cfg, job_fd, result_fd, pidns)
+            report = apply_layers(cfg, fds, pidns)
+            job_fd, result_fd = fds
         except Exception as exc:
+            job_fd, result_fd = fds
             try:
                 _write_all(result_fd, encode_frame(FRAME_LAYERS, _dumps({"error": str(exc)}).encode()))
             finally:
