@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import type { Trace } from "../src/api/types";
 import { buildModel, normalizeTrace } from "../src/graph/model";
 import { Replay } from "../src/graph/replay";
-import { buildView, defaultCollapsed } from "../src/graph/view";
+import { buildView, defaultCollapsed, versionedLabel } from "../src/graph/view";
 import { layeredLayout } from "../src/graph/layout";
 
 const dir = new URL("./fixtures/", import.meta.url);
@@ -71,6 +71,19 @@ describe("specific real traces", () => {
     expect(r.state.stale.has(t.error!.node!)).toBe(true);
     r.seek(r.total);
     expect(r.state.culpritNode).toBe(t.error!.node);
+  });
+  it("inplace_version_error: the bumped tensor's label shows its version from the in-place step on", () => {
+    const t = load("inplace_version_error.json");
+    const m = buildModel(t);
+    const v = buildView(m, new Set());
+    const r = new Replay(m);
+    const ip = t.events.findIndex((e) => e.kind === "inplace");
+    const tid = t.events[ip]!.tensor!;
+    const el = v.els.get(m.tensorItem.get(tid)!)!;
+    r.seek(ip);
+    expect(versionedLabel(el, r.state, m)).not.toContain("· v");
+    r.seek(ip + 1);
+    expect(versionedLabel(el, r.state, m)).toContain("· v1");
   });
   it("no_grad: lines run without grad are shaded", () => {
     const m = buildModel(load("no_grad.json"));

@@ -212,6 +212,17 @@ export function dynamicClasses(view: GraphView, el: ViewEl, s: ReplayState, mode
   return out.join(" ");
 }
 
+/** A tensor's label with its in-place version once it was bumped ("b\n[2] · v1"). */
+export function versionedLabel(el: ViewEl, s: ReplayState, model: GraphModel): string | null {
+  const members = el.members;
+  if (!members || members.length !== 1) return null;
+  const it = model.items.get(members[0]!);
+  const tid = it?.tensor?.id ?? it?.node?.output ?? null;
+  if (!it || !tid || it.kind === "accumulate_grad") return null;
+  const v = s.versions.get(tid) ?? 0;
+  return v > 0 ? `${it.label} · v${v}` : it.label;
+}
+
 /** Edge label while a gradient flows along it (short: a number or a shape). */
 export function edgeGradLabel(el: ViewEl, s: ReplayState): string {
   if (!el.link || el.link.edge < 0) return "";

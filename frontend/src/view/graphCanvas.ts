@@ -3,7 +3,7 @@ import cytoscape, { type Core, type ElementDefinition } from "cytoscape";
 import type { GraphModel } from "../graph/model";
 import type { ReplayState } from "../graph/replay";
 import { touchedBetween } from "../graph/replay";
-import { buildView, dynamicClasses, edgeGradLabel, groupBoxes, type GraphView } from "../graph/view";
+import { buildView, dynamicClasses, edgeGradLabel, groupBoxes, versionedLabel, type GraphView } from "../graph/view";
 import { stylesheet, type ArrowDir, type Theme } from "../graph/styles";
 import { toSvg, type SvgEdge, type SvgNode } from "../graph/svg";
 import { computeLayout } from "./layoutClient";
@@ -15,6 +15,9 @@ export interface CanvasHandlers {
 
 /** Below this zoom labels are unreadable; initial views stop here and centre on the focus. */
 const MIN_READABLE_ZOOM = 0.75;
+
+/** Drawn nodes above which edges are drawn straight (see stylesheet). */
+const BIG_VIEW = 400;
 
 /** Steps moved at once beyond which restyling everything beats diffing. */
 const FULL_REFRESH_SPAN = 400;
@@ -32,6 +35,7 @@ export class GraphCanvas {
   private lastClasses = new Map<string, string>();
   private lastState: { step: number; activeRep: string | null; culpritRep: string | null } | null = null;
   private searchHits = new Set<string>();
+  private lastLabels = new Set<string>();
   /** Element handles by id: cy.getElementById builds a new collection on every call. */
   private handles = new Map<string, cytoscape.CollectionReturnValue>();
   private lastStateFull: ReplayState | null = null;
@@ -61,8 +65,10 @@ export class GraphCanvas {
     this.cy.on("tapstart scrollzoom pinchzoom", manual);
   }
 
-  setTheme(theme: Theme): void { this.theme = theme; this.cy.style(stylesheet(theme, this.arrows) as unknown as cytoscape.StylesheetJson); }
-  setArrows(arrows: ArrowDir): void { this.arrows = arrows; this.cy.style(stylesheet(this.theme, arrows) as unknown as cytoscape.StylesheetJson); }
+  private big = false;
+  private restyle(): void { this.cy.style(stylesheet(this.theme, this.arrows, this.big) as unknown as cytoscape.StylesheetJson); }
+  setTheme(theme: Theme): void { this.theme = theme; this.restyle(); }
+  setArrows(arrows: ArrowDir): void { this.arrows = arrows; this.restyle(); }
   getArrows(): ArrowDir { return this.arrows; }
 
   /** (Re)builds the drawing for a collapse state: one layout, then positions stay fixed. */
@@ -99,11 +105,14 @@ export class GraphCanvas {
       this.appearAt.set(el.appearAt, l);
     }
     this.lastClasses.clear();
+    this.lastLabels.clear();
     this.lastState = null;
     this.cy.batch(() => {
       this.cy.elements().remove();
       this.cy.add(defs);
     });
+    const big = view.layoutNodes.length > BIG_VIEW;
+    if (big !== this.big) { this.big = big; this.restyle(); }
     this.handles.clear();
     this.cy.elements().forEach((e) => { this.handles.set(e.id(), e as cytoscape.CollectionReturnValue); });
     this.applyState(state);
@@ -156,6 +165,10 @@ export class GraphCanvas {
         if (el.isEdge) {
           const label = edgeGradLabel(el, s);
           if (label) ele.data("grad", label); else if (ele.data("grad") !== undefined) ele.removeData("grad");
+        } else if (cls.includes("bumped") || (this.lastLabels.has(id))) {
+          // In-place ops show as a version suffix on the tensor (only while bumped, to stay cheap).
+          const label = versionedLabel(el, s, model);
+          if (label && label !== ele.data("label")) { ele.data("label", label); this.lastLabels.add(id); }
         }
         ele.classes(cls);
         restyled++;
