@@ -226,6 +226,11 @@ CASES: dict[str, tuple[str, dict[str, Any], set[str]]] = {
         SHORT,
         {"error", "ok"},
     ),
+    "event_frame_flood": (
+        "import os, struct\nframe = struct.pack('!cI', b'E', 60000) + b' ' * 60000\nwhile True:\n    os.write(4, frame)\n",
+        SHORT,
+        {"output_limit"},
+    ),
     "monkeypatched_modules": (
         "import builtins, json, sys, os\n"
         "json.dumps = lambda *a, **k: 'garbage'\njson.loads = lambda *a, **k: None\n"

@@ -419,6 +419,12 @@ class Supervisor:
         out: _Outcome,
     ) -> None:
         forwarded = 0
+        event_frames = 0
+        event_bytes = 0
+        # Bounds on everything the worker may send, forged or not: the web server must not
+        # spend a whole wall-clock budget parsing a flood.
+        max_event_frames = self.limits.max_events_streamed + 1
+        max_event_bytes = 2 * eff.trace_bytes
         while True:
             try:
                 head = await w.reader.readexactly(FRAME.size)
@@ -426,8 +432,13 @@ class Supervisor:
                 return
             kind, size = FRAME.unpack(head)
             if kind == FRAME_EVENT:
+                event_frames += 1
+                event_bytes += size
                 if size > self.limits.event_bytes:
                     out.oversize = f"a timeline event of {size} bytes (limit {self.limits.event_bytes})"
+                    return
+                if event_frames > max_event_frames or event_bytes > max_event_bytes:
+                    out.oversize = f"more than {max_event_frames} timeline events or {max_event_bytes} bytes of them"
                     return
                 payload = await self._read_body(w, size)
                 if payload is None:
@@ -677,7 +688,7 @@ class Supervisor:
                 self._live.pop(w.pid, None)
                 self._exit_waiters.pop(w.pid, None)
             # Belt and braces: the pid namespace already took every descendant with it.
-            survivors = self._sweep_uid(self.base_uid + slot)
+            survivors = await asyncio.to_thread(self._sweep_uid, self.base_uid + slot)
             if survivors:
                 log.error("slot %d: killed %d survivors by uid", slot, survivors)
             if release and self.limits.prefork and not self._closing:
