@@ -2,6 +2,7 @@
 frame rate while stepping, for synthetic traces of 100 .. 20k nodes (and a real transformer trace).
 
 Usage: .venv/bin/python bench/frontend/bench_frontend.py [--runs 3] [--sizes 100,500,1000,5000,20000]
+       [--real trace.json ...]   (trace JSON files, e.g. from `gradtrace trace FILE`)
 Needs the built bundle (`npm run build`) and /usr/bin/chromium. Prints a table; asserts nothing.
 """
 
@@ -97,6 +98,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--sizes", default="100,500,1000,5000,20000")
     ap.add_argument("--fps-seconds", type=float, default=3.0)
+    ap.add_argument("--real", nargs="*", default=[], help="extra real trace JSON files")
     args = ap.parse_args()
     if not (STATIC / "index.html").exists():
         raise SystemExit("build the bundle first: npm run build")
@@ -114,6 +116,13 @@ def main() -> None:
                 cases.append(("synthetic 1000 expanded", n, None, True))
         if REAL.exists():
             cases.append(("transformer_encoder (real)", 0, REAL.read_text(), False))
+        for path in args.real:
+            text = Path(path).read_text()
+            # Accept both a bare trace and the API's {"id", "trace"} envelope.
+            doc = json.loads(text)
+            if "trace" in doc and "nodes" not in doc:
+                text = json.dumps(doc["trace"])
+            cases.append((f"{Path(path).stem} (real)", 0, text, False))
         for label, n, real, expand in cases:
             r = measure(page, n, real, args.runs, args.fps_seconds, expand)
             rows.append((label, r))

@@ -270,3 +270,33 @@ def test_phone_width_and_dark_theme(page: Page, server: str, artifacts: Path) ->
     assert box is not None and box["width"] > 300 and box["height"] > 200
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390 + 1
     page.screenshot(path=str(artifacts / "07-phone-dark.png"), full_page=True)
+
+
+def test_search_arrows_keyboard_and_code_survives_reload(page: Page, server: str) -> None:
+    open_app(page, server)
+    run_example(page, "linear_bce_named_parameters")
+    trace = page.evaluate("() => window.__gradtrace.trace")
+    param = next(t for t in trace["tensors"] if any("weight" in n for n in t["names"]))
+    search = page.get_by_role("searchbox", name="Search nodes")
+    search.fill(param["names"][0])
+    search.press("Enter")
+    page.wait_for_function(f"() => window.__gradtrace.cy.getElementById('T:{param['id']}').selected()")
+    expect(page.locator("#inspector h3")).to_have_text(", ".join(param["names"]))
+    # Arrow direction toggle flips the drawn arrowheads, not the edges.
+    arrows = page.get_by_role("button", name="Arrows: data flow")
+    arrows.click()
+    expect(page.get_by_role("button", name="Arrows: autograd")).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate("() => window.__gradtrace.cy.edges()[0].style('source-arrow-shape')") == "triangle"
+    # Keyboard: arrow keys step when focus is outside the editor.
+    page.get_by_role("button", name="Go to start").click()
+    page.locator("#inspector").click()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert state(page)["step"] == 2
+    page.keyboard.press("ArrowLeft")
+    assert state(page)["step"] == 1
+    # The code in the editor survives a reload.
+    code = page.evaluate("() => window.__gradtrace.editorText")
+    page.reload()
+    page.wait_for_function("window.__gradtrace !== undefined")
+    assert page.evaluate("() => window.__gradtrace.editorText") == code
