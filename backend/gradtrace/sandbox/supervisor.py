@@ -88,11 +88,15 @@ class _Worker:
     layers: dict[str, str] = field(default_factory=dict)
 
     def kill(self) -> None:
+        if self.pidfd < 0:  # closed: the number may belong to someone else by now
+            return
         with contextlib.suppress(OSError):
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
 
     def alive(self) -> bool:
         """False once the process has exited (a pidfd polls readable then)."""
+        if self.pidfd < 0:
+            return False
         try:
             readable, _, _ = select.select([self.pidfd], [], [], 0)
         except (OSError, ValueError):
@@ -101,8 +105,10 @@ class _Worker:
 
     def close(self) -> None:
         for fd in (self.job_w, self.pidfd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.job_w = self.pidfd = -1
         self.transport.close()
 
 
@@ -160,11 +166,13 @@ class Supervisor:
         self._lease_uids()
         self._sweep_all_uids()
         self._make_cgroups()
-        await self._start_zygote()
         try:
+            await self._start_zygote()
             probe = await self._spawn(0)
-        except _WorkerGone as exc:
+        except (_WorkerGone, SandboxUnavailable) as exc:
             await self.close()
+            if isinstance(exc, SandboxUnavailable):
+                raise
             raise SandboxUnavailable(f"sandbox worker failed to start: {exc}") from exc
         self._layers = {name: probe.layers.get(name, "off: not reported") for name in LAYER_ORDER}
         off = {k: v for k, v in self._layers.items() if not v.startswith("on")}
@@ -188,31 +196,37 @@ class Supervisor:
         self._started = True
 
     async def close(self) -> None:
-        """Kill the zygote and every worker; wait until they are gone."""
+        """Kill every worker and the zygote; return once they are gone (and reaped)."""
         self._closing = True
-        for task in list(self._tasks):
-            task.cancel()
         for task in list(self._idle.values()):
             task.cancel()
-        for task in [*self._tasks, *self._idle.values()]:
-            with contextlib.suppress(BaseException):
-                await task
         self._idle.clear()
-        for w in list(self._live.values()):
+        await self._drain_tasks()
+        # Workers first, while the zygote is still there to reap them (an orphan's zombie
+        # would wait for the host's init).
+        workers = list(self._live.values())
+        for w in workers:
             w.kill()
-        if self._ctrl is not None:
+        for w in workers:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(w.exited), self.limits.kill_grace)
+        if self._ctrl is not None:  # EOF: the zygote kills what is left and exits
             with contextlib.suppress(OSError):
                 self._ctrl.close()
             self._ctrl = None
         if self._proc is not None and self._proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._proc.kill()
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(self._proc.wait(), 10)
+            try:
+                await asyncio.wait_for(self._proc.wait(), self.limits.kill_grace)
+            except BaseException:
+                with contextlib.suppress(ProcessLookupError):
+                    self._proc.kill()
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(self._proc.wait(), 10)
         if self._notify_task is not None:
             self._notify_task.cancel()
             with contextlib.suppress(BaseException):
                 await self._notify_task
+        await self._drain_tasks()  # runs that ended meanwhile scheduled their recycling
         for w in list(self._live.values()):
             w.close()
         self._live.clear()
@@ -225,6 +239,14 @@ class Supervisor:
         if self._uid_lease is not None:
             os.close(self._uid_lease)
             self._uid_lease = None
+
+    async def _drain_tasks(self) -> None:
+        while self._tasks:
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._tasks.difference_update(tasks)
 
     def health(self) -> dict[str, Any]:
         alive = self._proc is not None and self._proc.returncode is None and self._zygote_ready.is_set()
@@ -707,9 +729,12 @@ class Supervisor:
                     continue
                 try:
                     with open(f"/proc/{name}/status", "rb") as f:
+                        zombie = False
                         for line in f:
-                            if line.startswith(b"Uid:"):
-                                if int(line.split()[1]) == uid:
+                            if line.startswith(b"State:"):
+                                zombie = b"Z" in line.split()[1]
+                            elif line.startswith(b"Uid:"):
+                                if int(line.split()[1]) == uid and not zombie:
                                     found += 1
                                     os.kill(int(name), signal.SIGKILL)
                                 break
@@ -775,6 +800,12 @@ class Supervisor:
         return task
 
     # --- zygote ---------------------------------------------------------------------------
+
+    async def _restart_zygote(self) -> None:
+        try:
+            await self._ensure_zygote()
+        except (SandboxUnavailable, _WorkerGone) as exc:
+            log.error("zygote restart failed (the next run retries): %s", exc)
 
     async def _ensure_zygote(self) -> None:
         if self._zygote_ready.is_set():
@@ -872,7 +903,8 @@ class Supervisor:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         if not self._closing:
-            log.error("zygote died (exit %s); it restarts with the next worker", proc.returncode)
+            log.error("zygote died (exit %s); restarting it", proc.returncode)
+            self._bg(self._restart_zygote())
         for slot, task in list(self._idle.items()):
             self._idle.pop(slot, None)
             if task.done() and not task.cancelled() and task.exception() is None:
