@@ -84,6 +84,16 @@ describe("groups and collapsing", () => {
     const mm = buildModel(syntheticTrace(400, { modules: false }));
     expect([...mm.groups.keys()].every((k) => k.startsWith("line "))).toBe(true);
   });
+  it("splits a line with thousands of nodes (a loop) into runs of consecutive nodes", () => {
+    const mm = buildModel(syntheticTrace(5000, { modules: false }));
+    const runs = [...mm.groups.values()].filter((g) => g.parent);
+    expect(runs.length).toBeGreaterThan(20);
+    for (const g of runs) expect(g.items.length).toBeLessThanOrEqual(300);
+    const v = buildView(mm, defaultCollapsed(mm));
+    const drawn = [...v.els.values()].filter((e) => !e.isEdge && !e.isParent).length;
+    expect(drawn).toBeGreaterThan(20);
+    expect(drawn).toBeLessThanOrEqual(600);
+  });
   it("search finds by name and module; groupsToOpen lists ancestors", () => {
     const hits = searchItems(m, "layers.2.ffn.weight");
     expect(hits.length).toBeGreaterThan(0);

@@ -237,7 +237,41 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
 
   // Big graphs without modules still need something to collapse: group by source line.
   if (items.size > lineGroupThreshold) {
-    for (const it of items.values()) if (it.group == null && it.kind !== "tensor" && it.node?.line != null) it.group = "line " + it.node.line;
+    const byLine = new Map<number, Item[]>();
+    for (const it of items.values()) {
+      if (it.group != null || it.kind === "tensor" || it.node?.line == null) continue;
+      it.group = "line " + it.node.line;
+      const l = byLine.get(it.node.line) ?? [];
+      l.push(it);
+      byLine.set(it.node.line, l);
+    }
+    // A loop puts thousands of nodes on one line: split it into runs of consecutive nodes so the
+    // collapsed view is a readable chain of boxes and each box opens to a drawable size.
+    for (const [line, list] of byLine) {
+      if (list.length <= lineGroupThreshold) continue;
+      list.sort((a, b) => a.node!.seq - b.node!.seq);
+      const size = Math.max(50, Math.ceil(list.length / 40));
+      list.forEach((it, i) => {
+        const start = Math.floor(i / size) * size;
+        it.group = `line ${line}/nodes ${start + 1}-${Math.min(list.length, start + size)}`;
+      });
+    }
+  }
+  // Leaves follow their consumers: an AccumulateGrad (and its leaf tensor) outside any module or
+  // line group joins its first consumer's group, a named output joins its grad_fn's group.
+  const firstConsumer = new Map<string, string>();
+  for (const l of links) if (!firstConsumer.has(l.from)) firstConsumer.set(l.from, l.to);
+  for (const it of items.values()) {
+    if (it.group != null || it.node?.kind !== "accumulate_grad") continue;
+    const c = firstConsumer.get(it.id);
+    const g = c ? items.get(c)?.group ?? null : null;
+    if (g) it.group = g;
+  }
+  for (const it of items.values()) {
+    if (it.group != null || !it.tensor) continue;
+    const acc = accOf.get(it.tensor.id);
+    const owner = acc ? items.get(acc.id) : it.tensor.grad_fn ? items.get(it.tensor.grad_fn) : undefined;
+    if (owner?.group) it.group = owner.group;
   }
   const { groups, rootGroups } = buildGroups(items);
   return { trace, items, links, groups, rootGroups, nodeById, tensorById, tensorItem, nextEdges, firstEventOfLine, noGradLines, detachLines, roots };
@@ -250,7 +284,7 @@ function buildGroups(items: Map<string, Item>): { groups: Map<string, Group>; ro
   // Every dotted prefix; keep a prefix if items live there or >= 2 kept children meet there.
   const childPrefixes = new Map<string, Set<string>>();
   const prefixesOf = (key: string): string[] => {
-    if (key.startsWith("line ")) return [key];
+    if (key.startsWith("line ")) { const i = key.indexOf("/"); return i < 0 ? [key] : [key.slice(0, i), key]; }
     const parts = key.split(".");
     const out: string[] = [];
     for (let i = 1; i <= parts.length; i++) out.push(parts.slice(0, i).join("."));
@@ -271,7 +305,7 @@ function buildGroups(items: Map<string, Item>): { groups: Map<string, Group>; ro
     const ps = prefixesOf(key);
     let parent: string | null = null;
     for (let i = ps.length - 2; i >= 0; i--) if (kept.has(ps[i]!)) { parent = ps[i]!; break; }
-    groups.set(key, { key, id: groupElId(key), label: key, parent, children: [], items: [], size: 0 });
+    groups.set(key, { key, id: groupElId(key), label: key.replace("/", " · "), parent, children: [], items: [], size: 0 });
   }
   for (const g of groups.values()) if (g.parent) groups.get(g.parent)!.children.push(g.key);
   for (const it of items.values()) if (it.group && groups.has(it.group)) groups.get(it.group)!.items.push(it.id);
