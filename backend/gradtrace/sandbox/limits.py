@@ -44,9 +44,8 @@ class SandboxLimits(BaseSettings):
     extra_ro_paths: tuple[str, ...] = Field(default=(), description="Extra host paths bound read-only into the worker's view (e.g. a data dir snippets may read).")
     tracer: str = Field(
         default="gradtrace.core.tracer:trace_source",
-        description="module:function the zygote imports to trace a snippet. Only tests change it.",
+        description="module:function the zygote imports to trace a snippet (tests point it elsewhere).",
     )
-    tracer_path: str | None = Field(default=None, description="Directory prepended to the zygote's sys.path to find `tracer` (tests only).")
 
     def effective(self, run: RunLimits | None = None) -> EffectiveLimits:
         """This server's maxima lowered by whatever the request asked for (never raised)."""

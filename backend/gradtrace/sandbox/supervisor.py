@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from gradtrace.core.model import Event, Trace, TraceError
 from gradtrace.sandbox import worker as worker_codes
 from gradtrace.sandbox.cgroups import SlotCgroups
-from gradtrace.sandbox.isolate import LAYER_ORDER
+from gradtrace.sandbox.isolate import LAYER_ORDER, minimal_paths
 from gradtrace.sandbox.limits import EffectiveLimits, RunLimits, SandboxLimits
 from gradtrace.sandbox.protocol import FRAME, FRAME_EVENT, FRAME_LAYERS, FRAME_RESULT, LEN, encode_message
 
@@ -673,7 +673,7 @@ class Supervisor:
 
     def _worker_config(self, slot: int) -> dict[str, Any]:
         lim = self.limits
-        ro_paths = list(self._hello.get("ro_paths", [])) + list(lim.extra_ro_paths)
+        ro_paths = minimal_paths([*self._hello.get("ro_paths", []), *lim.extra_ro_paths])
         return {
             "uid": self.base_uid + slot,
             "allow_weaker": lim.allow_weaker,
@@ -833,8 +833,6 @@ class Supervisor:
             )
             cmd = [sys.executable, "-I", "-c", bootstrap, "--ctrl", str(child.fileno()), "--notify", str(notify_w)]
             cmd += ["--tracer", self.limits.tracer]
-            if self.limits.tracer_path:
-                cmd += ["--tracer-path", self.limits.tracer_path]
             try:
                 self._proc = await asyncio.create_subprocess_exec(
                     *cmd,

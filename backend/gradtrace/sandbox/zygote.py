@@ -171,9 +171,7 @@ class Zygote:
                 os.close(fd)
 
 
-def load_tracer(spec: str, extra_path: str | None) -> Callable[..., Any]:
-    if extra_path:
-        sys.path.insert(0, extra_path)
+def load_tracer(spec: str) -> Callable[..., Any]:
     module_name, _, attr = spec.partition(":")
     module = importlib.import_module(module_name)
     fn: Callable[..., Any] = getattr(module, attr)
@@ -185,7 +183,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ctrl", type=int, required=True)
     parser.add_argument("--notify", type=int, required=True)
     parser.add_argument("--tracer", default="gradtrace.core.tracer:trace_source")
-    parser.add_argument("--tracer-path", default=None)
     parser.add_argument("--root-dir", default="/run/gradtrace-sandbox")
     args = parser.parse_args(argv)
 
@@ -207,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from gradtrace.sandbox import isolate, worker  # noqa: F401
 
-    trace_fn = load_tracer(args.tracer, args.tracer_path)
+    trace_fn = load_tracer(args.tracer)
     os.makedirs(args.root_dir, mode=0o700, exist_ok=True)
     ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
@@ -233,22 +230,20 @@ def main(argv: list[str] | None = None) -> None:
             "torch_version": torch.__version__,
             "vm_size": isolate.vm_size(),
             "warmup_error": warm_error,
-            "ro_paths": default_ro_paths(args.tracer_path),
+            "ro_paths": default_ro_paths(),
             "symlinks": default_symlinks(),
         }
     )
     zygote.serve()
 
 
-def default_ro_paths(extra: str | None) -> list[str]:
+def default_ro_paths() -> list[str]:
     """What the worker's read-only view contains: the interpreter, the venv, the code."""
     import gradtrace
     from gradtrace.sandbox.isolate import minimal_paths
 
     candidates = ["/usr", sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *sys.path]
     candidates.append(os.path.dirname(os.path.dirname(os.path.abspath(gradtrace.__file__))))
-    if extra:
-        candidates.append(extra)
     return minimal_paths(candidates)
 
 
