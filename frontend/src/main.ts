@@ -1,7 +1,7 @@
 // Wires the playground together: editor -> API -> model -> graph + player + panels; exposes __gradtrace.
 import "./style.css";
 import type { Trace } from "./api/types";
-import { ApiError, createTrace, getDot, getExample, getTrace, listExamples } from "./api/client";
+import { ApiError, getDot, getExample, getTrace, listExamples, streamTrace } from "./api/client";
 import { buildModel, normalizeTrace, type GraphModel } from "./graph/model";
 import { Replay, describeEvent, type ReplayState } from "./graph/replay";
 import { defaultCollapsed, groupsToOpen, searchItems } from "./graph/view";
@@ -177,7 +177,24 @@ async function run(): Promise<void> {
   setStatus("running", "Running…");
   app.dataset["ready"] = "false";
   try {
-    const res = await createTrace(source);
+    // Live progress while the sandbox runs: event count and the line being executed.
+    let seen = 0, nodes = 0, pending = false, lastLine: number | null = null;
+    const res = await streamTrace(source, {
+      onEvent: (ev) => {
+        if (mine !== runSeq) return;
+        seen++;
+        if (ev.kind === "node") nodes++;
+        if (ev.line != null) lastLine = ev.line;
+        if (pending) return;
+        pending = true;
+        requestAnimationFrame(() => {
+          pending = false;
+          if (mine !== runSeq) return;
+          statusEl.textContent = `Running… ${seen} events, ${nodes} nodes${lastLine != null ? `, line ${lastLine}` : ""}`;
+          editor.setMarks({ current: lastLine }, true);
+        });
+      },
+    });
     if (mine !== runSeq) return;
     await loadTrace(res.trace, res.id);
     const st = res.trace.status;

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from .helpers import expect_line, open_app, run_code, run_example, seek, state
+from .helpers import expect_line, open_app, run_code, run_example, runs, seek, state, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -147,7 +148,12 @@ def test_inplace_version_error_pins_the_culprit(page: Page, server: str, api: An
 
 def test_timeout_shows_the_timeout_message(page: Page, server: str) -> None:
     open_app(page, server)
-    st = run_code(page, "import torch\nimport time\nx = torch.ones(2, requires_grad=True)\ny = x * 2\ntime.sleep(600)\n")
+    before = runs(page)
+    page.evaluate("code => window.__gradtrace.setEditorText(code)", "import torch\nimport time\nx = torch.ones(2, requires_grad=True)\ny = x * 2\ntime.sleep(600)\n")
+    page.get_by_role("button", name="Run (Ctrl+Enter)").click()
+    # The timeline streams in while the snippet runs: the node built before the sleep shows up live.
+    expect(page.get_by_role("status")).to_have_text(re.compile(r"Running… \d+ events, [1-9]\d* nodes, line 4"), timeout=30_000)
+    st = wait_ready(page, before)
     assert st["status"] == "timeout"
     alert = page.locator("[data-outcome='timeout']")
     expect(alert).to_be_visible()
