@@ -306,3 +306,14 @@ def test_search_arrows_keyboard_and_code_survives_reload(page: Page, server: str
     page.reload()
     page.wait_for_function("window.__gradtrace !== undefined")
     assert page.evaluate("() => window.__gradtrace.editorText") == code
+
+
+def test_syntax_error_marks_the_line(page: Page, server: str) -> None:
+    open_app(page, server)
+    st = run_code(page, "import torch\nx = torch.ones(2)\ny = (x *\n")
+    assert st["status"] == "error"
+    err = page.evaluate("() => window.__gradtrace.trace.error")
+    assert err["type"] == "SyntaxError" and err["line"] is not None
+    expect(page.locator(".cm-error-line")).to_have_attribute("data-line", str(err["line"]))
+    expect(page.locator("#error-panel .error-message")).to_contain_text("SyntaxError")
+    expect(page.locator("#error-panel .error-where")).to_contain_text(f"line {err['line']}")
