@@ -285,6 +285,7 @@ const themeBtn = byId("theme");
 function applyTheme(t: Theme): void {
   document.documentElement.dataset["theme"] = t;
   canvas.setTheme(t);
+  editor.setDark(t === "dark");
   themeBtn.textContent = t === "dark" ? "Light theme" : "Dark theme";
   themeBtn.setAttribute("aria-pressed", String(t === "dark"));
   try { localStorage.setItem(THEME_KEY, t); } catch { /* ignore */ }

@@ -1,5 +1,6 @@
 // CodeMirror 6 editor: Python, Mod-Enter runs, replay/error/grad-mode line marks, gutter click = jump.
-import { EditorState, StateEffect, StateField, RangeSetBuilder, type Extension } from "@codemirror/state";
+import { Compartment, EditorState, StateEffect, StateField, RangeSetBuilder, type Extension } from "@codemirror/state";
+import { oneDark } from "@codemirror/theme-one-dark";
 import { Decoration, EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection, type DecorationSet } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { python } from "@codemirror/lang-python";
@@ -61,6 +62,8 @@ export interface EditorOptions {
 export class CodeEditor {
   readonly view: EditorView;
   private marks: LineMarks = EMPTY;
+  /** Swappable theme: the default highlight colours are unreadable on the dark background. */
+  private readonly theme = new Compartment();
 
   constructor(opts: EditorOptions) {
     const runKeys = keymap.of([{ key: "Mod-Enter", preventDefault: true, run: () => { opts.onRun(); return true; } }]);
@@ -79,6 +82,7 @@ export class CodeEditor {
       bracketMatching(),
       highlightActiveLine(),
       syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+      this.theme.of([]),
       python(),
       runKeys,
       keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
@@ -87,6 +91,10 @@ export class CodeEditor {
       EditorView.updateListener.of((u) => { if (u.docChanged) { this.marks = EMPTY; opts.onChange(u.state.doc.toString()); } }),
     ];
     this.view = new EditorView({ parent: opts.parent, state: EditorState.create({ doc: opts.doc, extensions }) });
+  }
+
+  setDark(dark: boolean): void {
+    this.view.dispatch({ effects: this.theme.reconfigure(dark ? oneDark : []) });
   }
 
   get text(): string {
