@@ -305,7 +305,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         note(f"overload_{key}", ov[key])
                     await asyncio.sleep(1.0)  # let the queue drain between repeats
                     print(f"  run {rep + 1}/{args.repeats} done", file=sys.stderr)
-                bad = await many(c, src, args.rss_requests, slots + min(queue, slots), cached_share=0.5)
+                # RSS after each fifth of the requests: growth that stops after warm-up is caches, not a leak.
+                checkpoints = []
+                bad = 0
+                for _ in range(5):
+                    bad += await many(c, src, args.rss_requests // 5, slots + min(queue, slots), cached_share=0.5)
+                    checkpoints.append(rss_kib(proc.pid) // 1024)
                 note("rss_phase_errors", bad)
                 await asyncio.sleep(1.0)
                 zyg_after = zygote_pid(proc.pid)
@@ -321,6 +326,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "runs": out,
         "rss_kib": {"server_before": rss0[0], "server_after": rss1[0], "zygote_before": rss0[1], "zygote_after": rss1[1]},
         "zygote_same_pid": zyg == zyg_after,
+        "server_rss_checkpoints_mib": checkpoints,
         "rss_requests": args.rss_requests,
         "sandbox_processes_idle": leftover_running,
         "leaked_after_stop": leaked_after_stop,
@@ -348,6 +354,7 @@ def table(r: dict[str, Any], args: argparse.Namespace) -> str:
             f"{rss['server_before'] / 1024:.0f} / {rss['server_after'] / 1024:.0f} MiB",
             "",
         ),
+        ("  server RSS after each fifth", " / ".join(str(x) for x in r["server_rss_checkpoints_mib"]) + " MiB", ""),
         (
             "RSS zygote before/after",
             f"{rss['zygote_before'] / 1024:.0f} / {rss['zygote_after'] / 1024:.0f} MiB"
