@@ -23,7 +23,7 @@ import pytest
 
 from gradtrace.sandbox import isolate
 
-ROOT_DIR = "/run/gradtrace-sandbox"
+ROOT_DIR = "/run/gradtrace-sandbox/root"
 # A uid of its own per test process, far from the supervisors' blocks.
 TEST_UID = 2_900_000 + os.getpid() % 50_000
 libc = ctypes.CDLL(None, use_errno=True)

@@ -278,3 +278,18 @@ def test_allow_weaker_runs_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         loop.call(sup.close())
         loop.stop()
+
+
+def test_runtime_dir_must_be_private(tmp_path: Path) -> None:
+    from gradtrace.sandbox.supervisor import _runtime_dir
+
+    good = _runtime_dir(str(tmp_path / "rt"))
+    assert sorted(os.listdir(good)) == ["locks", "root"]
+    (tmp_path / "link").symlink_to(tmp_path / "rt")
+    with pytest.raises(SandboxUnavailable):
+        _runtime_dir(str(tmp_path / "link"))
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    with pytest.raises(SandboxUnavailable):
+        _runtime_dir(str(shared))

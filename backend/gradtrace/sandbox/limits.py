@@ -41,6 +41,11 @@ class SandboxLimits(BaseSettings):
     prefork: bool = Field(default=True, description="Keep one isolated worker per slot forked and waiting, so a run skips fork + set-up.")
     start_timeout: float = Field(default=120.0, gt=0, description="Seconds the zygote may take to import torch and warm up.")
     kill_grace: float = Field(default=2.0, gt=0, description="Seconds to wait for a killed worker's exit to be confirmed.")
+    runtime_dir: str | None = Field(
+        default=None,
+        description="Root-owned directory for the uid-block locks and the workers' root mount point. "
+        "Default: /run/gradtrace-sandbox, or <tmp>/gradtrace-sandbox where /run is read-only.",
+    )
     extra_ro_paths: tuple[str, ...] = Field(default=(), description="Extra host paths bound read-only into the worker's view (e.g. a data dir snippets may read).")
     tracer: str = Field(
         default="gradtrace.core.tracer:trace_source",

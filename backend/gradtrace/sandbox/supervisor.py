@@ -19,7 +19,9 @@ import resource
 import select
 import signal
 import socket
+import stat
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,7 +42,6 @@ F_SETPIPE_SZ = 1031
 PIPE_BYTES = 1 << 20
 STACK_BYTES = 1 << 30  # freeing huge graphs recurses deeply in libc10 (see docs/sandbox.md)
 SPAWN_TIMEOUT = 30.0
-LOCK_DIR = "/run/gradtrace-sandbox-locks"
 UID_BLOCK = 64  # uids per supervisor (concurrency is at most 64)
 UID_BLOCKS = 64  # supervisors that can share one host
 # Memory cgroup cap = the run's budget + scratch tmpfs + this (the worker's copies of zygote
@@ -151,6 +152,7 @@ class Supervisor:
         self._uid_lease: int | None = None
         self._cgroups: dict[int, SlotCgroups] = {}
         self.base_uid = self.limits.base_uid
+        self._runtime_dir = ""
         self.torch_version = "unknown"
 
     # --- life cycle -----------------------------------------------------------------------
@@ -163,6 +165,7 @@ class Supervisor:
             )
         self._closing = False
         self._free = asyncio.Queue()
+        self._runtime_dir = _runtime_dir(self.limits.runtime_dir)
         self._lease_uids()
         self._sweep_all_uids()
         self._make_cgroups()
@@ -678,7 +681,7 @@ class Supervisor:
             "uid": self.base_uid + slot,
             "allow_weaker": lim.allow_weaker,
             "env": WORKER_ENV,
-            "root_dir": "/run/gradtrace-sandbox",
+            "root_dir": os.path.join(self._runtime_dir, "root"),
             "ro_paths": ro_paths,
             "symlinks": self._hello.get("symlinks", {}),
             "scratch_bytes": lim.scratch_bytes,
@@ -776,13 +779,12 @@ class Supervisor:
         """
         if self._uid_lease is not None or os.geteuid() != 0:
             return
-        os.makedirs(LOCK_DIR, mode=0o700, exist_ok=True)
         taken = _host_ids()
         for block in range(UID_BLOCKS):
             base = self.limits.base_uid + block * UID_BLOCK
             if taken & set(range(base, base + UID_BLOCK)):
                 continue  # never sweep (kill) a real account's processes
-            fd = os.open(f"{LOCK_DIR}/uids-{base}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(f"{self._runtime_dir}/locks/uids-{base}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -921,6 +923,25 @@ async def _read_message(reader: asyncio.StreamReader) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise ValueError("zygote message is not an object")
     return obj
+
+
+def _runtime_dir(configured: str | None) -> str:
+    """A directory only root can write (not a symlink), with `root/` and `locks/` inside."""
+    candidates = [configured] if configured else ["/run/gradtrace-sandbox", os.path.join(tempfile.gettempdir(), "gradtrace-sandbox")]
+    problems = []
+    for path in candidates:
+        try:
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            st = os.lstat(path)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+                problems.append(f"{path}: not a private directory of this user")
+                continue
+            for sub in ("root", "locks"):
+                os.makedirs(os.path.join(path, sub), mode=0o700, exist_ok=True)
+            return path
+        except OSError as exc:
+            problems.append(f"{path}: {exc}")
+    raise SandboxUnavailable(f"no usable runtime directory ({'; '.join(problems)})")
 
 
 def _host_ids() -> set[int]:

@@ -183,7 +183,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ctrl", type=int, required=True)
     parser.add_argument("--notify", type=int, required=True)
     parser.add_argument("--tracer", default="gradtrace.core.tracer:trace_source")
-    parser.add_argument("--root-dir", default="/run/gradtrace-sandbox")
     args = parser.parse_args(argv)
 
     # Leave the supervisor's process group: a Ctrl-C on the server's terminal is the
@@ -205,7 +204,6 @@ def main(argv: list[str] | None = None) -> None:
     from gradtrace.sandbox import isolate, worker  # noqa: F401
 
     trace_fn = load_tracer(args.tracer)
-    os.makedirs(args.root_dir, mode=0o700, exist_ok=True)
     ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
     # glibc sizes new threads' stacks from RLIMIT_STACK, which we raised to ~1 GiB for the main
