@@ -6,7 +6,8 @@ const here = fileURLToPath(new URL(".", import.meta.url));
 
 export default defineConfig({
   root: here,
-  base: "./",
+  // Absolute asset URLs: the same index.html can then be served at nested routes (/t/ID, /embed).
+  base: "/",
   build: {
     outDir: "../backend/gradtrace/static",
     emptyOutDir: true,

@@ -7,7 +7,8 @@ export class ApiError extends Error {
   }
 }
 
-const BASE = "api/v1";
+// Absolute, like the asset URLs: pages at nested routes (/t/ID, /embed) reach the same API.
+const BASE = "/api/v1";
 
 async function request<T>(path: string, init?: RequestInit): Promise<T> {
   let res: Response;
