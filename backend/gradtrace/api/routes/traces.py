@@ -119,6 +119,20 @@ def _check_rate(state: AppState, request: Request) -> None:
         )
 
 
+def _store(state: AppState, prep: _Prepared, trace: dict[str, Any]) -> str:
+    """Serialize and store (in a worker thread: an 8 MiB trace must not stall the event loop)."""
+    text = trace_json_text(trace)
+    state.store.put(
+        prep.id,
+        status=str(trace.get("status", "error")),
+        trace_json=text,
+        source=prep.source,
+        options=prep.options,
+        cacheable=is_cacheable(trace),
+    )
+    return text
+
+
 async def _run(state: AppState, prep: _Prepared, on_event: OnEvent | None) -> tuple[str, str]:
     """Run (or join an identical in-flight run); store the result; return (trace JSON, Server-Timing)."""
     existing = state.in_flight.get(prep.id)
@@ -159,19 +173,7 @@ async def _run(state: AppState, prep: _Prepared, on_event: OnEvent | None) -> tu
                 headers={"Retry-After": "5"},
             )
         started = time.perf_counter()
-        text = trace_json_text(trace)
-        status = str(trace.get("status", "error"))
-        await run_in_threadpool(
-            partial(
-                state.store.put,
-                prep.id,
-                status=status,
-                trace_json=text,
-                source=prep.source,
-                options=prep.options,
-                cacheable=is_cacheable(trace),
-            )
-        )
+        text = await run_in_threadpool(partial(_store, state, prep, trace))
         state.counters.runs_completed += 1
         # Server-Timing: how much of the answer was the sandbox and how much the API (and storage).
         timing = f"sandbox;dur={run_ms:.1f}, store;dur={(time.perf_counter() - started) * 1000:.1f}"
@@ -374,7 +376,7 @@ async def get_trace(
     if fmt == "dot":
         from gradtrace.core.export import to_dot  # torch-free serializer over the trace model
 
-        dot = await run_in_threadpool(to_dot, json.loads(stored.trace_json))
+        dot = await run_in_threadpool(lambda: to_dot(json.loads(stored.trace_json)))
         return Response(
             dot,
             media_type="text/vnd.graphviz; charset=utf-8",
