@@ -218,7 +218,9 @@ def test_openapi_docs_served(client: httpx.Client) -> None:
 
 
 @pytest.mark.slow
-def test_stream_is_live_events_arrive_while_the_snippet_still_runs(server: Server, client: httpx.Client) -> None:
+def test_stream_is_live_events_arrive_while_the_snippet_still_runs(
+    server: Server, client: httpx.Client
+) -> None:
     source = (
         "import time\nimport torch\nx = torch.ones(2, requires_grad=True)\ny = (x * 2).sum()\n"
         "print('built')\ntime.sleep(2)\ny.backward()\n"
@@ -235,3 +237,17 @@ def test_stream_is_live_events_arrive_while_the_snippet_still_runs(server: Serve
                     seen_running = server.health()["stats"]["in_flight"]
     assert names[-1] == "trace"
     assert seen_running == 1
+
+
+@pytest.mark.slow
+def test_a_large_trace_round_trips_byte_for_byte(client: httpx.Client) -> None:
+    source = "import torch\nx = torch.ones(4, requires_grad=True)\ny = x\nfor i in range(3000):\n    y = y * 1.0001\ny.sum().backward()\n"
+    r = client.post("/api/v1/traces", json={"source": source})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["trace"]["status"] == "ok"
+    if REAL_SANDBOX:
+        assert len(body["trace"]["nodes"]) > 3000
+    again = client.get(f"/api/v1/traces/{body['id']}")
+    # The stored document is sent exactly as it was first answered (only `cached` differs).
+    assert again.content == r.content.replace(b'"cached":false', b'"cached":true', 1)
