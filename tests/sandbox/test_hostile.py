@@ -231,6 +231,15 @@ CASES: dict[str, tuple[str, dict[str, Any], set[str]]] = {
         SHORT,
         {"output_limit"},
     ),
+    "own_itimer_raising_handler": (
+        # A handler that raises at any moment, also while the worker writes its frames.
+        "import signal\nclass Boom(Exception):\n    pass\n"
+        "def boom(*a):\n    raise Boom()\n"
+        "signal.signal(signal.SIGVTALRM, boom)\nsignal.setitimer(signal.ITIMER_VIRTUAL, 0.001, 0.001)\n"
+        "import torch\nx = torch.ones(3, requires_grad=True)\nfor i in range(200):\n    try:\n        (x * i).sum().backward()\n    except Boom:\n        pass\n",
+        SHORT,
+        {"ok", "error", "timeout"},
+    ),
     "monkeypatched_modules": (
         "import builtins, json, sys, os\n"
         "json.dumps = lambda *a, **k: 'garbage'\njson.loads = lambda *a, **k: None\n"

@@ -97,6 +97,16 @@ def test_streamed_events_are_validated(sandbox: Sandbox) -> None:
     assert {"node", "backward_begin"} <= {e["kind"] for e in events}
 
 
+def test_a_streaming_run_stopped_by_the_soft_timeout_ends_cleanly(sandbox: Sandbox) -> None:
+    # Events are written while SIGALRM may fire: the stream must never end half a frame.
+    events: list[dict[str, Any]] = []
+    source = "import torch\nx = torch.ones(2, requires_grad=True)\nwhile True:\n    (x * 2).sum().backward()\n"
+    result = sandbox.run(source, events=events, wall_seconds=2)
+    assert result["status"] == "timeout", result["error"]
+    assert result["error"]["kind"] != "malformed_output"
+    assert events and all(Event.model_validate(e) for e in events)
+
+
 def test_forged_events_are_dropped_not_forwarded(sandbox: Sandbox) -> None:
     # fd 4 is the worker's result pipe: forge one bad and one good event frame on it.
     source = (

@@ -386,6 +386,8 @@ class Supervisor:
             "limits": {**eff.model_dump(), "soft_timeout": eff.soft_timeout},
             "stream": on_event is not None,
             "max_events": self.limits.max_events_streamed,
+            "max_event_bytes": 2 * eff.trace_bytes,
+            "event_bytes": self.limits.event_bytes,
         }
         cg = self._cgroups.get(w.slot)
         oom_before = 0
@@ -449,7 +451,7 @@ class Supervisor:
         # Bounds on everything the worker may send, forged or not: the web server must not
         # spend a whole wall-clock budget parsing a flood.
         max_event_frames = self.limits.max_events_streamed + 1
-        max_event_bytes = 2 * eff.trace_bytes
+        max_event_bytes = 2 * eff.trace_bytes  # the worker keeps to this budget (see worker.py)
         while True:
             try:
                 head = await w.reader.readexactly(FRAME.size)

@@ -34,6 +34,8 @@ EXIT_NO_JOB = 72
 _dumps = json.dumps
 _write_all = write_all
 _exit = os._exit
+_sigmask = signal.pthread_sigmask
+_ALL_SIGNALS = signal.valid_signals()
 
 
 def apply_layers(cfg: dict[str, Any], fds: list[int], pidns: str) -> dict[str, str]:
@@ -131,13 +133,27 @@ def worker_main(
 
         on_event: Callable[[dict[str, Any]], None] | None = None
         if job.get("stream"):
-            budget = [int(job.get("max_events", 0))]
+            # Stay inside what the parent accepts (more would end the run as output_limit).
+            budget = [int(job.get("max_events", 0)), int(job.get("max_event_bytes", 0))]
+            max_one = int(job.get("event_bytes", 0))
 
             def on_event(event: dict[str, Any]) -> None:
                 if budget[0] <= 0:
                     return
+                payload = _dumps(event, default=str).encode()
+                if len(payload) > max_one or len(payload) > budget[1]:
+                    return
                 budget[0] -= 1
-                _write_all(result_fd, encode_frame(FRAME_EVENT, _dumps(event, default=str).encode()))
+                budget[1] -= len(payload)
+                frame = encode_frame(FRAME_EVENT, payload)
+                # A signal handler raising mid-write (the soft timeout's SIGALRM, or the
+                # snippet's own) would leave half a frame and garble the stream: the signal
+                # waits until the frame is out.
+                old = _sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
+                try:
+                    _write_all(result_fd, frame)
+                finally:
+                    _sigmask(signal.SIG_SETMASK, old)
 
         try:
             trace = trace_fn(
@@ -154,6 +170,7 @@ def worker_main(
             # of nobody (fd 2 is /dev/null) and let the supervisor tag the run.
             traceback.print_exc()
             _exit(EXIT_TRACER_CRASHED)
+        _sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)  # nothing interrupts the last frame
         _write_all(result_fd, encode_frame(FRAME_RESULT, payload))
     except BaseException:
         code = EXIT_TRACER_CRASHED
