@@ -251,3 +251,21 @@ def test_a_large_trace_round_trips_byte_for_byte(client: httpx.Client) -> None:
     again = client.get(f"/api/v1/traces/{body['id']}")
     # The stored document is sent exactly as it was first answered (only `cached` differs).
     assert again.content == r.content.replace(b'"cached":false', b'"cached":true', 1)
+
+
+@pytest.mark.slow
+def test_a_stream_client_that_leaves_does_not_cancel_the_run(server: Server, client: httpx.Client) -> None:
+    import time
+
+    source = "import time\nimport torch\nx = torch.ones(2, requires_grad=True)\ntime.sleep(1)\n(x * 5).sum().backward()\n"
+    with client.stream("POST", "/api/v1/traces/stream", json={"source": source}) as r:
+        for line in r.iter_lines():
+            if line.startswith("event: start"):
+                break  # hang up right after the stream started
+    for _ in range(300):
+        if server.health()["stats"]["in_flight"] == 0:
+            break
+        time.sleep(0.1)
+    again = post(client, source)
+    assert again["cached"] is True and again["trace"]["status"] == "ok"
+    assert server.health()["status"] == "ok"
