@@ -137,7 +137,8 @@ class Supervisor:
         self._zygote_ready = asyncio.Event()
         self._zygote_lock = asyncio.Lock()
         self._hello: dict[str, Any] = {}
-        self._spawn_waiters: dict[int, asyncio.Future[int]] = {}
+        self._spawn_waiters: dict[int, asyncio.Future[int]] = {}  # by spawn token
+        self._spawn_seq = 0
         self._exit_waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._idle: dict[int, asyncio.Task[_Worker]] = {}
         self._live: dict[int, _Worker] = {}
@@ -613,11 +614,13 @@ class Supervisor:
                 fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES)
         os.set_blocking(job_w, False)
         spawned: asyncio.Future[int] = loop.create_future()
-        self._spawn_waiters[slot] = spawned
+        self._spawn_seq += 1
+        token = self._spawn_seq  # several spawns for one slot can overlap (a cancelled one)
+        self._spawn_waiters[token] = spawned
         transport: asyncio.BaseTransport | None = None
         pidfd = -1
         try:
-            msg = {"op": "spawn", "slot": slot, "cfg": self._worker_config(slot)}
+            msg = {"op": "spawn", "slot": slot, "token": token, "cfg": self._worker_config(slot)}
             assert self._ctrl is not None
             try:
                 socket.send_fds(self._ctrl, [json.dumps(msg).encode()], [job_r, result_w])
@@ -664,7 +667,7 @@ class Supervisor:
                 raise _WorkerGone(f"{type(exc).__name__}: {exc}") from exc
             raise
         finally:
-            self._spawn_waiters.pop(slot, None)
+            self._spawn_waiters.pop(token, None)
             if result_r >= 0:
                 os.close(result_r)
 
@@ -877,11 +880,11 @@ class Supervisor:
                 msg = await _read_message(reader)
                 op = msg.get("op")
                 if op == "spawned":
-                    fut = self._spawn_waiters.get(int(msg["slot"]))
+                    fut = self._spawn_waiters.get(int(msg["token"]))
                     if fut is not None and not fut.done():
                         fut.set_result(int(msg["pid"]))
                 elif op == "spawn_failed":
-                    fut = self._spawn_waiters.get(int(msg["slot"]))
+                    fut = self._spawn_waiters.get(int(msg["token"]))
                     if fut is not None and not fut.done():
                         fut.set_exception(_WorkerGone(str(msg.get("error"))))
                 elif op == "exited":

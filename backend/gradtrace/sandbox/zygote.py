@@ -3,7 +3,7 @@
 Started by the Supervisor as `python -I -m gradtrace.sandbox.zygote --ctrl FD --notify FD`
 with a clean environment (no secrets) and a raised RLIMIT_STACK. It runs no user code itself.
 
-Control (SOCK_SEQPACKET, from the supervisor): {"op": "spawn", "slot", "cfg"} with two fds
+Control (SOCK_SEQPACKET, from the supervisor): {"op": "spawn", "slot", "token", "cfg"} with two fds
 attached (job read end, result write end), or {"op": "kill", "pid"}. EOF means the supervisor
 is gone: kill every worker and exit.
 Notifications (length-prefixed JSON pipe, to the supervisor): hello, spawned, spawn_failed,
@@ -60,7 +60,7 @@ class Zygote:
 
         write_all(self.notify_fd, encode_message(obj))
 
-    def spawn(self, slot: int, cfg: dict[str, Any], job_fd: int, result_fd: int) -> None:
+    def spawn(self, slot: int, token: int, cfg: dict[str, Any], job_fd: int, result_fd: int) -> None:
         pid_r, pid_w = os.pipe()
         first = os.fork()
         if first == 0:  # the short-lived middle process
@@ -94,11 +94,11 @@ class Zygote:
         os.close(pid_r)
         os.waitpid(first, 0)
         if len(data) != 4:
-            self.notify({"op": "spawn_failed", "slot": slot, "error": "fork failed"})
+            self.notify({"op": "spawn_failed", "slot": slot, "token": token, "error": "fork failed"})
             return
         (pid,) = struct.unpack("!i", data)
         self.workers[pid] = slot
-        self.notify({"op": "spawned", "slot": slot, "pid": pid})
+        self.notify({"op": "spawned", "slot": slot, "token": token, "pid": pid})
 
     def reap(self) -> None:
         while True:
@@ -156,7 +156,7 @@ class Zygote:
             msg = json.loads(raw)
             op = msg.get("op")
             if op == "spawn" and len(fds) == 2:
-                self.spawn(int(msg["slot"]), msg["cfg"], fds[0], fds[1])
+                self.spawn(int(msg["slot"]), int(msg["token"]), msg["cfg"], fds[0], fds[1])
                 fds = []
             elif op == "kill":
                 pid = int(msg["pid"])
