@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from .conftest import REAL_SANDBOX, Server, assert_envelope
+from .conftest import Server, assert_envelope
 
 
 def test_importing_the_api_and_creating_the_app_leaves_torch_out() -> None:
@@ -19,8 +19,7 @@ def test_importing_the_api_and_creating_the_app_leaves_torch_out() -> None:
         "import gradtrace.api\n"
         "from gradtrace.api import create_app\n"
         "from gradtrace.settings import Settings\n"
-        "from gradtrace.api.openapi import _NoRunner\n"
-        f"app = create_app(Settings(), runner={'None' if REAL_SANDBOX else '_NoRunner()'})\n"
+        "app = create_app(Settings())\n"  # with the real Supervisor constructed (not started)
         "app.openapi()\n"
         "import gradtrace.core.examples as ex; ex.list_examples()\n"
         "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n"

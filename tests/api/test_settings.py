@@ -38,7 +38,9 @@ def test_bad_environment_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _request(client: str, forwarded: str | None) -> Request:
     headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
-    return Request({"type": "http", "client": (client, 1234), "headers": headers, "method": "GET", "path": "/"})
+    return Request(
+        {"type": "http", "client": (client, 1234), "headers": headers, "method": "GET", "path": "/"}
+    )
 
 
 def test_client_identity() -> None:

@@ -50,7 +50,6 @@ def test_trace_stdin_to_file_even_when_the_snippet_raises(tmp_path: Path) -> Non
 
 
 def test_trace_dot(tmp_path: Path) -> None:
-    pytest.importorskip("gradtrace.core.export")
     src = tmp_path / "snippet.py"
     src.write_text(SNIPPET)
     out = gradtrace("trace", str(src), "--format", "dot")
