@@ -87,12 +87,12 @@ class EffectiveLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    wall_seconds: float
-    cpu_seconds: int
-    memory_bytes: int
-    stdout_bytes: int
-    trace_bytes: int
-    max_nodes: int
+    wall_seconds: float = Field(description="Hard wall clock of this run.")
+    cpu_seconds: int = Field(description="CPU seconds of this run.")
+    memory_bytes: int = Field(description="Memory budget of this run.")
+    stdout_bytes: int = Field(description="Captured stdout of this run.")
+    trace_bytes: int = Field(description="Largest trace document of this run.")
+    max_nodes: int = Field(description="Graph nodes before eliding.")
 
     @property
     def soft_timeout(self) -> float:
