@@ -188,6 +188,26 @@ def test_a_cancelled_run_leaves_nothing_behind(sandbox: Sandbox) -> None:
     assert sandbox.run("print(1)")["status"] == "ok"
 
 
+def test_concurrent_runs_cannot_touch_each_other(sandbox: Sandbox) -> None:
+    victim = "import time\ntime.sleep(1.5)\nprint('alive')\n"
+    attacker = (
+        "import os, signal, ctypes\nhits = []\n"
+        "for pid in range(2, 5000):  # 1 is the attacker itself (pid 1 of its namespace)\n"
+        "    for sig in (signal.SIGKILL, signal.SIGSTOP):\n"
+        "        try:\n            os.kill(pid, sig)\n            hits.append(pid)\n        except OSError:\n            pass\n"
+        "print('hits', hits)\n"
+    )
+
+    async def both() -> list[dict[str, Any]]:
+        first = asyncio.ensure_future(sandbox.sup.run(victim))
+        await asyncio.sleep(0.3)
+        return [await sandbox.sup.run(attacker), await first]
+
+    attacked, survived = sandbox.loop.call(both())
+    assert attacked["status"] == "ok" and attacked["stdout"] == "hits []\n", attacked["stdout"]
+    assert survived["status"] == "ok" and survived["stdout"] == "alive\n"
+
+
 @pytest.fixture(scope="module")
 def small() -> Iterator[tuple[LoopThread, Supervisor]]:
     """One slot, a queue of one: easy to overload."""
