@@ -304,7 +304,9 @@ class Supervisor:
             )
         if not self._started:
             return self._failure("error", "sandbox_unavailable", "The sandbox is not running.", lines)
-        if self._free.empty() and self._queued >= self.limits.queue_size:
+        # Capacity is `concurrency` runs holding a slot plus `queue_size` waiting for one (a
+        # slot still being recycled counts as busy: its next worker is moments away).
+        if self._running + self._queued >= self.limits.concurrency + self.limits.queue_size:
             waiting = self._queued + self._running
             raise Overloaded(
                 retry_after=max(1.0, min(self.limits.wall_seconds, self._avg_run * waiting / self.limits.concurrency))
