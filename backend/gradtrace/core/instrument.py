@@ -119,18 +119,17 @@ def _after_call(
         rec.grad_state = grad_state
         rec.emit("grad_mode", context().line, grad_enabled=grad_state[0], inference_mode=grad_state[1])
 
-    # In-place ops: any input whose version counter moved. Tensors outside autograd's
-    # view (no record, no requires_grad: e.g. optimizer state) are not the learner's concern.
+    # In-place ops: any input whose version counter moved (optimizer internals never get
+    # here: the mode is off the stack during a step).
     inplace = False
     for t, before in zip(inputs, versions, strict=True):
         after = _version(t)
         if before is not None and after is not None and after != before:
-            trec = rec.tensor_record(t, create=t.requires_grad)
+            trec = rec.tensor_record(t)
+            assert trec is not None
             storage = _storage(t)
             if storage is not None:
                 rec.inplace_storages[storage] = rec.event_count
-            if trec is None:
-                continue
             inplace = True
             gf = t.grad_fn
             if gf is not None:

@@ -8,7 +8,7 @@ docs/trace-format.md are a public contract: add fields, never rename them.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
@@ -26,10 +26,14 @@ class _Model(BaseModel):
 class _Sparse(_Model):
     """Optional fields that are unset (None) are left out of the JSON, to keep traces small."""
 
+    _always: ClassVar[frozenset[str]] = frozenset()
+
     @model_serializer(mode="wrap")
-    def _drop_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    # No return annotation on purpose: with one, pydantic would publish these models as
+    # open objects in the JSON Schema / OpenAPI instead of their fields.
+    def _drop_none(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
         data: dict[str, Any] = handler(self)
-        return {k: v for k, v in data.items() if v is not None}
+        return {k: v for k, v in data.items() if v is not None or k in self._always}
 
 
 class ValueSummary(_Sparse):
@@ -171,6 +175,8 @@ class BackwardPass(_Model):
 
 class Event(_Sparse):
     """One step of the timeline. `kind` decides which optional fields are set (unset ones are omitted)."""
+
+    _always: ClassVar[frozenset[str]] = frozenset({"line"})
 
     seq: int
     kind: Literal[

@@ -46,11 +46,13 @@ class _Tag:
 
     def __init__(self, num: int, rec: Recorder) -> None:
         self.num = num
-        self.rec = rec
+        # Weak: the recorder holds the snippet's namespace, which holds the graph, which holds
+        # this tag; a strong reference would make a cycle through C++ that GC cannot break.
+        self.rec = weakref.ref(rec)
 
     def __del__(self) -> None:
-        rec = self.rec
-        if rec.active:
+        rec = self.rec()
+        if rec is not None and rec.active:
             rec.on_node_freed(self.num)
 
 
@@ -135,6 +137,7 @@ class Recorder:
         self.errors: dict[int, tuple[BaseException, dict[str, Any]]] = {}
         self.in_optimizer: tuple[Any, list[torch.Tensor], list[int | None]] | None = None
         self.mode_popped = False
+        self.sequence_base = 0
         self.inplace_storages: dict[int, int] = {}  # storage data_ptr -> seq of its last in-place event
 
     # ---- snippet locations -------------------------------------------------------------
@@ -216,7 +219,7 @@ class Recorder:
     # ---- nodes -------------------------------------------------------------------------
     def node_num(self, node: Any) -> int | None:
         tag = node.metadata.get(_TAG_KEY)
-        if isinstance(tag, _Tag) and tag.rec is self:
+        if isinstance(tag, _Tag) and tag.rec() is self:
             return tag.num
         return None
 
@@ -293,7 +296,7 @@ class Recorder:
             num=num,
             name=node.name(),
             kind=kind,
-            sequence_nr=graph.sequence_nr(node),
+            sequence_nr=self._relative_sequence_nr(node),
             line=ctx.line if ctx else None,
             stack=ctx.stack if ctx and len(ctx.stack) > 1 else [],
             module=ctx.module if ctx else None,
@@ -311,6 +314,11 @@ class Recorder:
             del self.nodes[num]
             self.nodes_elided += 1
         return rec
+
+    def _relative_sequence_nr(self, node: Any) -> int | None:
+        """autograd's per-thread counter, counted from the start of this trace (deterministic)."""
+        seq = graph.sequence_nr(node)
+        return None if seq is None else seq - self.sequence_base
 
     def saved_entries(self, node: Any, output_id: str | None, at_creation: bool) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = []

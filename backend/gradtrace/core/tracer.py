@@ -86,6 +86,8 @@ def trace_source(
     rec = Recorder(limits, on_event)
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, "__file__": SNIPPET_FILENAME}
     rec.snippet_globals = namespace
+    with torch.enable_grad():  # where autograd's sequence counter stands now
+        rec.sequence_base = int((torch.zeros(1, requires_grad=True) * 1).grad_fn._sequence_nr()) + 1  # type: ignore[union-attr]
     status = "ok"
     failure: BaseException | None = None
     _seed()

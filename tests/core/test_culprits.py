@@ -1,0 +1,124 @@
+"""Errors pin the right node/tensor; the timeline shows how it came to be."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gradtrace.core.tracer import trace_source
+from tests.core.scenarios import SCENARIOS
+
+
+def _trace(src: str) -> dict[str, Any]:
+    return trace_source(src).to_dict()
+
+
+def _node(trace: dict[str, Any], nid: str | None) -> dict[str, Any]:
+    assert nid is not None
+    return next(n for n in trace["nodes"] if n["id"] == nid)
+
+
+def _tensor(trace: dict[str, Any], tid: str | None) -> dict[str, Any]:
+    assert tid is not None
+    return next(t for t in trace["tensors"] if t["id"] == tid)
+
+
+def test_inplace_version_pins_stale_node_op_and_versions() -> None:
+    t = _trace(SCENARIOS["inplace_version_error"])
+    err = t["error"]
+    node = _node(t, err["node"])
+    assert node["name"] == "SigmoidBackward0"  # the node whose saved output was overwritten
+    assert node["stale"] is True
+    saved = node["saved"][0]
+    assert (saved["version_at_save"], saved["version_now"]) == (0, 1)
+    assert (err["version_at_save"], err["version_now"]) == (0, 1)
+    assert err["related_line"] == 6  # b.mul_(3) (the scenario starts with a blank line)
+    assert "b" in _tensor(t, err["tensor"])["names"]
+    # Flagged before backward ran: a stale event precedes the failing pass's first execute.
+    kinds = [e["kind"] for e in t["events"]]
+    assert kinds.index("stale") < kinds.index("execute")
+    inplace = next(e for e in t["events"] if e["kind"] == "inplace")
+    assert (inplace["op"], inplace["version_before"], inplace["version_after"]) == ("mul_", 0, 1)
+
+
+def test_backward_twice_pins_freed_node_and_first_pass() -> None:
+    t = _trace(SCENARIOS["backward_twice_error"])
+    err = t["error"]
+    assert _node(t, err["node"])["name"] == "ExpBackward0"
+    assert err["related_line"] == 5  # the first backward freed it
+    assert "retain_graph" in err["explanation"]["fix"]
+    first, second = t["backward_passes"]
+    assert err["node"] in first["freed"]
+    assert second["error"]["kind"] == "backward_twice"
+
+
+def test_derived_parameter_in_init_pins_sigmoid_node() -> None:
+    src = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.x_raw = nn.Parameter(torch.tensor(0.0))
+        self.x = F.sigmoid(self.x_raw)
+    def forward(self):
+        return self.x
+model = M()
+opt = torch.optim.Adam(model.parameters())
+for i in range(2):
+    loss = (model() - 0.9) ** 2
+    loss.backward()
+    opt.step()
+    opt.zero_grad()
+"""
+    t = _trace(src)
+    err = t["error"]
+    assert err["kind"] == "backward_twice"
+    node = _node(t, err["node"])
+    assert node["name"] == "SigmoidBackward0"
+    assert node["line"] == 9  # created in __init__
+    names = {n for x in t["tensors"] for n in x["names"]}
+    assert {"model.x_raw", "model.x"} <= names
+    # The optimizer step is an in-place event on the parameter.
+    steps = [e for e in t["events"] if e["kind"] == "inplace" and e["op"] == "Adam.step"]
+    assert steps and _tensor(t, steps[0]["tensor"])["names"] == ["model.x_raw"]
+
+
+def test_inplace_leaf_pins_leaf_tensor() -> None:
+    t = _trace(SCENARIOS["inplace_leaf_error"])
+    assert _tensor(t, t["error"]["tensor"])["names"] == ["w"]
+
+
+def test_unused_input_pins_the_unused_tensor() -> None:
+    t = _trace(SCENARIOS["unused_input_error"])
+    assert _tensor(t, t["error"]["tensor"])["names"] == ["y"]
+
+
+def test_nonscalar_and_no_grad_fn_pin_root() -> None:
+    t = _trace(SCENARIOS["nonscalar_error"])
+    assert _tensor(t, t["error"]["tensor"])["names"] == ["y"]
+    t = _trace(SCENARIOS["no_grad_fn_error"])
+    assert _tensor(t, t["error"]["tensor"])["names"] == ["y"]
+
+
+def test_custom_function_wrong_grads_pins_custom_node() -> None:
+    t = _trace(SCENARIOS["custom_wrong_grads"])
+    node = _node(t, t["error"]["node"])
+    assert node["name"] == "BadBackward" and node["kind"] == "custom"
+
+
+def test_unknown_error_falls_back_on_partial_graph() -> None:
+    t = _trace("import torch\nx = torch.ones(2, requires_grad=True)\ny = x * 2\nraise ValueError('boom <b>')\n")
+    err = t["error"]
+    assert (err["type"], err["message"], err["line"], err["kind"]) == ("ValueError", "boom <b>", 4, "exception")
+    assert [n["name"] for n in t["nodes"]] == ["torch::autograd::AccumulateGrad", "MulBackward0"]
+    assert "ValueError: boom <b>" in t["stderr"]
+
+
+def test_syntax_error_has_line_and_column() -> None:
+    t = _trace("import torch\nx = (1,\ny = 2 +\n")
+    err = t["error"]
+    assert t["status"] == "error" and err["kind"] == "syntax_error"
+    assert err["type"] == "SyntaxError" and err["line"] == 2 and err["column"] is not None
+    t = _trace("x = 1\n  y = 2\n")
+    assert t["error"]["type"] == "IndentationError" and t["error"]["line"] == 2

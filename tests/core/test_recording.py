@@ -1,0 +1,173 @@
+"""Forward recording: lines, modules, grad-mode events, saved tensors, create_graph, output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gradtrace.core.tracer import trace_source
+
+
+def _trace(src: str, **kw: Any) -> dict[str, Any]:
+    return trace_source(src, **kw).to_dict()
+
+
+def _by_name(trace: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    return [n for n in trace["nodes"] if n["name"] == name]
+
+
+NESTED = """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+    def forward(self, x):
+        h = self.lin(x)
+        return torch.tanh(h)
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleList([Block(), Block()])
+    def forward(self, x):
+        for b in self.blocks:
+            x = b(x)
+        return x
+def helper(t):
+    return t * 3
+net = Net()
+out = helper(net(torch.ones(1, 2))).sum()
+"""
+
+
+def test_lines_and_module_paths_inside_forward() -> None:
+    t = _trace(NESTED)
+    addmm = _by_name(t, "AddmmBackward0")
+    assert [n["module"] for n in addmm] == ["net.blocks.0.lin", "net.blocks.1.lin"]
+    assert {n["line"] for n in addmm} == {10}  # the snippet line inside Block.forward
+    tanh = _by_name(t, "TanhBackward0")
+    assert [n["module"] for n in tanh] == ["net.blocks.0", "net.blocks.1"]
+    assert all(n["line"] == 11 and n["stack"][0] == 23 for n in tanh)
+    mul = _by_name(t, "MulBackward0")[0]
+    assert mul["line"] == 21 and mul["module"] is None  # helper function, outside modules
+    names = {n for x in t["tensors"] for n in x["names"]}
+    assert {"net.blocks.0.lin.weight", "net.blocks.1.lin.bias", "out"} <= names
+
+
+def test_grad_mode_detach_and_requires_grad_events() -> None:
+    src = """import torch
+x = torch.ones(2, requires_grad=True)
+with torch.no_grad():
+    y = x * 2
+z = x.detach()
+w = torch.zeros(2)
+w.requires_grad_(True)
+with torch.inference_mode():
+    q = x + 1
+"""
+    t = _trace(src)
+    ev = [(e["kind"], e["line"]) for e in t["events"]]
+    assert ("grad_mode", 3) in ev and ("no_grad_op", 4) in ev  # the `with` line switches the mode
+    assert ("detach", 5) in ev
+    assert ("requires_grad", 7) in ev
+    mode = [e for e in t["events"] if e["kind"] == "grad_mode"]
+    assert (mode[0]["grad_enabled"], mode[0]["inference_mode"]) == (False, False)
+    assert any(e.get("inference_mode") for e in mode)
+    assert t["nodes"] == []  # none of these built a node
+
+
+def test_saved_tensors_versions_and_freed() -> None:
+    src = """import torch
+x = torch.ones(3, requires_grad=True)
+w = torch.full((3,), 2.0)
+y = x * w
+y.sum().backward(retain_graph=True)
+w.add_(1)
+"""
+    t = _trace(src)
+    mul = _by_name(t, "MulBackward0")[0]
+    saved = {s["name"]: s for s in mul["saved"]}
+    assert saved["other"]["version_at_save"] == 0 and saved["other"]["version_now"] == 1
+    assert saved["other"]["stale"] is True and saved["other"]["freed"] is False
+    assert mul["stale"] is True
+    t2 = _trace(src.replace("retain_graph=True", "retain_graph=False"))
+    mul2 = _by_name(t2, "MulBackward0")[0]
+    assert all(s["freed"] for s in mul2["saved"] if s["kind"] == "tensor")
+    assert mul2["released"] is True
+    frees = [e for e in t2["events"] if e["kind"] == "free"]
+    assert frees and mul2["id"] in frees[0]["nodes"]
+
+
+def test_accumulation_before_and_after() -> None:
+    src = """import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+(x * 3).sum().backward()
+(x * 3).sum().backward()
+"""
+    t = _trace(src)
+    acc = [e for e in t["events"] if e["kind"] == "accumulate"]
+    assert acc[0].get("before") is None and acc[0]["after"]["values"] == [3.0, 3.0]
+    assert acc[1]["before"]["values"] == [3.0, 3.0] and acc[1]["after"]["values"] == [6.0, 6.0]
+
+
+def test_create_graph_shows_new_nodes() -> None:
+    src = """import torch
+x = torch.tensor(2.0, requires_grad=True)
+y = x ** 3
+g, = torch.autograd.grad(y, x, create_graph=True)
+g.backward()
+"""
+    t = _trace(src)
+    first, second = t["backward_passes"]
+    assert first["api"] == "torch.autograd.grad" and first["create_graph"] and first["retain_graph"]
+    assert first["created_nodes"]
+    created = [n for n in t["nodes"] if n["created_by_pass"] == 0]
+    assert created and all(n["line"] == 4 for n in created)
+    assert first["results"][0]["values"] == [12.0]
+    assert set(second["order"]) & set(first["created_nodes"])
+    x = next(v for v in t["tensors"] if v["names"] == ["x"])
+    assert x["grad"]["values"] == [12.0]  # d/dx 3x^2 at 2
+
+
+def test_prints_and_stdout() -> None:
+    t = _trace("print('a')\nprint('b <i>', 2)\nimport sys\nsys.stdout.write('c')\n")
+    assert t["stdout"] == "a\nb <i> 2\nc"
+    prints = [(e["line"], e["text"]) for e in t["events"] if e["kind"] == "print"]
+    assert prints[:2] == [(1, "a"), (2, "b <i> 2")]
+
+
+def test_warning_attached_to_line_and_tensor() -> None:
+    src = """import torch
+x = torch.ones(2, requires_grad=True)
+y = x * 2
+g = y.grad
+"""
+    t = _trace(src)
+    warn = [e for e in t["events"] if e["kind"] == "warning"]
+    assert warn and warn[0]["line"] == 4 and ".grad attribute" in warn[0]["text"]
+    y = next(v for v in t["tensors"] if "y" in v["names"])
+    assert warn[0]["tensor"] == y["id"]
+    assert "UserWarning" in t["stderr"]
+
+
+def test_output_limit_and_soft_timeout() -> None:
+    t = _trace("while True:\n    print('x' * 100)\n", max_stdout_bytes=10_000)
+    assert t["status"] == "output_limit" and t["truncation"]["stdout_truncated"]
+    assert len(t["stdout"]) == 10_000
+    t = _trace("import torch\nx = torch.ones(1, requires_grad=True)\ny = x * 2\nwhile True:\n    pass\n", soft_timeout=0.3)
+    assert t["status"] == "timeout" and t["error"]["line"] in (4, 5)  # inside the loop
+    assert [n["name"] for n in t["nodes"]][-1] == "MulBackward0"  # the graph up to the stop stays
+
+
+def test_swallowing_timeouts_does_not_help() -> None:
+    src = "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass\n"
+    t = _trace(src, soft_timeout=0.2)
+    assert t["status"] in ("timeout",) or t["status"] == "ok"  # re-armed timer fires again
+    assert t["status"] == "timeout"
+
+
+def test_system_exit_is_a_normal_end() -> None:
+    assert _trace("import sys\nprint(1)\nsys.exit(0)\n")["status"] == "ok"
+    t = _trace("import sys\nsys.exit(3)\n")
+    assert t["status"] == "error" and t["error"]["type"] == "SystemExit"
