@@ -340,6 +340,9 @@ class Supervisor:
                 self._bg(self._recycle(slot, worker))
                 handed_back = True
                 try:
+                    if outcome.result is not None and len(outcome.result) > 1 << 16:
+                        # Validating megabytes takes a while: keep the event loop answering.
+                        return await asyncio.to_thread(self._document, outcome, eff, lines)
                     return self._document(outcome, eff, lines)
                 except Exception:  # a bug here must still give the caller a tagged document
                     log.exception("could not build the result document")
