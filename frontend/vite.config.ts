@@ -13,6 +13,10 @@ export default defineConfig({
     emptyOutDir: true,
     target: "es2022",
     chunkSizeWarningLimit: 1200,
+    // Pages: the playground, the embeddable widget (/embed) and the diff view (/diff).
+    rollupOptions: {
+      input: { main: `${here}index.html`, embed: `${here}embed.html`, diff: `${here}diff.html` },
+    },
   },
   worker: { format: "es" },
   server: {

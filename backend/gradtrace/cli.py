@@ -52,6 +52,14 @@ def _read_source(path: str) -> str:
 
 def cmd_trace(args: argparse.Namespace) -> int:
     source = _read_source(args.file)
+    viewer_js: str | None = None
+    if args.format == "html":  # fail before the (slow) trace if the viewer bundle is missing
+        from gradtrace.core.export_html import ViewerNotBuilt, load_viewer
+
+        try:
+            viewer_js = load_viewer()
+        except ViewerNotBuilt as exc:
+            raise UsageError(str(exc)) from None
     from gradtrace.core.tracer import trace_source  # imports torch: only this command needs it
 
     options: dict[str, Any] = {}
@@ -62,6 +70,11 @@ def cmd_trace(args: argparse.Namespace) -> int:
         from gradtrace.core.export import to_dot
 
         text = to_dot(trace)
+    elif args.format == "html":
+        from gradtrace.core.export_html import render_html
+
+        title = "gradtrace: " + ("stdin" if args.file == "-" else Path(args.file).name)
+        text = render_html(trace, source, title=title, viewer_js=viewer_js)
     else:
         text = trace.to_json(indent=2 if args.indent else None)
     if not text.endswith("\n"):
@@ -157,7 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("trace", help="trace a Python file in this process (your own machine: no sandbox)")
     p.add_argument("file", metavar="FILE", help="Python file to trace, or - to read stdin")
     p.add_argument(
-        "--format", choices=("json", "dot"), default="json", help="json (default) or dot (Graphviz)"
+        "--format",
+        choices=("json", "dot", "html"),
+        default="json",
+        help="json (default), dot (Graphviz) or html (one self-contained offline viewer file)",
     )
     p.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
     p.add_argument("--indent", action="store_true", help="pretty-print the JSON")

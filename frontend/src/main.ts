@@ -1,5 +1,6 @@
 // Wires the playground together: editor -> API -> model -> graph + player + panels; exposes __gradtrace.
 import "./style.css";
+import "./embed/share.css";
 import type { Trace } from "./api/types";
 import { ApiError, getDot, getExample, getTrace, listExamples, streamTrace } from "./api/client";
 import { buildModel, normalizeTrace, type GraphModel } from "./graph/model";
@@ -13,6 +14,9 @@ import { renderInspector } from "./view/inspector";
 import { renderConsole, renderErrorPanel } from "./view/panels";
 import { byId, download, h } from "./view/dom";
 import { syntheticTrace } from "./graph/synthetic";
+import { renderShare } from "./embed/share";
+import { decodeCode, fragmentParams } from "./embed/codec";
+import { createTrace } from "./api/client";
 
 const CODE_KEY = "gradtrace.code";
 const THEME_KEY = "gradtrace.theme";
@@ -273,6 +277,25 @@ byId("export-dot").addEventListener("click", async () => {
   try { download("gradtrace.dot", await getDot(session.id), "text/vnd.graphviz"); } catch (e) { statusEl.textContent = String(e instanceof Error ? e.message : e); }
 });
 
+// Share: a permanent /t/ID link (the run already stored the trace) and embed snippets.
+byId("share").addEventListener("click", async () => {
+  try {
+    let id = session?.id ?? null;
+    const source = editor.text;
+    if (!id) { const r = await createTrace(source); id = r.id; if (!session) await loadTrace(r.trace, r.id); else session.id = r.id; }
+    await renderShare(byId("share-panel"), { id, source, origin: location.origin });
+    app.dataset["shared"] = id;
+  } catch (e) { statusEl.textContent = `Share failed: ${e instanceof Error ? e.message : String(e)}`; }
+});
+// Export HTML: one self-contained file (viewer + trace inlined) rendered by the server from the stored trace.
+byId("export-html").addEventListener("click", () => {
+  if (!session?.id) { statusEl.textContent = "HTML export needs a trace stored by the service (run the snippet first)."; return; }
+  const a = h("a", { href: `/t/${session.id}/lesson.html`, download: `gradtrace-${session.id.slice(0, 12)}.html` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+});
+
 const arrowsBtn = byId("arrows");
 arrowsBtn.addEventListener("click", () => {
   const next = canvas.getArrows() === "dataflow" ? "autograd" : "dataflow";
@@ -369,8 +392,15 @@ window.__gradtrace = {
 // ---- start ---------------------------------------------------------------------------------
 void loadExamples();
 const params = new URLSearchParams(location.search);
-const traceParam = params.get("trace");
-if (traceParam) {
+// /t/ID share links and ?trace=ID; #code=... (compressed, from embeds); ?example=NAME.
+const traceParam = params.get("trace") ?? /^\/t\/([0-9a-f]+)\/?$/.exec(location.pathname)?.[1] ?? null;
+const codeParam = fragmentParams(location.hash).get("code");
+const exampleParam = params.get("example");
+if (codeParam) {
+  decodeCode(codeParam).then((src) => { editor.setText(src); return run(); }).catch((e: unknown) => setStatus("api-error", String(e instanceof Error ? e.message : e)));
+} else if (exampleParam) {
+  getExample(exampleParam).then((ex) => { exampleDesc.textContent = ex.description; editor.setText(ex.source); return run(); }).catch((e: unknown) => setStatus("api-error", String(e instanceof Error ? e.message : e)));
+} else if (traceParam) {
   getTrace(traceParam).then((r) => loadTrace(r.trace, r.id)).catch((e: unknown) => setStatus("api-error", String(e instanceof Error ? e.message : e)));
 } else if (params.get("autorun") !== "0" && params.get("bench") == null) {
   void run();

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gradtrace import __version__
 from gradtrace.api.errors import error_response, install_error_handlers
 from gradtrace.api.ratelimit import RateLimiter
-from gradtrace.api.routes import examples, frontend, meta, traces
+from gradtrace.api.routes import embed, examples, frontend, meta, traces
 from gradtrace.api.runner import Runner, SandboxUnavailable
 from gradtrace.api.state import AppState
 from gradtrace.api.storage import SQLiteTraceStore, TraceStore
@@ -206,6 +206,8 @@ def create_app(
     app.include_router(traces.router)
     app.include_router(examples.router)
     app.include_router(meta.router)
+    app.include_router(embed.build_router(settings.static_dir))
     app.include_router(frontend.build_router(settings.static_dir))
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    app.add_middleware(embed.FramingHeaders)
     return app

@@ -29,6 +29,8 @@ async function inPage(input: LayoutInput): Promise<LayoutResult> {
 }
 
 export async function computeLayout(input: LayoutInput): Promise<LayoutResult> {
+  // The offline export (one inlined file, no worker URL to load) lays out in the page.
+  if ((globalThis as { __gradtraceNoWorker?: boolean }).__gradtraceNoWorker) return inPage(input);
   const w = getWorker();
   if (!w) return inPage(input);
   try {

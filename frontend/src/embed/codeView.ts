@@ -1,0 +1,52 @@
+// Code pane of the embed: read-only lines with the current-line mark, or a plain textarea when editable.
+import { h } from "../view/dom";
+import { stripMarkers } from "./annotations";
+
+export class CodeView {
+  readonly el: HTMLElement;
+  private source = "";
+  private lines: HTMLElement[] = [];
+  private textarea: HTMLTextAreaElement | null = null;
+  private current: number | null = null;
+
+  constructor(private readonly editable: boolean, private hidden: Set<number> = new Set(), onRun?: () => void) {
+    this.el = h("div", { class: "gt-code", "data-editable": String(editable) });
+    if (editable) {
+      this.textarea = h("textarea", { class: "gt-textarea", spellcheck: "false", "aria-label": "Code (editable)" });
+      this.textarea.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); onRun?.(); }
+      });
+      this.el.append(this.textarea);
+    }
+  }
+
+  get text(): string { return this.textarea ? this.textarea.value : this.source; }
+
+  setText(source: string, hidden: Set<number> = this.hidden): void {
+    this.source = source;
+    this.hidden = hidden;
+    if (this.textarea) { this.textarea.value = source; return; }
+    const pre = h("pre", { class: "gt-lines", "aria-label": "Code (read-only)" });
+    this.lines = source.replace(/\n$/, "").split("\n").map((text, i) => {
+      const n = i + 1;
+      const row = h("div", { class: "gt-line", "data-line": n, hidden: this.hidden.has(n) },
+        h("span", { class: "gt-ln", "aria-hidden": "true", text: String(n) }),
+        h("span", { class: "gt-src", text: stripMarkers(text) || " " }));
+      return row;
+    });
+    pre.append(...this.lines);
+    this.el.replaceChildren(pre);
+    this.setCurrent(this.current);
+  }
+
+  setCurrent(line: number | null): void {
+    if (this.current != null) this.lines[this.current - 1]?.classList.remove("gt-current");
+    this.current = line;
+    const row = line != null ? this.lines[line - 1] : undefined;
+    if (row) {
+      row.classList.add("gt-current");
+      const box = this.el;
+      if (row.offsetTop < box.scrollTop || row.offsetTop > box.scrollTop + box.clientHeight - 20) box.scrollTop = row.offsetTop - 20;
+    }
+  }
+}

@@ -1,0 +1,36 @@
+// Offline viewer (one IIFE inlined into an exported HTML file): reads the trace from a JSON script tag, no network.
+import css from "../style.css?inline";
+import embedCss from "./embed.css?inline";
+import type { Trace } from "../api/types";
+import { h } from "../view/dom";
+import { parseOptions } from "./options";
+import { Viewer } from "./viewer";
+
+(globalThis as { __gradtraceNoWorker?: boolean }).__gradtraceNoWorker = true;
+
+function boot(): void {
+  const style = document.createElement("style");
+  style.textContent = css + "\n" + embedCss + "\n.gt-embed { height: calc(100vh - 16px) !important; margin: 8px; }";
+  document.head.append(style);
+  const dataEl = document.getElementById("gradtrace-data");
+  const root = document.getElementById("embed") ?? document.body.appendChild(h("div", { id: "embed" }));
+  if (!dataEl?.textContent) { root.textContent = "This file has no trace data."; return; }
+  const data = JSON.parse(dataEl.textContent) as { source: string; trace: Trace; options?: Record<string, string> };
+  const opts = parseOptions(new URLSearchParams({ panes: "code,graph,inspector,timeline", ...(data.options ?? {}) }));
+  document.documentElement.dataset["theme"] = opts.theme;
+  const footer = h("footer", { class: "gt-footer" }, h("span", { class: "gt-brand", text: "gradtrace (offline export)" }), h("span", { text: `torch ${data.trace.torch_version}` }));
+  const viewer = new Viewer(root, opts, {}, footer);
+  viewer.setSource(data.source);
+  (window as unknown as { __gradtrace: Record<string, unknown> }).__gradtrace = {
+    viewer,
+    get trace() { return viewer.trace; },
+    get player() { return { step: viewer.step, total: viewer.replay?.total ?? 0 }; },
+    seek: (n: number) => viewer.seek(n),
+    visibleNodes: () => viewer.visibleNodes(),
+    selectNode: (id: string) => viewer.selectNode(id),
+  };
+  void viewer.load(data.trace, data.source);
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
+else boot();

@@ -1,0 +1,108 @@
+// /embed page: loads ?example=, ?trace= or #code= into the Viewer; messages (never a blank box); sizing via postMessage.
+import "../style.css";
+import "./embed.css";
+import type { Trace } from "../api/types";
+import { ApiError, createTrace, getExample } from "../api/client";
+import { byId, h } from "../view/dom";
+import { decodeCode, encodeCode, fragmentParams } from "./codec";
+import { parseOptions } from "./options";
+import { Viewer } from "./viewer";
+import { cacheGet, cachePut } from "./cache";
+
+const params = new URLSearchParams(location.search);
+const frag = fragmentParams(location.hash);
+for (const [k, v] of frag) if (k !== "code" && !params.has(k)) params.set(k, v);
+const opts = parseOptions(params);
+document.documentElement.dataset["theme"] = opts.theme;
+const wid = params.get("wid") ?? "";
+// The host page's origin, as told by embed.js: the only window we ever post to (we never read the parent).
+const host = params.get("host");
+
+const openLink = h("a", { class: "gt-open", href: "/", target: "_blank", rel: "noopener noreferrer", text: "Open in playground ↗" });
+const footer = h("footer", { class: "gt-footer" }, h("span", { class: "gt-brand", text: "gradtrace" }), openLink);
+let currentId: string | null = null;
+
+function post(type: string): void {
+  if (parent === window) return;
+  const msg = { type, wid, height: Math.ceil(document.documentElement.scrollHeight) };
+  try { parent.postMessage(msg, host && host !== "null" ? host : "*"); } catch { /* bad origin string */ }
+}
+
+const viewer = new Viewer(byId("embed"), opts, { onRun: (src) => void traceSource(src), onChange: () => post("gradtrace:size") }, footer);
+
+function errText(e: unknown): string {
+  return e instanceof ApiError ? e.message : e instanceof Error ? e.message : String(e);
+}
+
+async function traceSource(source: string): Promise<void> {
+  viewer.setSource(source);
+  viewer.message("loading", "Tracing the snippet…");
+  const slow = setTimeout(() => viewer.message("slow", "The gradtrace service is slow to answer; still waiting…"), 8000);
+  try {
+    const res = await createTrace(source);
+    currentId = res.id;
+    cachePut(source, res.id, res.trace);
+    viewer.message(null);
+    await viewer.load(res.trace, source);
+  } catch (e) {
+    const cached = cacheGet(source);
+    const retry = { label: "Retry", run: () => void traceSource(viewer.code.text) };
+    if (cached) {
+      await viewer.load(cached.trace, source);
+      viewer.message("cached", `The gradtrace service is unreachable (${errText(e)}). Showing the last trace saved for this code.`, retry);
+    } else {
+      viewer.message("unreachable", `The gradtrace service is unreachable or failed (${errText(e)}). The code is shown; try again later.`, retry);
+    }
+  } finally {
+    clearTimeout(slow);
+    post("gradtrace:ready");
+  }
+}
+
+async function start(): Promise<void> {
+  const code = frag.get("code");
+  const traceId = params.get("trace");
+  const example = params.get("example");
+  try {
+    if (code) {
+      const source = await decodeCode(code);
+      openLink.href = `/#code=${await encodeCode(source)}`;
+      await traceSource(source);
+    } else if (traceId) {
+      openLink.href = `/t/${encodeURIComponent(traceId)}`;
+      const res = await fetch(`/embed/data/${encodeURIComponent(traceId)}`);
+      if (!res.ok) throw new Error(res.status === 404 ? `No trace with id ${traceId}.` : `HTTP ${res.status}`);
+      const data = (await res.json()) as { id: string; source: string; trace: Trace };
+      currentId = data.id;
+      viewer.setSource(data.source);
+      await viewer.load(data.trace, data.source);
+      post("gradtrace:ready");
+    } else if (example) {
+      openLink.href = `/?example=${encodeURIComponent(example)}`;
+      const ex = await getExample(example);
+      await traceSource(ex.source);
+    } else {
+      viewer.message("no-source", "Nothing to show: use /embed?example=NAME, /embed?trace=ID or /embed#code=…");
+      post("gradtrace:ready");
+    }
+  } catch (e) {
+    viewer.message("unreachable", `This widget could not load: ${errText(e)}`);
+    post("gradtrace:ready");
+  }
+}
+
+declare global {
+  interface Window { __gradtrace: Record<string, unknown> }
+}
+window.__gradtrace = {
+  viewer,
+  get cy() { return viewer.canvas?.cy ?? null; },
+  get trace() { return viewer.trace; },
+  get traceId() { return currentId; },
+  get player() { return { step: viewer.step, total: viewer.replay?.total ?? 0, playing: viewer.player.isPlaying }; },
+  seek: (n: number) => viewer.seek(n),
+  visibleNodes: () => viewer.visibleNodes(),
+  selectNode: (id: string) => viewer.selectNode(id),
+};
+new ResizeObserver(() => post("gradtrace:size")).observe(document.documentElement);
+void start();

@@ -1,0 +1,218 @@
+// The embeddable viewer: code, graph, inspector and timeline panes over one trace, with pause annotations and predict mode.
+import type { Trace } from "../api/types";
+import { buildModel, normalizeTrace, type GraphModel } from "../graph/model";
+import { Replay, describeEvent } from "../graph/replay";
+import { defaultCollapsed } from "../graph/view";
+import { GraphCanvas } from "../view/graphCanvas";
+import { Player } from "../view/player";
+import { renderInspector } from "../view/inspector";
+import { clear, h } from "../view/dom";
+import { CodeView } from "./codeView";
+import { parseAnnotations, pauseSteps } from "./annotations";
+import { grade, questionAt, questionIndices, type Question } from "./predict";
+import type { EmbedOptions } from "./options";
+
+export interface ViewerHooks {
+  /** Called when the editable code's Run is pressed. */
+  onRun?: (source: string) => void;
+  /** Called after every render/state change (for auto-sizing). */
+  onChange?: () => void;
+}
+
+export class Viewer {
+  readonly root: HTMLElement;
+  readonly code: CodeView;
+  readonly canvas: GraphCanvas | null;
+  readonly player: Player;
+  private readonly inspectorEl: HTMLElement;
+  private readonly captionEl: HTMLElement;
+  private readonly messageEl: HTMLElement;
+  private readonly predictEl: HTMLElement;
+  trace: Trace | null = null;
+  model: GraphModel | null = null;
+  replay: Replay | null = null;
+  private selected: string | null = null;
+  private pauses: number[] = [];
+  private passedPauses = new Set<number>();
+  private questions: number[] = [];
+  private answered = new Set<number>();
+  private asking: Question | null = null;
+  score = { right: 0, wrong: 0 };
+
+  constructor(parent: HTMLElement, readonly opts: EmbedOptions, private readonly hooks: ViewerHooks = {}, footer?: HTMLElement) {
+    const panes = [...opts.panes].join(" ");
+    this.root = h("div", { class: "gt-embed", "data-panes": panes, "data-ready": "false", "data-status": "loading" });
+    this.code = new CodeView(!opts.readonly, new Set(), () => hooks.onRun?.(this.code.text));
+    this.inspectorEl = h("aside", { class: "gt-inspector inspector", "aria-label": "Inspector" });
+    this.captionEl = h("p", { class: "gt-caption", "aria-live": "polite" });
+    this.messageEl = h("div", { class: "gt-message", role: "status", hidden: true });
+    this.predictEl = h("div", { class: "gt-predict", hidden: true, "aria-live": "polite" });
+    const graphBox = h("div", { class: "gt-canvas", role: "img", "aria-label": "Autograd graph (click a node to inspect it)" });
+    const codePane = h("section", { class: "gt-pane gt-code-pane", "aria-label": "Code" }, this.code.el);
+    if (!opts.readonly) {
+      const runBtn = h("button", { type: "button", class: "btn primary gt-run", text: "Run ▸" });
+      runBtn.addEventListener("click", () => hooks.onRun?.(this.code.text));
+      codePane.append(runBtn);
+    }
+    const graphPane = h("section", { class: "gt-pane gt-graph-pane", "aria-label": "Autograd graph" }, graphBox, this.captionEl);
+    const main = h("div", { class: "gt-main" });
+    if (opts.panes.has("code")) main.append(codePane);
+    if (opts.panes.has("graph")) main.append(graphPane);
+    if (opts.panes.has("inspector")) main.append(this.inspectorEl);
+    this.player = new Player({ total: () => this.replay?.total ?? 0, step: () => this.replay?.state.step ?? 0, seek: (n) => this.seek(n) });
+    this.player.speed = opts.speed;
+    const timeline = h("div", { class: "gt-timeline" }, this.player.el);
+    if (!opts.panes.has("timeline")) timeline.hidden = true;
+    this.root.append(main, this.predictEl, this.messageEl, timeline);
+    if (footer) this.root.append(footer);
+    parent.append(this.root);
+    this.root.style.height = `${opts.height}px`;
+    // The graph pane can be hidden; the canvas still needs a container to lay out in.
+    this.canvas = opts.panes.has("graph") ? new GraphCanvas(graphBox, {
+      onSelect: (id) => { this.selected = id; this.canvas?.select(id); this.refreshInspector(); },
+      onJump: (id) => { const it = this.model?.items.get(id); if (it) { this.selected = id; this.seek(it.appearAt); } },
+    }) : null;
+    this.canvas?.setTheme(opts.theme);
+    this.root.addEventListener("keydown", (e) => {
+      const t = e.target as HTMLElement | null;
+      if (t && /^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(t.tagName)) return;
+      if (e.key === "ArrowRight") { this.player.pause(); this.seek(this.step + 1); e.preventDefault(); }
+      else if (e.key === "ArrowLeft") { this.player.pause(); this.seek(this.step - 1); e.preventDefault(); }
+    });
+    this.root.tabIndex = 0;
+  }
+
+  get step(): number { return this.replay?.state.step ?? 0; }
+
+  setSource(source: string): void {
+    const ann = parseAnnotations(source);
+    this.code.setText(source, ann.hide);
+    this.root.dataset["hiddenLines"] = [...ann.hide].sort((a, b) => a - b).join(",");
+  }
+
+  /** A clear message in the widget (the code stays visible). `kind` is exposed as data-message. */
+  message(kind: string | null, text = "", action?: { label: string; run: () => void }): void {
+    clear(this.messageEl);
+    this.messageEl.hidden = kind == null;
+    if (kind == null) { delete this.root.dataset["message"]; return; }
+    this.root.dataset["message"] = kind;
+    this.messageEl.append(h("span", { text }));
+    if (action) {
+      const b = h("button", { type: "button", class: "btn", text: action.label });
+      b.addEventListener("click", action.run);
+      this.messageEl.append(" ", b);
+    }
+    this.hooks.onChange?.();
+  }
+
+  async load(raw: Trace, source: string | null): Promise<void> {
+    const trace = normalizeTrace(raw);
+    this.player.pause();
+    this.trace = trace;
+    this.model = buildModel(trace);
+    this.replay = new Replay(this.model);
+    const ann = parseAnnotations(source ?? "");
+    this.pauses = pauseSteps(trace.events, ann.pause);
+    this.passedPauses.clear();
+    this.questions = this.opts.predict ? questionIndices(this.model) : [];
+    this.answered.clear();
+    this.asking = null;
+    this.predictEl.hidden = true;
+    const start = this.opts.predict ? 0 : this.opts.step === "end" ? this.replay.total : Math.min(this.opts.step, this.replay.total);
+    this.replay.seek(this.replay.total);
+    if (this.canvas) await this.canvas.render(this.model, defaultCollapsed(this.model), this.replay.state, null);
+    this.root.dataset["status"] = trace.status;
+    this.root.dataset["nodes"] = String(trace.nodes.length);
+    this.root.dataset["questions"] = String(this.questions.length);
+    this.show(start);
+    this.root.dataset["ready"] = "true";
+    if (this.opts.autoplay) this.player.play();
+    this.hooks.onChange?.();
+  }
+
+  /** Moves the timeline, stopping at pause annotations (while playing) and unanswered predict questions. */
+  seek(target: number): void {
+    if (!this.replay || !this.model) return;
+    let n = Math.max(0, Math.min(target, this.replay.total));
+    const cur = this.replay.state.step;
+    if (n > cur) {
+      const q = this.questions.find((i) => i >= cur && i < n && !this.answered.has(i));
+      if (q !== undefined) { n = q; this.player.pause(); this.show(n); this.ask(q); return; }
+      if (this.player.isPlaying) {
+        const p = this.pauses.find((s) => s > cur && s <= n && !this.passedPauses.has(s));
+        if (p !== undefined) { this.passedPauses.add(p); n = p; this.player.pause(); this.root.dataset["paused"] = String(p); }
+      }
+    }
+    this.show(n);
+  }
+
+  private show(n: number): void {
+    if (!this.replay || !this.model) return;
+    const s = this.replay.seek(n);
+    this.canvas?.applyState(s);
+    const activeItem = s.active ?? (s.activeTensor ? this.model.tensorItem.get(s.activeTensor) ?? null : null);
+    if (activeItem && s.step < this.replay.total && this.canvas) this.canvas.follow(this.canvas.view?.rep.get(activeItem) ?? null);
+    this.code.setCurrent(s.step > 0 ? s.line : null);
+    this.captionEl.textContent = describeEvent(s.event, this.model);
+    this.player.update();
+    this.root.dataset["step"] = String(s.step);
+    this.root.dataset["total"] = String(this.replay.total);
+    this.root.dataset["active"] = s.active ?? "";
+    if (!this.player.isPlaying) this.refreshInspector();
+  }
+
+  private ask(index: number): void {
+    if (!this.model) return;
+    const q = questionAt(this.model, index);
+    if (!q) { this.answered.add(index); return; }
+    this.asking = q;
+    clear(this.predictEl);
+    this.predictEl.hidden = false;
+    this.root.dataset["question"] = q.kind;
+    delete this.root.dataset["graded"];
+    const result = h("p", { class: "gt-result" });
+    const buttons = q.choices.map((c) => {
+      const b = h("button", { type: "button", class: "btn gt-choice", "data-choice": c.id, text: c.label });
+      b.addEventListener("click", () => {
+        if (this.asking !== q) return;
+        const ok = grade(q, c.id);
+        if (ok) this.score.right++; else this.score.wrong++;
+        this.asking = null;
+        this.answered.add(q.index);
+        this.root.dataset["graded"] = ok ? "right" : "wrong";
+        for (const other of buttons) other.disabled = true;
+        b.classList.add(ok ? "right" : "wrong");
+        buttons.find((x) => x.dataset["choice"] === q.answer)?.classList.add("answer");
+        result.textContent = `${ok ? "Right!" : "Not quite."} ${q.explain}`;
+        this.seek(q.index + 1); // reveal the step
+        this.hooks.onChange?.();
+      });
+      return b;
+    });
+    this.predictEl.append(h("p", { class: "gt-prompt", text: `Predict: ${q.prompt}` }), h("div", { class: "gt-choices" }, ...buttons), result);
+    this.hooks.onChange?.();
+  }
+
+  refreshInspector(): void {
+    if (!this.opts.panes.has("inspector")) return;
+    renderInspector(this.inspectorEl, this.model, this.canvas?.view ?? null, this.replay?.state ?? null, this.selected, {
+      jumpToCreation: (id) => { const it = this.model?.items.get(id); if (it) this.seek(it.appearAt); },
+      toggleGroup: () => undefined,
+      select: (elId) => { this.selected = this.canvas?.view?.rep.get(elId) ?? elId; this.canvas?.select(this.selected); this.refreshInspector(); },
+    });
+  }
+
+  /** Selects a node as if clicked (tests, keyboard). */
+  selectNode(id: string): void {
+    this.selected = this.canvas?.view?.rep.get(id) ?? id;
+    this.canvas?.select(this.selected);
+    this.refreshInspector();
+  }
+
+  /** Node ids drawn and created at the current step. */
+  visibleNodes(): string[] {
+    if (!this.trace || !this.canvas?.view) return [];
+    const shown = new Set(this.canvas.visibleIds());
+    return this.trace.nodes.map((n) => n.id).filter((id) => this.canvas!.view!.rep.get(id) === id && shown.has(id));
+  }
+}
