@@ -163,6 +163,7 @@ class Source:
 
 
 SANDBOX_MS: list[float] = []  # per uncached answer: total minus the sandbox's Server-Timing share
+STORE_MS: list[float] = []  # per uncached answer: serializing + storing (Server-Timing)
 
 
 async def timed_post(c: httpx.AsyncClient, source: str) -> tuple[float, int]:
@@ -172,21 +173,26 @@ async def timed_post(c: httpx.AsyncClient, source: str) -> tuple[float, int]:
     ms = (time.perf_counter() - t0) * 1000
     timing = r.headers.get("server-timing", "")
     if timing.startswith("sandbox;dur="):
-        SANDBOX_MS.append(ms - float(timing.split(";dur=")[1].split(",")[0]))
+        parts = [float(p.split(";dur=")[1]) for p in timing.split(",")]
+        SANDBOX_MS.append(ms - parts[0])
+        STORE_MS.append(parts[1])
     return ms, r.status_code
 
 
-async def latency(c: httpx.AsyncClient, make: Callable[[], str], n: int) -> tuple[list[float], list[float], int]:
-    """(latencies of 200s, their non-sandbox share, count of non-200s)."""
+async def latency(
+    c: httpx.AsyncClient, make: Callable[[], str], n: int
+) -> tuple[list[float], list[float], int, list[float]]:
+    """(latencies of 200s, their non-sandbox share, count of non-200s, serialize+store times)."""
     times, bad = [], 0
     SANDBOX_MS.clear()
+    STORE_MS.clear()
     for _ in range(n):
         ms, code = await timed_post(c, make())
         if code == 200:
             times.append(ms)
         else:
             bad += 1
-    return times, list(SANDBOX_MS), bad
+    return times, list(SANDBOX_MS), bad, list(STORE_MS)
 
 
 async def sustained(c: httpx.AsyncClient, src: Source, concurrency: int, seconds: float) -> tuple[float, int]:
@@ -287,21 +293,31 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 zyg = zygote_pid(proc.pid)
                 rss0 = (rss_kib(proc.pid), rss_kib(zyg) if zyg else 0)
                 for rep in range(args.repeats):
-                    t, api, bad = await latency(c, src.fresh, args.requests)
+                    t, api, bad, store = await latency(c, src.fresh, args.requests)
                     note("uncached_api_p50", pct(api, 50))
+                    note("uncached_store_p50", pct(store, 50))
                     note("uncached_p50", pct(t, 50))
                     note("uncached_p99", pct(t, 99))
                     note("uncached_errors", bad)
                     one = src.fresh()
                     await timed_post(c, one)
-                    t, _, bad = await latency(c, lambda one=one: one, args.requests)  # type: ignore[misc]
+                    t, _, bad, _ = await latency(c, lambda one=one: one, args.requests)  # type: ignore[misc]
                     note("cached_p50", pct(t, 50))
                     note("cached_p99", pct(t, 99))
                     rate, errors = await sustained(c, src, slots + min(queue, slots), args.seconds)
                     note("traces_per_s", rate)
                     note("sustained_errors", errors)
                     ov = await overload(c, src, 2 * max(rate, 1.0), args.seconds)
-                    for key in ("reject_share", "reject_p50", "reject_p99", "5xx", "503", "failed", "sent", "ok"):
+                    for key in (
+                        "reject_share",
+                        "reject_p50",
+                        "reject_p99",
+                        "5xx",
+                        "503",
+                        "failed",
+                        "sent",
+                        "ok",
+                    ):
                         note(f"overload_{key}", ov[key])
                     await asyncio.sleep(1.0)  # let the queue drain between repeats
                     print(f"  run {rep + 1}/{args.repeats} done", file=sys.stderr)
@@ -309,7 +325,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 checkpoints = []
                 bad = 0
                 for _ in range(5):
-                    bad += await many(c, src, args.rss_requests // 5, slots + min(queue, slots), cached_share=0.5)
+                    bad += await many(
+                        c, src, args.rss_requests // 5, slots + min(queue, slots), cached_share=0.5
+                    )
                     checkpoints.append(rss_kib(proc.pid) // 1024)
                 note("rss_phase_errors", bad)
                 await asyncio.sleep(1.0)
@@ -324,7 +342,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "medians": {k: med(v) for k, v in out.items()},
         "runs": out,
-        "rss_kib": {"server_before": rss0[0], "server_after": rss1[0], "zygote_before": rss0[1], "zygote_after": rss1[1]},
+        "rss_kib": {
+            "server_before": rss0[0],
+            "server_after": rss1[0],
+            "zygote_before": rss0[1],
+            "zygote_after": rss1[1],
+        },
         "zygote_same_pid": zyg == zyg_after,
         "server_rss_checkpoints_mib": checkpoints,
         "rss_requests": args.rss_requests,
@@ -342,19 +365,40 @@ def table(r: dict[str, Any], args: argparse.Namespace) -> str:
     rows = [
         ("example", args.example, ""),
         ("pool", f"{r['slots']} slots + queue {r['queue']}", ""),
-        ("uncached latency p50 / p99", f"{m['uncached_p50']:.1f} / {m['uncached_p99']:.1f} ms", "target <= 25 / 100 ms"),
+        (
+            "uncached latency p50 / p99",
+            f"{m['uncached_p50']:.1f} / {m['uncached_p99']:.1f} ms",
+            "target <= 25 / 100 ms",
+        ),
         ("  of which outside the sandbox, p50", f"{m['uncached_api_p50']:.1f} ms", "HTTP + API + storage"),
+        ("    of which serialize + store (fsync), p50", f"{m['uncached_store_p50']:.1f} ms", "Server-Timing"),
         ("cached latency p50 / p99", f"{m['cached_p50']:.2f} / {m['cached_p99']:.2f} ms", ""),
         ("sustained throughput", f"{m['traces_per_s']:.1f} traces/s", "target >= 40"),
-        ("2x overload: rejected share", f"{m['overload_reject_share'] * 100:.0f} % of {m['overload_sent']:.0f}", "429/503"),
-        ("2x overload: rejection p50 / p99", f"{m['overload_reject_p50']:.1f} / {m['overload_reject_p99']:.1f} ms", "target < 10 ms"),
-        ("2x overload: 5xx (not 503) / failed", f"{m['overload_5xx']:.0f} / {m['overload_failed']:.0f}", "target 0"),
+        (
+            "2x overload: rejected share",
+            f"{m['overload_reject_share'] * 100:.0f} % of {m['overload_sent']:.0f}",
+            "429/503",
+        ),
+        (
+            "2x overload: rejection p50 / p99",
+            f"{m['overload_reject_p50']:.1f} / {m['overload_reject_p99']:.1f} ms",
+            "target < 10 ms",
+        ),
+        (
+            "2x overload: 5xx (not 503) / failed",
+            f"{m['overload_5xx']:.0f} / {m['overload_failed']:.0f}",
+            "target 0",
+        ),
         (
             f"RSS server before/after {r['rss_requests']} req",
             f"{rss['server_before'] / 1024:.0f} / {rss['server_after'] / 1024:.0f} MiB",
             "",
         ),
-        ("  server RSS after each fifth", " / ".join(str(x) for x in r["server_rss_checkpoints_mib"]) + " MiB", ""),
+        (
+            "  server RSS after each fifth",
+            " / ".join(str(x) for x in r["server_rss_checkpoints_mib"]) + " MiB",
+            "",
+        ),
         (
             "RSS zygote before/after",
             f"{rss['zygote_before'] / 1024:.0f} / {rss['zygote_after'] / 1024:.0f} MiB"
@@ -363,21 +407,31 @@ def table(r: dict[str, Any], args: argparse.Namespace) -> str:
         ),
         ("sandbox processes when idle", str(r["sandbox_processes_idle"]), "pre-forked workers"),
         ("processes left after stop", str(r["leaked_after_stop"]), "target 0"),
-        ("errors (uncached / sustained / RSS phase)", f"{m['uncached_errors']:.0f} / {m['sustained_errors']:.0f} / {m['rss_phase_errors']:.0f}", ""),
+        (
+            "errors (uncached / sustained / RSS phase)",
+            f"{m['uncached_errors']:.0f} / {m['sustained_errors']:.0f} / {m['rss_phase_errors']:.0f}",
+            "",
+        ),
     ]
     width = max(len(a) for a, _, _ in rows)
     vwidth = max(len(b) for _, b, _ in rows)
-    lines = [f"gradtrace load benchmark (medians of {args.repeats} runs, {args.requests} requests per latency run)"]
+    lines = [
+        f"gradtrace load benchmark (medians of {args.repeats} runs, {args.requests} requests per latency run)"
+    ]
     lines += [f"  {a:<{width}}  {b:<{vwidth}}  {c}" for a, b, c in rows]
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--example", default="chain_rule", help="seed example to trace (default chain_rule)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--requests", type=int, default=100, help="requests per latency measurement")
-    parser.add_argument("--seconds", type=float, default=8.0, help="duration of the throughput and overload phases")
+    parser.add_argument(
+        "--seconds", type=float, default=8.0, help="duration of the throughput and overload phases"
+    )
     parser.add_argument("--rss-requests", type=int, default=2000, help="requests between the RSS readings")
     parser.add_argument("--json", metavar="FILE", help="also write the raw results here")
     args = parser.parse_args()
