@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,8 @@ def load_viewer(static_dir: Path | None = None) -> str:
 
 
 def _script_safe(text: str) -> str:
-    """Text that cannot end the <script> element it sits in."""
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+    """Text that cannot end the <script> element it sits in (only `</script` and `<!--` are touched)."""
+    return re.sub(r"<(/script|!--)", r"<\\\1", text, flags=re.IGNORECASE)
 
 
 def _json_for_script(data: Any) -> str:

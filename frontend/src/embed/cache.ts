@@ -1,4 +1,4 @@
-// Last good trace per snippet in localStorage, shown (with a message) when the service is down.
+// Last good trace per snippet (in memory, and in localStorage where the browser allows it in a third-party frame), shown when the service is down.
 import type { Trace } from "../api/types";
 
 const PREFIX = "gradtrace.embed.trace.";
@@ -10,11 +10,16 @@ export function sourceKey(source: string): string {
   return x.toString(16).padStart(8, "0") + source.length.toString(16);
 }
 
+const memory = new Map<string, { id: string | null; trace: Trace }>();
+
 export function cachePut(source: string, id: string | null, trace: Trace): void {
+  memory.set(sourceKey(source), { id, trace });
   try { localStorage.setItem(PREFIX + sourceKey(source), JSON.stringify({ id, trace })); } catch { /* full, disabled or partitioned */ }
 }
 
 export function cacheGet(source: string): { id: string | null; trace: Trace } | null {
+  const hit = memory.get(sourceKey(source));
+  if (hit) return hit;
   try {
     const raw = localStorage.getItem(PREFIX + sourceKey(source));
     return raw ? (JSON.parse(raw) as { id: string | null; trace: Trace }) : null;

@@ -7,7 +7,7 @@ import { optionsFromDataset } from "./options";
   const service = new URL(me?.src || "/embed.js", location.href);
   const origin = service.origin;
   const frames = new Map<Window, { iframe: HTMLIFrameElement; block: HTMLElement; ready: boolean }>();
-  const READY_TIMEOUT_MS = 20000;
+  const READY_TIMEOUT_MS = Number(me?.dataset["timeout"]) || 20000; // data-timeout on the script tag (ms)
   const MIN_H = 160, MAX_H = 2400;
 
   function fallback(block: HTMLElement, iframe: HTMLIFrameElement | null, why: string): void {

@@ -1,0 +1,222 @@
+"""Browser tests: script and iframe embeds on a course page from another origin, export, share, predict, diff, outage."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.embed.conftest import ROOT, CoursePages, Service
+from tests.embed.helpers import encode_code, node_names, player, root_data, visible_nodes, widget
+
+W1 = """import torch  # gradtrace: hide
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+w = torch.tensor([3.0, 4.0], requires_grad=True)
+loss = (x * w).sum()
+loss.backward()
+"""
+W2 = """import torch
+a = torch.ones(3, requires_grad=True)
+b = (a * 2).exp().mean()
+b.backward()
+"""
+
+
+def test_course_page_three_widgets(page: Page, service: Service, course: CoursePages) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(course.url("index.html", service.url))
+    w1 = widget(page, lambda u: "wid=gt0" in u)
+    w2 = widget(page, lambda u: "wid=gt1" in u)
+    w3 = widget(page, lambda u: "example=chain_rule" in u)
+
+    # All three draw the graph the API traces for the same code, every node visible at the end.
+    chain = service.example("chain_rule")["source"]
+    for frame, source in ((w1, W1), (w2, W2), (w3, chain)):
+        expected = [n["name"] for n in service.trace(source)["trace"]["nodes"]]
+        assert node_names(frame) == expected
+        assert sorted(visible_nodes(frame)) == sorted(frame.evaluate("() => window.__gradtrace.trace.nodes.map(n => n.id)"))
+        assert player(frame)["step"] == player(frame)["total"] > 0
+
+    # Widgets are cross-origin iframes: the course page is on another origin than the service.
+    assert all(f.url.startswith(service.url + "/embed") for f in (w1, w2, w3))
+    assert not page.url.startswith(service.url)
+
+    # Auto-sized by postMessage; the original blocks are hidden behind their widgets.
+    page.wait_for_function("() => document.querySelector('iframe[data-wid=gt0]')?.dataset.ready === 'true'")
+    assert page.evaluate("() => document.getElementById('w1').hidden && document.getElementById('w2').hidden")
+
+    # `# gradtrace: hide` hides the setup line.
+    assert root_data(w1)["hiddenLines"] == "1"
+    expect(w1.locator(".gt-line[data-line='1']")).to_be_hidden()
+    expect(w1.locator(".gt-line[data-line='2']")).to_be_visible()
+
+    # Lazy: the widget far below is not mounted until it is scrolled into view.
+    assert page.evaluate("() => document.querySelector('iframe[data-wid=gt2]') === null")
+    page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
+    w4 = widget(page, lambda u: "wid=gt2" in u)
+    assert node_names(w4) == [n["name"] for n in service.trace(
+        "import torch\nz = torch.ones(2, requires_grad=True)\n(z * z).sum().backward()\n")["trace"]["nodes"]]
+    assert errors == []
+
+
+def test_readonly_panes_and_independent_stepping(page: Page, service: Service, course: CoursePages) -> None:
+    page.goto(course.url("index.html", service.url))
+    w1 = widget(page, lambda u: "wid=gt0" in u)
+    w2 = widget(page, lambda u: "wid=gt1" in u)
+    w3 = widget(page, lambda u: "example=chain_rule" in u)
+
+    # Read-only: no editable element, typing changes nothing, no Run button.
+    assert w1.locator("textarea, [contenteditable=true]").count() == 0
+    assert w1.locator(".gt-run").count() == 0
+    before = w1.evaluate("() => window.__gradtrace.viewer.code.text")
+    w1.locator(".gt-lines").click()
+    page.keyboard.type("oops = 1\n")
+    assert w1.evaluate("() => window.__gradtrace.viewer.code.text") == before
+    # Editable: a textarea and a Run button.
+    expect(w2.locator("textarea.gt-textarea")).to_have_value(W2)
+    expect(w2.locator(".gt-run")).to_be_visible()
+
+    # panes: w2 shows code, graph, timeline but no inspector; w3 shows no code.
+    assert w2.locator(".gt-inspector").count() == 0
+    assert w2.locator(".gt-code-pane").count() == 1
+    assert w3.locator(".gt-code-pane").count() == 0
+    assert w3.locator(".gt-inspector").count() == 0
+    assert w1.locator(".gt-inspector").count() == 1
+
+    # Stepping inside one widget does not move another.
+    t1, t2 = player(w1)["total"], player(w2)["total"]
+    w1.get_by_role("button", name="Go to start").click()
+    w1.get_by_role("button", name="Step forward").click()
+    w1.get_by_role("button", name="Step forward").click()
+    w1.get_by_role("button", name="Step back").click()
+    assert player(w1)["step"] == 1
+    assert player(w2)["step"] == t2
+    assert player(w3)["step"] == player(w3)["total"]
+    w2.get_by_role("button", name="Step back").click()
+    assert player(w2)["step"] == t2 - 1
+    assert player(w1)["step"] == 1 and player(w1)["total"] == t1
+
+
+def test_exported_html_offline(page: Page, service: Service, tmp_path: Path) -> None:
+    src = tmp_path / "lesson.py"
+    src.write_text(W2)
+    out = tmp_path / "lesson.html"
+    exe = Path(sys.executable).with_name("gradtrace")
+    subprocess.run([str(exe), "trace", str(src), "--format", "html", "-o", str(out)], cwd=ROOT, check=True, timeout=180)
+    html = out.read_text()
+    assert "http://" not in html.split("<script>")[0]  # no external resource in the document head
+
+    requests: list[str] = []
+    page.context.route(
+        "**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else (requests.append(route.request.url), route.abort())[1]
+    )
+    page.on("request", lambda r: None if r.url.startswith(("file:", "data:", "blob:")) else requests.append(r.url))
+    page.goto(out.as_uri())
+    page.wait_for_function("() => document.querySelector('.gt-embed')?.dataset.ready === 'true'", timeout=60_000)
+    total = player(page)["total"]
+    assert total > 3 and player(page)["step"] == total
+    page.get_by_role("button", name="Go to start").click()
+    assert player(page)["step"] == 0
+    page.get_by_role("button", name="Step forward").click()
+    page.get_by_role("button", name="Step forward").click()
+    assert player(page)["step"] == 2
+    page.get_by_role("button", name="Step back").click()
+    assert player(page)["step"] == 1
+    page.get_by_role("button", name="Go to end").click()
+    assert player(page)["step"] == total
+    # Inspector: click a node on the canvas.
+    node = page.evaluate("() => window.__gradtrace.trace.nodes.find(n => n.name.startsWith('Exp')).id")
+    pos = page.evaluate(
+        "id => { const cy = window.__gradtrace.viewer.canvas.cy; const p = cy.getElementById(id).renderedPosition();"
+        " const r = cy.container().getBoundingClientRect(); return { x: r.left + p.x, y: r.top + p.y }; }",
+        node,
+    )
+    page.mouse.click(pos["x"], pos["y"])
+    expect(page.locator(".gt-inspector")).to_contain_text("ExpBackward0")
+    assert requests == []
+
+
+def test_share_link_round_trip(page: Page, service: Service) -> None:
+    page.goto(service.url + "/?autorun=0")
+    page.wait_for_function("window.__gradtrace !== undefined")
+    page.evaluate("code => window.__gradtrace.setEditorText(code)", W2)
+    page.get_by_role("button", name="Run (Ctrl+Enter)").click()
+    page.wait_for_function("() => document.getElementById('app').dataset.runs === '1'", timeout=90_000)
+    trace_id = page.evaluate("() => window.__gradtrace.traceId")
+    names = page.evaluate("() => window.__gradtrace.trace.nodes.map(n => n.name)")
+    page.get_by_role("button", name="Share").click()
+    link = page.locator("[data-share=link]").get_attribute("href")
+    assert link == f"{service.url}/t/{trace_id}"
+    iframe_snippet = page.locator("[data-share=iframe]").input_value()
+    assert f'src="{service.url}/embed?trace={trace_id}"' in iframe_snippet
+    assert "data-gradtrace" in page.locator("[data-share=script]").input_value()
+
+    page.goto(link)
+    page.wait_for_function("() => document.getElementById('app').dataset.ready === 'true'", timeout=60_000)
+    assert page.evaluate("() => window.__gradtrace.traceId") == trace_id
+    assert page.evaluate("() => window.__gradtrace.trace.nodes.map(n => n.name)") == names
+
+    # The iframe snippet's URL shows the same trace with its source.
+    page.goto(f"{service.url}/embed?trace={trace_id}")
+    page.wait_for_function("() => document.querySelector('.gt-embed')?.dataset.ready === 'true'", timeout=60_000)
+    assert node_names(page) == names
+    assert page.evaluate("() => window.__gradtrace.viewer.code.text") == W2
+
+
+def test_predict_mode_asks_and_grades(page: Page, service: Service) -> None:
+    page.goto(f"{service.url}/embed?predict=1#code={encode_code(W2)}")
+    page.wait_for_function("() => document.querySelector('.gt-embed')?.dataset.ready === 'true'", timeout=90_000)
+    assert player(page)["step"] == 0
+    assert int(root_data(page)["questions"]) > 0
+    page.get_by_role("button", name="Go to end").click()  # stops at the first question
+    expect(page.locator(".gt-predict")).to_be_visible()
+    kind = root_data(page)["question"]
+    assert kind in {"grad_none", "next_backward", "will_raise"}
+    asked_at = player(page)["step"]
+    assert asked_at < player(page)["total"]
+    expect(page.locator(".gt-prompt")).to_contain_text("Predict:")
+    page.locator(".gt-choice").first.click()
+    assert root_data(page)["graded"] in {"right", "wrong"}
+    expect(page.locator(".gt-result")).to_contain_text("." if True else "")
+    assert player(page)["step"] == asked_at + 1  # the step plays after the answer
+    # The right answer is marked whatever was clicked.
+    assert page.locator(".gt-choice.answer").count() == 1
+
+
+def test_diff_marks_detach(page: Page, service: Service) -> None:
+    with_detach = "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x.detach() * 2 + x).sum()\ny.backward()\n"
+    without = "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * 2 + x).sum()\ny.backward()\n"
+    page.goto(f"{service.url}/diff?a={encode_code(with_detach)}&b={encode_code(without)}")
+    page.wait_for_function("() => document.getElementById('diff').dataset.ready === 'true'", timeout=120_000)
+    diff = page.evaluate("() => window.__gradtrace.diff")
+    b_names = page.evaluate("() => Object.fromEntries(window.__gradtrace.b.trace.nodes.map(n => [n.id, n.name]))")
+    assert "MulBackward0" in [b_names[i] for i in diff["added"]]
+    expect(page.locator("li[data-diff=added]").first).to_contain_text("MulBackward0")
+    marked = page.evaluate("() => window.__gradtrace.b.canvas.cy.nodes('[diff = \"added\"]').length")
+    assert marked == len(diff["added"]) > 0
+
+
+def test_embed_survives_service_stopped(page: Page, built_frontend: Path, course: CoursePages, tmp_path: Path) -> None:
+    svc = Service(tmp_path, base_uid=65232)
+    try:
+        page.goto(course.url("outage.html", svc.url))
+        o1 = widget(page, lambda u: "wid=gt0" in u)
+        assert player(o1)["total"] > 0
+    finally:
+        svc.stop()
+    # Running again with the service gone: the code stays, a clear message (and the cached trace).
+    o1.locator(".gt-run").click()
+    o1.wait_for_function("() => ['cached', 'unreachable'].includes(document.querySelector('.gt-embed').dataset.message)")
+    expect(o1.locator(".gt-message")).to_contain_text("unreachable")
+    expect(o1.locator("textarea.gt-textarea")).to_have_value("import torch\nq = torch.ones(2, requires_grad=True)\n(q * 5).sum().backward()\n")
+    assert root_data(o1)["message"] == "cached" and player(o1)["total"] > 0
+    # A widget scrolled into view now: its code is shown with a message, never a blank box.
+    page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
+    note = page.locator(".gradtrace-fallback")
+    expect(note).to_be_visible(timeout=30_000)
+    expect(note).to_contain_text("could not load")
+    expect(page.locator("#o2")).to_be_visible()
+    expect(page.locator("#o2")).to_contain_text("(r + 1).sum().backward()")
