@@ -83,7 +83,9 @@ def built_frontend() -> Path:
     if not all((STATIC / name).exists() for name in BUILT):
         npm = shutil.which("npm")
         if npm is None or not (ROOT / "node_modules").exists():
-            pytest.skip("frontend bundle not built and npm/node_modules unavailable (run `npm ci && npm run build`)")
+            pytest.skip(
+                "frontend bundle not built and npm/node_modules unavailable (run `npm ci && npm run build`)"
+            )
         subprocess.run([npm, "run", "build"], cwd=ROOT, check=True)
     return STATIC
 
@@ -116,7 +118,11 @@ class Service:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gradtrace serve exited with {self.proc.returncode}; see {self.log.name}")
             try:
-                if get_json(self.url + "/api/v1/health", timeout=2).get("sandbox", {}).get("zygote_alive", True):
+                if (
+                    get_json(self.url + "/api/v1/health", timeout=2)
+                    .get("sandbox", {})
+                    .get("zygote_alive", True)
+                ):
                     break
             except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
                 pass

@@ -37,7 +37,9 @@ def test_course_page_three_widgets(page: Page, service: Service, course: CourseP
     for frame, source in ((w1, W1), (w2, W2), (w3, chain)):
         expected = [n["name"] for n in service.trace(source)["trace"]["nodes"]]
         assert node_names(frame) == expected
-        assert sorted(visible_nodes(frame)) == sorted(frame.evaluate("() => window.__gradtrace.trace.nodes.map(n => n.id)"))
+        assert sorted(visible_nodes(frame)) == sorted(
+            frame.evaluate("() => window.__gradtrace.trace.nodes.map(n => n.id)")
+        )
         assert player(frame)["step"] == player(frame)["total"] > 0
 
     # Widgets are cross-origin iframes: the course page is on another origin than the service.
@@ -57,8 +59,12 @@ def test_course_page_three_widgets(page: Page, service: Service, course: CourseP
     assert page.evaluate("() => document.querySelector('iframe[data-wid=gt2]') === null")
     page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
     w4 = widget(page, lambda u: "wid=gt2" in u)
-    assert node_names(w4) == [n["name"] for n in service.trace(
-        "import torch\nz = torch.ones(2, requires_grad=True)\n(z * z).sum().backward()\n")["trace"]["nodes"]]
+    assert node_names(w4) == [
+        n["name"]
+        for n in service.trace(
+            "import torch\nz = torch.ones(2, requires_grad=True)\n(z * z).sum().backward()\n"
+        )["trace"]["nodes"]
+    ]
     assert errors == []
 
 
@@ -105,17 +111,28 @@ def test_exported_html_offline(page: Page, service: Service, tmp_path: Path) -> 
     src.write_text(W2)
     out = tmp_path / "lesson.html"
     exe = Path(sys.executable).with_name("gradtrace")
-    subprocess.run([str(exe), "trace", str(src), "--format", "html", "-o", str(out)], cwd=ROOT, check=True, timeout=180)
+    subprocess.run(
+        [str(exe), "trace", str(src), "--format", "html", "-o", str(out)], cwd=ROOT, check=True, timeout=180
+    )
     html = out.read_text()
     assert "http://" not in html.split("<script>")[0]  # no external resource in the document head
 
     requests: list[str] = []
     page.context.route(
-        "**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else (requests.append(route.request.url), route.abort())[1]
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith("file:")
+            else (requests.append(route.request.url), route.abort())[1]
+        ),
     )
-    page.on("request", lambda r: None if r.url.startswith(("file:", "data:", "blob:")) else requests.append(r.url))
+    page.on(
+        "request", lambda r: None if r.url.startswith(("file:", "data:", "blob:")) else requests.append(r.url)
+    )
     page.goto(out.as_uri())
-    page.wait_for_function("() => document.querySelector('.gt-embed')?.dataset.ready === 'true'", timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelector('.gt-embed')?.dataset.ready === 'true'", timeout=60_000
+    )
     total = player(page)["total"]
     assert total > 3 and player(page)["step"] == total
     page.get_by_role("button", name="Go to start").click()
@@ -161,14 +178,18 @@ def test_share_link_round_trip(page: Page, service: Service) -> None:
 
     # The iframe snippet's URL shows the same trace with its source.
     page.goto(f"{service.url}/embed?trace={trace_id}")
-    page.wait_for_function("() => document.querySelector('.gt-embed')?.dataset.ready === 'true'", timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelector('.gt-embed')?.dataset.ready === 'true'", timeout=60_000
+    )
     assert node_names(page) == names
     assert page.evaluate("() => window.__gradtrace.viewer.code.text") == W2
 
 
 def test_predict_mode_asks_and_grades(page: Page, service: Service) -> None:
     page.goto(f"{service.url}/embed?predict=1#code={encode_code(W2)}")
-    page.wait_for_function("() => document.querySelector('.gt-embed')?.dataset.ready === 'true'", timeout=90_000)
+    page.wait_for_function(
+        "() => document.querySelector('.gt-embed')?.dataset.ready === 'true'", timeout=90_000
+    )
     assert player(page)["step"] == 0
     assert int(root_data(page)["questions"]) > 0
     page.get_by_role("button", name="Go to end").click()  # stops at the first question
@@ -187,19 +208,25 @@ def test_predict_mode_asks_and_grades(page: Page, service: Service) -> None:
 
 
 def test_diff_marks_detach(page: Page, service: Service) -> None:
-    with_detach = "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x.detach() * 2 + x).sum()\ny.backward()\n"
+    with_detach = (
+        "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x.detach() * 2 + x).sum()\ny.backward()\n"
+    )
     without = "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * 2 + x).sum()\ny.backward()\n"
     page.goto(f"{service.url}/diff?a={encode_code(with_detach)}&b={encode_code(without)}")
     page.wait_for_function("() => document.getElementById('diff').dataset.ready === 'true'", timeout=120_000)
     diff = page.evaluate("() => window.__gradtrace.diff")
-    b_names = page.evaluate("() => Object.fromEntries(window.__gradtrace.b.trace.nodes.map(n => [n.id, n.name]))")
+    b_names = page.evaluate(
+        "() => Object.fromEntries(window.__gradtrace.b.trace.nodes.map(n => [n.id, n.name]))"
+    )
     assert "MulBackward0" in [b_names[i] for i in diff["added"]]
     expect(page.locator("li[data-diff=added]").first).to_contain_text("MulBackward0")
     marked = page.evaluate("() => window.__gradtrace.b.canvas.cy.nodes('[diff = \"added\"]').length")
     assert marked == len(diff["added"]) > 0
 
 
-def test_embed_survives_service_stopped(page: Page, built_frontend: Path, course: CoursePages, tmp_path: Path) -> None:
+def test_embed_survives_service_stopped(
+    page: Page, built_frontend: Path, course: CoursePages, tmp_path: Path
+) -> None:
     svc = Service(tmp_path, base_uid=65232)
     try:
         page.goto(course.url("outage.html", svc.url))
@@ -209,9 +236,13 @@ def test_embed_survives_service_stopped(page: Page, built_frontend: Path, course
         svc.stop()
     # Running again with the service gone: the code stays, a clear message (and the cached trace).
     o1.locator(".gt-run").click()
-    o1.wait_for_function("() => ['cached', 'unreachable'].includes(document.querySelector('.gt-embed').dataset.message)")
+    o1.wait_for_function(
+        "() => ['cached', 'unreachable'].includes(document.querySelector('.gt-embed').dataset.message)"
+    )
     expect(o1.locator(".gt-message")).to_contain_text("unreachable")
-    expect(o1.locator("textarea.gt-textarea")).to_have_value("import torch\nq = torch.ones(2, requires_grad=True)\n(q * 5).sum().backward()\n")
+    expect(o1.locator("textarea.gt-textarea")).to_have_value(
+        "import torch\nq = torch.ones(2, requires_grad=True)\n(q * 5).sum().backward()\n"
+    )
     assert root_data(o1)["message"] == "cached" and player(o1)["total"] > 0
     # A widget scrolled into view now: its code is shown with a message, never a blank box.
     page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")

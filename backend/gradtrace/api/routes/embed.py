@@ -96,15 +96,15 @@ async def _stored(state: AppState, trace_id: str) -> StoredTrace:
 def build_router(static_dir: Path) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
-    @router.get("/embed")
+    @router.api_route("/embed", methods=["GET", "HEAD"])
     def embed_page() -> Response:
         return _page(static_dir, "embed.html")
 
-    @router.get("/diff")
+    @router.api_route("/diff", methods=["GET", "HEAD"])
     def diff_page() -> Response:
         return _page(static_dir, "diff.html")
 
-    @router.get("/embed.js")
+    @router.api_route("/embed.js", methods=["GET", "HEAD"])
     def embed_js() -> Response:
         path = resolve_static(static_dir, "embed.js")
         if path is None:
@@ -116,7 +116,7 @@ def build_router(static_dir: Path) -> APIRouter:
             headers={"Cache-Control": SHORT, "Cross-Origin-Resource-Policy": "cross-origin"},
         )
 
-    @router.get("/t/{trace_id}")
+    @router.api_route("/t/{trace_id}", methods=["GET", "HEAD"])
     async def share_page(trace_id: str, state: StateDep) -> Response:
         await _stored(state, trace_id)  # an unknown id is a 404, not a playground with an error
         return _page(static_dir, "index.html")

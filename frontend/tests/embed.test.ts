@@ -1,0 +1,139 @@
+// Pure embedding logic: #code= codec, options, annotations, predict questions, trace diff, share snippets.
+import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import type { Trace } from "../src/api/types";
+import { buildModel, normalizeTrace } from "../src/graph/model";
+import { decodeCode, encodeCode, fragmentParams } from "../src/embed/codec";
+import { optionsFromDataset, parseOptions } from "../src/embed/options";
+import { parseAnnotations, pauseSteps, stripMarkers } from "../src/embed/annotations";
+import { grade, questionAt, questionIndices } from "../src/embed/predict";
+import { diffSummary, diffTraces } from "../src/embed/diff";
+import { shareSnippets } from "../src/embed/share";
+
+const load = (f: string): Trace => normalizeTrace(JSON.parse(readFileSync(new URL(`./fixtures/${f}`, import.meta.url), "utf8")) as Trace);
+
+describe("fragment codec", () => {
+  it("round-trips code, including unicode and long snippets, as URL-safe text", async () => {
+    for (const src of ["", "import torch\nx = torch.ones(2, requires_grad=True)\n", "# é ∂ 😀\n" + "y = x * 2\n".repeat(2000)]) {
+      const enc = await encodeCode(src);
+      expect(enc).toMatch(/^z[A-Za-z0-9_-]*$/);
+      expect(await decodeCode(enc)).toBe(src);
+    }
+  });
+  it("compresses repetitive code", async () => {
+    const src = "loss = (x * w).sum()\n".repeat(500);
+    expect((await encodeCode(src)).length).toBeLessThan(src.length / 20);
+  });
+  it("rejects damaged or foreign links with a readable error", async () => {
+    await expect(decodeCode("zAAAA")).rejects.toThrow(/damaged/);
+    await expect(decodeCode("qwerty")).rejects.toThrow(/Unknown code format/);
+  });
+  it("reads code= out of a fragment", () => {
+    expect(fragmentParams("#code=zabc&step=3").get("code")).toBe("zabc");
+  });
+});
+
+describe("options", () => {
+  it("defaults: read-only, every pane, end, light, 400px", () => {
+    const o = parseOptions(new URLSearchParams());
+    expect(o.readonly).toBe(true);
+    expect([...o.panes]).toEqual(["code", "graph", "inspector", "timeline"]);
+    expect(o.step).toBe("end");
+    expect(o.theme).toBe("light");
+    expect(o.height).toBe(400);
+    expect(o.predict).toBe(false);
+  });
+  it("parses and clamps values; bad ones fall back", () => {
+    const o = parseOptions(new URLSearchParams("editable=1&panes=graph,bogus,timeline&step=4&theme=dark&height=99999&autoplay=true&predict=1"));
+    expect(o.readonly).toBe(false);
+    expect([...o.panes]).toEqual(["graph", "timeline"]);
+    expect(o.step).toBe(4);
+    expect(o.theme).toBe("dark");
+    expect(o.height).toBe(400);
+    expect(o.autoplay && o.predict).toBe(true);
+    expect(parseOptions(new URLSearchParams("autoplay=1")).step).toBe(0);
+    expect(parseOptions(new URLSearchParams("readonly=0")).readonly).toBe(false);
+  });
+  it("turns data attributes into known URL parameters only", () => {
+    const p = optionsFromDataset({ readonly: "", panes: "code,graph", step: "3", onclick: "alert(1)" });
+    expect(p.toString()).toBe("readonly=1&panes=code%2Cgraph&step=3");
+  });
+});
+
+describe("annotations", () => {
+  const src = "import torch  # gradtrace: hide\nx = torch.ones(2, requires_grad=True)\n# gradtrace: pause\ny = x * 2\ny.sum().backward()  # gradtrace: pause\n";
+  it("hides setup lines and marker-only lines; pauses apply to the next code line", () => {
+    const a = parseAnnotations(src);
+    expect([...a.hide].sort()).toEqual([1, 3]);
+    expect([...a.pause].sort()).toEqual([4, 5]);
+    expect(stripMarkers("y = x  # gradtrace: pause")).toBe("y = x");
+  });
+  it("pause steps are just before the first event of each pause line", () => {
+    const events = [{ seq: 0, kind: "leaf", line: 2 }, { seq: 1, kind: "node", line: 4 }, { seq: 2, kind: "node", line: 4 }, { seq: 3, kind: "backward_begin", line: 5 }] as Trace["events"];
+    expect(pauseSteps(events, new Set([4, 5]))).toEqual([1, 3]);
+  });
+});
+
+describe("predict mode", () => {
+  it("asks which node runs next in backward, with the right answer among the choices", () => {
+    const model = buildModel(load("l1_l4_graph.json"));
+    const idx = questionIndices(model);
+    const q = idx.map((i) => questionAt(model, i)!).find((x) => x.kind === "next_backward");
+    expect(q).toBeDefined();
+    const ev = model.trace.events[q!.index]!;
+    expect(ev.kind).toBe("execute");
+    expect(q!.answer).toBe(ev.node);
+    expect(q!.choices.map((c) => c.id)).toContain(ev.node);
+    expect(q!.choices.length).toBeGreaterThan(1);
+    expect(grade(q!, ev.node!)).toBe(true);
+    expect(grade(q!, q!.choices.find((c) => c.id !== ev.node)!.id)).toBe(false);
+  });
+  it("asks whether a leaf's grad will be None, answered from the accumulations", () => {
+    const model = buildModel(load("detach.json"));
+    const i = model.trace.events.findIndex((e) => e.kind === "backward_begin");
+    const q = questionAt(model, i)!;
+    expect(q.kind).toBe("grad_none");
+    expect(q.prompt).toMatch(/\.grad` be None\?/);
+    const name = /`(.+)\.grad`/.exec(q.prompt)![1]!;
+    const t = model.trace.tensors.find((x) => x.names?.[0] === name)!;
+    expect(q.answer).toBe(t.grad ? "no" : "yes");
+  });
+  it("asks whether a line will raise when the snippet fails", () => {
+    const model = buildModel(load("backward_twice.json"));
+    const qs = questionIndices(model).map((i) => questionAt(model, i)!);
+    const raise = qs.find((q) => q.kind === "will_raise");
+    expect(raise?.answer).toBe("yes");
+    expect(raise?.prompt).toMatch(/^Will line \d+ raise an error\?$/);
+  });
+});
+
+describe("trace diff", () => {
+  const a = load("detach.json");
+  it("a trace against itself has no differences", () => {
+    const d = diffTraces(a, a);
+    expect(diffSummary(d)).toBe("0 added, 0 removed, 0 changed");
+    expect([...d.a.values()].every((s) => s === "same")).toBe(true);
+  });
+  it("removing a node's input path marks added nodes and changed consumers", () => {
+    // B = A without its last AccumulateGrad node (as if that input had been detached).
+    const acc = a.nodes.filter((n) => n.kind === "accumulate_grad");
+    expect(acc.length).toBeGreaterThan(0);
+    const gone = acc[acc.length - 1]!.id;
+    const b: Trace = { ...a, nodes: a.nodes.filter((n) => n.id !== gone), edges: a.edges.filter((e) => e.target !== gone && e.source !== gone) };
+    const d = diffTraces(b, a);
+    expect(d.added).toEqual([gone]);
+    expect(d.removed).toEqual([]);
+    const consumers = a.edges.filter((e) => e.target === gone).map((e) => e.source);
+    expect(d.changed.map(([, y]) => y).sort()).toEqual([...new Set(consumers)].sort());
+  });
+});
+
+describe("share snippets", () => {
+  it("escape the code in the embed.js snippet and point at the same id", () => {
+    const s = shareSnippets({ id: "ab12", source: "x = '<b>'\n", origin: "https://gt.example" }, "zQQ");
+    expect(s.link).toBe("https://gt.example/t/ab12");
+    expect(s.iframe).toContain('src="https://gt.example/embed?trace=ab12"');
+    expect(s.script).toContain("<pre data-gradtrace data-readonly>x = '&lt;b&gt;'</pre>");
+    expect(s.codeLink).toBe("https://gt.example/embed#code=zQQ");
+  });
+});
