@@ -164,6 +164,13 @@ def test_share_link_round_trip(page: Page, service: Service) -> None:
     page.wait_for_function("() => document.getElementById('app').dataset.runs === '1'", timeout=90_000)
     trace_id = page.evaluate("() => window.__gradtrace.traceId")
     names = page.evaluate("() => window.__gradtrace.trace.nodes.map(n => n.name)")
+    # Export HTML from the playground: one self-contained file for this trace.
+    page.locator("details.export summary").click()
+    with page.expect_download() as download:
+        page.locator("#export-html").click()
+    html = Path(download.value.path()).read_text()
+    assert 'id="gradtrace-data"' in html and trace_id[:12] in download.value.suggested_filename
+
     page.get_by_role("button", name="Share").click()
     link = page.locator("[data-share=link]").get_attribute("href")
     assert link == f"{service.url}/t/{trace_id}"
@@ -251,3 +258,31 @@ def test_embed_survives_service_stopped(
     expect(note).to_contain_text("could not load")
     expect(page.locator("#o2")).to_be_visible()
     expect(page.locator("#o2")).to_contain_text("(r + 1).sum().backward()")
+
+
+def test_autoplay_pauses_and_text_stays_text(page: Page, service: Service) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    code = (
+        "import torch  # gradtrace: hide\n"
+        "x = torch.ones(2, requires_grad=True)\n"
+        "# gradtrace: pause\n"
+        "y = (x * 2).sum()  # <img src=x onerror=alert(1)>\n"
+        "print('<script>alert(2)</script>')\n"
+        "y.backward()\n"
+    )
+    page.goto(f"{service.url}/embed?autoplay=1&speed=30#code={encode_code(code)}")
+    page.wait_for_function(
+        "() => document.querySelector('.gt-embed')?.dataset.paused !== undefined", timeout=90_000
+    )
+    page.wait_for_function("() => !window.__gradtrace.player.playing")
+    step = player(page)["step"]
+    assert int(root_data(page)["paused"]) == step
+    events = page.evaluate("() => window.__gradtrace.trace.events.map(e => e.line)")
+    assert events[step] == 4 and 4 not in events[:step]  # stopped just before line 4 runs
+    assert root_data(page)["hiddenLines"] == "1,3"
+    expect(page.locator(".gt-line[data-line='4'] .gt-src")).to_have_text(
+        "y = (x * 2).sum()  # <img src=x onerror=alert(1)>"
+    )
+    assert page.locator(".gt-code img, .gt-code script").count() == 0
+    assert dialogs == []
