@@ -50,9 +50,10 @@ def _small(t: Any) -> dict[str, Any] | None:
     """Grad summary for the hot path: values for small tensors, shape only otherwise."""
     if not isinstance(t, torch.Tensor):
         return None
-    if t.numel() <= 16:
+    numel = t.numel()
+    if numel <= 16:
         return summarize(t)
-    return {"shape": list(t.shape), "dtype": str(t.dtype), "numel": t.numel()}
+    return {"shape": list(t.shape), "dtype": str(t.dtype), "numel": numel}
 
 
 def _walk(roots: list[Any]) -> list[Any]:

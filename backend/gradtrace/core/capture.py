@@ -112,8 +112,27 @@ def soft_timeout(seconds: float | None) -> Iterator[None]:
         yield
         return
 
-    def handler(_signum: int, _frame: Any) -> None:
-        raise SoftTimeout(f"the snippet ran longer than {seconds:g} s")
+    message = f"the snippet ran longer than {seconds:g} s"
+    fired = [0]
+
+    def raise_on_every_line(frame: Any, event: str, _arg: Any) -> Any:
+        # Only on line events: raising on others (exception, return) makes Python drop the
+        # trace function altogether.
+        if event == "line":
+            raise SoftTimeout(message)
+        return raise_on_every_line
+
+    def handler(_signum: int, frame: Any) -> None:
+        fired[0] += 1
+        if fired[0] > 1:
+            # The snippet swallowed the first interrupt (`except BaseException:`): from now on
+            # every line it runs raises, so no handler can keep it going.
+            sys.settrace(raise_on_every_line)
+            while frame is not None:
+                frame.f_trace = raise_on_every_line
+                frame.f_trace_lines = True
+                frame = frame.f_back
+        raise SoftTimeout(message)
 
     previous = signal.signal(signal.SIGALRM, handler)
     signal.setitimer(signal.ITIMER_REAL, seconds, 0.25)
@@ -122,3 +141,9 @@ def soft_timeout(seconds: float | None) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if fired[0] > 1:
+            sys.settrace(None)
+            frame = sys._getframe()
+            while frame is not None:
+                frame.f_trace = None
+                frame = frame.f_back

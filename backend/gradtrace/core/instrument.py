@@ -26,6 +26,9 @@ _BACKWARD_APIS = {
 }
 
 
+# Profiler bookkeeping that optimizers and zero_grad() call: never graph construction.
+_IGNORED_NAMES = frozenset({"_record_function_enter_new", "_record_function_exit", "_record_function_exit._RecordFunction"})
+
 # Attribute reads: they build nothing and are not "ops run without grad".
 _GETTERS = frozenset({"grad", "data", "grad_fn", "requires_grad", "is_leaf", "shape", "dtype", "device", "T", "mT", "H"})
 
@@ -80,7 +83,10 @@ class _Mode(TorchFunctionMode):
             return func(*args, **kwargs)
         if api is not None:
             return backward.run(rec, api, func, args, kwargs)
-        return observe_call(rec, func, _op_name(func), args, kwargs, lambda: func(*args, **kwargs))
+        op = _op_name(func)
+        if op in _IGNORED_NAMES:
+            return func(*args, **kwargs)
+        return observe_call(rec, func, op, args, kwargs, lambda: func(*args, **kwargs))
 
 
 def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwargs: dict[str, Any], call: Any) -> Any:
@@ -106,6 +112,13 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
 def _after_call(
     rec: Recorder, op: str, inputs: list[torch.Tensor], versions: list[int | None], out: Any
 ) -> None:
+    grad_state = (torch.is_grad_enabled(), torch.is_inference_mode_enabled())
+    if grad_state != rec.grad_state:
+        rec.grad_state = grad_state
+        rec.emit("grad_mode", rec.context(op).line, grad_enabled=grad_state[0], inference_mode=grad_state[1])
+    outs = _tensors_out(out)
+    if not outs and all(_version(t) == v for t, v in zip(inputs, versions, strict=True)):
+        return  # the common "nothing happened to autograd" case (item(), size(), ...)
     ctx: CallContext | None = None
 
     def context() -> CallContext:
@@ -113,11 +126,6 @@ def _after_call(
         if ctx is None:
             ctx = rec.context(op)
         return ctx
-
-    grad_state = (torch.is_grad_enabled(), torch.is_inference_mode_enabled())
-    if grad_state != rec.grad_state:
-        rec.grad_state = grad_state
-        rec.emit("grad_mode", context().line, grad_enabled=grad_state[0], inference_mode=grad_state[1])
 
     # In-place ops: any input whose version counter moved (optimizer internals never get
     # here: the mode is off the stack during a step).
@@ -148,7 +156,6 @@ def _after_call(
             event["_storage"] = storage
             trec.versions.append(event["seq"])
 
-    outs = _tensors_out(out)
     new_nodes = []
     made_graph = False
     for o in outs:
@@ -245,9 +252,9 @@ def instrumented(rec: Recorder) -> Iterator[None]:
     def opt_pre(optimizer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         # An optimizer step is one event per parameter it updated, not dozens of internal
         # ops; and its internals run without our mode on the stack, at plain speed.
+        popped = _pop_mode(mode)  # first, so our own reads below are not observed
         params = [p for g in optimizer.param_groups for p in g["params"] if isinstance(p, torch.Tensor)]
         rec.in_optimizer = (optimizer, params, [_version(p) for p in params])
-        popped = _pop_mode(mode)
         rec.mode_popped = popped
         closure = kwargs.get("closure", args[1] if len(args) > 1 else None)
         if callable(closure):

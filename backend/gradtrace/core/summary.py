@@ -23,6 +23,17 @@ def _number(x: Any) -> Any:
     return str(x)
 
 
+def _all_plain(values: list[Any]) -> bool:
+    """True when every value is already JSON-safe (finite float, int or bool)."""
+    for v in values:
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                return False
+        elif not isinstance(v, int):  # bool is an int; complex is not
+            return False
+    return True
+
+
 def dtype_name(t: torch.Tensor) -> str:
     return str(t.dtype)
 
@@ -32,6 +43,12 @@ def summarize(t: torch.Tensor | None, max_values: int = MAX_VALUES) -> dict[str,
     if t is None:
         return None
     try:
+        numel = t.numel()
+        if numel <= max_values and t.layout == torch.strided and t.device.type != "meta":
+            # Fast path (hot in backward hooks): no grad-mode switch needed to read values.
+            values = t.detach().reshape(-1).tolist()
+            return {"shape": list(t.shape), "dtype": str(t.dtype), "numel": numel,
+                    "values": values if _all_plain(values) else [_number(v) for v in values]}
         with torch.no_grad():
             d = t.detach()
             numel = d.numel()
