@@ -156,6 +156,25 @@ def test_exported_html_offline(page: Page, service: Service, tmp_path: Path) -> 
     assert requests == []
 
 
+def test_exported_html_compressed_trace_offline(page: Page, service: Service, tmp_path: Path) -> None:
+    from gradtrace.core.export_html import render_html
+
+    result = service.trace(W2)
+    out = tmp_path / "big.html"
+    out.write_text(render_html(result["trace"], W2, compress_over=0))  # force the deflated payload
+    assert 'data-encoding="deflate-raw+base64"' in out.read_text()
+    page.context.route(
+        "**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort()
+    )
+    page.goto(out.as_uri())
+    page.wait_for_function(
+        "() => document.querySelector('.gt-embed')?.dataset.ready === 'true'", timeout=60_000
+    )
+    assert node_names(page) == [n["name"] for n in result["trace"]["nodes"]]
+    page.get_by_role("button", name="Go to start").click()
+    assert player(page)["step"] == 0
+
+
 def test_share_link_round_trip(page: Page, service: Service) -> None:
     page.goto(service.url + "/?autorun=0")
     page.wait_for_function("window.__gradtrace !== undefined")

@@ -7,9 +7,11 @@ Open it from disk or any static host. Nothing here imports torch.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,18 @@ def _json_for_script(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+#: Traces whose JSON is bigger than this are stored deflated (base64) and inflated by the viewer.
+COMPRESS_OVER = 64 * 1024
+
+
+def _compressed_payload(text: str) -> str:
+    packer = zlib.compressobj(
+        9, zlib.DEFLATED, -15
+    )  # raw deflate: what DecompressionStream("deflate-raw") reads
+    raw = packer.compress(text.encode("utf-8")) + packer.flush()
+    return base64.b64encode(raw).decode("ascii")
+
+
 def render_html(
     trace: Trace | dict[str, Any] | str,
     source: str,
@@ -60,6 +74,7 @@ def render_html(
     options: dict[str, str] | None = None,
     viewer_js: str | None = None,
     static_dir: Path | None = None,
+    compress_over: int = COMPRESS_OVER,
 ) -> str:
     """One HTML document with the viewer and `trace` inlined. `trace` may be the model, a dict or JSON text."""
     if isinstance(trace, Trace):
@@ -70,6 +85,14 @@ def render_html(
         doc = trace
     js = viewer_js if viewer_js is not None else load_viewer(static_dir)
     payload = _json_for_script({"source": source, "trace": doc, "options": options or {}})
+    if len(payload) > compress_over:
+        data_tag = (
+            '<script type="application/octet-stream" id="gradtrace-data" data-encoding="deflate-raw+base64">'
+            f"{_compressed_payload(payload)}</script>\n"
+        )
+    else:
+        data_tag = f'<script type="application/json" id="gradtrace-data">{payload}</script>\n'
+
     return (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{html.escape(CSP)}">\n'
@@ -78,7 +101,7 @@ def render_html(
         f"<title>{html.escape(title)}</title>\n</head>\n<body>\n"
         "<noscript>This gradtrace lesson needs JavaScript to play the autograd graph.</noscript>\n"
         '<div id="embed"></div>\n'
-        f'<script type="application/json" id="gradtrace-data">{payload}</script>\n'
+        f"{data_tag}"
         f"<script>{_script_safe(js)}</script>\n"
         "</body>\n</html>\n"
     )

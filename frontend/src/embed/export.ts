@@ -8,14 +8,25 @@ import { Viewer } from "./viewer";
 
 (globalThis as { __gradtraceNoWorker?: boolean }).__gradtraceNoWorker = true;
 
-function boot(): void {
+/** The inlined payload: JSON, or deflate-raw + base64 for big traces (inflated in the page, no network). */
+async function readData(el: HTMLElement): Promise<string> {
+  const text = el.textContent ?? "";
+  if (el.dataset["encoding"] !== "deflate-raw+base64") return text;
+  const bin = atob(text.trim());
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  return new Response(stream).text();
+}
+
+async function boot(): Promise<void> {
   const style = document.createElement("style");
   style.textContent = css + "\n" + embedCss + "\n.gt-embed { height: calc(100vh - 16px) !important; margin: 8px; }";
   document.head.append(style);
   const dataEl = document.getElementById("gradtrace-data");
   const root = document.getElementById("embed") ?? document.body.appendChild(h("div", { id: "embed" }));
   if (!dataEl?.textContent) { root.textContent = "This file has no trace data."; return; }
-  const data = JSON.parse(dataEl.textContent) as { source: string; trace: Trace; options?: Record<string, string> };
+  const data = JSON.parse(await readData(dataEl)) as { source: string; trace: Trace; options?: Record<string, string> };
   const opts = parseOptions(new URLSearchParams({ panes: "code,graph,inspector,timeline", ...(data.options ?? {}) }));
   document.documentElement.dataset["theme"] = opts.theme;
   const footer = h("footer", { class: "gt-footer" }, h("span", { class: "gt-brand", text: "gradtrace (offline export)" }), h("span", { text: `torch ${data.trace.torch_version}` }));
@@ -32,5 +43,6 @@ function boot(): void {
   void viewer.load(data.trace, data.source);
 }
 
-if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
-else boot();
+const start = (): void => { void boot().catch((e: unknown) => { document.body.textContent = `gradtrace: this file could not be opened (${String(e)}).`; }); };
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+else start();
