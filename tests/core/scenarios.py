@@ -239,6 +239,156 @@ torch.autograd.backward([b.sum(), c.sum()])
 """,
 }
 
+# Hooks, views, functional APIs, checkpointing, custom Functions with non-tensor args, ...
+SCENARIOS.update({
+"hooks": """
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+y = x * 2
+y.register_hook(lambda g: g * 10)
+z = (y ** 2).sum()
+z.backward()
+""",
+"views_inplace_nonleaf": """
+import torch
+x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+y = x * 1
+v = y[1:]
+v.mul_(5)
+y.sum().backward()
+""",
+"backward_inputs": """
+import torch
+a = torch.tensor(1.0, requires_grad=True)
+b = torch.tensor(2.0, requires_grad=True)
+c = a * b
+c.backward(inputs=[a])
+""",
+"cat_stack_where": """
+import torch
+x = torch.tensor([1.0, -2.0], requires_grad=True)
+y = torch.cat([x, x * 2])
+s = torch.stack([y, y ** 2])
+w = torch.where(s > 0, s, torch.zeros_like(s))
+w.sum().backward()
+""",
+"jacobian": """
+import torch
+from torch.autograd.functional import jacobian
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+J = jacobian(lambda t: t ** 2, x)
+""",
+"detach_inplace": """
+import torch
+x = torch.ones(2, requires_grad=True)
+y = x * 3
+y.detach_()
+z = x * 2
+z.sum().backward()
+""",
+"no_grad_decorator": """
+import torch
+@torch.no_grad()
+def f(t):
+    return t * 2
+x = torch.ones(2, requires_grad=True)
+y = f(x)
+z = (x * 3).sum()
+z.backward()
+""",
+"func_grad": """
+import torch
+from torch.func import grad
+f = lambda t: (t ** 3).sum()
+x = torch.tensor([1.0, 2.0])
+g = grad(f)(x)
+""",
+"checkpoint": """
+import torch
+from torch.utils.checkpoint import checkpoint
+lin = torch.nn.Linear(3, 3)
+x = torch.ones(2, 3, requires_grad=True)
+y = checkpoint(lambda t: torch.relu(lin(t)), x, use_reentrant=False)
+y.sum().backward()
+""",
+"double_grad_accumulate": """
+import torch
+x = torch.tensor(2.0, requires_grad=True)
+for i in range(3):
+    y = x ** 2
+    y.backward()
+g = x.grad
+""",
+"leaky_relu_custom": """
+import torch
+class LeakyReLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, slope):
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        return torch.where(x > 0, x, x * slope)
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return torch.where(x > 0, g, g * ctx.slope), None
+x = torch.tensor([-1.0, 2.0], requires_grad=True)
+y = LeakyReLU.apply(x, 0.1)
+y.sum().backward()
+""",
+"grad_of_nonleaf_warning": """
+import torch
+x = torch.ones(2, requires_grad=True)
+y = x * 2
+y.sum().backward()
+print(y.grad)
+""",
+"set_grad_enabled": """
+import torch
+x = torch.ones(2, requires_grad=True)
+torch.set_grad_enabled(False)
+y = x * 2
+torch.set_grad_enabled(True)
+z = x * 2
+""",
+"int_ops_and_argmax": """
+import torch
+x = torch.tensor([1.0, 5.0, 2.0], requires_grad=True)
+i = x.argmax()
+y = x[i] * 2
+y.backward()
+""",
+"softmax_ce": """
+import torch
+import torch.nn.functional as F
+torch.manual_seed(0)
+logits = torch.randn(3, 4, requires_grad=True)
+target = torch.tensor([0, 2, 1])
+loss = F.cross_entropy(logits, target)
+loss.backward()
+""",
+"clone_inplace_ok": """
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+y = x.clone()
+y[0] = 5.0
+y.sum().backward()
+""",
+"exp_inplace_error": """
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+y = x.exp()
+y += 1
+y.sum().backward()
+""",
+"relu_inplace_module": """
+import torch
+import torch.nn as nn
+net = nn.Sequential(nn.Linear(2, 2), nn.ReLU(inplace=True), nn.Linear(2, 1))
+out = net(torch.ones(1, 2))
+out.backward()
+""",
+})
+
 ERROR_KINDS = {
     "backward_twice_error": "backward_twice",
     "inplace_version_error": "inplace_version",
@@ -251,4 +401,5 @@ ERROR_KINDS = {
     "inference_saved_error": "inference_tensor_saved",
     "requires_grad_nonleaf_error": "requires_grad_nonleaf",
     "requires_grad_int_error": "requires_grad_dtype",
+    "exp_inplace_error": "inplace_version",
 }
