@@ -121,8 +121,15 @@ def walk_and_json(root: Any) -> int:
     rec = Recorder(Limits(max_nodes=10**6, max_events_head=10**6))
     rec.discover([root], None)
     doc = document.build(
-        rec, scopes=[], status="ok", error=None, stdout="", stderr="", torch_version=torch.__version__,
-        source_lines=0, truncation={"reasons": []},
+        rec,
+        scopes=[],
+        status="ok",
+        error=None,
+        stdout="",
+        stderr="",
+        torch_version=torch.__version__,
+        source_lines=0,
+        truncation={"reasons": []},
     )
     rec.active = False
     return len(json.dumps(doc))
@@ -148,7 +155,8 @@ def main() -> None:
         "mlp (4 layers)": MLP,
         "cnn (resnet-like)": CNN,
         "transformer 12L": TRANSFORMER,
-        "mlp x10 steps": MLP + TRAIN_STEPS.format(
+        "mlp x10 steps": MLP
+        + TRAIN_STEPS.format(
             n=10, loss="nn.functional.cross_entropy(model(x), torch.zeros(32, dtype=torch.long))"
         ),
         "transformer 12L x3 steps": TRANSFORMER + TRAIN_STEPS.format(n=3, loss="model(x).pow(2).mean()"),
@@ -157,8 +165,10 @@ def main() -> None:
         base = cpu_median(plain(src), runs)
         traced = cpu_median(lambda src=src: trace_source(src).to_json(), runs)
         t = trace_source(src)
-        print(f"{name:<28}{base * 1e3:>10.1f}{traced * 1e3:>11.1f}{traced / base:>8.2f}"
-              f"{len(t.nodes):>8}{len(t.to_json()) / 1024:>10.0f}")
+        print(
+            f"{name:<28}{base * 1e3:>10.1f}{traced * 1e3:>11.1f}{traced / base:>8.2f}"
+            f"{len(t.nodes):>8}{len(t.to_json()) / 1024:>10.0f}"
+        )
 
     print("\n2. graph walk + JSON vs torchviz make_dot(show_attrs=True, show_saved=True)")
     try:
@@ -166,17 +176,26 @@ def main() -> None:
     except ImportError:
         make_dot = None
     print(f"{'graph':<28}{'ours ms':>10}{'torchviz ms':>13}{'ratio':>8}")
-    for name, src in [("mlp", MLP), ("cnn", CNN), ("transformer 12L", TRANSFORMER), ("chain 500", chain(500))]:
+    for name, src in [
+        ("mlp", MLP),
+        ("cnn", CNN),
+        ("transformer 12L", TRANSFORMER),
+        ("chain 500", chain(500)),
+    ]:
         root = build_graph(src)
         ours = cpu_median(lambda root=root: walk_and_json(root), runs)
         if make_dot is not None:
-            theirs = cpu_median(lambda root=root: make_dot(root, show_attrs=True, show_saved=True).source, runs)
+            theirs = cpu_median(
+                lambda root=root: make_dot(root, show_attrs=True, show_saved=True).source, runs
+            )
             print(f"{name:<28}{ours * 1e3:>10.2f}{theirs * 1e3:>13.2f}{ours / theirs:>8.2f}")
         else:
             print(f"{name:<28}{ours * 1e3:>10.2f}{'(not installed)':>13}")
 
     print("\n3. growth with chain length (trace_source, caps raised so nothing is cut)")
-    print(f"{'N':>8}{'plain ms':>10}{'traced ms':>11}{'ratio':>8}{'us/node':>9}{'nodes':>9}{'JSON MiB':>10}{'RSS +MiB':>10}")
+    print(
+        f"{'N':>8}{'plain ms':>10}{'traced ms':>11}{'ratio':>8}{'us/node':>9}{'nodes':>9}{'JSON MiB':>10}{'RSS +MiB':>10}"
+    )
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
     for n in sizes:
         src = chain(n)
@@ -189,8 +208,10 @@ def main() -> None:
         t = trace_source(src, max_nodes=10**6, max_json_bytes=1 << 30)
         size = len(t.to_json())
         grown = rss_mib() - before
-        print(f"{n:>8}{base * 1e3:>10.1f}{traced * 1e3:>11.1f}{traced / base:>8.2f}"
-              f"{traced / max(1, len(t.nodes)) * 1e6:>9.1f}{len(t.nodes):>9}{size / 2**20:>10.2f}{grown:>10.1f}")
+        print(
+            f"{n:>8}{base * 1e3:>10.1f}{traced * 1e3:>11.1f}{traced / base:>8.2f}"
+            f"{traced / max(1, len(t.nodes)) * 1e6:>9.1f}{len(t.nodes):>9}{size / 2**20:>10.2f}{grown:>10.1f}"
+        )
 
 
 if __name__ == "__main__":
