@@ -30,7 +30,7 @@ COPY --from=frontend /src/backend/gradtrace/static/ backend/gradtrace/static/
 RUN pip install . && python -c "import gradtrace.api, gradtrace.sandbox.supervisor"
 
 # The service runs as root *inside the container* because the sandbox needs it to create
-# namespaces and switch each run to its own unprivileged uid (64100 + slot); user code never
+# namespaces and switch each run to its own unprivileged uid (leased blocks of 64 from 2000000); user code never
 # runs as root. See docs/sandbox.md and the capabilities in docker-compose.yml.
 ENV GRADTRACE_HOST=0.0.0.0 \
     GRADTRACE_PORT=8000 \
