@@ -15,7 +15,7 @@ import { renderConsole, renderErrorPanel } from "./view/panels";
 import { byId, download, h } from "./view/dom";
 import { syntheticTrace } from "./graph/synthetic";
 import { renderShare } from "./embed/share";
-import { decodeCode, fragmentParams } from "./embed/codec";
+import { decodeCode, encodeCode, fragmentParams } from "./embed/codec";
 import { createTrace } from "./api/client";
 
 const CODE_KEY = "gradtrace.code";
@@ -46,6 +46,9 @@ let selected: string | null = null;
 let runSeq = 0;
 let lastRenderMs = 0;
 let runsDone = 0;
+// The code of the last two different runs, for "Diff vs previous" (/diff?a=previous&b=last).
+let previousSource: string | null = null;
+let lastSource: string | null = null;
 
 function setStatus(status: string, text: string): void {
   app.dataset["status"] = status;
@@ -201,6 +204,8 @@ async function run(): Promise<void> {
     });
     if (mine !== runSeq) return;
     await loadTrace(res.trace, res.id);
+    if (lastSource !== null && lastSource !== source) previousSource = lastSource;
+    lastSource = source;
     const st = res.trace.status;
     app.dataset["runs"] = String(++runsDone);
     setStatus(st, st === "ok" ? `Traced: ${res.trace.nodes.length} nodes, ${res.trace.events.length} steps` : st === "error" ? `Snippet raised ${res.trace.error?.type ?? "an error"}` : `Stopped: ${st}`);
@@ -286,6 +291,12 @@ byId("share").addEventListener("click", async () => {
     await renderShare(byId("share-panel"), { id, source, origin: location.origin });
     app.dataset["shared"] = id;
   } catch (e) { statusEl.textContent = `Share failed: ${e instanceof Error ? e.message : String(e)}`; }
+});
+byId("diff-prev").addEventListener("click", async () => {
+  if (previousSource === null || lastSource === null) { statusEl.textContent = "Run two different snippets, then compare them."; return; }
+  const url = `/diff?a=${await encodeCode(previousSource)}&b=${await encodeCode(lastSource)}`;
+  app.dataset["diffUrl"] = url;
+  window.open(url, "_blank", "noopener");
 });
 // Export HTML: one self-contained file (viewer + trace inlined) rendered by the server from the stored trace.
 byId("export-html").addEventListener("click", () => {

@@ -233,11 +233,14 @@ def test_predict_mode_asks_and_grades(page: Page, service: Service) -> None:
     assert page.locator(".gt-choice.answer").count() == 1
 
 
+DETACHED = (
+    "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x.detach() * 2 + x).sum()\ny.backward()\n"
+)
+ATTACHED = "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * 2 + x).sum()\ny.backward()\n"
+
+
 def test_diff_marks_detach(page: Page, service: Service) -> None:
-    with_detach = (
-        "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x.detach() * 2 + x).sum()\ny.backward()\n"
-    )
-    without = "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * 2 + x).sum()\ny.backward()\n"
+    with_detach, without = DETACHED, ATTACHED
     page.goto(f"{service.url}/diff?a={encode_code(with_detach)}&b={encode_code(without)}")
     page.wait_for_function("() => document.getElementById('diff').dataset.ready === 'true'", timeout=120_000)
     diff = page.evaluate("() => window.__gradtrace.diff")
@@ -248,6 +251,25 @@ def test_diff_marks_detach(page: Page, service: Service) -> None:
     expect(page.locator("li[data-diff=added]").first).to_contain_text("MulBackward0")
     marked = page.evaluate("() => window.__gradtrace.b.canvas.cy.nodes('[diff = \"added\"]').length")
     assert marked == len(diff["added"]) > 0
+
+
+def test_playground_diff_vs_previous_run(page: Page, service: Service) -> None:
+    page.goto(service.url + "/?autorun=0")
+    page.wait_for_function("window.__gradtrace !== undefined")
+    for i, code in enumerate((DETACHED, ATTACHED), start=1):
+        page.evaluate("code => window.__gradtrace.setEditorText(code)", code)
+        page.get_by_role("button", name="Run (Ctrl+Enter)").click()
+        page.wait_for_function(
+            "n => document.getElementById('app').dataset.runs === String(n)", arg=i, timeout=90_000
+        )
+    with page.context.expect_page() as popup:
+        page.get_by_role("button", name="Diff vs previous").click()
+    diff_page = popup.value
+    diff_page.wait_for_function(
+        "() => document.getElementById('diff').dataset.ready === 'true'", timeout=90_000
+    )
+    assert diff_page.evaluate("() => window.__gradtrace.a.code.text") == DETACHED
+    assert len(diff_page.evaluate("() => window.__gradtrace.diff.added")) > 0
 
 
 def test_embed_survives_service_stopped(
