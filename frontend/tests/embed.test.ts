@@ -68,6 +68,10 @@ describe("annotations", () => {
     expect([...a.pause].sort()).toEqual([4, 5]);
     expect(stripMarkers("y = x  # gradtrace: pause")).toBe("y = x");
   });
+  it("hides the examples' metadata header", () => {
+    const a = parseAnnotations("# title: t\n# description: d\n# tags: x\nimport torch\n# title: not a header\n");
+    expect([...a.hide]).toEqual([1, 2, 3]);
+  });
   it("pause steps are just before the first event of each pause line", () => {
     const events = [{ seq: 0, kind: "leaf", line: 2 }, { seq: 1, kind: "node", line: 4 }, { seq: 2, kind: "node", line: 4 }, { seq: 3, kind: "backward_begin", line: 5 }] as Trace["events"];
     expect(pauseSteps(events, new Set([4, 5]))).toEqual([1, 3]);

@@ -9,6 +9,7 @@ export interface Annotations {
 }
 
 const MARK = /#\s*gradtrace:\s*(pause|hide)\b/i;
+const META = /^#\s*(title|description|tags):/;
 
 /** A marker on a code line applies to that line; on a comment-only line, to the next code line. */
 export function parseAnnotations(source: string): Annotations {
@@ -16,8 +17,11 @@ export function parseAnnotations(source: string): Annotations {
   const hide = new Set<number>();
   const pause = new Set<number>();
   let pending: ("pause" | "hide")[] = [];
+  let header = true; // the built-in examples start with `# title:` / `# description:` / `# tags:` lines
   lines.forEach((text, i) => {
     const n = i + 1;
+    if (header && META.test(text)) { hide.add(n); return; }
+    header = false;
     const m = MARK.exec(text);
     const commentOnly = /^\s*#/.test(text);
     if (m && commentOnly) {

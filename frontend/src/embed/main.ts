@@ -23,9 +23,11 @@ const footer = h("footer", { class: "gt-footer" }, h("span", { class: "gt-brand"
 let currentId: string | null = null;
 
 function post(type: string): void {
-  if (parent === window) return;
+  // Only when embed.js asked (it passes host=): a plain iframe has nobody listening.
+  if (parent === window || !host) return;
   const msg = { type, wid, height: Math.ceil(document.documentElement.scrollHeight) };
-  try { parent.postMessage(msg, host && host !== "null" ? host : "*"); } catch { /* bad origin string */ }
+  // A file:// host page has the opaque origin "null", which postMessage cannot target: only then "*" (height only).
+  try { parent.postMessage(msg, host === "null" ? "*" : host); } catch { /* bad origin string */ }
 }
 
 const viewer = new Viewer(byId("embed"), opts, { onRun: (src) => void traceSource(src), onChange: () => post("gradtrace:size") }, footer);

@@ -12,6 +12,8 @@ import { parseAnnotations, pauseSteps } from "./annotations";
 import { grade, questionAt, questionIndices, type Question } from "./predict";
 import type { EmbedOptions } from "./options";
 
+const SPEEDS = [1, 2, 5, 10, 30, 60, 120];
+
 export interface ViewerHooks {
   /** Called when the editable code's Run is pressed. */
   onRun?: (source: string) => void;
@@ -60,7 +62,8 @@ export class Viewer {
     if (opts.panes.has("graph")) main.append(graphPane);
     if (opts.panes.has("inspector")) main.append(this.inspectorEl);
     this.player = new Player({ total: () => this.replay?.total ?? 0, step: () => this.replay?.state.step ?? 0, seek: (n) => this.seek(n) });
-    this.player.speed = opts.speed;
+    // The player's speed menu has fixed choices: snap to the nearest (an unknown value would stall playback).
+    this.player.speed = SPEEDS.reduce((best, v) => (Math.abs(v - opts.speed) < Math.abs(best - opts.speed) ? v : best), SPEEDS[0]!);
     const timeline = h("div", { class: "gt-timeline" }, this.player.el);
     if (!opts.panes.has("timeline")) timeline.hidden = true;
     this.root.append(main, this.predictEl, this.messageEl, timeline);
