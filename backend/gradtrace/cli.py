@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,7 +51,31 @@ def _read_source(path: str) -> str:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}.") from None
 
 
+def _ensure_big_stack() -> None:
+    """Re-exec once with a 1 GiB stack: freeing graphs of ~50k+ nodes recurses deeply in C++
+    and overflows the default 8 MiB main-thread stack (facts.md). The main thread's stack size
+    is fixed at exec time, hence the re-exec (a worker thread would break `signal` in snippets)."""
+    import resource
+
+    want = 1 << 30
+    soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
+    if soft == resource.RLIM_INFINITY or soft >= want or os.environ.get("GRADTRACE_STACK_RAISED"):
+        return
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if target <= soft:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_STACK, (target, hard))
+    except (ValueError, OSError):
+        return
+    os.environ["GRADTRACE_STACK_RAISED"] = "1"
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "gradtrace", *sys.argv[1:]])
+
+
 def cmd_trace(args: argparse.Namespace) -> int:
+    if args.big_stack:
+        _ensure_big_stack()
     source = _read_source(args.file)
     viewer_js: str | None = None
     if args.format == "html":  # fail before the (slow) trace if the viewer bundle is missing
@@ -217,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 with argparse's message on bad usage
+    # Only a real command line may re-exec itself (never a caller that passed argv, e.g. tests).
+    args.big_stack = argv is None
     if args.command is None:
         parser.print_help(sys.stderr)
         print("\ngradtrace: error: choose a command, e.g. `gradtrace trace FILE`", file=sys.stderr)

@@ -185,8 +185,14 @@ def _prehook(rec: Recorder, record: dict[str, Any], node: Any, nid: str, line: i
         rec.suspended += 1
         try:
             grads = [_small(g) for g in grad_outputs]
-            record["order"].append(nid)
-            record["received"].append({"node": nid, "grads": grads})
+            # A pass over a huge graph keeps its full order up to the node cap, and the
+            # gradients received for the first nodes only (the execute events carry the rest).
+            if len(record["order"]) < rec.limits.max_nodes:
+                record["order"].append(nid)
+            else:
+                record["order_elided"] = record.get("order_elided", 0) + 1
+            if len(record["received"]) < rec.limits.max_pass_details:
+                record["received"].append({"node": nid, "grads": grads})
             event = rec.emit("execute", line, node=nid, backward_pass=record["index"], grads=grads)
             if isinstance(var, torch.Tensor):
                 executing[id(node)] = {"event": event, "before": _small(var.grad)}
@@ -211,7 +217,8 @@ def _posthook(rec: Recorder, record: dict[str, Any], node: Any, nid: str, line: 
                 after = _small(var.grad)
                 before = state.get("before") if state else None
                 tid = rec.tensor_id(var)
-                record["accumulated"].append({"node": nid, "tensor": tid, "before": before, "after": after})
+                if len(record["accumulated"]) < rec.limits.max_pass_details:
+                    record["accumulated"].append({"node": nid, "tensor": tid, "before": before, "after": after})
                 rec.emit("accumulate", line, node=nid, tensor=tid, backward_pass=record["index"], before=before, after=after)
         finally:
             rec.suspended -= 1

@@ -143,7 +143,7 @@ def soft_timeout(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
         if fired[0] > 1:
             sys.settrace(None)
-            frame = sys._getframe()
-            while frame is not None:
-                frame.f_trace = None
-                frame = frame.f_back
+            here: Any = sys._getframe()
+            while here is not None:
+                here.f_trace = None
+                here = here.f_back

@@ -247,7 +247,7 @@ def shrink(doc: dict[str, Any], max_bytes: int) -> dict[str, Any]:
         return doc
     reasons = doc["truncation"]["reasons"]
     doc["truncated"] = True
-    steps = [_cut_event_values, _cut_events, _cut_dead_nodes, _cut_all_values, _cut_nodes, _cut_output]
+    steps = [_cut_event_values, _cut_events, _cut_dead_nodes, _cut_all_values, _cut_nodes, _cut_output, _halve_all]
     for step in steps:
         step(doc, max_bytes)
         if size_of(doc) <= max_bytes:
@@ -299,6 +299,18 @@ def _cut_output(doc: dict[str, Any], _max_bytes: int) -> None:
     doc["stderr"] = doc["stderr"][:10_000]
     doc["events"] = doc["events"][:100]
     doc["tensors"] = doc["tensors"][:100]
+
+
+def _halve_all(doc: dict[str, Any], max_bytes: int) -> None:
+    """Last resort: halve every list (keeping the latest items) until the document fits."""
+    lists = ("events", "backward_passes", "nodes", "tensors")
+    while size_of(doc) > max_bytes and any(doc[k] for k in lists):
+        for key in lists:
+            items = doc[key]
+            doc[key] = items[len(items) // 2 :] if len(items) > 1 else []
+        _fix_edges(doc)
+        doc["stdout"] = doc["stdout"][:1000]
+        doc["stderr"] = doc["stderr"][:1000]
 
 
 def _fix_edges(doc: dict[str, Any]) -> None:

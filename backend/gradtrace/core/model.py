@@ -164,6 +164,7 @@ class BackwardPass(_Model):
     roots: list[str | None] = Field(default_factory=list, description="Tensor ids of the outputs differentiated.")
     inputs: list[str | None] = Field(default_factory=list, description="Tensor ids passed as inputs= (autograd.grad).")
     order: list[str] = Field(default_factory=list, description="Node ids in engine execution order.")
+    order_elided: int = Field(default=0, description="Executions past the node cap, left out of `order`.")
     received: list[GradReceived] = Field(default_factory=list)
     accumulated: list[Accumulation] = Field(default_factory=list)
     freed: list[str] = Field(default_factory=list, description="Node ids whose saved buffers this pass released.")

@@ -37,6 +37,7 @@ class Limits:
     max_recent_dead_nodes: int = 1_000
     max_passes_head: int = 100
     max_passes_tail: int = 20
+    max_pass_details: int = 1_000  # received/accumulated entries kept per pass
 
 
 class _Tag:
@@ -112,6 +113,7 @@ class Recorder:
         self.active = True
         self.nodes: dict[int, NodeRecord] = {}
         self.recent_dead: deque[int] = deque()
+        self.dead_head: list[int] = []
         self.node_count = 0
         self.nodes_elided = 0
         self.tensors: dict[int, TensorRecord] = {}  # id(tensor) -> record (checked against the weakref)
@@ -309,11 +311,23 @@ class Recorder:
         )
         rec.stale = any(s["stale"] for s in rec.saved)
         self.nodes[num] = rec
-        if len(self.nodes) > self.limits.max_nodes:
-            # Too many live nodes: stop keeping details of new ones (the document says so).
-            del self.nodes[num]
-            self.nodes_elided += 1
+        self._enforce_node_cap(num)
         return rec
+
+    def _enforce_node_cap(self, new: int) -> None:
+        """Over the cap, forget dead nodes first (recent ones, then the latest of the head);
+        only when every kept node is alive does the new node go without details."""
+        while len(self.nodes) > self.limits.max_nodes:
+            if self.recent_dead:
+                victim = self.recent_dead.popleft()
+            elif self.dead_head:
+                victim = self.dead_head.pop()
+            else:
+                victim = new
+            if self.nodes.pop(victim, None) is not None:
+                self.nodes_elided += 1
+            if victim == new:
+                return
 
     def _relative_sequence_nr(self, node: Any) -> int | None:
         """autograd's per-thread counter, counted from the start of this trace (deterministic)."""
@@ -385,7 +399,8 @@ class Recorder:
             return
         rec.alive = False
         if rec.created_event is not None and rec.created_event < self.limits.max_events_head:
-            return  # part of the timeline's head: the learner sees it being built
+            self.dead_head.append(num)  # part of the timeline's head: kept while there is room
+            return
         # Past the head of the timeline, a dead node is kept only while it is recent.
         self.recent_dead.append(num)
         while len(self.recent_dead) > self.limits.max_recent_dead_nodes:

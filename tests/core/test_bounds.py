@@ -1,0 +1,78 @@
+"""Bounded, deterministic output: long loops, huge graphs, byte caps."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from gradtrace.core.tracer import trace_source
+
+LOOP = """
+import torch
+w = torch.zeros(3, requires_grad=True)
+opt = torch.optim.SGD([w], lr=0.01)
+for i in range({n}):
+    loss = ((w - 1.0) ** 2).sum()
+    loss.backward()
+    opt.step()
+    opt.zero_grad()
+print(round(float(loss), 6))
+"""
+
+
+def test_long_loop_keeps_head_tail_and_live_graph() -> None:
+    trace = trace_source(LOOP.format(n=3000), max_nodes=2000).to_dict()
+    assert trace["status"] == "ok" and trace["truncated"] is True
+    t = trace["truncation"]
+    assert t["events_elided"] > 0 and t["passes_elided"] > 0 and t["reasons"]
+    events = trace["events"]
+    kinds = [e["kind"] for e in events]
+    assert "elided" in kinds
+    # Head: the first iteration's construction and backward; tail: the last ones.
+    assert events[0]["kind"] in ("leaf", "node")
+    assert kinds[-1] == "print"
+    assert [p["index"] for p in trace["backward_passes"]][:2] == [0, 1]
+    assert trace["backward_passes"][-1]["index"] == 2999
+    # The graph alive at the end (loss of the last iteration) is complete.
+    ids = {n["id"] for n in trace["nodes"]}
+    loss = next(x for x in trace["tensors"] if "loss" in x["names"])
+    assert loss["grad_fn"] in ids
+    assert len(trace["nodes"]) <= 2000
+    # Same values as plain PyTorch: w converges towards 1.
+    w = next(x for x in trace["tensors"] if x["names"] == ["w"])
+    assert all(abs(v - 1.0) < 0.01 for v in w["value"]["values"])
+
+
+def test_json_byte_cap_is_respected() -> None:
+    src = LOOP.format(n=400)
+    trace = trace_source(src, max_json_bytes=50_000)
+    assert len(trace.to_json()) <= 50_000 and trace.truncated
+
+
+def test_same_snippet_same_bytes() -> None:
+    src = LOOP.format(n=50) + "\nimport random\nprint(torch.randn(2), random.random())\n"
+    assert trace_source(src).to_json() == trace_source(src).to_json()
+
+
+def test_deep_chain_has_no_recursion_limit(tmp_path: Path) -> None:
+    # In a child process: freeing a graph this deep needs the big stack the CLI sets up.
+    snippet = tmp_path / "deep.py"
+    snippet.write_text(
+        "import torch\nx = torch.ones(2, requires_grad=True)\ny = x\n"
+        "for _ in range(30000):\n    y = y * 1.0\ny.sum().backward()\n"
+    )
+    out = tmp_path / "deep.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "gradtrace", "trace", str(snippet), "--max-nodes", "40000", "-o", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["status"] == "ok"
+    # The engine ran every node (AccumulateGrad + 30000 MulBackward0 + SumBackward0); the
+    # node list is cut to the 8 MiB default, keeping the latest nodes, and says so.
+    assert len(doc["backward_passes"][0]["order"]) == 30002
+    assert doc["truncated"] and doc["nodes"][-1]["name"] == "MulBackward0" and doc["nodes"][-1]["alive"]
+    assert len(json.dumps(doc, separators=(",", ":"))) <= 8 << 20
