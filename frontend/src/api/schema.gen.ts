@@ -172,6 +172,12 @@ export interface components {
              * @description Node ids in engine execution order.
              */
             order: string[];
+            /**
+             * Order Elided
+             * @description Executions past the node cap, left out of `order`.
+             * @default 0
+             */
+            order_elided: number;
             /** Received */
             received: components["schemas"]["GradReceived"][];
             /**
@@ -237,8 +243,68 @@ export interface components {
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
         };
+        /**
+         * Event
+         * @description One step of the timeline. `kind` decides which optional fields are set (unset ones are omitted).
+         */
         Event: {
-            [key: string]: unknown;
+            after: components["schemas"]["ValueSummary"] | null;
+            /**
+             * Backward Pass
+             * @description Index into backward_passes for backward events.
+             */
+            backward_pass: number | null;
+            before: components["schemas"]["ValueSummary"] | null;
+            /** Category */
+            category: string | null;
+            /** Count */
+            count: number | null;
+            /** Elided Kinds */
+            elided_kinds: {
+                [key: string]: number;
+            } | null;
+            /** Grad Enabled */
+            grad_enabled: boolean | null;
+            /** Grads */
+            grads: (components["schemas"]["ValueSummary"] | null)[] | null;
+            /** Inference Mode */
+            inference_mode: boolean | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "node" | "leaf" | "inplace" | "grad_mode" | "no_grad_op" | "detach" | "requires_grad" | "stale" | "backward_begin" | "execute" | "accumulate" | "free" | "backward_end" | "print" | "warning" | "error" | "elided";
+            /** Line */
+            line: number | null;
+            /** Module */
+            module: string | null;
+            /** Node */
+            node: string | null;
+            /** Nodes */
+            nodes: string[] | null;
+            /** Op */
+            op: string | null;
+            /** Saved */
+            saved: string | null;
+            /**
+             * Sent
+             * @description execute: gradient sent along each next edge.
+             */
+            sent: (components["schemas"]["ValueSummary"] | null)[] | null;
+            /** Seq */
+            seq: number;
+            /** Tensor */
+            tensor: string | null;
+            /** Tensors */
+            tensors: string[] | null;
+            /** Text */
+            text: string | null;
+            /** Value */
+            value: boolean | null;
+            /** Version After */
+            version_after: number | null;
+            /** Version Before */
+            version_before: number | null;
         };
         /** ExampleDetail */
         ExampleDetail: {
@@ -509,8 +575,58 @@ export interface components {
              */
             wall_seconds?: number | null;
         };
+        /**
+         * SavedTensor
+         * @description One `_saved_*` entry of a node (or one ctx.saved_tensors entry of a custom Function).
+         */
         SavedTensor: {
-            [key: string]: unknown;
+            /** Dtype */
+            dtype: string | null;
+            /**
+             * Freed
+             * @description Backward released this buffer.
+             * @default false
+             */
+            freed: boolean;
+            /**
+             * Is Output
+             * @description True when the node saved its own output.
+             * @default false
+             */
+            is_output: boolean;
+            /**
+             * Kind
+             * @default tensor
+             * @enum {string}
+             */
+            kind: "tensor" | "value";
+            /**
+             * Name
+             * @description Attribute name without the _saved_ prefix, e.g. self, result, other.
+             */
+            name: string;
+            /**
+             * Repr
+             * @description Short repr for non-tensor saved values.
+             */
+            repr: string | null;
+            /** Shape */
+            shape: number[] | null;
+            /**
+             * Stale
+             * @description Modified in place after it was saved (version_now > version_at_save).
+             * @default false
+             */
+            stale: boolean;
+            /**
+             * Tensor
+             * @description Id of the tensor that was saved, if known.
+             */
+            tensor: string | null;
+            /** Version At Save */
+            version_at_save: number | null;
+            /** Version Now */
+            version_now: number | null;
         };
         /**
          * StreamDropped
@@ -758,8 +874,39 @@ export interface components {
              */
             values_dropped: boolean;
         };
+        /**
+         * ValueSummary
+         * @description A tensor's value (or gradient): every element for small tensors, statistics otherwise.
+         */
         ValueSummary: {
-            [key: string]: unknown;
+            /**
+             * Dtype
+             * @description e.g. torch.float32
+             */
+            dtype: string;
+            /** Max */
+            max: number | boolean | string | null;
+            /** Mean */
+            mean: number | boolean | string | null;
+            /** Min */
+            min: number | boolean | string | null;
+            /**
+             * Numel
+             * @description Number of elements.
+             */
+            numel: number;
+            /**
+             * Shape
+             * @description Tensor shape.
+             */
+            shape: number[];
+            /** Std */
+            std: number | boolean | string | null;
+            /**
+             * Values
+             * @description All elements, flattened in row-major order (only when numel <= 16).
+             */
+            values: (number | boolean | string)[] | null;
         };
     };
     responses: never;

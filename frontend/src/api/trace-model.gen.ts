@@ -50,6 +50,12 @@ export interface components {
              * @description Node ids in engine execution order.
              */
             order?: string[];
+            /**
+             * Order Elided
+             * @description Executions past the node cap, left out of `order`.
+             * @default 0
+             */
+            order_elided: number;
             /** Received */
             received?: components["schemas"]["GradReceived"][];
             /**
