@@ -407,12 +407,15 @@ const params = new URLSearchParams(location.search);
 const traceParam = params.get("trace") ?? /^\/t\/([0-9a-f]+)\/?$/.exec(location.pathname)?.[1] ?? null;
 const codeParam = fragmentParams(location.hash).get("code");
 const exampleParam = params.get("example");
+// ?step=N (from an embed's "Open in playground" link): show that step once the first trace is loaded.
+const stepParam = params.get("step");
+const applyStep = (): void => { if (stepParam != null && /^\d+$/.test(stepParam)) seek(Number(stepParam)); };
 if (codeParam) {
-  decodeCode(codeParam).then((src) => { editor.setText(src); return run(); }).catch((e: unknown) => setStatus("api-error", String(e instanceof Error ? e.message : e)));
+  decodeCode(codeParam).then((src) => { editor.setText(src); return run(); }).then(applyStep).catch((e: unknown) => setStatus("api-error", String(e instanceof Error ? e.message : e)));
 } else if (exampleParam) {
-  getExample(exampleParam).then((ex) => { exampleDesc.textContent = ex.description; editor.setText(ex.source); return run(); }).catch((e: unknown) => setStatus("api-error", String(e instanceof Error ? e.message : e)));
+  getExample(exampleParam).then((ex) => { exampleDesc.textContent = ex.description; editor.setText(ex.source); return run(); }).then(applyStep).catch((e: unknown) => setStatus("api-error", String(e instanceof Error ? e.message : e)));
 } else if (traceParam) {
-  getTrace(traceParam).then((r) => loadTrace(r.trace, r.id)).catch((e: unknown) => setStatus("api-error", String(e instanceof Error ? e.message : e)));
+  getTrace(traceParam).then((r) => loadTrace(r.trace, r.id)).then(applyStep).catch((e: unknown) => setStatus("api-error", String(e instanceof Error ? e.message : e)));
 } else if (params.get("autorun") !== "0" && params.get("bench") == null) {
   void run();
 }

@@ -211,6 +211,22 @@ def test_share_link_round_trip(page: Page, service: Service) -> None:
     assert page.evaluate("() => window.__gradtrace.viewer.code.text") == W2
 
 
+def test_open_in_playground_carries_code_and_step(page: Page, service: Service) -> None:
+    page.goto(f"{service.url}/embed#code={encode_code(W2)}")
+    page.wait_for_function(
+        "() => document.querySelector('.gt-embed')?.dataset.ready === 'true'", timeout=90_000
+    )
+    page.get_by_role("button", name="Go to start").click()
+    for _ in range(3):
+        page.get_by_role("button", name="Step forward").click()
+    with page.context.expect_page() as popup:
+        page.get_by_role("link", name="Open in playground ↗").click()
+    pg = popup.value
+    pg.wait_for_function("() => document.getElementById('app').dataset.runs === '1'", timeout=90_000)
+    pg.wait_for_function("() => window.__gradtrace.player.step === 3")
+    assert pg.evaluate("() => window.__gradtrace.editorText") == W2
+
+
 def test_predict_mode_asks_and_grades(page: Page, service: Service) -> None:
     page.goto(f"{service.url}/embed?predict=1#code={encode_code(W2)}")
     page.wait_for_function(

@@ -21,6 +21,12 @@ const host = params.get("host");
 const openLink = h("a", { class: "gt-open", href: "/", target: "_blank", rel: "noopener noreferrer", text: "Open in playground ↗" });
 const footer = h("footer", { class: "gt-footer" }, h("span", { class: "gt-brand", text: "gradtrace" }), openLink);
 let currentId: string | null = null;
+// The link carries the current step too (read at click time, so it is always the step on screen).
+openLink.addEventListener("click", () => {
+  const url = new URL(openLink.href, location.href);
+  url.searchParams.set("step", String(viewer.step));
+  openLink.href = url.toString();
+});
 
 function post(type: string): void {
   // Only when embed.js asked (it passes host=): a plain iframe has nobody listening.
