@@ -329,11 +329,6 @@ def test_l1_l4_graph_shape() -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="core: an in-place write to a tensor autograd has not seen yet (b[0] = 10.0 on a plain tensor) "
-    "bumps _version but records no inplace event (reported to the core)",
-)
 def test_rebinding_is_not_inplace() -> None:
     name = "rebinding_vs_inplace"
     events = [e for e in traced(name).to_dict()["events"] if e["kind"] == "inplace"]
@@ -455,11 +450,6 @@ def test_trace_is_deterministic_across_processes(tmp_path: Path) -> None:
     proc.wait(timeout=60)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="core: nodes[].sequence_nr is autograd's raw thread-local counter, so a second trace of the "
-    "same snippet in one process numbers its nodes differently (reported to the core)",
-)
 @pytest.mark.parametrize("name", ["l1_l4_graph", "inplace_version_error"])
 def test_trace_is_deterministic_in_one_process(name: str) -> None:
     """Same snippet, same JSON, also when the process traced other snippets before."""
