@@ -23,8 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "backend" / "gradtrace" / "static"
 REAL = ROOT / "frontend" / "tests" / "fixtures" / "transformer_encoder.json"
 ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 LOAD_JS = """async ([n, real]) => {
@@ -71,7 +77,9 @@ def serve_static() -> tuple[http.server.ThreadingHTTPServer, str]:
     return srv, f"http://127.0.0.1:{srv.server_address[1]}"
 
 
-def measure(page: Page, n: int, real: str | None, runs: int, fps_seconds: float, expand: bool) -> dict[str, Any]:
+def measure(
+    page: Page, n: int, real: str | None, runs: int, fps_seconds: float, expand: bool
+) -> dict[str, Any]:
     loads, fps, rate, p95 = [], [], [], []
     info: dict[str, Any] = {}
     for _ in range(runs):
@@ -131,11 +139,15 @@ def main() -> None:
     srv.shutdown()
     head = f"{'case':30} {'grad_fn':>7} {'items':>6} {'drawn':>6} {'events':>7} {'layout':>8} {'load ms':>8} {'fps@60/s':>9} {'steps/s':>8} {'p95 ms':>7}"
     print()
-    print(f"Playground render benchmark (headless Chromium, median of {args.runs} runs; load = JSON.parse -> painted)")
+    print(
+        f"Playground render benchmark (headless Chromium, median of {args.runs} runs; load = JSON.parse -> painted)"
+    )
     print(head)
     print("-" * len(head))
     for label, r in rows:
-        print(f"{label:30} {r['nodes']:>7} {r['items']:>6} {r['drawn']:>6} {r['events']:>7} {r['engine']:>8} {r['load_ms']:>8.0f} {r['fps']:>9.1f} {r['steps_per_s']:>8.1f} {r['p95_frame_ms']:>7.1f}")
+        print(
+            f"{label:30} {r['nodes']:>7} {r['items']:>6} {r['drawn']:>6} {r['events']:>7} {r['engine']:>8} {r['load_ms']:>8.0f} {r['fps']:>9.1f} {r['steps_per_s']:>8.1f} {r['p95_frame_ms']:>7.1f}"
+        )
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "frontend.json").write_text(json.dumps({label: r for label, r in rows}, default=str, indent=1))
