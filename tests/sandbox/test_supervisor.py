@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -160,7 +161,8 @@ def test_a_dead_idle_worker_is_replaced_transparently(sandbox: Sandbox) -> None:
     idle = sandbox.sup.worker_pids()
     assert idle
     for pid in idle:
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while not all(_gone(pid) for pid in idle):
         assert time.monotonic() < deadline
@@ -173,7 +175,7 @@ def test_a_dead_idle_worker_is_replaced_transparently(sandbox: Sandbox) -> None:
 def _gone(pid: int) -> bool:
     try:
         return "zombie" in Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # ESRCH while the kernel tears it down
         return True
 
 
