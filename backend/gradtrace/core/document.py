@@ -134,9 +134,10 @@ def build(
         if num is None:
             continue
         live_ids.add(num)
-        nrec = rec.refresh_saved(node)
-        if nrec is not None:
-            nrec.alive = True
+        # Only an in-place op since creation can have moved a saved tensor's version; freed
+        # buffers were marked by the pass that freed them. Others need no second read.
+        if rec.maybe_stale(node):
+            rec.refresh_saved(node)
 
     # Tensors: named ones, leaves of kept nodes, and every tracked tensor still alive.
     names_by_num: dict[int, list[str]] = {}
@@ -241,9 +242,18 @@ def size_of(doc: dict[str, Any]) -> int:
     return len(json.dumps(doc, separators=(",", ":"), allow_nan=True))
 
 
+def _upper_bound(doc: dict[str, Any]) -> int:
+    """A generous size estimate, so that small documents skip the exact (costly) measure."""
+    return (
+        len(doc["nodes"]) * 1500 + len(doc["events"]) * 1200 + len(doc["tensors"]) * 1500
+        + len(doc["edges"]) * 120 + sum(len(p["order"]) * 40 + len(p["received"]) * 900 for p in doc["backward_passes"])
+        + len(doc["stdout"]) * 6 + len(doc["stderr"]) * 6 + 100_000
+    )
+
+
 def shrink(doc: dict[str, Any], max_bytes: int) -> dict[str, Any]:
     """Cut the document until it fits, saying what was cut. The graph alive at the end goes last."""
-    if size_of(doc) <= max_bytes:
+    if _upper_bound(doc) <= max_bytes or size_of(doc) <= max_bytes:
         return doc
     reasons = doc["truncation"]["reasons"]
     doc["truncated"] = True

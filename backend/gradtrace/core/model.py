@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "1"
 
@@ -23,17 +23,25 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", ser_json_inf_nan="strings")
 
 
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
 class _Sparse(_Model):
-    """Optional fields that are unset (None) are left out of the JSON, to keep traces small."""
+    """Optional fields that are unset (None) are left out of the JSON, to keep traces small.
+
+    Done with `exclude_if` on each optional field (evaluated in pydantic-core, fast, and the
+    JSON Schema still lists every field); `_always` names optional fields always written."""
 
     _always: ClassVar[frozenset[str]] = frozenset()
 
-    @model_serializer(mode="wrap")
-    # No return annotation on purpose: with one, pydantic would publish these models as
-    # open objects in the JSON Schema / OpenAPI instead of their fields.
-    def _drop_none(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
-        data: dict[str, Any] = handler(self)
-        return {k: v for k, v in data.items() if v is not None or k in self._always}
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        for name, info in cls.model_fields.items():
+            if info.default is None and name not in cls._always:
+                info.exclude_if = _is_none
+        cls.model_rebuild(force=True)
 
 
 class ValueSummary(_Sparse):

@@ -61,10 +61,12 @@ def summarize(t: torch.Tensor | None, max_values: int = MAX_VALUES) -> dict[str,
             if d.is_complex() or numel == 0:
                 return out
             f = d.to(torch.float64) if not d.is_floating_point() else d
-            out["min"] = _number(float(f.min()))
-            out["max"] = _number(float(f.max()))
-            out["mean"] = _number(float(f.mean()))
-            out["std"] = _number(float(f.std())) if numel > 1 else 0.0
+            lo, hi = torch.aminmax(f)  # one pass each for (min, max) and (std, mean)
+            std, mean = torch.std_mean(f)
+            out["min"] = _number(float(lo))
+            out["max"] = _number(float(hi))
+            out["mean"] = _number(float(mean))
+            out["std"] = _number(float(std)) if numel > 1 else 0.0
             return out
     except Exception:  # a broken tensor must not break the trace
         return {"shape": [int(s) for s in getattr(t, "shape", [])], "dtype": str(getattr(t, "dtype", "?")), "numel": 0}
