@@ -95,7 +95,9 @@ def _tensor_dict(rec: Recorder, num: int, t: torch.Tensor, names: list[str], kep
         "version": version,
         "grad_fn": rec.node_id(gf) if gf is not None else None,
         "grad": grad,
-        "value": summarize(t),
+        # Statistics of big values only where a learner looks: named tensors and leaves (an
+        # unnamed activation saved by the graph costs a full pass over its data otherwise).
+        "value": summarize(t, stats=bool(names) or t.is_leaf),
         "is_parameter": isinstance(t, torch.nn.Parameter),
         "inference": bool(t.is_inference()),
         "versions": [s for s in trec.versions if s in kept_seqs] if trec else [],

@@ -38,7 +38,7 @@ def dtype_name(t: torch.Tensor) -> str:
     return str(t.dtype)
 
 
-def summarize(t: torch.Tensor | None, max_values: int = MAX_VALUES) -> dict[str, Any] | None:
+def summarize(t: torch.Tensor | None, max_values: int = MAX_VALUES, stats: bool = True) -> dict[str, Any] | None:
     """Summarize `t` without recording anything: callers run this with torch functions disabled."""
     if t is None:
         return None
@@ -58,7 +58,7 @@ def summarize(t: torch.Tensor | None, max_values: int = MAX_VALUES) -> dict[str,
             if numel <= max_values:
                 out["values"] = [_number(v) for v in d.reshape(-1).tolist()]
                 return out
-            if d.is_complex() or numel == 0:
+            if d.is_complex() or numel == 0 or not stats:
                 return out
             f = d.to(torch.float64) if not d.is_floating_point() else d
             lo, hi = torch.aminmax(f)  # one pass each for (min, max) and (std, mean)

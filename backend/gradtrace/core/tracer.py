@@ -80,6 +80,25 @@ def trace_source(
             exc = SyntaxError(str(exc), (SNIPPET_FILENAME, 1, 1, ""))
         return _syntax_error_trace(exc, source)
 
+    # Objects that exist before the snippet (torch's own) need no cyclic GC passes while it
+    # runs and while its (possibly big) document is built and validated; without this, the
+    # collections our records trigger rescan all of them again and again.
+    gc.freeze()
+    try:
+        return _trace_compiled(code, source, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout)
+    finally:
+        gc.unfreeze()
+
+
+def _trace_compiled(
+    code: Any,
+    source: str,
+    max_nodes: int,
+    max_json_bytes: int,
+    max_stdout_bytes: int,
+    on_event: Callable[[dict[str, Any]], None] | None,
+    soft_timeout: float | None,
+) -> Trace:
     # Tracebacks and warnings can then quote the snippet's lines.
     linecache.cache[SNIPPET_FILENAME] = (len(source), None, source.splitlines(True), SNIPPET_FILENAME)
     limits = Limits(max_nodes=max_nodes, max_json_bytes=max_json_bytes, max_stdout_bytes=max_stdout_bytes)
@@ -91,9 +110,6 @@ def trace_source(
     status = "ok"
     failure: BaseException | None = None
     _seed()
-    # Objects that exist before the snippet (torch's own) need no cyclic GC passes during it;
-    # without this, collections triggered by our records scan them again and again.
-    gc.freeze()
     grad_enabled = torch.is_grad_enabled()
     recursion_limit = sys.getrecursionlimit()
     with capture.captured(rec, max_stdout_bytes) as (out, err), contextlib.ExitStack() as hooks:
@@ -134,7 +150,6 @@ def trace_source(
         scopes += _frame_locals(failure)
     rec.active = True
     gc.collect()  # free unreachable graphs now, so "alive" does not depend on GC timing
-    gc.unfreeze()
     reasons = [f"stdout was cut at {max_stdout_bytes} characters"] if out.overflowed else []
     truncation: dict[str, Any] = {"stdout_truncated": out.overflowed, "reasons": reasons}
     doc = document.build(
