@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from gradtrace.core import errors
+from gradtrace.core import errors, graph
 from gradtrace.core.recorder import Recorder
 from gradtrace.core.summary import summarize
 
@@ -56,20 +56,6 @@ def _small(t: Any) -> dict[str, Any] | None:
     return {"shape": list(t.shape), "dtype": str(t.dtype), "numel": numel}
 
 
-def _walk(roots: list[Any]) -> list[Any]:
-    seen: set[int] = set()
-    order: list[Any] = []
-    todo = list(roots)
-    while todo:
-        node = todo.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        order.append(node)
-        todo.extend(t for t, _ in node.next_functions if t is not None)
-    return order
-
-
 def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run one backward API call under observation."""
     params = _bind(api, args, kwargs)
@@ -99,7 +85,7 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
                 root_nodes.append(acc)
     new = rec.discover(root_nodes, ctx, {id(t.grad_fn): t for t in root_tensors if t.grad_fn is not None})
     rec.emit_nodes(new, ctx)
-    nodes = _walk(root_nodes)
+    nodes = graph.reachable(root_nodes)
     record: dict[str, Any] = {
         "index": index,
         "api": api,

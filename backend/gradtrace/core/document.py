@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from gradtrace.core import graph
 from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder
 from gradtrace.core.summary import summarize
 
@@ -57,20 +58,6 @@ def _module_tensors(prefix: str, module: torch.nn.Module) -> list[tuple[str, tor
             if isinstance(v, torch.Tensor) and not attr.startswith("_"):
                 out.append((f"{sub_name}.{attr}", v))
     return out
-
-
-def _live_nodes(rec: Recorder, roots: list[Any]) -> list[Any]:
-    seen: set[int] = set()
-    nodes: list[Any] = []
-    todo = [r for r in roots if r is not None]
-    while todo:
-        node = todo.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        nodes.append(node)
-        todo.extend(t for t, _ in node.next_functions if t is not None)
-    return nodes
 
 
 def _tensor_dict(rec: Recorder, num: int, t: torch.Tensor, names: list[str], kept_seqs: set[int]) -> dict[str, Any]:
@@ -128,7 +115,7 @@ def build(
         if t is not None and t.grad_fn is not None:
             roots.append(t.grad_fn)
     roots += [t.grad_fn for _, t in named if t.grad_fn is not None]
-    live = _live_nodes(rec, roots)
+    live = graph.reachable(roots)
     rec.discover(live, None)  # nodes built where we could not see them (rare)
     live_ids: set[int] = set()
     for node in live:

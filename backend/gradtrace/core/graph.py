@@ -49,6 +49,22 @@ def next_edges(node: Any) -> Iterator[tuple[int, Any, int]]:
             yield index, target, int(input_nr)
 
 
+def reachable(roots: list[Any]) -> list[Any]:
+    """Every node reachable from `roots` through next_functions, iteratively (graphs can be
+    100k deep), each once, in discovery order."""
+    seen: set[int] = set()
+    nodes: list[Any] = []
+    todo = [r for r in roots if r is not None]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        nodes.append(node)  # held: keeps id() unique during the walk
+        todo.extend(t for t, _ in node.next_functions if t is not None)
+    return nodes
+
+
 @dataclass
 class SavedProbe:
     """One saved value as read now. `storage` links it to in-place events (not serialized)."""
