@@ -231,18 +231,9 @@ def size_of(doc: dict[str, Any]) -> int:
     return len(json.dumps(doc, separators=(",", ":"), allow_nan=True))
 
 
-def _upper_bound(doc: dict[str, Any]) -> int:
-    """A generous size estimate, so that small documents skip the exact (costly) measure."""
-    return (
-        len(doc["nodes"]) * 1500 + len(doc["events"]) * 1200 + len(doc["tensors"]) * 1500
-        + len(doc["edges"]) * 120 + sum(len(p["order"]) * 40 + len(p["received"]) * 900 for p in doc["backward_passes"])
-        + len(doc["stdout"]) * 6 + len(doc["stderr"]) * 6 + 100_000
-    )
-
-
 def shrink(doc: dict[str, Any], max_bytes: int) -> dict[str, Any]:
     """Cut the document until it fits, saying what was cut. The graph alive at the end goes last."""
-    if _upper_bound(doc) <= max_bytes or size_of(doc) <= max_bytes:
+    if size_of(doc) <= max_bytes:
         return doc
     reasons = doc["truncation"]["reasons"]
     doc["truncated"] = True

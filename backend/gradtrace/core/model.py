@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 SCHEMA_VERSION = "1"
 
@@ -259,9 +259,17 @@ class Trace(_Model):
     truncation: Truncation = Field(default_factory=Truncation)
     source_lines: int = Field(default=0, description="Number of lines in the snippet.")
 
+    _json: str | None = PrivateAttr(default=None)
+
     def to_json(self, indent: int | None = None) -> str:
-        """Deterministic JSON: field order is the model's, no timestamps."""
-        return self.model_dump_json(indent=indent, exclude_none=False)
+        """Deterministic JSON: field order is the model's, no timestamps.
+
+        The compact form is computed once (a trace is not modified after it is made)."""
+        if indent is not None:
+            return self.model_dump_json(indent=indent, exclude_none=False)
+        if self._json is None:
+            self._json = self.model_dump_json(exclude_none=False)
+        return self._json
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(self.to_json())

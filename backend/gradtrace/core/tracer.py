@@ -164,8 +164,11 @@ def _trace_compiled(
         truncation=truncation,
     )
     rec.active = False
-    doc = document.shrink(doc, max_json_bytes)
-    return Trace.model_validate(doc)
+    trace = Trace.model_validate(doc)
+    # Serialize once to measure: most traces fit, and the JSON is then kept for to_json().
+    if len(trace.to_json()) > max_json_bytes:
+        trace = Trace.model_validate(document.shrink(doc, max_json_bytes))
+    return trace
 
 
 def _failing_pass(rec: Recorder, exc: BaseException) -> dict[str, Any] | None:
