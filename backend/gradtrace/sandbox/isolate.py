@@ -209,14 +209,9 @@ def new_mount_namespace(
     # Nothing we mount may propagate back to the host.
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("gradtrace-root", root_dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=0755")
-    for path in ro_paths:
-        _bind_readonly(path, root_dir + path)
-    for name, target in symlinks.items():
-        os.makedirs(os.path.dirname(root_dir + name), exist_ok=True)
-        os.symlink(target, root_dir + name)
-    os.makedirs(root_dir + "/dev", exist_ok=True)
-    for dev in ("null", "zero", "urandom", "random"):
-        _bind_device("/dev/" + dev, f"{root_dir}/dev/{dev}")
+    # The scratch /tmp first, then the read-only binds: a checkout or venv that lives under
+    # the host's /tmp (as in a CI clone) must stay visible on top of the scratch, not hidden
+    # under it. /tmp itself (or /) is never bound: that would expose the host's /tmp.
     os.makedirs(root_dir + "/tmp", exist_ok=True)
     owner = f",uid={uid},gid={uid}" if uid is not None else ""
     _mount(
@@ -226,6 +221,16 @@ def new_mount_namespace(
         MS_NOSUID | MS_NODEV | MS_NOEXEC,
         f"size={scratch_bytes},nr_inodes={scratch_inodes},mode=0700{owner}",
     )
+    for path in ro_paths:
+        if os.path.realpath(path) in ("/", "/tmp"):
+            continue
+        _bind_readonly(path, root_dir + path)
+    for name, target in symlinks.items():
+        os.makedirs(os.path.dirname(root_dir + name), exist_ok=True)
+        os.symlink(target, root_dir + name)
+    os.makedirs(root_dir + "/dev", exist_ok=True)
+    for dev in ("null", "zero", "urandom", "random"):
+        _bind_device("/dev/" + dev, f"{root_dir}/dev/{dev}")
     os.makedirs(root_dir + "/proc", exist_ok=True)
     _mount("proc", root_dir + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible,subset=pid")
     os.makedirs(root_dir + "/.old")
