@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,20 +16,11 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-STATIC = ROOT / "backend" / "gradtrace" / "static"
-CHROMIUM = os.environ.get("GRADTRACE_CHROMIUM", "/usr/bin/chromium")
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, STATIC, post_json
+from tests.browser_support import free_port as _free_port
+from tests.browser_support import get_json as _get_json
+
 ARTIFACTS = ROOT / "test-results" / "e2e"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -58,25 +48,6 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
     return {**browser_context_args, "viewport": {"width": 1280, "height": 800}, "accept_downloads": True}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get_json(url: str, timeout: float = 2.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - loopback only
-        return json.loads(r.read())
-
-
-def post_json(url: str, body: dict[str, Any], timeout: float = 120.0) -> Any:
-    req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 - loopback only
-        return json.loads(r.read())
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +89,7 @@ def server(built_frontend: Path, tmp_path_factory: pytest.TempPathFactory) -> It
             if proc.poll() is not None:
                 raise RuntimeError(f"gradtrace serve exited with {proc.returncode}; see {log.name}")
             try:
-                if _get_json(url + "/api/v1/health").get("sandbox", {}).get("zygote_alive", True):
+                if _get_json(url + "/api/v1/health", timeout=2.0).get("sandbox", {}).get("zygote_alive", True):
                     break
             except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
                 pass

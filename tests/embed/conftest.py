@@ -9,7 +9,6 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -22,20 +21,9 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-STATIC = ROOT / "backend" / "gradtrace" / "static"
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, STATIC, free_port, get_json, post_json
+
 COURSE = Path(__file__).parent / "course"
-CHROMIUM = os.environ.get("GRADTRACE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 BUILT = ("index.html", "embed.html", "diff.html", "embed.js", "export/viewer.js")
 
 
@@ -56,25 +44,6 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
     return {**browser_context_args, "viewport": {"width": 1100, "height": 800}, "accept_downloads": True}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def get_json(url: str, timeout: float = 30.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - loopback only
-        return json.loads(r.read())
-
-
-def post_json(url: str, body: dict[str, Any], timeout: float = 120.0) -> Any:
-    req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 - loopback only
-        return json.loads(r.read())
 
 
 @pytest.fixture(scope="session")
