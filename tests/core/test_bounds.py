@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
+import types
 from pathlib import Path
+from typing import Any
 
 from gradtrace.core.tracer import trace_source
 
@@ -76,3 +79,26 @@ def test_deep_chain_has_no_recursion_limit(tmp_path: Path) -> None:
     assert len(doc["backward_passes"][0]["order"]) == 30002
     assert doc["truncated"] and doc["nodes"][-1]["name"] == "MulBackward0" and doc["nodes"][-1]["alive"]
     assert len(json.dumps(doc, separators=(",", ":"))) <= 8 << 20
+
+
+def test_snippet_objects_are_freed_when_trace_returns(monkeypatch: Any) -> None:
+    """What the snippet made (cycles included) is gone once trace_source returns, so a process
+    that traces many snippets (a notebook, the test suite) does not carry one into the next."""
+    probe = types.ModuleType("gradtrace_probe")
+    probe.refs = []  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "gradtrace_probe", probe)
+    source = (
+        "import weakref, torch, gradtrace_probe\n"
+        "class Box:\n    pass\n"
+        "box = Box()\nbox.me = box\n"  # a reference cycle: only the cyclic GC frees it
+        "box.t = torch.ones(1000, requires_grad=True) * 2\n"
+        "def helper():\n    return box\n"  # functions hold the namespace: another cycle
+        "gradtrace_probe.refs += [weakref.ref(box), weakref.ref(box.t)]\n"
+    )
+    gc.disable()  # only trace_source's own collection may free them
+    try:
+        assert trace_source(source).status == "ok"
+        assert len(probe.refs) == 2  # type: ignore[attr-defined]
+        assert [r() for r in probe.refs] == [None, None]  # type: ignore[attr-defined]
+    finally:
+        gc.enable()

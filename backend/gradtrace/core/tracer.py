@@ -87,6 +87,11 @@ def trace_source(
     try:
         return _trace_compiled(code, source, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout)
     finally:
+        # The snippet's namespace and graphs are garbage now (cycles through functions'
+        # globals, modules, tracebacks). Collect them while the old objects are still frozen:
+        # that scans only what this trace made, and nothing of it is left to be frozen (and
+        # so kept forever) by the next trace_source call in this process.
+        gc.collect()
         gc.unfreeze()
 
 
