@@ -10,7 +10,11 @@ import types
 from pathlib import Path
 from typing import Any
 
-from gradtrace.core.tracer import trace_source
+import pytest
+
+from gradtrace.core.model import Trace
+from gradtrace.core.tracer import trace_json, trace_source
+from tests.core.scenarios import SCENARIOS
 
 LOOP = """
 import torch
@@ -102,3 +106,25 @@ def test_snippet_objects_are_freed_when_trace_returns(monkeypatch: Any) -> None:
         assert [r() for r in probe.refs] == [None, None]  # type: ignore[attr-defined]
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        *(SCENARIOS[name] for name in sorted(SCENARIOS)),
+        LOOP.format(n=3000),  # head/tail elision
+        "x = 1 +\n",  # syntax error
+        "print('caf\\u00e9 \\ud800 \\x00')\n",  # non-ASCII, a lone surrogate, a NUL in stdout
+    ],
+)
+def test_json_text_path_is_the_model(source: str) -> None:
+    """trace_json (the sandbox worker's path, no pydantic) validates into what trace_source returns."""
+    text = trace_json(source, max_nodes=2000)
+    assert Trace.model_validate_json(text).to_json() == trace_source(source, max_nodes=2000).to_json()
+
+
+def test_json_text_path_respects_the_byte_cap() -> None:
+    text = trace_json(LOOP.format(n=300), max_json_bytes=60_000)
+    assert len(text.encode()) <= 60_000
+    trace = Trace.model_validate_json(text)
+    assert trace.truncated and trace.to_json() == trace_source(LOOP.format(n=300), max_json_bytes=60_000).to_json()

@@ -94,15 +94,19 @@ def captured(rec: Recorder, max_bytes: int) -> Iterator[tuple[CapturedStream, Ca
                  op=call[0] if call else None)
         err.write(warnings.formatwarning(message, category, filename, lineno, None))
 
-    sys.stdout, sys.stderr = out, err
-    sys.stdin = io.StringIO("")
-    warnings.showwarning = showwarning
-    try:
-        yield out, err
-    finally:
-        if out.pending and not out.overflowed:
-            rec.emit("print", None, text=out.pending[:2000])
-        sys.stdout, sys.stderr, sys.stdin, warnings.showwarning = saved
+    # catch_warnings: the snippet's filter changes end with it, and entering it invalidates
+    # the "already shown" registries, so a warning shown in an earlier trace of this process
+    # (C++ warnings are registered against our frames) is shown again, as in a fresh process.
+    with warnings.catch_warnings():
+        sys.stdout, sys.stderr = out, err
+        sys.stdin = io.StringIO("")
+        warnings.showwarning = showwarning
+        try:
+            yield out, err
+        finally:
+            if out.pending and not out.overflowed:
+                rec.emit("print", None, text=out.pending[:2000])
+            sys.stdout, sys.stderr, sys.stdin, warnings.showwarning = saved
 
 
 @contextlib.contextmanager

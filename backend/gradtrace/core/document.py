@@ -227,6 +227,21 @@ def _drop_values(obj: Any) -> None:
             _drop_values(v)
 
 
+def scrub(obj: Any) -> Any:
+    """A copy with every lone surrogate in strings (and keys) replaced by "?".
+
+    Python strings may hold them (a snippet can print "\\ud800"), UTF-8 and strict JSON
+    parsers cannot; only called when a document would not serialize.
+    """
+    if isinstance(obj, str):
+        return obj.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(obj, dict):
+        return {scrub(k): scrub(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [scrub(v) for v in obj]
+    return obj
+
+
 def size_of(doc: dict[str, Any]) -> int:
     return len(json.dumps(doc, separators=(",", ":"), allow_nan=True))
 
@@ -308,4 +323,4 @@ def _fix_edges(doc: dict[str, Any]) -> None:
     doc["edges"] = [e for e in doc["edges"] if e["source"] in ids and e["target"] in ids]
 
 
-__all__ = ["build", "shrink", "collect_names", "SNIPPET_FILENAME"]
+__all__ = ["build", "scrub", "shrink", "collect_names", "SNIPPET_FILENAME"]

@@ -1,9 +1,13 @@
-"""trace_source: run a snippet as a top-level script and return its autograd Trace.
+"""trace_source / trace_json: run a snippet as a top-level script and return its autograd trace.
 
 The snippet runs in a fresh `__main__` namespace with every hook installed
 (`instrument.instrumented`), its output captured (`capture`), RNGs seeded so the same
 snippet gives byte-identical JSON. Whatever happens, even a syntax error, a limit or an
-exception, the outcome is data: a Trace with a status, never an exception of ours.
+exception, the outcome is data: a trace with a status, never an exception of ours.
+
+`trace_source` returns the validated pydantic `Trace`; `trace_json` returns the same document
+as JSON text without building the model (the sandbox worker's path: its parent validates the
+untrusted bytes anyway, so validating twice would only cost time).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import gc
+import json
 import linecache
 import random
 import sys
@@ -18,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from pydantic_core import PydanticSerializationError
 
 from gradtrace.core import capture, document, errors, explain
 from gradtrace.core.instrument import instrumented
@@ -38,7 +44,7 @@ def _seed() -> None:
         pass
 
 
-def _syntax_error_trace(exc: SyntaxError, source: str) -> Trace:
+def _syntax_error_doc(exc: SyntaxError, source: str) -> dict[str, Any]:
     rule = explain.classify("SyntaxError", str(exc))
     err = {
         "type": type(exc).__name__,
@@ -51,16 +57,15 @@ def _syntax_error_trace(exc: SyntaxError, source: str) -> Trace:
         "explanation": {"title": rule.title, "what": rule.what, "fix": rule.fix},
     }
     event = {"seq": 0, "kind": "error", "line": exc.lineno, "text": err["message"]}
-    return Trace.model_validate(
-        {
-            "torch_version": TORCH_VERSION,
-            "status": "error",
-            "error": err,
-            "events": [event],
-            "stderr": f'  File "{SNIPPET_FILENAME}", line {exc.lineno}\n{type(exc).__name__}: {exc.msg}\n',
-            "source_lines": len(source.splitlines()),
-        }
-    )
+    # Only what differs from the model's defaults; trace_json completes it through the model.
+    return {
+        "torch_version": TORCH_VERSION,
+        "status": "error",
+        "error": err,
+        "events": [event],
+        "stderr": f'  File "{SNIPPET_FILENAME}", line {exc.lineno}\n{type(exc).__name__}: {exc.msg}\n',
+        "source_lines": len(source.splitlines()),
+    }
 
 
 def trace_source(
@@ -73,19 +78,80 @@ def trace_source(
     soft_timeout: float | None = None,
 ) -> Trace:
     """Run `source` under observation and return its trace (see docs/trace-format.md)."""
+
+    def finish(doc: dict[str, Any]) -> Trace:
+        trace = Trace.model_validate(doc)
+        # Serialize once to measure: most traces fit, and the JSON is then kept for to_json().
+        try:
+            size = len(trace.to_json())
+        except PydanticSerializationError:  # lone surrogates in some text of the snippet's
+            doc = document.scrub(doc)
+            trace = Trace.model_validate(doc)
+            size = len(trace.to_json())
+        if size > max_json_bytes:
+            trace = Trace.model_validate(document.shrink(doc, max_json_bytes))
+        return trace
+
+    return _traced(source, finish, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout)
+
+
+def trace_json(
+    source: str,
+    *,
+    max_nodes: int = 20_000,
+    max_json_bytes: int = 8 << 20,
+    max_stdout_bytes: int = 1 << 20,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    soft_timeout: float | None = None,
+) -> str:
+    """Like `trace_source`, but the document as compact JSON text, never validated here.
+
+    Validating it with `Trace` gives the model `trace_source` returns (tests hold the two
+    paths equal); key order and left-out nulls may differ from `Trace.to_json()`.
+    """
+
+    def finish(doc: dict[str, Any]) -> str:
+        if "nodes" not in doc:  # the syntax-error document: let the model fill in its defaults
+            return Trace.model_validate(doc).to_json()
+        text = _dumps(doc)
+        if "\\ud" in text:  # maybe a lone surrogate (rarely: astral characters look alike)
+            doc = document.scrub(doc)
+            text = _dumps(doc)
+        if len(text) > max_json_bytes:
+            text = _dumps(document.shrink(doc, max_json_bytes))
+        return text
+
+    return _traced(source, finish, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout)
+
+
+def _dumps(doc: dict[str, Any]) -> str:
+    # ASCII-only, so len() is the byte count the cap is about; NaN is never written (summaries
+    # already spell non-finite numbers as strings), so a slip fails here, not in the parent.
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False)
+
+
+def _traced(
+    source: str,
+    finish: Callable[[dict[str, Any]], Any],
+    max_nodes: int,
+    max_json_bytes: int,
+    max_stdout_bytes: int,
+    on_event: Callable[[dict[str, Any]], None] | None,
+    soft_timeout: float | None,
+) -> Any:
     try:
         code = compile(source, SNIPPET_FILENAME, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes in source
         if not isinstance(exc, SyntaxError):
             exc = SyntaxError(str(exc), (SNIPPET_FILENAME, 1, 1, ""))
-        return _syntax_error_trace(exc, source)
+        return finish(_syntax_error_doc(exc, source))
 
     # Objects that exist before the snippet (torch's own) need no cyclic GC passes while it
-    # runs and while its (possibly big) document is built and validated; without this, the
+    # runs and while its (possibly big) document is built and serialized; without this, the
     # collections our records trigger rescan all of them again and again.
     gc.freeze()
     try:
-        return _trace_compiled(code, source, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout)
+        return finish(_trace_compiled(code, source, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout))
     finally:
         # The snippet's namespace and graphs are garbage now (cycles through functions'
         # globals, modules, tracebacks). Collect them while the old objects are still frozen:
@@ -103,7 +169,7 @@ def _trace_compiled(
     max_stdout_bytes: int,
     on_event: Callable[[dict[str, Any]], None] | None,
     soft_timeout: float | None,
-) -> Trace:
+) -> dict[str, Any]:
     # Tracebacks and warnings can then quote the snippet's lines.
     linecache.cache[SNIPPET_FILENAME] = (len(source), None, source.splitlines(True), SNIPPET_FILENAME)
     limits = Limits(max_nodes=max_nodes, max_json_bytes=max_json_bytes, max_stdout_bytes=max_stdout_bytes)
@@ -169,11 +235,7 @@ def _trace_compiled(
         truncation=truncation,
     )
     rec.active = False
-    trace = Trace.model_validate(doc)
-    # Serialize once to measure: most traces fit, and the JSON is then kept for to_json().
-    if len(trace.to_json()) > max_json_bytes:
-        trace = Trace.model_validate(document.shrink(doc, max_json_bytes))
-    return trace
+    return doc
 
 
 def _failing_pass(rec: Recorder, exc: BaseException) -> dict[str, Any] | None:

@@ -48,7 +48,7 @@ class SandboxLimits(BaseSettings):
     )
     extra_ro_paths: tuple[str, ...] = Field(default=(), description="Extra host paths bound read-only into the worker's view (e.g. a data dir snippets may read).")
     tracer: str = Field(
-        default="gradtrace.core.tracer:trace_source",
+        default="gradtrace.core.tracer:trace_json",
         description="module:function the zygote imports to trace a snippet (tests point it elsewhere).",
     )
 

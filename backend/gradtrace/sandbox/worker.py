@@ -164,7 +164,8 @@ def worker_main(
                 on_event=on_event,
                 soft_timeout=limits["soft_timeout"],
             )
-            payload = trace.to_json().encode()
+            # trace_json gives text already; any other tracer (tests) may give a model.
+            payload = (trace if isinstance(trace, str) else trace.to_json()).encode()
         except BaseException:
             # The tracer itself failed (or the snippet broke it): say so on the real stderr
             # of nobody (fd 2 is /dev/null) and let the supervisor tag the run.

@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ctrl", type=int, required=True)
     parser.add_argument("--notify", type=int, required=True)
-    parser.add_argument("--tracer", default="gradtrace.core.tracer:trace_source")
+    parser.add_argument("--tracer", default="gradtrace.core.tracer:trace_json")
     args = parser.parse_args(argv)
 
     # Leave the supervisor's process group: a Ctrl-C on the server's terminal is the
