@@ -92,7 +92,11 @@ def _tensor_dict(rec: Recorder, num: int, t: torch.Tensor, names: list[str], kep
 
 
 def _clean(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if not k.startswith("_")}
+    """`d` without the recorder's private ("_"-prefixed) keys; most dicts have none: no copy."""
+    for k in d:
+        if k[0] == "_":
+            return {k: v for k, v in d.items() if k[0] != "_"}
+    return d
 
 
 def build(
