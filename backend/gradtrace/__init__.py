@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["trace_source", "Trace", "__version__"]
+__all__ = ["trace_json", "trace_source", "Trace", "__version__"]
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -20,6 +20,13 @@ def trace_source(source: str, **options: Any) -> Trace:
     from gradtrace.core.tracer import trace_source as _trace_source
 
     return _trace_source(source, **options)
+
+
+def trace_json(source: str, **options: Any) -> str:
+    """The same trace as compact JSON text, without building the pydantic model (faster)."""
+    from gradtrace.core.tracer import trace_json as _trace_json
+
+    return _trace_json(source, **options)
 
 
 def __getattr__(name: str) -> Any:
