@@ -246,8 +246,15 @@ def scrub(obj: Any) -> Any:
     return obj
 
 
+def dumps(doc: dict[str, Any], *, allow_nan: bool = False) -> str:
+    """Compact JSON text of a document. ASCII-only, so len() is the byte count the caps are
+    about; NaN is refused by default (summaries already spell non-finite numbers as strings,
+    so a slip fails here, in the worker, not in the parent)."""
+    return json.dumps(doc, separators=(",", ":"), allow_nan=allow_nan)
+
+
 def size_of(doc: dict[str, Any]) -> int:
-    return len(json.dumps(doc, separators=(",", ":"), allow_nan=True))
+    return len(dumps(doc, allow_nan=True))
 
 
 def shrink(doc: dict[str, Any], max_bytes: int) -> dict[str, Any]:
@@ -327,4 +334,4 @@ def _fix_edges(doc: dict[str, Any]) -> None:
     doc["edges"] = [e for e in doc["edges"] if e["source"] in ids and e["target"] in ids]
 
 
-__all__ = ["build", "scrub", "shrink", "collect_names", "SNIPPET_FILENAME"]
+__all__ = ["build", "dumps", "scrub", "shrink", "collect_names", "SNIPPET_FILENAME"]

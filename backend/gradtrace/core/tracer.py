@@ -15,7 +15,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import gc
-import json
 import linecache
 import random
 import sys
@@ -57,8 +56,8 @@ def _syntax_error_doc(exc: SyntaxError, source: str) -> dict[str, Any]:
         "explanation": {"title": rule.title, "what": rule.what, "fix": rule.fix},
     }
     event = {"seq": 0, "kind": "error", "line": exc.lineno, "text": err["message"]}
-    # Only what differs from the model's defaults; trace_json completes it through the model.
-    return {
+    # The model fills in every other field with its default (a rare path: validating is fine).
+    partial = {
         "torch_version": TORCH_VERSION,
         "status": "error",
         "error": err,
@@ -66,6 +65,7 @@ def _syntax_error_doc(exc: SyntaxError, source: str) -> dict[str, Any]:
         "stderr": f'  File "{SNIPPET_FILENAME}", line {exc.lineno}\n{type(exc).__name__}: {exc.msg}\n',
         "source_lines": len(source.splitlines()),
     }
+    return Trace.model_validate(partial).to_dict()
 
 
 def trace_source(
@@ -111,23 +111,15 @@ def trace_json(
     """
 
     def finish(doc: dict[str, Any]) -> str:
-        if "nodes" not in doc:  # the syntax-error document: let the model fill in its defaults
-            return Trace.model_validate(doc).to_json()
-        text = _dumps(doc)
+        text = document.dumps(doc)
         if "\\ud" in text:  # maybe a lone surrogate (rarely: astral characters look alike)
             doc = document.scrub(doc)
-            text = _dumps(doc)
+            text = document.dumps(doc)
         if len(text) > max_json_bytes:
-            text = _dumps(document.shrink(doc, max_json_bytes))
+            text = document.dumps(document.shrink(doc, max_json_bytes))
         return text
 
     return _traced(source, finish, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout)
-
-
-def _dumps(doc: dict[str, Any]) -> str:
-    # ASCII-only, so len() is the byte count the cap is about; NaN is never written (summaries
-    # already spell non-finite numbers as strings), so a slip fails here, not in the parent.
-    return json.dumps(doc, separators=(",", ":"), allow_nan=False)
 
 
 def _traced(
