@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import statistics
 import sys
 import threading
@@ -132,7 +131,7 @@ def walk_and_json(root: Any) -> int:
         truncation={"reasons": []},
     )
     rec.active = False
-    return len(json.dumps(doc))
+    return len(document.encode(doc))
 
 
 def build_graph(source: str) -> Any:
@@ -168,7 +167,7 @@ def main() -> None:
     }
     for name, src in cases.items():
         base = cpu_median(plain(src), runs)
-        traced = cpu_median(lambda src=src: trace_json(src), runs)
+        traced = cpu_median(lambda src=src: trace_json(src, collect_garbage=False), runs)
         model = cpu_median(lambda src=src: trace_source(src).to_json(), runs)
         t = trace_source(src)
         print(

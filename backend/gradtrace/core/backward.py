@@ -14,7 +14,7 @@ import torch
 
 from gradtrace.core import errors, graph
 from gradtrace.core.recorder import Recorder
-from gradtrace.core.summary import summarize
+from gradtrace.core.summary import dtype_name, summarize
 
 # Parameter order of each backward API, so positional and keyword calls bind the same way.
 _PARAMS = {
@@ -53,7 +53,7 @@ def _small(t: Any) -> dict[str, Any] | None:
     numel = t.numel()
     if numel <= 16:
         return summarize(t)
-    return {"shape": list(t.shape), "dtype": str(t.dtype), "numel": numel}
+    return {"shape": list(t.shape), "dtype": dtype_name(t.dtype), "numel": numel}
 
 
 def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -113,7 +113,7 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
             rec.emit_stale(nrec, ctx.line)
 
     handles = []
-    executing: dict[int, dict[str, Any]] = {}
+    executing: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
     for node in nodes:
         nid = rec.node_id(node)
         if nid is None:
@@ -165,49 +165,51 @@ def _leaves(nodes: list[Any]) -> list[torch.Tensor]:
 
 
 def _prehook(rec: Recorder, record: dict[str, Any], node: Any, nid: str, line: int | None, executing: dict[int, Any]) -> Any:
+    # Hot: runs once per executed node. Only reads; everything it needs is bound here once.
     var = getattr(node, "variable", None)
+    var = var if isinstance(var, torch.Tensor) else None
+    key = id(node)
+    order: list[str] = record["order"]
+    received: list[dict[str, Any]] = record["received"]
+    index = record["index"]
+    max_order = rec.limits.max_nodes
+    max_details = rec.limits.max_pass_details
 
     def hook(grad_outputs: Any) -> None:
-        rec.suspended += 1
-        try:
-            grads = [_small(g) for g in grad_outputs]
-            # A pass over a huge graph keeps its full order up to the node cap, and the
-            # gradients received for the first nodes only (the execute events carry the rest).
-            if len(record["order"]) < rec.limits.max_nodes:
-                record["order"].append(nid)
-            else:
-                record["order_elided"] = record.get("order_elided", 0) + 1
-            if len(record["received"]) < rec.limits.max_pass_details:
-                record["received"].append({"node": nid, "grads": grads})
-            event = rec.emit("execute", line, node=nid, backward_pass=record["index"], grads=grads)
-            if isinstance(var, torch.Tensor):
-                executing[id(node)] = {"event": event, "before": _small(var.grad)}
-            else:
-                executing[id(node)] = {"event": event}
-        finally:
-            rec.suspended -= 1
+        grads = [_small(g) for g in grad_outputs]
+        # A pass over a huge graph keeps its full order up to the node cap, and the
+        # gradients received for the first nodes only (the execute events carry the rest).
+        if len(order) < max_order:
+            order.append(nid)
+        else:
+            record["order_elided"] = record.get("order_elided", 0) + 1
+        if len(received) < max_details:
+            received.append({"node": nid, "grads": grads})
+        event = rec.push({"seq": 0, "kind": "execute", "line": line, "node": nid, "backward_pass": index, "grads": grads})
+        executing[key] = (event, _small(var.grad) if var is not None else None)
 
     return hook
 
 
 def _posthook(rec: Recorder, record: dict[str, Any], node: Any, nid: str, line: int | None, executing: dict[int, Any]) -> Any:
     var = getattr(node, "variable", None)
+    var = var if isinstance(var, torch.Tensor) else None
+    key = id(node)
+    index = record["index"]
+    accumulated: list[dict[str, Any]] = record["accumulated"]
+    max_details = rec.limits.max_pass_details
 
     def hook(grad_inputs: Any, _grad_outputs: Any) -> None:
-        rec.suspended += 1
-        try:
-            state = executing.pop(id(node), None)
-            if state is not None and grad_inputs:
-                state["event"]["sent"] = [_small(g) for g in grad_inputs]
-            if isinstance(var, torch.Tensor):
-                after = _small(var.grad)
-                before = state.get("before") if state else None
-                tid = rec.tensor_id(var)
-                if len(record["accumulated"]) < rec.limits.max_pass_details:
-                    record["accumulated"].append({"node": nid, "tensor": tid, "before": before, "after": after})
-                rec.emit("accumulate", line, node=nid, tensor=tid, backward_pass=record["index"], before=before, after=after)
-        finally:
-            rec.suspended -= 1
+        state = executing.pop(key, None)
+        if state is not None and grad_inputs:
+            state[0]["sent"] = [_small(g) for g in grad_inputs]
+        if var is not None:
+            after = _small(var.grad)
+            before = state[1] if state is not None else None
+            tid = rec.tensor_id(var)
+            if len(accumulated) < max_details:
+                accumulated.append({"node": nid, "tensor": tid, "before": before, "after": after})
+            rec.emit("accumulate", line, node=nid, tensor=tid, backward_pass=index, before=before, after=after)
 
     return hook
 

@@ -119,7 +119,8 @@ def _pin_inplace(rec: Recorder, err: dict[str, Any], p: dict[str, Any] | None) -
             err["tensor"] = entry["tensor"]
             err["version_at_save"] = entry["version_at_save"]
             err["version_now"] = entry["version_now"]
-            event = _culprit_inplace(rec, entry, rec_node.created_event)
+            storage = rec_node.storages[rec_node.saved.index(entry)]
+            event = _culprit_inplace(rec, entry, storage, rec_node.created_event)
             if event is not None:
                 err["related_event"] = event["seq"]
                 err["related_line"] = event["line"]
@@ -127,16 +128,17 @@ def _pin_inplace(rec: Recorder, err: dict[str, Any], p: dict[str, Any] | None) -
         return
 
 
-def _culprit_inplace(rec: Recorder, entry: dict[str, Any], after_seq: int | None) -> dict[str, Any] | None:
+def _culprit_inplace(
+    rec: Recorder, entry: dict[str, Any], storage: int | None, after_seq: int | None
+) -> dict[str, Any] | None:
     """The latest in-place event on the same storage after the node was created."""
-    storage = entry.get("_storage")
     best = None
     for event in rec.all_events():
         if event["kind"] != "inplace":
             continue
         if after_seq is not None and event["seq"] < after_seq:
             continue
-        same = (storage is not None and event.get("_storage") == storage) or (
+        same = (storage is not None and rec.event_storages.get(event["seq"]) == storage) or (
             entry["tensor"] is not None and event.get("tensor") == entry["tensor"]
         )
         if same:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
+
+from gradtrace.core.summary import dtype_name
 
 _SAVED_NAMES: dict[type, tuple[str, ...]] = {}
 _VERSION_RE = re.compile(r"is at version (\d+); expected version (\d+)")
@@ -29,12 +30,24 @@ def saved_names(node: Any) -> tuple[str, ...]:
     return names
 
 
-def node_kind(node: Any) -> str:
-    if type(node).__name__ == "AccumulateGrad" or node.name().endswith("AccumulateGrad"):
-        return "accumulate_grad"
-    if isinstance(node, torch.autograd.function.BackwardCFunction):
-        return "custom"
-    return "op"
+_KINDS: dict[tuple[type, str], str] = {}
+
+
+def node_kind(node: Any, name: str | None = None) -> str:
+    """"accumulate_grad", "custom" (a Python autograd.Function) or "op"; memoized per class and name."""
+    if name is None:
+        name = node.name()
+    key = (type(node), name)
+    kind = _KINDS.get(key)
+    if kind is None:
+        if type(node).__name__ == "AccumulateGrad" or name.endswith("AccumulateGrad"):
+            kind = "accumulate_grad"
+        elif isinstance(node, torch.autograd.function.BackwardCFunction):
+            kind = "custom"
+        else:
+            kind = "op"
+        _KINDS[key] = kind
+    return kind
 
 
 def sequence_nr(node: Any) -> int | None:
@@ -65,54 +78,66 @@ def reachable(roots: list[Any]) -> list[Any]:
     return nodes
 
 
-@dataclass
-class SavedProbe:
-    """One saved value as read now. `storage` links it to in-place events (not serialized)."""
+class Saved(NamedTuple):
+    """One saved value as read now: its public entry, and what links it to the live tensor.
 
-    name: str
-    kind: str = "tensor"
-    shape: list[int] | None = None
-    dtype: str | None = None
-    version: int | None = None  # version now (or at save, when read right after creation)
-    expected: int | None = None  # version at save, known when autograd reports it stale
-    freed: bool = False
-    stale: bool = False
-    is_output: bool = False
-    repr: str | None = None
-    storage: int | None = None
-    tensor: torch.Tensor | None = field(default=None, repr=False)
+    `entry` has the trace's saved-entry keys; `version_at_save` is filled only when autograd
+    reported the value stale (its message says the expected version). `storage` ties the
+    value to in-place events; neither it nor `tensor` is serialized.
+    """
+
+    entry: dict[str, Any]
+    storage: int | None
+    tensor: torch.Tensor | None
 
 
-def _tensor_probe(name: str, t: torch.Tensor, is_output: bool) -> SavedProbe:
+def _entry(name: str, kind: str = "tensor", is_output: bool = False) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": kind,
+        "shape": None,
+        "dtype": None,
+        "version_at_save": None,
+        "version_now": None,
+        "freed": False,
+        "stale": False,
+        "tensor": None,
+        "is_output": is_output,
+        "repr": None,
+    }
+
+
+def _tensor_saved(name: str, t: torch.Tensor, is_output: bool) -> Saved:
     try:
-        version: int | None = int(t._version)
+        version: int | None = t._version
     except Exception:  # inference tensors have no version counter
         version = None
     try:
-        storage: int | None = int(t.untyped_storage().data_ptr())
+        storage: int | None = t.untyped_storage().data_ptr()
     except Exception:
         storage = None
-    return SavedProbe(
-        name=name,
-        shape=list(t.shape),
-        dtype=str(t.dtype),
-        version=version,
-        is_output=is_output,
-        storage=storage,
-        tensor=t,
-    )
+    entry = _entry(name, "tensor", is_output)
+    entry["shape"] = list(t.shape)
+    entry["dtype"] = dtype_name(t.dtype)
+    entry["version_now"] = version
+    return Saved(entry, storage, t)
 
 
-def _error_probe(name: str, exc: BaseException, is_output: bool) -> SavedProbe:
+def _error_saved(name: str, exc: BaseException, is_output: bool) -> Saved:
     msg = str(exc)
+    entry = _entry(name, "tensor", is_output)
     if FREED_MARK in msg:
-        return SavedProbe(name=name, freed=True, is_output=is_output)
+        entry["freed"] = True
+        return Saved(entry, None, None)
     m = _VERSION_RE.search(msg)
     if STALE_MARK in msg and m:
-        return SavedProbe(
-            name=name, stale=True, version=int(m.group(1)), expected=int(m.group(2)), is_output=is_output
-        )
-    return SavedProbe(name=name, kind="value", repr=f"<unreadable: {type(exc).__name__}>", is_output=is_output)
+        entry["stale"] = True
+        entry["version_now"] = int(m.group(1))
+        entry["version_at_save"] = int(m.group(2))
+        return Saved(entry, None, None)
+    entry["kind"] = "value"
+    entry["repr"] = f"<unreadable: {type(exc).__name__}>"
+    return Saved(entry, None, None)
 
 
 def _short_repr(value: Any) -> str:
@@ -120,7 +145,7 @@ def _short_repr(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def probe_saved(node: Any) -> list[SavedProbe]:
+def probe_saved(node: Any) -> list[Saved]:
     """Read every value the node saved for backward, noting freed and stale ones.
 
     Reading a `_saved_*` tensor runs autograd's own checks, so a freed buffer or a
@@ -128,34 +153,34 @@ def probe_saved(node: Any) -> list[SavedProbe]:
     """
     if isinstance(node, torch.autograd.function.BackwardCFunction):
         return _probe_custom(node)
-    out: list[SavedProbe] = []
+    out: list[Saved] = []
     for attr in saved_names(node):
-        name = attr[len("_saved_"):]
+        name = attr[7:]  # without "_saved_"
         is_output = name.startswith("result")
         try:
             value = getattr(node, attr)
         except Exception as exc:  # freed or stale
-            out.append(_error_probe(name, exc, is_output))
+            out.append(_error_saved(name, exc, is_output))
             continue
         if isinstance(value, torch.Tensor):
-            out.append(_tensor_probe(name, value, is_output))
-        elif isinstance(value, tuple | list) and value and all(isinstance(v, torch.Tensor) for v in value):
-            out.extend(_tensor_probe(f"{name}[{i}]", v, is_output) for i, v in enumerate(value))
+            out.append(_tensor_saved(name, value, is_output))
         elif value is None:
             continue
+        elif isinstance(value, tuple | list) and value and all(isinstance(v, torch.Tensor) for v in value):
+            out.extend(_tensor_saved(f"{name}[{i}]", v, is_output) for i, v in enumerate(value))
         else:
-            out.append(SavedProbe(name=name, kind="value", repr=_short_repr(value)))
+            entry = _entry(name, "value")
+            entry["repr"] = _short_repr(value)
+            out.append(Saved(entry, None, None))
     return out
 
 
-def _probe_custom(node: Any) -> list[SavedProbe]:
+def _probe_custom(node: Any) -> list[Saved]:
     """Custom Function nodes are their own ctx: their saves live in `saved_tensors`."""
     try:
         tensors = node.saved_tensors
     except Exception as exc:
         if FREED_MARK in str(exc) or STALE_MARK in str(exc):
-            return [_error_probe("saved_tensors", exc, False)]
+            return [_error_saved("saved_tensors", exc, False)]
         return []
-    return [
-        _tensor_probe(f"saved_tensors[{i}]", t, False) for i, t in enumerate(tensors) if isinstance(t, torch.Tensor)
-    ]
+    return [_tensor_saved(f"saved_tensors[{i}]", t, False) for i, t in enumerate(tensors) if isinstance(t, torch.Tensor)]

@@ -153,7 +153,8 @@ def _after_call(
                 node=rec.node_id(gf) if gf is not None else None,
                 grad_enabled=grad_state[0],
             )
-            event["_storage"] = storage
+            if storage is not None:
+                rec.event_storages[event["seq"]] = storage
             trec.versions.append(event["seq"])
 
     new_nodes = []
@@ -301,7 +302,8 @@ def instrumented(rec: Recorder) -> Iterator[None]:
                     "inplace", line, tensor=trec.id, op=op, version_before=before, version_after=after,
                     grad_enabled=False,
                 )
-                event["_storage"] = storage
+                if storage is not None:
+                    rec.event_storages[event["seq"]] = storage
                 trec.versions.append(event["seq"])
         finally:
             rec.suspended -= 1

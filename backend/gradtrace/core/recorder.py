@@ -43,10 +43,11 @@ class Limits:
 class _Tag:
     """Stored in a node's metadata; its death is the node's death."""
 
-    __slots__ = ("num", "rec", "__weakref__")
+    __slots__ = ("num", "owner", "rec", "__weakref__")
 
     def __init__(self, num: int, rec: Recorder) -> None:
         self.num = num
+        self.owner = rec.token  # identity check without calling the weakref (hot)
         # Weak: the recorder holds the snippet's namespace, which holds the graph, which holds
         # this tag; a strong reference would make a cycle through C++ that GC cannot break.
         self.rec = weakref.ref(rec)
@@ -68,6 +69,7 @@ class NodeRecord:
     module: str | None
     op: str | None
     saved: list[dict[str, Any]]
+    storages: list[int | None]  # aligned with `saved`: storage of each saved tensor (not serialized)
     edges: list[tuple[int, int, int]]  # (index, target num, input_nr)
     variable: str | None = None
     output: str | None = None
@@ -76,6 +78,7 @@ class NodeRecord:
     alive: bool = True
     released: bool = False
     stale: bool = False
+    reported: set[str] = field(default_factory=set)  # saved names already reported stale
 
     @property
     def id(self) -> str:
@@ -110,6 +113,7 @@ class Recorder:
     def __init__(self, limits: Limits, on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.limits = limits
         self.on_event = on_event
+        self.token = object()  # what our node tags carry: "tagged by this recorder"
         self.active = True
         self.nodes: dict[int, NodeRecord] = {}
         self.recent_dead: deque[int] = deque()
@@ -141,6 +145,7 @@ class Recorder:
         self.mode_popped = False
         self.sequence_base = 0
         self.inplace_storages: dict[int, int] = {}  # storage data_ptr -> seq of its last in-place event
+        self.event_storages: dict[int, int] = {}  # in-place event seq -> storage it modified
 
     # ---- snippet locations -------------------------------------------------------------
     def snippet_stack(self) -> list[int]:
@@ -221,8 +226,8 @@ class Recorder:
     # ---- nodes -------------------------------------------------------------------------
     def node_num(self, node: Any) -> int | None:
         tag = node.metadata.get(_TAG_KEY)
-        if isinstance(tag, _Tag) and tag.rec() is self:
-            return tag.num
+        if tag.__class__ is _Tag and tag.owner is self.token:
+            return int(tag.num)
         return None
 
     def node_id(self, node: Any) -> str | None:
@@ -240,37 +245,39 @@ class Recorder:
 
         The walk is iterative (graphs can be 100k deep) and stops at known nodes. New nodes
         are numbered in creation order: AccumulateGrad first (built when an op first uses a
-        leaf), then by autograd's own sequence number.
+        leaf), then by autograd's own sequence number. Hot: runs for every op that builds a
+        node, which usually means one new node whose inputs are all known.
         """
+        token = self.token
         fresh: list[Any] = []
-        seen_local: set[int] = set()
+        seen: set[int] = set()  # ids of nodes in `fresh` (held, so their ids stay unique)
         todo = [n for n in roots if n is not None]
         while todo:
             node = todo.pop()
-            if id(node) in seen_local or self.node_num(node) is not None:
+            if id(node) in seen:
                 continue
-            seen_local.add(id(node))
-            fresh.append(node)  # holding it keeps id() stable during the walk
-            for _, target, _ in graph.next_edges(node):
-                if id(target) not in seen_local:
+            tag = node.metadata.get(_TAG_KEY)
+            if tag.__class__ is _Tag and tag.owner is token:
+                continue
+            seen.add(id(node))
+            fresh.append(node)
+            for target, _ in node.next_functions:
+                if target is not None and id(target) not in seen:
                     todo.append(target)
         if not fresh:
             return []
-        order = {id(n): i for i, n in enumerate(fresh)}
+        if len(fresh) > 1:
+            order = {id(n): i for i, n in enumerate(fresh)}
 
-        def key(n: Any) -> tuple[int, int]:
-            seq = graph.sequence_nr(n)
-            return (0, order[id(n)]) if seq is None else (1, seq)
+            def key(n: Any) -> tuple[int, int]:
+                seq = graph.sequence_nr(n)
+                return (0, order[id(n)]) if seq is None else (1, seq)
 
-        fresh.sort(key=key)
-        records: list[NodeRecord] = []
+            fresh.sort(key=key)
         for node in fresh:
-            num = self.node_count
+            node.metadata[_TAG_KEY] = _Tag(self.node_count, self)
             self.node_count += 1
-            node.metadata[_TAG_KEY] = _Tag(num, self)
-        for node in fresh:
-            records.append(self._make_record(node, ctx, output_for, created_by_pass))
-        return records
+        return [self._make_record(node, ctx, output_for, created_by_pass) for node in fresh]
 
     def _make_record(
         self,
@@ -279,39 +286,45 @@ class Recorder:
         output_for: dict[int, torch.Tensor] | None,
         created_by_pass: int | None,
     ) -> NodeRecord:
-        num = self.node_num(node)
-        assert num is not None
-        kind = graph.node_kind(node)
+        num = node.metadata[_TAG_KEY].num
+        name = node.name()
+        kind = graph.node_kind(node, name)
         if created_by_pass is not None and kind == "op":
             kind = "backward_op"
         output = output_for.get(id(node)) if output_for else None
-        variable = None
-        if kind == "accumulate_grad":
-            variable = self.tensor_id(node.variable)
+        variable = self.tensor_id(node.variable) if kind == "accumulate_grad" else None
         out_id = self.tensor_id(output) if output is not None else None
         edges: list[tuple[int, int, int]] = []
-        for index, target, input_nr in graph.next_edges(node):
-            tnum = self.node_num(target)
-            if tnum is not None:
-                edges.append((index, tnum, input_nr))
+        token = self.token
+        for index, (target, input_nr) in enumerate(node.next_functions):
+            if target is not None:
+                tag = target.metadata.get(_TAG_KEY)
+                if tag.__class__ is _Tag and tag.owner is token:
+                    edges.append((index, tag.num, input_nr))
+        saved, storages = self.saved_entries(node, out_id, at_creation=True)
+        seq = graph.sequence_nr(node)
         rec = NodeRecord(
             num=num,
-            name=node.name(),
+            name=name,
             kind=kind,
-            sequence_nr=self._relative_sequence_nr(node),
+            sequence_nr=None if seq is None else seq - self.sequence_base,
             line=ctx.line if ctx else None,
             stack=ctx.stack if ctx and len(ctx.stack) > 1 else [],
             module=ctx.module if ctx else None,
             op=ctx.op if ctx else None,
-            saved=self.saved_entries(node, out_id, at_creation=True),
+            saved=saved,
+            storages=storages,
             edges=edges,
             variable=variable,
             output=out_id,
             created_by_pass=created_by_pass,
         )
-        rec.stale = any(s["stale"] for s in rec.saved)
+        for entry in saved:
+            if entry["stale"]:
+                rec.stale = True
         self.nodes[num] = rec
-        self._enforce_node_cap(num)
+        if len(self.nodes) > self.limits.max_nodes:
+            self._enforce_node_cap(num)
         return rec
 
     def _enforce_node_cap(self, new: int) -> None:
@@ -329,31 +342,22 @@ class Recorder:
             if victim == new:
                 return
 
-    def _relative_sequence_nr(self, node: Any) -> int | None:
-        """autograd's per-thread counter, counted from the start of this trace (deterministic)."""
-        seq = graph.sequence_nr(node)
-        return None if seq is None else seq - self.sequence_base
-
-    def saved_entries(self, node: Any, output_id: str | None, at_creation: bool) -> list[dict[str, Any]]:
+    def saved_entries(
+        self, node: Any, output_id: str | None, at_creation: bool
+    ) -> tuple[list[dict[str, Any]], list[int | None]]:
+        """The node's saved values as trace entries, and the storage of each (for in-place checks)."""
         entries: list[dict[str, Any]] = []
-        for p in graph.probe_saved(node):
-            tensor_id = output_id if p.is_output else (self.tensor_id(p.tensor) if p.tensor is not None else None)
-            entry: dict[str, Any] = {
-                "name": p.name,
-                "kind": p.kind,
-                "shape": p.shape,
-                "dtype": p.dtype,
-                "version_at_save": p.expected if p.stale else (p.version if at_creation else None),
-                "version_now": p.version,
-                "freed": p.freed,
-                "stale": p.stale,
-                "tensor": tensor_id,
-                "is_output": p.is_output,
-                "repr": p.repr,
-                "_storage": p.storage,
-            }
+        storages: list[int | None] = []
+        for entry, storage, tensor in graph.probe_saved(node):
+            if entry["is_output"]:
+                entry["tensor"] = output_id
+            elif tensor is not None:
+                entry["tensor"] = self.tensor_id(tensor)
+            if at_creation and not entry["stale"]:
+                entry["version_at_save"] = entry["version_now"]
             entries.append(entry)
-        return entries
+            storages.append(storage)
+        return entries, storages
 
     def refresh_saved(self, node: Any) -> NodeRecord | None:
         """Re-read a node's saved values now: version_now, freed, stale."""
@@ -361,7 +365,7 @@ class Recorder:
         rec = self.nodes.get(num) if num is not None else None
         if rec is None:
             return None
-        now = {e["name"]: e for e in self.saved_entries(node, rec.output, at_creation=False)}
+        now = {e["name"]: e for e in self.saved_entries(node, rec.output, at_creation=False)[0]}
         for entry in rec.saved:
             cur = now.get(entry["name"])
             if cur is None:
@@ -382,13 +386,15 @@ class Recorder:
 
     def maybe_stale(self, node: Any) -> bool:
         """Cheap pre-check: did an in-place op touch one of this node's saved storages since it was made?"""
+        if not self.inplace_storages:
+            return False
         num = self.node_num(node)
         rec = self.nodes.get(num) if num is not None else None
         if rec is None:
             return False
         since = rec.created_event if rec.created_event is not None else -1
-        for entry in rec.saved:
-            last = self.inplace_storages.get(entry.get("_storage") or -1)
+        for storage in rec.storages:
+            last = self.inplace_storages.get(storage if storage is not None else -1)
             if last is not None and last > since:
                 return True
         return False
@@ -426,10 +432,15 @@ class Recorder:
 
     # ---- events ------------------------------------------------------------------------
     def emit(self, kind: str, line: int | None, **fields: Any) -> dict[str, Any]:
-        event: dict[str, Any] = {"seq": self.event_count, "kind": kind, "line": line}
+        event: dict[str, Any] = {"seq": 0, "kind": kind, "line": line}
         for k, v in fields.items():
             if v is not None:
                 event[k] = v
+        return self.push(event)
+
+    def push(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Number `event` (a dict with seq, kind, line first; no None values) and keep it."""
+        event["seq"] = self.event_count
         self.event_count += 1
         if len(self.events_head) < self.limits.max_events_head:
             self.events_head.append(event)
@@ -465,8 +476,8 @@ class Recorder:
 
     def emit_stale(self, rec: NodeRecord, line: int | None) -> None:
         for entry in rec.saved:
-            if entry["stale"] and not entry.get("_reported"):
-                entry["_reported"] = True
+            if entry["stale"] and entry["name"] not in rec.reported:
+                rec.reported.add(entry["name"])
                 self.emit(
                     "stale",
                     line,

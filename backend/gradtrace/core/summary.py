@@ -58,8 +58,15 @@ def _stats(d: torch.Tensor, numel: int) -> tuple[float, float, float, float]:
     return lo, hi, mean, math.sqrt(var) if var >= 0 else var
 
 
-def dtype_name(t: torch.Tensor) -> str:
-    return str(t.dtype)
+_DTYPE_NAMES: dict[torch.dtype, str] = {}
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """`str(dtype)` ("torch.float32"), memoized: it is asked for every tensor and gradient."""
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype)
+    return name
 
 
 def summarize(t: torch.Tensor | None, max_values: int = MAX_VALUES, stats: bool = True) -> dict[str, Any] | None:
@@ -71,12 +78,12 @@ def summarize(t: torch.Tensor | None, max_values: int = MAX_VALUES, stats: bool 
         if numel <= max_values and t.layout == torch.strided and t.device.type != "meta":
             # Fast path (hot in backward hooks): no grad-mode switch needed to read values.
             values = t.detach().reshape(-1).tolist()
-            return {"shape": list(t.shape), "dtype": str(t.dtype), "numel": numel,
+            return {"shape": list(t.shape), "dtype": dtype_name(t.dtype), "numel": numel,
                     "values": values if _all_plain(values) else [_number(v) for v in values]}
         with torch.no_grad():
             d = t.detach()
             numel = d.numel()
-            out: dict[str, Any] = {"shape": list(d.shape), "dtype": str(d.dtype), "numel": numel}
+            out: dict[str, Any] = {"shape": list(d.shape), "dtype": dtype_name(d.dtype), "numel": numel}
             if d.layout != torch.strided or d.device.type == "meta":
                 return out
             if numel <= max_values:

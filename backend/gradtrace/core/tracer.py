@@ -76,8 +76,13 @@ def trace_source(
     max_stdout_bytes: int = 1 << 20,
     on_event: Callable[[dict[str, Any]], None] | None = None,
     soft_timeout: float | None = None,
+    collect_garbage: bool = True,
 ) -> Trace:
-    """Run `source` under observation and return its trace (see docs/trace-format.md)."""
+    """Run `source` under observation and return its trace (see docs/trace-format.md).
+
+    `collect_garbage=False` skips the GC pass that frees the snippet's cyclic garbage before
+    returning: for a process that exits right after (the sandbox worker), it is wasted time.
+    """
 
     def finish(doc: dict[str, Any]) -> Trace:
         trace = Trace.model_validate(doc)
@@ -92,7 +97,7 @@ def trace_source(
             trace = Trace.model_validate(document.shrink(doc, max_json_bytes))
         return trace
 
-    return _traced(source, finish, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout)
+    return _traced(source, finish, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout, collect_garbage)
 
 
 def trace_json(
@@ -103,6 +108,7 @@ def trace_json(
     max_stdout_bytes: int = 1 << 20,
     on_event: Callable[[dict[str, Any]], None] | None = None,
     soft_timeout: float | None = None,
+    collect_garbage: bool = True,
 ) -> str:
     """Like `trace_source`, but the document as compact JSON text, never validated here.
 
@@ -111,15 +117,12 @@ def trace_json(
     """
 
     def finish(doc: dict[str, Any]) -> str:
-        text = document.dumps(doc)
-        if "\\ud" in text:  # maybe a lone surrogate (rarely: astral characters look alike)
-            doc = document.scrub(doc)
-            text = document.dumps(doc)
-        if len(text) > max_json_bytes:
-            text = document.dumps(document.shrink(doc, max_json_bytes))
-        return text
+        data = document.encode(doc)
+        if len(data) > max_json_bytes:
+            data = document.encode(document.shrink(doc, max_json_bytes))
+        return data.decode()
 
-    return _traced(source, finish, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout)
+    return _traced(source, finish, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout, collect_garbage)
 
 
 def _traced(
@@ -130,6 +133,7 @@ def _traced(
     max_stdout_bytes: int,
     on_event: Callable[[dict[str, Any]], None] | None,
     soft_timeout: float | None,
+    collect_garbage: bool,
 ) -> Any:
     try:
         code = compile(source, SNIPPET_FILENAME, "exec", dont_inherit=True)
@@ -141,16 +145,20 @@ def _traced(
     # Objects that exist before the snippet (torch's own) need no cyclic GC passes while it
     # runs and while its (possibly big) document is built and serialized; without this, the
     # collections our records trigger rescan all of them again and again.
+    gc_enabled = gc.isenabled()
     gc.freeze()
     try:
         return finish(_trace_compiled(code, source, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout))
     finally:
-        # The snippet's namespace and graphs are garbage now (cycles through functions'
-        # globals, modules, tracebacks). Collect them while the old objects are still frozen:
-        # that scans only what this trace made, and nothing of it is left to be frozen (and
-        # so kept forever) by the next trace_source call in this process.
-        gc.collect()
+        if collect_garbage:
+            # The snippet's namespace and graphs are garbage now (cycles through functions'
+            # globals, modules, tracebacks). Collect them while the old objects are still
+            # frozen: that scans only what this trace made, and nothing of it is left to be
+            # frozen (and so kept forever) by the next trace in this process.
+            gc.collect()
         gc.unfreeze()
+        if gc_enabled:
+            gc.enable()
 
 
 def _trace_compiled(
@@ -213,6 +221,9 @@ def _trace_compiled(
         scopes += _frame_locals(failure)
     rec.active = True
     gc.collect()  # free unreachable graphs now, so "alive" does not depend on GC timing
+    # Everything allocated from here on (the document, its JSON) lives until the trace is
+    # returned: automatic collections would only rescan it. `_traced` re-enables GC.
+    gc.disable()
     reasons = [f"stdout was cut at {max_stdout_bytes} characters"] if out.overflowed else []
     truncation: dict[str, Any] = {"stdout_truncated": out.overflowed, "reasons": reasons}
     doc = document.build(
