@@ -115,23 +115,36 @@ def rss_mib() -> float:
         return int(f.read().split()[1]) * 4096 / 2**20
 
 
-def walk_and_json(root: Any) -> int:
-    """Our finalization over a graph built without hooks: walk + saved tensors + JSON."""
-    rec = Recorder(Limits(max_nodes=10**6, max_events_head=10**6))
-    rec.discover([root], None)
-    doc = document.build(
-        rec,
-        scopes=[],
-        status="ok",
-        error=None,
-        stdout="",
-        stderr="",
-        torch_version=torch.__version__,
-        source_lines=0,
-        truncation={"reasons": []},
-    )
-    rec.active = False
-    return len(document.encode(doc))
+def walk_and_json(root: Any, graph_only: bool = False) -> int:
+    """Our finalization over a graph built without hooks: walk + saved tensors + JSON.
+
+    GC as in the tracer (`tracer._traced`): objects older than the trace frozen, collection
+    off while the document (which lives until it is returned) is built and encoded.
+    `graph_only` leaves out the tensor summaries (values, statistics): what torchviz draws.
+    """
+    gc.freeze()
+    try:
+        rec = Recorder(Limits(max_nodes=10**6, max_events_head=10**6))
+        rec.discover([root], None)
+        gc.disable()
+        doc = document.build(
+            rec,
+            scopes=[],
+            status="ok",
+            error=None,
+            stdout="",
+            stderr="",
+            torch_version=torch.__version__,
+            source_lines=0,
+            truncation={"reasons": []},
+        )
+        if graph_only:
+            doc = {"nodes": doc["nodes"], "edges": doc["edges"]}
+        rec.active = False
+        return len(document.encode(doc))
+    finally:
+        gc.enable()
+        gc.unfreeze()
 
 
 def build_graph(source: str) -> Any:

@@ -1,9 +1,10 @@
 """Backward passes: record the engine's true execution order, grads, accumulation, frees.
 
 Before the real call we walk the graph from the roots, flag nodes whose saved tensors are
-already stale, and put a prehook and a hook on every node (how PyTorch's own autograd
-logging works, ~free). The hooks only read; they are removed when the pass ends, also when
-it raises. The real API is then called with the caller's arguments, unchanged.
+already stale, and make sure every node carries our prehook and hook (how PyTorch's own
+autograd logging works). The hooks only read, and only while one of our passes runs: a
+node keeps them for life and they report to the current pass. The real API is then called
+with the caller's arguments, unchanged.
 """
 
 from __future__ import annotations
@@ -105,21 +106,25 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
     }
     rec.add_pass(record)
     rec.current_pass = record
+    rec.executing = {}
     rec.emit("backward_begin", ctx.line, backward_pass=index, op=api, tensors=[r for r in record["roots"] if r])
-    for node in nodes:
+    known = [(node, num) for node in nodes if (num := rec.node_num(node)) is not None]
+    for node, _ in known:
         nrec = rec.refresh_saved(node) if rec.maybe_stale(node) else None
         if nrec is not None and nrec.stale:
             record["stale_nodes"].append(nrec.id)
             rec.emit_stale(nrec, ctx.line)
-
-    handles = []
-    executing: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
-    for node in nodes:
-        nid = rec.node_id(node)
-        if nid is None:
-            continue
-        handles.append(node.register_prehook(_prehook(rec, record, node, nid, ctx.line, executing)))
-        handles.append(node.register_hook(_posthook(rec, record, node, nid, ctx.line, executing)))
+    # Each node gets our two hooks once, the first time a pass can reach it; they report to
+    # whichever pass is running and do nothing outside one (registering and removing them
+    # per pass cost more than the hooks themselves).
+    hooked = rec.hooked
+    for node, num in known:
+        if num not in hooked:
+            hooked.add(num)
+            var = getattr(node, "variable", None)
+            var = var if isinstance(var, torch.Tensor) else None
+            node.register_prehook(_prehook(rec, num, f"n{num}", var))
+            node.register_hook(_posthook(rec, num, f"n{num}", var))
     rec.suspended -= 1
 
     try:
@@ -128,7 +133,7 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
         rec.suspended += 1
         try:
             record["error"] = errors.describe(rec, exc, record)
-            _finish(rec, record, nodes, handles, ctx.line, retain_graph, failed=True)
+            _finish(rec, record, known, ctx.line, retain_graph, failed=True)
         finally:
             rec.suspended -= 1
         raise
@@ -142,7 +147,7 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
             fresh = rec.discover([g.grad_fn for g in grads if g.grad_fn is not None], ctx, None, created_by_pass=index)
             record["created_nodes"] = [n.id for n in fresh]
             rec.emit_nodes(fresh, ctx, index)
-        _finish(rec, record, nodes, handles, ctx.line, retain_graph, failed=False)
+        _finish(rec, record, known, ctx.line, retain_graph, failed=False)
     finally:
         rec.suspended -= 1
     return result
@@ -164,52 +169,49 @@ def _leaves(nodes: list[Any]) -> list[torch.Tensor]:
     return out
 
 
-def _prehook(rec: Recorder, record: dict[str, Any], node: Any, nid: str, line: int | None, executing: dict[int, Any]) -> Any:
-    # Hot: runs once per executed node. Only reads; everything it needs is bound here once.
-    var = getattr(node, "variable", None)
-    var = var if isinstance(var, torch.Tensor) else None
-    key = id(node)
-    order: list[str] = record["order"]
-    received: list[dict[str, Any]] = record["received"]
-    index = record["index"]
-    max_order = rec.limits.max_nodes
-    max_details = rec.limits.max_pass_details
+def _prehook(rec: Recorder, key: int, nid: str, var: torch.Tensor | None) -> Any:
+    # Hot: runs once per executed node. Only reads.
+    limits = rec.limits
 
     def hook(grad_outputs: Any) -> None:
+        record = rec.current_pass
+        if record is None:  # a pass we do not observe (or the trace is over)
+            return
         grads = [_small(g) for g in grad_outputs]
         # A pass over a huge graph keeps its full order up to the node cap, and the
         # gradients received for the first nodes only (the execute events carry the rest).
-        if len(order) < max_order:
+        order = record["order"]
+        if len(order) < limits.max_nodes:
             order.append(nid)
         else:
             record["order_elided"] = record.get("order_elided", 0) + 1
-        if len(received) < max_details:
-            received.append({"node": nid, "grads": grads})
-        event = rec.push({"seq": 0, "kind": "execute", "line": line, "node": nid, "backward_pass": index, "grads": grads})
-        executing[key] = (event, _small(var.grad) if var is not None else None)
+        if len(record["received"]) < limits.max_pass_details:
+            record["received"].append({"node": nid, "grads": grads})
+        event = rec.push(
+            {"seq": 0, "kind": "execute", "line": record["line"], "node": nid, "backward_pass": record["index"], "grads": grads}
+        )
+        rec.executing[key] = (event, _small(var.grad) if var is not None else None)
 
     return hook
 
 
-def _posthook(rec: Recorder, record: dict[str, Any], node: Any, nid: str, line: int | None, executing: dict[int, Any]) -> Any:
-    var = getattr(node, "variable", None)
-    var = var if isinstance(var, torch.Tensor) else None
-    key = id(node)
-    index = record["index"]
-    accumulated: list[dict[str, Any]] = record["accumulated"]
-    max_details = rec.limits.max_pass_details
+def _posthook(rec: Recorder, key: int, nid: str, var: torch.Tensor | None) -> Any:
+    limits = rec.limits
 
     def hook(grad_inputs: Any, _grad_outputs: Any) -> None:
-        state = executing.pop(key, None)
+        record = rec.current_pass
+        if record is None:
+            return
+        state = rec.executing.pop(key, None)
         if state is not None and grad_inputs:
             state[0]["sent"] = [_small(g) for g in grad_inputs]
         if var is not None:
             after = _small(var.grad)
             before = state[1] if state is not None else None
             tid = rec.tensor_id(var)
-            if len(accumulated) < max_details:
-                accumulated.append({"node": nid, "tensor": tid, "before": before, "after": after})
-            rec.emit("accumulate", line, node=nid, tensor=tid, backward_pass=index, before=before, after=after)
+            if len(record["accumulated"]) < limits.max_pass_details:
+                record["accumulated"].append({"node": nid, "tensor": tid, "before": before, "after": after})
+            rec.emit("accumulate", record["line"], node=nid, tensor=tid, backward_pass=record["index"], before=before, after=after)
 
     return hook
 
@@ -217,26 +219,26 @@ def _posthook(rec: Recorder, record: dict[str, Any], node: Any, nid: str, line: 
 def _finish(
     rec: Recorder,
     record: dict[str, Any],
-    nodes: list[Any],
-    handles: list[Any],
+    known: list[tuple[Any, int]],
     line: int | None,
     retain_graph: bool,
     failed: bool,
 ) -> None:
-    for h in handles:
-        h.remove()
     rec.current_pass = None
+    rec.executing = {}
     if not retain_graph:
         executed = set(record["order"])
         freed = []
-        for node in nodes:
-            nid = rec.node_id(node)
-            if nid is None or nid not in executed:
+        for _, num in known:
+            nid = f"n{num}"
+            if nid not in executed:
                 continue
             # The engine releases the saved variables of every node it ran (keep_graph=False).
-            nrec = rec.nodes.get(int(nid[1:]))
-            tensors = [e for e in nrec.saved if e["kind"] == "tensor"] if nrec is not None else []
-            if nrec is not None and tensors:
+            nrec = rec.nodes.get(num)
+            if nrec is None:
+                continue
+            tensors = [e for e in nrec.saved if e["kind"] == "tensor"]
+            if tensors:
                 for e in tensors:
                     e["freed"] = True
                 nrec.released = True

@@ -30,6 +30,24 @@ def saved_names(node: Any) -> tuple[str, ...]:
     return names
 
 
+# Per node class: (attribute, entry name, is_output) for each saved value; None for custom
+# Functions, whose saves live in `saved_tensors`.
+_SAVED_PLANS: dict[type, tuple[tuple[str, str, bool], ...] | None] = {}
+
+
+def _saved_plan(node: Any) -> tuple[tuple[str, str, bool], ...] | None:
+    cls = type(node)
+    try:
+        return _SAVED_PLANS[cls]
+    except KeyError:
+        pass
+    plan: tuple[tuple[str, str, bool], ...] | None = None
+    if not isinstance(node, torch.autograd.function.BackwardCFunction):
+        plan = tuple((a, a[7:], a[7:].startswith("result")) for a in saved_names(node))
+    _SAVED_PLANS[cls] = plan
+    return plan
+
+
 _KINDS: dict[tuple[type, str], str] = {}
 
 
@@ -151,12 +169,11 @@ def probe_saved(node: Any) -> list[Saved]:
     Reading a `_saved_*` tensor runs autograd's own checks, so a freed buffer or a
     version mismatch shows up exactly as backward would see it.
     """
-    if isinstance(node, torch.autograd.function.BackwardCFunction):
+    plan = _saved_plan(node)
+    if plan is None:
         return _probe_custom(node)
     out: list[Saved] = []
-    for attr in saved_names(node):
-        name = attr[7:]  # without "_saved_"
-        is_output = name.startswith("result")
+    for attr, name, is_output in plan:
         try:
             value = getattr(node, attr)
         except Exception as exc:  # freed or stale

@@ -139,6 +139,9 @@ class Recorder:
         self.suspended = 0  # >0 inside custom Function.forward and our own bookkeeping
         self.last_failed_call: dict[str, Any] | None = None
         self.current_pass: dict[str, Any] | None = None
+        self.hooked: set[int] = set()  # nums of nodes that carry our backward hooks
+        # Node key -> (its execute event, its variable's grad before) between pre and post hook.
+        self.executing: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
         self.current_call: tuple[str, list[torch.Tensor]] | None = None
         self.errors: dict[int, tuple[BaseException, dict[str, Any]]] = {}
         self.in_optimizer: tuple[Any, list[torch.Tensor], list[int | None]] | None = None
@@ -249,7 +252,7 @@ class Recorder:
         node, which usually means one new node whose inputs are all known.
         """
         token = self.token
-        fresh: list[Any] = []
+        fresh: list[tuple[Any, tuple[Any, ...]]] = []  # (node, its next_functions), read once
         seen: set[int] = set()  # ids of nodes in `fresh` (held, so their ids stay unique)
         todo = [n for n in roots if n is not None]
         while todo:
@@ -260,28 +263,33 @@ class Recorder:
             if tag.__class__ is _Tag and tag.owner is token:
                 continue
             seen.add(id(node))
-            fresh.append(node)
-            for target, _ in node.next_functions:
+            nexts = node.next_functions
+            fresh.append((node, nexts))
+            for target, _ in nexts:
                 if target is not None and id(target) not in seen:
                     todo.append(target)
         if not fresh:
             return []
+        seqs = [graph.sequence_nr(node) for node, _ in fresh]
         if len(fresh) > 1:
-            order = {id(n): i for i, n in enumerate(fresh)}
-
-            def key(n: Any) -> tuple[int, int]:
-                seq = graph.sequence_nr(n)
-                return (0, order[id(n)]) if seq is None else (1, seq)
-
-            fresh.sort(key=key)
-        for node in fresh:
+            # AccumulateGrad (no sequence number) first, in walk order; then autograd's order.
+            keys = [(0, i) if seq is None else (1, seq) for i, seq in enumerate(seqs)]
+            ranked = sorted(range(len(fresh)), key=keys.__getitem__)
+            fresh = [fresh[i] for i in ranked]
+            seqs = [seqs[i] for i in ranked]
+        for node, _ in fresh:
             node.metadata[_TAG_KEY] = _Tag(self.node_count, self)
             self.node_count += 1
-        return [self._make_record(node, ctx, output_for, created_by_pass) for node in fresh]
+        return [
+            self._make_record(node, nexts, seq, ctx, output_for, created_by_pass)
+            for (node, nexts), seq in zip(fresh, seqs, strict=True)
+        ]
 
     def _make_record(
         self,
         node: Any,
+        nexts: tuple[Any, ...],
+        seq: int | None,
         ctx: CallContext | None,
         output_for: dict[int, torch.Tensor] | None,
         created_by_pass: int | None,
@@ -296,13 +304,12 @@ class Recorder:
         out_id = self.tensor_id(output) if output is not None else None
         edges: list[tuple[int, int, int]] = []
         token = self.token
-        for index, (target, input_nr) in enumerate(node.next_functions):
+        for index, (target, input_nr) in enumerate(nexts):
             if target is not None:
                 tag = target.metadata.get(_TAG_KEY)
                 if tag.__class__ is _Tag and tag.owner is token:
                     edges.append((index, tag.num, input_nr))
         saved, storages = self.saved_entries(node, out_id, at_creation=True)
-        seq = graph.sequence_nr(node)
         rec = NodeRecord(
             num=num,
             name=name,
@@ -351,7 +358,7 @@ class Recorder:
         for entry, storage, tensor in graph.probe_saved(node):
             if entry["is_output"]:
                 entry["tensor"] = output_id
-            elif tensor is not None:
+            elif tensor is not None and at_creation:  # a re-read only needs versions and state
                 entry["tensor"] = self.tensor_id(tensor)
             if at_creation and not entry["stale"]:
                 entry["version_at_save"] = entry["version_now"]

@@ -70,32 +70,30 @@ def dtype_name(dtype: torch.dtype) -> str:
 
 
 def summarize(t: torch.Tensor | None, max_values: int = MAX_VALUES, stats: bool = True) -> dict[str, Any] | None:
-    """Summarize `t` without recording anything: callers run this with torch functions disabled."""
+    """Summarize `t` without recording anything: callers run this with torch functions disabled.
+
+    Hot (every tensor of a trace, every gradient of a backward pass): reads metadata only,
+    except for the values of small tensors and the statistics of big ones, both taken from
+    a detached view (no graph is built, so no grad-mode switch is needed).
+    """
     if t is None:
         return None
     try:
         numel = t.numel()
-        if numel <= max_values and t.layout == torch.strided and t.device.type != "meta":
-            # Fast path (hot in backward hooks): no grad-mode switch needed to read values.
-            values = t.detach().reshape(-1).tolist()
-            return {"shape": list(t.shape), "dtype": dtype_name(t.dtype), "numel": numel,
-                    "values": values if _all_plain(values) else [_number(v) for v in values]}
-        with torch.no_grad():
-            d = t.detach()
-            numel = d.numel()
-            out: dict[str, Any] = {"shape": list(d.shape), "dtype": dtype_name(d.dtype), "numel": numel}
-            if d.layout != torch.strided or d.device.type == "meta":
-                return out
-            if numel <= max_values:
-                out["values"] = [_number(v) for v in d.reshape(-1).tolist()]
-                return out
-            if d.is_complex() or numel == 0 or not stats:
-                return out
-            lo, hi, mean, std = _stats(d, numel)
-            out["min"] = _number(lo)
-            out["max"] = _number(hi)
-            out["mean"] = _number(mean)
-            out["std"] = _number(std)
+        out: dict[str, Any] = {"shape": list(t.shape), "dtype": dtype_name(t.dtype), "numel": numel}
+        if t.layout != torch.strided or t.is_meta:
             return out
+        if numel <= max_values:
+            values = t.detach().reshape(-1).tolist()
+            out["values"] = values if _all_plain(values) else [_number(v) for v in values]
+            return out
+        if not stats or t.is_complex():
+            return out
+        lo, hi, mean, std = _stats(t.detach(), numel)
+        out["min"] = _number(lo)
+        out["max"] = _number(hi)
+        out["mean"] = _number(mean)
+        out["std"] = _number(std)
+        return out
     except Exception:  # a broken tensor must not break the trace
         return {"shape": [int(s) for s in getattr(t, "shape", [])], "dtype": str(getattr(t, "dtype", "?")), "numel": 0}
