@@ -108,6 +108,31 @@ def test_snippet_objects_are_freed_when_trace_returns(monkeypatch: Any) -> None:
         gc.enable()
 
 
+@pytest.mark.parametrize("retain", ["False", "True"])
+def test_graphs_a_backward_pass_ran_over_are_freed(monkeypatch: Any, retain: str) -> None:
+    """The hooks a pass leaves on nodes must not keep the graph (or the recorder, which holds
+    the snippet's namespace) alive: a cycle through C++ hooks is one the GC cannot see."""
+    probe = types.ModuleType("gradtrace_probe")
+    probe.refs = []  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "gradtrace_probe", probe)
+    source = (
+        "import weakref, torch, gradtrace_probe\n"
+        "w = torch.ones(3, requires_grad=True)\n"
+        "h = w * 2\n"
+        "h.retain_grad()\n"
+        "loss = (h * h).sum()\n"
+        f"loss.backward(retain_graph={retain})\n"
+        "gradtrace_probe.refs += [weakref.ref(w), weakref.ref(h), weakref.ref(loss)]\n"
+    )
+    gc.disable()
+    try:
+        assert trace_source(source).status == "ok"
+        assert len(probe.refs) == 3  # type: ignore[attr-defined]
+        assert [r() for r in probe.refs] == [None, None, None]  # type: ignore[attr-defined]
+    finally:
+        gc.enable()
+
+
 @pytest.mark.parametrize(
     "source",
     [

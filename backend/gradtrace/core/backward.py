@@ -9,6 +9,7 @@ with the caller's arguments, unchanged.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import torch
@@ -169,13 +170,20 @@ def _leaves(nodes: list[Any]) -> list[torch.Tensor]:
     return out
 
 
+# The hooks stay on their node for life, so they hold the recorder weakly: the recorder holds
+# the snippet's namespace, which holds the graph, and a cycle through C++ hooks is one the
+# garbage collector cannot see (it would keep every traced snippet alive).
+
+
 def _prehook(rec: Recorder, key: int, nid: str, var: torch.Tensor | None) -> Any:
     # Hot: runs once per executed node. Only reads.
+    rec_ref = weakref.ref(rec)
     limits = rec.limits
 
     def hook(grad_outputs: Any) -> None:
-        record = rec.current_pass
-        if record is None:  # a pass we do not observe (or the trace is over)
+        rec = rec_ref()
+        record = rec.current_pass if rec is not None else None
+        if rec is None or record is None:  # a pass we do not observe (or the trace is over)
             return
         grads = [_small(g) for g in grad_outputs]
         # A pass over a huge graph keeps its full order up to the node cap, and the
@@ -196,11 +204,13 @@ def _prehook(rec: Recorder, key: int, nid: str, var: torch.Tensor | None) -> Any
 
 
 def _posthook(rec: Recorder, key: int, nid: str, var: torch.Tensor | None) -> Any:
+    rec_ref = weakref.ref(rec)
     limits = rec.limits
 
     def hook(grad_inputs: Any, _grad_outputs: Any) -> None:
-        record = rec.current_pass
-        if record is None:
+        rec = rec_ref()
+        record = rec.current_pass if rec is not None else None
+        if rec is None or record is None:
             return
         state = rec.executing.pop(key, None)
         if state is not None and grad_inputs:

@@ -92,6 +92,40 @@ def _tensor_dict(rec: Recorder, num: int, t: torch.Tensor, names: list[str], kep
     }
 
 
+def graph_dicts(rec: Recorder, live_ids: set[int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The document's `nodes` and `edges` from the kept node records, in creation order."""
+    kept_nums = set(rec.nodes)
+    nodes = []
+    edges = []
+    for num in sorted(kept_nums):
+        n = rec.nodes[num]
+        n.alive = num in live_ids
+        nodes.append(
+            {
+                "id": n.id,
+                "name": n.name,
+                "seq": n.num,
+                "sequence_nr": n.sequence_nr,
+                "kind": n.kind,
+                "line": n.line,
+                "stack": n.stack,
+                "module": n.module,
+                "op": n.op,
+                "saved": n.saved,
+                "variable": n.variable,
+                "output": n.output,
+                "created_by_pass": n.created_by_pass,
+                "alive": n.alive,
+                "released": n.released,
+                "stale": n.stale,
+            }
+        )
+        for index, target, input_nr in n.edges:
+            if target in kept_nums:
+                edges.append({"source": n.id, "target": f"n{target}", "input_nr": input_nr, "index": index})
+    return nodes, edges
+
+
 def build(
     rec: Recorder,
     *,
@@ -149,35 +183,7 @@ def build(
     kept_seqs = {e["seq"] for e in events}
     tensors = [_tensor_dict(rec, n, tensors_by_num[n], names_by_num.get(n, []), kept_seqs) for n in tensor_nums]
 
-    kept_nums = set(rec.nodes)
-    nodes = []
-    edges = []
-    for num in sorted(kept_nums):
-        n = rec.nodes[num]
-        n.alive = num in live_ids
-        nodes.append(
-            {
-                "id": n.id,
-                "name": n.name,
-                "seq": n.num,
-                "sequence_nr": n.sequence_nr,
-                "kind": n.kind,
-                "line": n.line,
-                "stack": n.stack,
-                "module": n.module,
-                "op": n.op,
-                "saved": n.saved,
-                "variable": n.variable,
-                "output": n.output,
-                "created_by_pass": n.created_by_pass,
-                "alive": n.alive,
-                "released": n.released,
-                "stale": n.stale,
-            }
-        )
-        for index, target, input_nr in n.edges:
-            if target in kept_nums:
-                edges.append({"source": n.id, "target": f"n{target}", "input_nr": input_nr, "index": index})
+    nodes, edges = graph_dicts(rec, live_ids)
 
     truncation = dict(truncation)
     truncation["nodes_elided"] = rec.nodes_elided
@@ -335,4 +341,4 @@ def _fix_edges(doc: dict[str, Any]) -> None:
     doc["edges"] = [e for e in doc["edges"] if e["source"] in ids and e["target"] in ids]
 
 
-__all__ = ["build", "encode", "scrub", "shrink", "collect_names", "SNIPPET_FILENAME"]
+__all__ = ["build", "graph_dicts", "encode", "scrub", "shrink", "collect_names", "SNIPPET_FILENAME"]
