@@ -24,7 +24,7 @@ SNIPPET_FILENAME = "<snippet>"
 _TAG_KEY = "gradtrace"
 
 
-@dataclass
+@dataclass(slots=True)
 class Limits:
     """Caps that keep a trace bounded (see Settings for the user-facing knobs)."""
 
@@ -58,7 +58,7 @@ class _Tag:
             rec.on_node_freed(self.num)
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeRecord:
     num: int
     name: str
@@ -85,7 +85,7 @@ class NodeRecord:
         return f"n{self.num}"
 
 
-@dataclass
+@dataclass(slots=True)
 class TensorRecord:
     num: int
     ref: weakref.ref[torch.Tensor]
@@ -97,7 +97,7 @@ class TensorRecord:
         return f"t{self.num}"
 
 
-@dataclass
+@dataclass(slots=True)
 class CallContext:
     """Where the current torch call comes from in the snippet."""
 
@@ -156,8 +156,11 @@ class Recorder:
         lines: list[int] = []
         frame = sys._getframe(1)
         while frame is not None:
-            if frame.f_code.co_filename == SNIPPET_FILENAME:
+            code = frame.f_code
+            if code.co_filename == SNIPPET_FILENAME:
                 lines.append(frame.f_lineno)
+                if code.co_name == "<module>":
+                    break  # the snippet's top level: what is further out is the tracer's
             frame = frame.f_back  # type: ignore[assignment]
         lines.reverse()
         return lines
