@@ -410,6 +410,7 @@ class Recorder:
         return False
 
     def on_node_freed(self, num: int) -> None:
+        self.hooked.discard(num)
         rec = self.nodes.get(num)
         if rec is None:
             return
@@ -460,6 +461,7 @@ class Recorder:
             if len(self.events_tail) == self.events_tail.maxlen:
                 dropped = self.events_tail[0]
                 self.elided_kinds[dropped["kind"]] = self.elided_kinds.get(dropped["kind"], 0) + 1
+                self.event_storages.pop(dropped["seq"], None)
             self.events_tail.append(event)
             if self.on_event is not None and self.event_count % 1000 == 0:
                 self.on_event({"seq": event["seq"], "kind": "elided", "line": None, "count": self.events_elided})
