@@ -175,7 +175,7 @@ def _leaves(nodes: list[Any]) -> list[torch.Tensor]:
 # garbage collector cannot see (it would keep every traced snippet alive).
 
 
-def _prehook(rec: Recorder, key: int, nid: str, var: torch.Tensor | None) -> Any:
+def _prehook(rec: Recorder, num: int, nid: str, var: torch.Tensor | None) -> Any:
     # Hot: runs once per executed node. Only reads.
     rec_ref = weakref.ref(rec)
     limits = rec.limits
@@ -198,12 +198,12 @@ def _prehook(rec: Recorder, key: int, nid: str, var: torch.Tensor | None) -> Any
         event = rec.push(
             {"seq": 0, "kind": "execute", "line": record["line"], "node": nid, "backward_pass": record["index"], "grads": grads}
         )
-        rec.executing[key] = (event, _small(var.grad) if var is not None else None)
+        rec.executing[num] = (event, _small(var.grad) if var is not None else None)
 
     return hook
 
 
-def _posthook(rec: Recorder, key: int, nid: str, var: torch.Tensor | None) -> Any:
+def _posthook(rec: Recorder, num: int, nid: str, var: torch.Tensor | None) -> Any:
     rec_ref = weakref.ref(rec)
     limits = rec.limits
 
@@ -212,7 +212,7 @@ def _posthook(rec: Recorder, key: int, nid: str, var: torch.Tensor | None) -> An
         record = rec.current_pass if rec is not None else None
         if rec is None or record is None:
             return
-        state = rec.executing.pop(key, None)
+        state = rec.executing.pop(num, None)
         if state is not None and grad_inputs:
             state[0]["sent"] = [_small(g) for g in grad_inputs]
         if var is not None:

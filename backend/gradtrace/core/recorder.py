@@ -78,7 +78,6 @@ class NodeRecord:
     alive: bool = True
     released: bool = False
     stale: bool = False
-    reported: set[str] = field(default_factory=set)  # saved names already reported stale
 
     @property
     def id(self) -> str:
@@ -140,7 +139,8 @@ class Recorder:
         self.last_failed_call: dict[str, Any] | None = None
         self.current_pass: dict[str, Any] | None = None
         self.hooked: set[int] = set()  # nums of nodes that carry our backward hooks
-        # Node key -> (its execute event, its variable's grad before) between pre and post hook.
+        self.stale_reported: set[tuple[int, str]] = set()  # (node num, saved name) reported stale
+        # Node num -> (its execute event, its variable's grad before) between pre and post hook.
         self.executing: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
         self.current_call: tuple[str, list[torch.Tensor]] | None = None
         self.errors: dict[int, tuple[BaseException, dict[str, Any]]] = {}
@@ -488,8 +488,9 @@ class Recorder:
 
     def emit_stale(self, rec: NodeRecord, line: int | None) -> None:
         for entry in rec.saved:
-            if entry["stale"] and entry["name"] not in rec.reported:
-                rec.reported.add(entry["name"])
+            key = (rec.num, entry["name"])
+            if entry["stale"] and key not in self.stale_reported:
+                self.stale_reported.add(key)
                 self.emit(
                     "stale",
                     line,
