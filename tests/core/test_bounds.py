@@ -85,38 +85,39 @@ def test_deep_chain_has_no_recursion_limit(tmp_path: Path) -> None:
     assert len(json.dumps(doc, separators=(",", ":"))) <= 8 << 20
 
 
-def test_snippet_objects_are_freed_when_trace_returns(monkeypatch: Any) -> None:
-    """What the snippet made (cycles included) is gone once trace_source returns, so a process
-    that traces many snippets (a notebook, the test suite) does not carry one into the next."""
+def _refs_after_trace(monkeypatch: Any, source: str) -> list[Any]:
+    """Trace `source` with the cyclic GC off (only trace_source's own collection may free
+    anything) and return what its weakrefs point to afterwards. The snippet hands weakrefs
+    out through the `gradtrace_probe` module."""
     probe = types.ModuleType("gradtrace_probe")
     probe.refs = []  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "gradtrace_probe", probe)
+    gc.disable()
+    try:
+        assert trace_source("import weakref, torch, gradtrace_probe\n" + source).status == "ok"
+        return [r() for r in probe.refs]  # type: ignore[attr-defined]
+    finally:
+        gc.enable()
+
+
+def test_snippet_objects_are_freed_when_trace_returns(monkeypatch: Any) -> None:
+    """What the snippet made (cycles included) is gone once trace_source returns, so a process
+    that traces many snippets (a notebook, the test suite) does not carry one into the next."""
     source = (
-        "import weakref, torch, gradtrace_probe\n"
         "class Box:\n    pass\n"
         "box = Box()\nbox.me = box\n"  # a reference cycle: only the cyclic GC frees it
         "box.t = torch.ones(1000, requires_grad=True) * 2\n"
         "def helper():\n    return box\n"  # functions hold the namespace: another cycle
         "gradtrace_probe.refs += [weakref.ref(box), weakref.ref(box.t)]\n"
     )
-    gc.disable()  # only trace_source's own collection may free them
-    try:
-        assert trace_source(source).status == "ok"
-        assert len(probe.refs) == 2  # type: ignore[attr-defined]
-        assert [r() for r in probe.refs] == [None, None]  # type: ignore[attr-defined]
-    finally:
-        gc.enable()
+    assert _refs_after_trace(monkeypatch, source) == [None, None]
 
 
 @pytest.mark.parametrize("retain", ["False", "True"])
 def test_graphs_a_backward_pass_ran_over_are_freed(monkeypatch: Any, retain: str) -> None:
     """The hooks a pass leaves on nodes must not keep the graph (or the recorder, which holds
     the snippet's namespace) alive: a cycle through C++ hooks is one the GC cannot see."""
-    probe = types.ModuleType("gradtrace_probe")
-    probe.refs = []  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "gradtrace_probe", probe)
     source = (
-        "import weakref, torch, gradtrace_probe\n"
         "w = torch.ones(3, requires_grad=True)\n"
         "h = w * 2\n"
         "h.retain_grad()\n"
@@ -124,13 +125,7 @@ def test_graphs_a_backward_pass_ran_over_are_freed(monkeypatch: Any, retain: str
         f"loss.backward(retain_graph={retain})\n"
         "gradtrace_probe.refs += [weakref.ref(w), weakref.ref(h), weakref.ref(loss)]\n"
     )
-    gc.disable()
-    try:
-        assert trace_source(source).status == "ok"
-        assert len(probe.refs) == 3  # type: ignore[attr-defined]
-        assert [r() for r in probe.refs] == [None, None, None]  # type: ignore[attr-defined]
-    finally:
-        gc.enable()
+    assert _refs_after_trace(monkeypatch, source) == [None, None, None]
 
 
 @pytest.mark.parametrize(
