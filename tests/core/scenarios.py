@@ -389,6 +389,367 @@ out.backward()
 """,
 })
 
+
+# Broader coverage: optimizers, RNNs, normalisation, custom Functions (mark_dirty,
+# setup_context), higher order, user saved-tensor hooks, forward AD, parametrizations,
+# torch.compile (run eagerly while tracing), containers and rebinding.
+SCENARIOS.update({
+"grad_allow_unused": """
+import torch
+a = torch.tensor(1.0, requires_grad=True)
+b = torch.tensor(2.0, requires_grad=True)
+c = a * 3
+ga, gb = torch.autograd.grad(c, [a, b], allow_unused=True)
+""",
+"grad_outputs": """
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+y = x ** 2
+(g,) = torch.autograd.grad(y, x, grad_outputs=torch.tensor([1.0, 0.5]))
+""",
+"module_full_backward_hook": """
+import torch
+lin = torch.nn.Linear(2, 2)
+seen = []
+lin.register_full_backward_hook(lambda m, gi, go: seen.append(go[0].shape))
+x = torch.ones(1, 2, requires_grad=True)
+lin(x).sum().backward()
+print(seen)
+""",
+"adam_steps": """
+import torch
+torch.manual_seed(0)
+model = torch.nn.Linear(3, 1)
+opt = torch.optim.Adam(model.parameters(), lr=0.1)
+for _ in range(3):
+    opt.zero_grad()
+    loss = model(torch.ones(2, 3)).pow(2).mean()
+    loss.backward()
+    opt.step()
+""",
+"zero_grad_inplace": """
+import torch
+w = torch.tensor([1.0, 2.0], requires_grad=True)
+(w * 2).sum().backward()
+w.grad.zero_()
+(w * 3).sum().backward()
+""",
+"retain_grad_view": """
+import torch
+x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+y = x * 2
+v = y[:2]
+v.retain_grad()
+v.sum().backward()
+""",
+"inference_mode": """
+import torch
+x = torch.ones(2, requires_grad=True)
+with torch.inference_mode():
+    y = x * 2
+z = (x * 2).sum()
+z.backward()
+""",
+"float64_bf16": """
+import torch
+x = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+y = torch.tensor([1.0, 2.0], dtype=torch.bfloat16, requires_grad=True)
+z = (x * 2).sum() + (y * 3).sum().double()
+z.backward()
+""",
+"lstm": """
+import torch
+torch.manual_seed(0)
+lstm = torch.nn.LSTM(3, 4, batch_first=True)
+x = torch.randn(2, 5, 3)
+out, (h, c) = lstm(x)
+out.sum().backward()
+""",
+"gru_embedding": """
+import torch
+torch.manual_seed(0)
+emb = torch.nn.Embedding(10, 4)
+gru = torch.nn.GRU(4, 3)
+idx = torch.tensor([[1, 2], [3, 4]])
+o, h = gru(emb(idx))
+h.sum().backward()
+""",
+"batchnorm_dropout": """
+import torch
+torch.manual_seed(0)
+net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4), torch.nn.Dropout(0.5), torch.nn.Linear(4, 1))
+x = torch.randn(8, 4)
+loss = net(x).mean()
+loss.backward()
+""",
+"einsum_bmm": """
+import torch
+torch.manual_seed(0)
+a = torch.randn(2, 3, 4, requires_grad=True)
+b = torch.randn(2, 4, 5, requires_grad=True)
+c = torch.einsum('bij,bjk->bik', a, b)
+d = torch.bmm(a, b)
+(c - d).abs().sum().backward()
+""",
+"mark_dirty": """
+import torch
+class Double(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.mark_dirty(x)
+        return x.mul_(2)
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+a = torch.tensor([1.0, 2.0], requires_grad=True)
+b = a * 1
+c = Double.apply(b)
+c.sum().backward()
+""",
+"mark_non_differentiable": """
+import torch
+class SortF(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        v, i = x.sort()
+        ctx.mark_non_differentiable(i)
+        ctx.save_for_backward(i)
+        return v, i
+    @staticmethod
+    def backward(ctx, gv, gi):
+        i, = ctx.saved_tensors
+        g = torch.zeros_like(gv)
+        g.index_add_(0, i, gv)
+        return g
+x = torch.tensor([3.0, 1.0, 2.0], requires_grad=True)
+v, i = SortF.apply(x)
+(v * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+""",
+"setup_context_fn": """
+import torch
+class Cube(torch.autograd.Function):
+    @staticmethod
+    def forward(x):
+        return x ** 3
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, = inputs
+        ctx.save_for_backward(x)
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return 3 * x ** 2 * g
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+Cube.apply(x).sum().backward()
+""",
+"functional_hessian": """
+import torch
+from torch.autograd.functional import hessian
+x = torch.tensor([1.0, 2.0])
+H = hessian(lambda t: (t ** 3).sum(), x)
+""",
+"double_backward_create_graph": """
+import torch
+x = torch.tensor(2.0, requires_grad=True)
+y = x ** 3
+g, = torch.autograd.grad(y, x, create_graph=True)
+g2, = torch.autograd.grad(g, x)
+""",
+"clip_grad_norm": """
+import torch
+torch.manual_seed(0)
+m = torch.nn.Linear(3, 3)
+m(torch.randn(2, 3)).sum().backward()
+n = torch.nn.utils.clip_grad_norm_(m.parameters(), 0.1)
+""",
+"shape_mismatch": """
+import torch
+a = torch.ones(2, 3, requires_grad=True)
+b = torch.ones(4, 5)
+c = a @ b
+""",
+"backward_grad_tensors": """
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+a = x * 2
+b = x * 3
+torch.autograd.backward([a, b], grad_tensors=[torch.ones(2), torch.full((2,), 0.5)])
+""",
+"module_containers": """
+import torch
+torch.manual_seed(0)
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = torch.nn.ModuleList([torch.nn.Linear(2, 2) for _ in range(2)])
+        self.heads = torch.nn.ModuleDict({'a': torch.nn.Linear(2, 1)})
+        self.register_buffer('scale', torch.tensor(2.0))
+    def forward(self, x):
+        for l in self.layers:
+            x = l(x).relu()
+        return self.heads['a'](x) * self.scale
+net = Net()
+out = net(torch.ones(1, 2)).sum()
+out.backward()
+""",
+"weight_tying": """
+import torch
+torch.manual_seed(0)
+emb = torch.nn.Embedding(5, 3)
+head = torch.nn.Linear(3, 5, bias=False)
+head.weight = emb.weight
+out = head(emb(torch.tensor([1, 2])))
+out.sum().backward()
+""",
+"tensors_in_containers": """
+import torch
+ws = [torch.ones(2, requires_grad=True) for _ in range(3)]
+d = {'a': torch.ones(1, requires_grad=True)}
+s = sum((w * i).sum() for i, w in enumerate(ws)) + d['a'].sum()
+s.backward()
+""",
+"del_and_rebind": """
+import torch
+x = torch.ones(2, requires_grad=True)
+y = x * 2
+del y
+y = x * 3
+y.sum().backward()
+""",
+"weight_norm_parametrize": """
+import torch
+from torch.nn.utils.parametrizations import weight_norm
+torch.manual_seed(0)
+m = weight_norm(torch.nn.Linear(2, 2))
+m(torch.ones(1, 2)).sum().backward()
+""",
+"post_accumulate_hook": """
+import torch
+w = torch.ones(2, requires_grad=True)
+log = []
+w.register_post_accumulate_grad_hook(lambda p: log.append(p.grad.sum().item()))
+(w * 3).sum().backward()
+print(log)
+""",
+"user_saved_tensors_hooks": """
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+with torch.autograd.graph.saved_tensors_hooks(lambda t: t * 1, lambda t: t):
+    y = x.exp()
+y.sum().backward()
+""",
+"save_on_cpu": """
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+with torch.autograd.graph.save_on_cpu():
+    y = x.sin()
+y.sum().backward()
+""",
+"forward_ad": """
+import torch
+import torch.autograd.forward_ad as fwAD
+x = torch.tensor([1.0, 2.0])
+with fwAD.dual_level():
+    d = fwAD.make_dual(x, torch.ones(2))
+    out = d.sin()
+    jvp = fwAD.unpack_dual(out).tangent
+""",
+"requires_grad_midway": """
+import torch
+x = torch.ones(2)
+y = x * 2
+x.requires_grad_()
+z = (x * y).sum()
+z.backward()
+""",
+"parameter_ops": """
+import torch
+p = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+q = p * 2
+p.data.mul_(3)
+q.sum().backward()
+""",
+"int_bool_tensors": """
+import torch
+i = torch.arange(5)
+b = i > 2
+x = torch.ones(5, requires_grad=True)
+y = (x * b).sum()
+y.backward()
+""",
+"recursion_fn": """
+import torch
+def f(t, n):
+    return t if n == 0 else f(t * 1.1, n - 1)
+x = torch.tensor(1.0, requires_grad=True)
+y = f(x, 50)
+y.backward()
+""",
+"class_with_tensor_attrs": """
+import torch
+class Holder:
+    def __init__(self):
+        self.w = torch.ones(2, requires_grad=True)
+h = Holder()
+(h.w * 2).sum().backward()
+""",
+"generator_exhaust": """
+import torch
+x = torch.ones(3, requires_grad=True)
+gen = (x[i] * i for i in range(3))
+s = sum(gen)
+s.backward()
+""",
+"inplace_on_leaf_view_no_grad": """
+import torch
+w = torch.ones(3, requires_grad=True)
+with torch.no_grad():
+    w[0] = 5
+(w * 2).sum().backward()
+""",
+"index_put_accumulate": """
+import torch
+x = torch.zeros(3, requires_grad=True)
+y = x.clone()
+y.index_put_((torch.tensor([0, 0]),), torch.tensor([1.0, 2.0]), accumulate=True)
+(y * x).sum().backward()
+""",
+"scatter_gather": """
+import torch
+x = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+g = x.gather(1, torch.tensor([[1], [0]]))
+s = torch.zeros(2, 2).scatter(1, torch.tensor([[1], [0]]), g)
+s.sum().backward()
+""",
+"nested_no_grad_enable_grad": """
+import torch
+x = torch.ones(2, requires_grad=True)
+with torch.no_grad():
+    with torch.enable_grad():
+        y = x * 2
+    z = x * 3
+y.sum().backward()
+""",
+"grad_twice_accumulate_nonleaf_retain": """
+import torch
+x = torch.ones(2, requires_grad=True)
+h = x * 2
+h.retain_grad()
+out = (h * h).sum()
+out.backward(retain_graph=True)
+out.backward()
+""",
+"torch_compile_eager": """
+import torch
+@torch.compile(backend="eager")
+def f(t):
+    return (t.sin() * 2).sum()
+x = torch.ones(3, requires_grad=True)
+y = f(x)
+y.backward()
+""",
+})
+
 ERROR_KINDS = {
     "backward_twice_error": "backward_twice",
     "inplace_version_error": "inplace_version",

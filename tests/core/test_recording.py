@@ -171,3 +171,32 @@ def test_system_exit_is_a_normal_end() -> None:
     assert _trace("import sys\nprint(1)\nsys.exit(0)\n")["status"] == "ok"
     t = _trace("import sys\nsys.exit(3)\n")
     assert t["status"] == "error" and t["error"]["type"] == "SystemExit"
+
+
+def test_torch_compile_runs_eagerly_with_a_note() -> None:
+    # Dynamo would otherwise trace the tracer's own TorchFunctionMode (and get it wrong).
+    import os
+
+    import torch
+
+    src = """import torch
+@torch.compile(backend="eager")
+def f(t):
+    return (t.sin() * 2).sum()
+x = torch.ones(3, requires_grad=True)
+y = f(x)
+y.backward()
+"""
+    t = _trace(src)
+    assert t["status"] == "ok", t["error"]
+    notes = [e for e in t["events"] if e["kind"] == "warning" and "torch.compile" in e["text"]]
+    assert len(notes) == 1 and notes[0]["line"] == 2
+    assert [n["line"] for n in t["nodes"] if n["name"] == "SinBackward0"] == [4]
+    x = next(v for v in t["tensors"] if "x" in v["names"])
+    want = (torch.ones(3).cos() * 2).tolist()
+    assert x["grad"]["values"] == want
+    # Nothing leaks out of the trace: compile and its switch are as they were.
+    assert torch.compile.__module__ == "torch" and "TORCH_COMPILE_DISABLE" not in os.environ
+    import torch._dynamo.config as dynamo_config
+
+    assert dynamo_config.disable is False

@@ -47,3 +47,13 @@ def test_small_tensors_give_every_value() -> None:
     t = torch.tensor([[1.5, -2.0], [math.pi, 0.0]])
     s = summarize(t)
     assert s is not None and s["values"] == t.reshape(-1).tolist() and "std" not in s
+
+
+def test_small_sparse_tensors_are_shown_densely() -> None:
+    sp = torch.sparse_coo_tensor(torch.tensor([[0, 1], [1, 0]]), torch.tensor([3.0, 4.0]), (2, 2))
+    s = summarize(sp)
+    assert s is not None and s["layout"] == "sparse_coo"
+    assert s["values"] == sp.to_dense().reshape(-1).tolist()
+    big = torch.sparse_coo_tensor(torch.tensor([[0], [0]]), torch.tensor([1.0]), (10, 10))
+    s = summarize(big)
+    assert s is not None and s["layout"] == "sparse_coo" and s["numel"] == 100 and "values" not in s

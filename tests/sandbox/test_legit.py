@@ -46,3 +46,13 @@ def test_worker_has_a_deep_c_stack(sandbox: Sandbox) -> None:
     result = sandbox.run(source)
     assert result["status"] == "ok", result["error"]
     assert result["stdout"] == "200000\n"
+
+
+def test_torch_compile_runs_eagerly_in_the_sandbox(sandbox: Sandbox) -> None:
+    # Importing Dynamo (~1 s) must fit the worker's limits, and the default inductor backend
+    # must not try to start a compiler: the tracer runs compiled functions eagerly.
+    source = "import torch\nf = torch.compile(lambda t: (t * 3).sum())\nx = torch.ones(4, requires_grad=True)\nf(x).backward()\nprint(x.grad)\n"
+    result = sandbox.run(source)
+    assert result["status"] == "ok", result["error"]
+    assert result["stdout"] == "tensor([3., 3., 3., 3.])\n"
+    assert [n["name"] for n in result["nodes"]].count("MulBackward0") == 1

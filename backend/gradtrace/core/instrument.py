@@ -9,6 +9,10 @@ function with the real arguments and returns its result untouched.
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
+import sys
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -219,6 +223,48 @@ def _pop_mode(mode: TorchFunctionMode) -> bool:
     return False
 
 
+_COMPILE_NOTE = (
+    "gradtrace runs torch.compile'd code eagerly, op by op, so that every autograd node can be "
+    "shown (a compiled region would be one opaque node, and compiling under a tracer is not "
+    "supported by PyTorch); values and gradients are the same."
+)
+
+
+@contextlib.contextmanager
+def _eager_compile() -> Iterator[None]:
+    """torch.compile off while tracing: Dynamo would trace our TorchFunctionMode itself."""
+    config = sys.modules.get("torch._dynamo.config")
+    before_env = os.environ.get("TORCH_COMPILE_DISABLE")
+    before = getattr(config, "disable", False)
+    if config is not None:
+        config.disable = True  # type: ignore[attr-defined]
+    else:  # not imported yet (the usual case): importing it costs ~1 s, so only the env is set
+        os.environ["TORCH_COMPILE_DISABLE"] = "1"
+    original = torch.compile
+    warned = False
+
+    @functools.wraps(original)
+    def compile(*args: Any, **kwargs: Any) -> Any:
+        nonlocal warned
+        if not warned:  # `@torch.compile(...)` calls it twice; one note is enough
+            warned = True
+            warnings.warn(_COMPILE_NOTE, UserWarning, stacklevel=2)
+        return original(*args, **kwargs)
+
+    torch.compile = compile  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        torch.compile = original
+        if before_env is None:
+            os.environ.pop("TORCH_COMPILE_DISABLE", None)
+        else:
+            os.environ["TORCH_COMPILE_DISABLE"] = before_env
+        config = sys.modules.get("torch._dynamo.config")
+        if config is not None:
+            config.disable = before  # type: ignore[attr-defined]
+
+
 @contextlib.contextmanager
 def instrumented(rec: Recorder) -> Iterator[None]:
     """Install every hook for the duration of the snippet, and remove them all after."""
@@ -315,7 +361,7 @@ def instrumented(rec: Recorder) -> Iterator[None]:
     post_handle = mod.register_module_forward_hook(post_hook, always_call=True)
     function_cls.apply = classmethod(apply)  # type: ignore[method-assign,assignment]
     try:
-        with mode:
+        with _eager_compile(), mode:
             try:
                 yield
             finally:

@@ -57,6 +57,9 @@ class ValueSummary(_Sparse):
     max: Number | None = None
     mean: Number | None = None
     std: Number | None = None
+    layout: str | None = Field(
+        default=None, description="Set for non-strided tensors (e.g. sparse_coo); their values are shown densely."
+    )
 
 
 class Explanation(_Model):

@@ -81,8 +81,13 @@ def summarize(t: torch.Tensor | None, max_values: int = MAX_VALUES, stats: bool 
     try:
         numel = t.numel()
         out: dict[str, Any] = {"shape": list(t.shape), "dtype": dtype_name(t.dtype), "numel": numel}
-        if t.layout != torch.strided or t.is_meta:
+        if t.is_meta:
             return out
+        if t.layout != torch.strided:  # sparse and friends: small ones shown densely
+            out["layout"] = str(t.layout).removeprefix("torch.")
+            if numel > max_values:
+                return out
+            t = t.detach().to_dense()
         if numel <= max_values:
             values = t.detach().reshape(-1).tolist()
             out["values"] = values if _all_plain(values) else [_number(v) for v in values]

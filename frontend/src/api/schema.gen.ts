@@ -884,6 +884,11 @@ export interface components {
              * @description e.g. torch.float32
              */
             dtype: string;
+            /**
+             * Layout
+             * @description Set for non-strided tensors (e.g. sparse_coo); their values are shown densely.
+             */
+            layout: string | null;
             /** Max */
             max: number | boolean | string | null;
             /** Mean */

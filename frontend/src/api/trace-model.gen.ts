@@ -628,6 +628,12 @@ export interface components {
              */
             dtype: string;
             /**
+             * Layout
+             * @description Set for non-strided tensors (e.g. sparse_coo); their values are shown densely.
+             * @default null
+             */
+            layout: string | null;
+            /**
              * Max
              * @default null
              */
