@@ -750,6 +750,69 @@ y.backward()
 """,
 })
 
+
+# Common mistakes with their own explanations.
+SCENARIOS.update({
+"numpy_requires_grad_error": """
+import torch
+x = torch.ones(2, requires_grad=True)
+a = x.numpy()
+""",
+"grad_input_no_grad_error": """
+import torch
+x = torch.ones(2, requires_grad=True)
+z = torch.ones(2)
+y = (x * 2).sum()
+g = torch.autograd.grad(y, [x, z])
+""",
+"hook_no_grad_error": """
+import torch
+x = torch.ones(2)
+x.register_hook(lambda g: g)
+""",
+"nonleaf_grad_none_error": """
+import torch
+x = torch.ones(2, requires_grad=True)
+y = x * 2
+y.sum().backward()
+z = y.grad * 2
+""",
+"view_inplace_unbind_error": """
+import torch
+x = torch.ones(2, 2, requires_grad=True)
+y = x * 2
+a, b = y.unbind(0)
+a.mul_(2)
+""",
+"custom_wrong_shape_error": """
+import torch
+class Bad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+    @staticmethod
+    def backward(ctx, g):
+        return torch.ones(3)
+x = torch.ones(2, requires_grad=True)
+Bad.apply(x).sum().backward()
+""",
+"inplace_in_module_forward_error": """
+import torch
+import torch.nn as nn
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+    def forward(self, x):
+        h = self.lin(x).exp()
+        h += 1
+        return h.sum()
+net = Net()
+loss = net(torch.ones(1, 2))
+loss.backward()
+""",
+})
+
 ERROR_KINDS = {
     "backward_twice_error": "backward_twice",
     "inplace_version_error": "inplace_version",
@@ -763,4 +826,11 @@ ERROR_KINDS = {
     "requires_grad_nonleaf_error": "requires_grad_nonleaf",
     "requires_grad_int_error": "requires_grad_dtype",
     "exp_inplace_error": "inplace_version",
+    "numpy_requires_grad_error": "numpy_requires_grad",
+    "grad_input_no_grad_error": "input_no_grad",
+    "hook_no_grad_error": "hook_no_grad",
+    "nonleaf_grad_none_error": "grad_is_none",
+    "view_inplace_unbind_error": "view_inplace",
+    "custom_wrong_shape_error": "custom_function_shape",
+    "inplace_in_module_forward_error": "inplace_version",
 }

@@ -122,3 +122,20 @@ def test_syntax_error_has_line_and_column() -> None:
     assert err["type"] == "SyntaxError" and err["line"] == 2 and err["column"] is not None
     t = _trace("x = 1\n  y = 2\n")
     assert t["error"]["type"] == "IndentationError" and t["error"]["line"] == 2
+
+
+def test_common_mistakes_pin_the_tensor_involved() -> None:
+    t = _trace(SCENARIOS["numpy_requires_grad_error"])
+    assert t["error"]["kind"] == "numpy_requires_grad" and "x" in _tensor(t, t["error"]["tensor"])["names"]
+    t = _trace(SCENARIOS["hook_no_grad_error"])
+    assert "x" in _tensor(t, t["error"]["tensor"])["names"]
+    t = _trace(SCENARIOS["grad_input_no_grad_error"])  # z, the input that does not require grad
+    assert "z" in _tensor(t, t["error"]["tensor"])["names"]
+
+
+def test_inplace_inside_forward_pins_the_module_line() -> None:
+    t = _trace(SCENARIOS["inplace_in_module_forward_error"])
+    err = t["error"]
+    node = _node(t, err["node"])
+    assert node["name"] == "ExpBackward0" and node["module"] == "net" and node["line"] == 9
+    assert err["related_line"] == 10 and err["line"] == 14

@@ -114,3 +114,88 @@ def test_error_kind_and_line(name: str) -> None:
     assert err["line"] == line
     assert err["explanation"]["title"] and err["explanation"]["fix"]
     assert trace["events"][-1]["kind"] == "error"
+
+
+def _plain_saved(node: Any) -> dict[str, Any]:
+    """What autograd saved on a plain node, read the way a user would (`node._saved_*`, or
+    `saved_tensors` for a custom Function); lists of tensors give one entry per element."""
+    if isinstance(node, torch.autograd.function.BackwardCFunction):
+        try:
+            return {f"saved_tensors[{i}]": t for i, t in enumerate(node.saved_tensors)}
+        except RuntimeError as exc:
+            return {"saved_tensors": exc}
+    out: dict[str, Any] = {}
+    for attr in dir(node):
+        if not attr.startswith("_saved_"):
+            continue
+        key = attr[len("_saved_"):]
+        try:
+            value = getattr(node, attr)
+        except RuntimeError as exc:  # freed by a backward pass, or stale after an in-place op
+            out[key] = exc
+            continue
+        if isinstance(value, tuple | list) and value and all(isinstance(v, torch.Tensor) for v in value):
+            out.update({f"{key}[{i}]": v for i, v in enumerate(value)})
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_graph_edges_and_saved_values_match_plain_pytorch(name: str) -> None:
+    """Walk each named tensor's graph in the plain run and in the trace side by side: same
+    node names, same edges (order and input_nr), same saved values (names, shapes, dtypes,
+    versions, freed or stale)."""
+    source = SCENARIOS[name]
+    plain = run_plain(source)
+    trace = trace_source(source).to_dict()
+    by_name = {n: t for t in trace["tensors"] for n in t["names"]}
+    nodes = {n["id"]: n for n in trace["nodes"]}
+    edges: dict[str, list[dict[str, Any]]] = {}
+    for e in trace["edges"]:
+        edges.setdefault(e["source"], []).append(e)
+
+    todo = [
+        (t.grad_fn, by_name[var]["grad_fn"])
+        for var, t in _named_tensors(plain.namespace).items()
+        if t.grad_fn is not None and var in by_name
+    ]
+    paired: dict[int, str] = {}
+    while todo:
+        pnode, nid = todo.pop()
+        if id(pnode) in paired:
+            assert paired[id(pnode)] == nid, "one PyTorch node became two trace nodes"
+            continue
+        paired[id(pnode)] = nid
+        node = nodes[nid]
+        assert node["name"] == pnode.name()
+
+        nexts = [(fn, nr) for fn, nr in pnode.next_functions if fn is not None]
+        mine = sorted(edges.get(nid, []), key=lambda e: e["index"])
+        assert [(nodes[e["target"]]["name"], e["input_nr"]) for e in mine] == [(fn.name(), nr) for fn, nr in nexts]
+        todo.extend((fn, e["target"]) for (fn, _), e in zip(nexts, mine, strict=True))
+
+        saved = {s["name"]: s for s in node["saved"]}
+        expected = _plain_saved(pnode)
+        for key, value in expected.items():
+            if isinstance(value, RuntimeError):
+                # Unreadable now as a whole; the trace read it before, element by element.
+                parts = [s for n, s in saved.items() if n == key or n.startswith(key + "[")]
+                freed = "second time" in str(value)
+                assert parts or (freed and node["kind"] == "custom"), (nid, key)  # a ctx that saved nothing
+                assert all(s["freed"] if freed else s["stale"] for s in parts), (nid, key, str(value))
+                for s in parts:
+                    saved.pop(s["name"])
+                continue
+            entry = saved.pop(key, None)
+            assert entry is not None, (nid, key, "missing from the trace")
+            if isinstance(value, torch.Tensor):
+                assert entry["kind"] == "tensor" and not entry["freed"] and not entry["stale"], (nid, key)
+                assert (entry["shape"], entry["dtype"]) == (list(value.shape), str(value.dtype)), (nid, key)
+                if not value.is_inference():
+                    assert entry["version_now"] == value._version, (nid, key)
+            else:
+                assert entry["kind"] == "value" and entry["repr"], (nid, key)
+                if value is None:
+                    assert entry["repr"] == "None", (nid, key)
+        assert not saved, (nid, "saved entries PyTorch does not have", sorted(saved))

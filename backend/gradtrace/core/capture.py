@@ -70,6 +70,45 @@ class CapturedStream(io.TextIOBase):
         return "".join(self.parts)
 
 
+# Python's default filters, in front of whatever the host process set (pytest shows every
+# DeprecationWarning, a notebook may silence all), so a trace warns as `python snippet.py`
+# would; the snippet's own filter calls go in front of these, as they would there.
+# C++ warnings are raised against our frames: let them all through to `showwarning`, which
+# applies the snippet's filters as if raised at the snippet line (the registry would key
+# them by *our* line, hiding the same warning from a later snippet line).
+_OUR_FRAMES = r"gradtrace\.core\.(instrument|backward)\Z"
+_DEFAULT_FILTERS: list[tuple[Any, type[Warning], str]] = [
+    ("always", Warning, _OUR_FRAMES),
+    ("default", DeprecationWarning, "__main__"),
+    ("ignore", DeprecationWarning, ""),
+    ("ignore", PendingDeprecationWarning, ""),
+    ("ignore", ImportWarning, ""),
+    ("ignore", ResourceWarning, ""),
+]
+
+
+def _fresh_process_filters() -> None:
+    for action, category, module in reversed(_DEFAULT_FILTERS):
+        warnings.filterwarnings(action, category=category, module=module)
+
+
+def _snippet_action(text: str, category: type[Warning], lineno: int) -> str:
+    """The filter action Python would take for this warning raised at a snippet line."""
+    for action, msg, cat, mod, ln in warnings.filters:  # type: ignore[attr-defined]
+        if getattr(mod, "pattern", None) == _OUR_FRAMES:
+            continue
+        if _matches(msg, text) and issubclass(category, cat) and _matches(mod, "__main__") and ln in (0, lineno):
+            return str(action)
+    return str(warnings.defaultaction)  # type: ignore[attr-defined]
+
+
+def _matches(pattern: Any, value: str) -> bool:
+    # As the C `warnings` module does: None matches all, a plain string must be equal.
+    if pattern is None:
+        return True
+    return bool(pattern == value) if isinstance(pattern, str) else bool(pattern.match(value))
+
+
 @contextlib.contextmanager
 def captured(rec: Recorder, max_bytes: int) -> Iterator[tuple[CapturedStream, CapturedStream]]:
     out = CapturedStream(rec, max_bytes, "stdout", events=True)
@@ -83,11 +122,16 @@ def captured(rec: Recorder, max_bytes: int) -> Iterator[tuple[CapturedStream, Ca
         key = (str(message), category.__name__, snippet_line)
         if filename.endswith(("instrument.py", "backward.py")):
             # C++ warnings point at the frame that called into torch, which is ours: report
-            # them at the snippet line, once per line, as Python's default filter would.
-            if key in shown:
+            # them at the snippet line, filtered as they would be there.
+            filename, lineno = SNIPPET_FILENAME, snippet_line or 0
+            action = _snippet_action(str(message), category, lineno)
+            if action == "error":
+                raise category(str(message))
+            if action in ("once", "module"):
+                key = (key[0], key[1], None)
+            if action == "ignore" or (action not in ("always", "all") and key in shown):
                 return
             shown.add(key)
-            filename, lineno = SNIPPET_FILENAME, snippet_line or 0
         call = rec.current_call
         tensor = rec.tensor_id(call[1][0]) if call and call[1] else None
         rec.emit("warning", snippet_line, text=str(message)[:2000], category=category.__name__, tensor=tensor,
@@ -98,6 +142,7 @@ def captured(rec: Recorder, max_bytes: int) -> Iterator[tuple[CapturedStream, Ca
     # the "already shown" registries, so a warning shown in an earlier trace of this process
     # (C++ warnings are registered against our frames) is shown again, as in a fresh process.
     with warnings.catch_warnings():
+        _fresh_process_filters()
         sys.stdout, sys.stderr = out, err
         sys.stdin = io.StringIO("")
         warnings.showwarning = showwarning

@@ -83,8 +83,18 @@ def _pin(rec: Recorder, kind: str, err: dict[str, Any], p: dict[str, Any] | None
                 break
     elif kind == "inplace_version":
         _pin_inplace(rec, err, p)
-    elif kind in ("inplace_leaf", "inplace_leaf_view", "requires_grad_nonleaf", "requires_grad_dtype", "inference_inplace"):
+    elif kind in (
+        "inplace_leaf", "inplace_leaf_view", "requires_grad_nonleaf", "requires_grad_dtype", "inference_inplace",
+        "numpy_requires_grad", "hook_no_grad",
+    ):
         err["tensor"] = _failed_call_tensor(rec)
+    elif kind == "input_no_grad" and p is not None:
+        for tid in p["inputs"]:
+            trec = rec.tensor_by_num.get(int(tid[1:])) if tid else None
+            t = trec.ref() if trec is not None else None
+            if t is not None and not t.requires_grad:
+                err["tensor"] = tid
+                break
     elif kind == "inference_tensor_saved":
         err["tensor"] = _failed_call_tensor(rec, lambda t: t.is_inference())
     elif kind == "unused_input" and p is not None:

@@ -149,6 +149,33 @@ RULES: tuple[Rule, ...] = (
         "clone() the view before modifying it, or use an out-of-place operation.",
     ),
     _rule(
+        "input_no_grad",
+        r"One of the differentiated Tensors does not require grad",
+        "Asked for the gradient of a tensor that does not require grad",
+        "torch.autograd.grad was given, as an input to differentiate with respect to, a tensor "
+        "with requires_grad=False: autograd never tracks it, so there is no gradient to return.",
+        "Create that tensor with requires_grad=True (or call t.requires_grad_() before using it), "
+        "or leave it out of the inputs.",
+    ),
+    _rule(
+        "numpy_requires_grad",
+        r"Can't call numpy\(\) on Tensor that requires grad",
+        "numpy() on a tensor that is part of the graph",
+        "NumPy arrays live outside autograd: converting a tensor that requires grad would "
+        "silently cut it out of the graph, so PyTorch asks you to do that explicitly.",
+        "Use t.detach().numpy() (or t.detach().cpu().numpy()); to plot or print values, "
+        "t.tolist() or t.item() work too.",
+    ),
+    _rule(
+        "hook_no_grad",
+        r"cannot register a hook on a tensor that doesn't require gradient",
+        "A gradient hook on a tensor that does not require grad",
+        "Tensor.register_hook runs when the tensor's gradient is computed; this tensor does not "
+        "require grad, so no gradient will ever be computed for it.",
+        "Register the hook on a tensor that requires grad (check t.requires_grad), or create "
+        "it with requires_grad=True first.",
+    ),
+    _rule(
         "shape_mismatch",
         r"shapes cannot be multiplied|size of tensor a \(\d+\) must match|must match the size",
         "Tensor shapes do not fit together",
@@ -157,7 +184,7 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "grad_is_none",
-        r"'NoneType' object has no attribute",
+        r"'NoneType' object has no attribute|unsupported operand type\(s\) for .*'NoneType'",
         "A value is None (often a .grad that was never populated)",
         "`.grad` stays None for tensors that do not require grad, for non-leaf tensors (unless "
         "retain_grad() was called), and before any backward pass reached them.",

@@ -173,7 +173,10 @@ def probe_saved(node: Any) -> list[Saved]:
         if isinstance(value, torch.Tensor):
             out.append(_tensor_saved(name, value, is_output))
         elif value is None:
-            continue
+            # Kept: "autograd did not need this one" is part of the lesson (x * 2 saves no `self`).
+            entry = _entry(name, "value")
+            entry["repr"] = "None"
+            out.append(Saved(entry, None, None))
         elif isinstance(value, tuple | list) and value and all(isinstance(v, torch.Tensor) for v in value):
             out.extend(_tensor_saved(f"{name}[{i}]", v, is_output) for i, v in enumerate(value))
         else:
