@@ -811,6 +811,48 @@ net = Net()
 loss = net(torch.ones(1, 2))
 loss.backward()
 """,
+"anomaly_nan_error": """
+import torch
+x = torch.tensor([0.0, 1.0, 4.0], requires_grad=True)
+with torch.autograd.detect_anomaly():
+    y = x.sqrt() * 0
+    y.sum().backward()
+""",
+"anomaly_mode_inplace_error": """
+import torch
+torch.autograd.set_detect_anomaly(True)
+x = torch.ones(3, requires_grad=True)
+y = x.sigmoid()
+y.mul_(2)
+y.sum().backward()
+""",
+# The snippet's own Python modes see exactly the ops they would see without the tracer.
+"user_dispatch_mode": """
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+class Show(TorchDispatchMode):
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        print(func)
+        return func(*args, **(kwargs or {}))
+x = torch.ones(2, requires_grad=True)
+with Show():
+    y = (x * 3).sum()
+    y.backward()
+print(x.grad)
+""",
+"user_function_mode": """
+import torch
+from torch.overrides import TorchFunctionMode
+class Show(TorchFunctionMode):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        print(getattr(func, "__name__", func))
+        return func(*args, **(kwargs or {}))
+x = torch.ones(2, requires_grad=True)
+with Show():
+    y = (x * 3).sum()
+    y.backward()
+print(x.grad)
+""",
 })
 
 ERROR_KINDS = {
@@ -833,4 +875,6 @@ ERROR_KINDS = {
     "view_inplace_unbind_error": "view_inplace",
     "custom_wrong_shape_error": "custom_function_shape",
     "inplace_in_module_forward_error": "inplace_version",
+    "anomaly_nan_error": "anomaly_nan",
+    "anomaly_mode_inplace_error": "inplace_version",
 }

@@ -139,3 +139,11 @@ def test_inplace_inside_forward_pins_the_module_line() -> None:
     node = _node(t, err["node"])
     assert node["name"] == "ExpBackward0" and node["module"] == "net" and node["line"] == 9
     assert err["related_line"] == 10 and err["line"] == 14
+
+
+def test_anomaly_nan_pins_the_node_that_produced_it() -> None:
+    t = _trace(SCENARIOS["anomaly_nan_error"])
+    err = t["error"]
+    assert err["kind"] == "anomaly_nan"
+    node = _node(t, err["node"])
+    assert f"Function '{node['name']}'" in err["message"] and node["line"] == 5

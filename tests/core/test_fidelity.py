@@ -42,6 +42,8 @@ def test_trace_matches_plain_pytorch(name: str) -> None:
         assert trace["status"] == "error"
         assert trace["error"]["type"] == type(plain.exception).__name__
         assert trace["error"]["message"] == str(plain.exception)
+    # Same prints (scenarios seed their randomness, so printed values match too).
+    assert trace["stdout"] == plain.stdout
 
     by_name = {n: t for t in trace["tensors"] for n in t["names"]}
     nodes = {n["id"]: n for n in trace["nodes"]}

@@ -65,3 +65,26 @@ def test_warning_filtered_into_an_error_raises_at_the_same_line(tmp_path: Path) 
     trace = trace_source(source).to_dict()
     assert trace["status"] == "error"
     assert (trace["error"]["type"], trace["error"]["line"]) == ("UserWarning", 5)
+
+
+def test_anomaly_tracebacks_show_the_snippet_not_the_tracer(tmp_path: Path) -> None:
+    # Anomaly mode records the forward call's stack; under the tracer that stack runs
+    # through the tracer (and whatever called it), which must not show.
+    source = (
+        "import torch\nimport torch.nn as nn\nlin = nn.Linear(2, 2)\n"
+        "x = torch.zeros(1, 2, requires_grad=True)\n"
+        "with torch.autograd.detect_anomaly():\n    y = lin(x).sqrt() * 0\n    y.sum().backward()\n"
+    )
+    path = tmp_path / "snippet.py"
+    path.write_text(source)
+    proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
+    frame = re.compile(r'^\s*File "([^"]*)", line (\d+)', re.M)
+
+    def frames(text: str, snippet: str) -> list[tuple[str, str]]:
+        return [("snippet" if f == snippet else f, n) for f, n in frame.findall(text.split("Traceback (most recent")[0])]
+
+    trace = trace_source(source).to_dict()
+    warned = [e["text"] for e in trace["events"] if e["kind"] == "warning" and "Error detected" in e["text"]]
+    assert len(warned) == 1 and "gradtrace" not in warned[0]
+    assert frames(warned[0], "<snippet>") == frames(proc.stderr, str(path))
+    assert ("snippet", "6") in frames(warned[0], "<snippet>")

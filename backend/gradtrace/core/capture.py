@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import re
 import signal
 import sys
 import threading
@@ -102,6 +104,37 @@ def _snippet_action(text: str, category: type[Warning], lineno: int) -> str:
     return str(warnings.defaultaction)  # type: ignore[attr-defined]
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_FRAME = re.compile(r'^\s*File "(?P<file>[^"]*)", line \d+')
+
+
+def without_our_frames(text: str) -> str:
+    """Drop the tracer's frames (and the host's, above the snippet) from a traceback in text.
+
+    Anomaly mode puts the forward call's stack into a warning; under the tracer that stack
+    also runs through the tracer and whatever called it, which `python snippet.py` would
+    not show (and a server must not reveal).
+    """
+    if 'File "' not in text:
+        return text
+    lines = text.split("\n")
+    frames = [i for i, line in enumerate(lines) if _FRAME.match(line)]
+    if not frames:
+        return text
+    files = {i: _FRAME.match(lines[i])["file"] for i in frames}  # type: ignore[index]
+    first_snippet = next((i for i in frames if files[i] == SNIPPET_FILENAME), None)
+    out: list[str] = []
+    dropping = False
+    for i, line in enumerate(lines):
+        if i in files:
+            dropping = files[i].startswith(_PACKAGE_DIR) or (first_snippet is not None and i < first_snippet)
+        elif not line.startswith("    "):  # a frame's source line is indented deeper than the frame
+            dropping = False
+        if not dropping:
+            out.append(line)
+    return "\n".join(out)
+
+
 def _matches(pattern: Any, value: str) -> bool:
     # As the C `warnings` module does: None matches all, a plain string must be equal.
     if pattern is None:
@@ -134,9 +167,10 @@ def captured(rec: Recorder, max_bytes: int) -> Iterator[tuple[CapturedStream, Ca
             shown.add(key)
         call = rec.current_call
         tensor = rec.tensor_id(call[1][0]) if call and call[1] else None
-        rec.emit("warning", snippet_line, text=str(message)[:2000], category=category.__name__, tensor=tensor,
+        text = without_our_frames(str(message))
+        rec.emit("warning", snippet_line, text=text[:2000], category=category.__name__, tensor=tensor,
                  op=call[0] if call else None)
-        err.write(warnings.formatwarning(message, category, filename, lineno, None))
+        err.write(warnings.formatwarning(text, category, filename, lineno, None))
 
     # catch_warnings: the snippet's filter changes end with it, and entering it invalidates
     # the "already shown" registries, so a warning shown in an earlier trace of this process

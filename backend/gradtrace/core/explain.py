@@ -176,6 +176,19 @@ RULES: tuple[Rule, ...] = (
         "it with requires_grad=True first.",
     ),
     _rule(
+        "anomaly_nan",
+        r"Function '\w+' returned nan values in its \d+th output",
+        "A backward function produced NaN (found by anomaly detection)",
+        "With anomaly detection on, autograd checks every gradient a node computes. This node's "
+        "gradient contained NaN, usually 0 * inf from its forward op at a point where the "
+        "derivative is infinite or undefined: sqrt or log at 0, a division by zero, pow with "
+        "a negative base.",
+        "Look at the pinned node's forward line and keep its input away from that point "
+        "(x.clamp(min=1e-12), sqrt(x + eps)). Masking with torch.where after the unsafe op is "
+        "not enough: the gradient of the unused branch is still computed (0 * inf = NaN), so "
+        "mask the input before the op.",
+    ),
+    _rule(
         "shape_mismatch",
         r"shapes cannot be multiplied|size of tensor a \(\d+\) must match|must match the size",
         "Tensor shapes do not fit together",

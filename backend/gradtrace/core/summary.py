@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import torch
+from torch.utils._python_dispatch import _disable_current_modes  # private, but stable since 1.13
 
 MAX_VALUES = 16
 
@@ -71,6 +72,18 @@ def dtype_name(dtype: torch.dtype) -> str:
 
 def summarize(t: torch.Tensor | None, max_values: int = MAX_VALUES, stats: bool = True) -> dict[str, Any] | None:
     """Summarize `t` without recording anything: callers run this with torch functions disabled.
+
+    Backward hooks call this while the snippet runs: a TorchDispatchMode the snippet entered
+    (to print the aten ops autograd runs, say) must not see our reads, so it is set aside.
+    """
+    if torch._C._len_torch_dispatch_stack():
+        with _disable_current_modes():
+            return _summarize(t, max_values, stats)
+    return _summarize(t, max_values, stats)
+
+
+def _summarize(t: torch.Tensor | None, max_values: int, stats: bool) -> dict[str, Any] | None:
+    """`summarize`, with no dispatch mode active.
 
     Hot (every tensor of a trace, every gradient of a backward pass): reads metadata only,
     except for the values of small tensors and the statistics of big ones, both taken from
