@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from gradtrace.core.tracer import trace_source
 
 
@@ -200,3 +202,30 @@ y.backward()
     import torch._dynamo.config as dynamo_config
 
     assert dynamo_config.disable is False
+
+
+@pytest.mark.parametrize("depth", [950, 1100])
+def test_recursion_limit_is_the_one_plain_python_has(depth: int, tmp_path: Any) -> None:
+    # The snippet runs below the tracer's frames (and pytest's): that must not make a
+    # recursion that works in `python snippet.py` fail, nor one that fails work.
+    import subprocess
+    import sys
+
+    src = f"""import torch
+x = torch.ones(1, requires_grad=True)
+def f(t, n):
+    return t if n == 0 else f(t * 1.0, n - 1)
+y = f(x, {depth})
+y.backward()
+print(x.grad.item())
+"""
+    path = tmp_path / "snippet.py"
+    path.write_text(src)
+    plain = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
+    t = _trace(src)
+    if plain.returncode == 0:
+        assert t["status"] == "ok", t["error"]
+        assert t["stdout"] == plain.stdout
+    else:
+        assert "RecursionError" in plain.stderr
+        assert (t["error"]["type"], t["error"]["line"]) == ("RecursionError", 4)

@@ -161,6 +161,19 @@ def _traced(
             gc.enable()
 
 
+# The mode's frames between a torch call and the op (`__torch_function__`, `observe_call`,
+# the call): recursion limits then match plain Python's within these few frames.
+_FRAMES_PER_CALL = 3
+
+
+def _stack_depth() -> int:
+    """Frames below the caller's (the snippet's module frame will sit on the caller's)."""
+    frame, depth = sys._getframe(1), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1  # type: ignore[assignment]
+    return depth
+
+
 def _trace_compiled(
     code: Any,
     source: str,
@@ -187,6 +200,10 @@ def _trace_compiled(
         # Our own set-up runs outside the snippet's try: a fault there is ours, not the snippet's.
         hooks.enter_context(instrumented(rec))
         hooks.enter_context(capture.soft_timeout(soft_timeout))
+        # `python snippet.py` starts the snippet at depth 1; here it starts below our (and the
+        # host's) frames, and each torch call adds the mode's few. Give those back, so deep
+        # recursion fails, or not, where it would in plain Python.
+        sys.setrecursionlimit(recursion_limit + _stack_depth() + _FRAMES_PER_CALL)
         try:
             exec(code, namespace)
         except capture.SoftTimeout as exc:
