@@ -229,3 +229,30 @@ print(x.grad.item())
     else:
         assert "RecursionError" in plain.stderr
         assert (t["error"]["type"], t["error"]["line"]) == ("RecursionError", 4)
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        # torch.save pickles the snippet's class by reference to `__main__`.
+        "import io, torch\nclass Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.fc = torch.nn.Linear(2, 1)\nbuf = io.BytesIO()\ntorch.save(Net(), buf)\nbuf.seek(0)\n"
+        "print(type(torch.load(buf, weights_only=False)).__name__)\n",
+        # dataclasses read ClassVar from the defining module when annotations are strings.
+        "from __future__ import annotations\nimport dataclasses, typing\n@dataclasses.dataclass\nclass Cfg:\n"
+        "    lr: float = 0.1\n    steps: typing.ClassVar[int] = 3\n"
+        "print([f.name for f in dataclasses.fields(Cfg)], typing.get_type_hints(Cfg))\n",
+    ],
+)
+def test_the_snippet_is_main_as_in_plain_python(src: str, tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "snippet.py"
+    path.write_text(src)
+    plain = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120, check=True)
+    main = sys.modules["__main__"]
+    t = _trace(src)
+    assert t["status"] == "ok", t["error"]
+    assert t["stdout"] == plain.stdout
+    assert sys.modules["__main__"] is main  # given back after the snippet

@@ -18,7 +18,8 @@ import gc
 import linecache
 import random
 import sys
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -166,6 +167,17 @@ def _traced(
 _FRAMES_PER_CALL = 3
 
 
+@contextlib.contextmanager
+def _as_main(module: types.ModuleType) -> Iterator[None]:
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = module
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
+
+
 def _stack_depth() -> int:
     """Frames below the caller's (the snippet's module frame will sit on the caller's)."""
     frame, depth = sys._getframe(1), 0
@@ -187,7 +199,11 @@ def _trace_compiled(
     linecache.cache[SNIPPET_FILENAME] = (len(source), None, source.splitlines(True), SNIPPET_FILENAME)
     limits = Limits(max_nodes=max_nodes, max_json_bytes=max_json_bytes, max_stdout_bytes=max_stdout_bytes)
     rec = Recorder(limits, on_event)
-    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, "__file__": SNIPPET_FILENAME}
+    # A real module, standing in for `__main__` while the snippet runs: pickle (torch.save of
+    # a model class the snippet defined), dataclasses and typing look classes up there.
+    main = types.ModuleType("__main__")
+    namespace: dict[str, Any] = main.__dict__
+    namespace.update(__builtins__=builtins, __file__=SNIPPET_FILENAME)
     rec.snippet_globals = namespace
     with torch.enable_grad():  # where autograd's sequence counter stands now
         rec.sequence_base = int((torch.zeros(1, requires_grad=True) * 1).grad_fn._sequence_nr()) + 1  # type: ignore[union-attr]
@@ -200,6 +216,7 @@ def _trace_compiled(
         # Our own set-up runs outside the snippet's try: a fault there is ours, not the snippet's.
         hooks.enter_context(instrumented(rec))
         hooks.enter_context(capture.soft_timeout(soft_timeout))
+        hooks.enter_context(_as_main(main))
         # `python snippet.py` starts the snippet at depth 1; here it starts below our (and the
         # host's) frames, and each torch call adds the mode's few. Give those back, so deep
         # recursion fails, or not, where it would in plain Python.
