@@ -256,3 +256,47 @@ def test_the_snippet_is_main_as_in_plain_python(src: str, tmp_path: Any) -> None
     assert t["status"] == "ok", t["error"]
     assert t["stdout"] == plain.stdout
     assert sys.modules["__main__"] is main  # given back after the snippet
+
+
+def test_a_trace_leaves_the_calling_process_as_it_was() -> None:
+    # The Python API runs snippets in the caller's process (a notebook): settings the
+    # snippet changes, and the random streams the tracer seeds, are given back.
+    import os
+    import random
+    import sys
+
+    import numpy as np
+    import torch
+
+    src = """import torch, sys, os, random
+print(sys.argv)
+torch.set_default_device("cpu")
+torch.set_default_dtype(torch.float64)
+torch.autograd.set_detect_anomaly(True)
+torch.set_printoptions(precision=2)
+torch.use_deterministic_algorithms(True)
+torch.set_num_threads(1)
+os.chdir("/")
+sys.path.append("/nowhere")
+x = torch.ones(2, requires_grad=True)
+(x * 3).sum().backward()
+print(x.grad)
+"""
+    before = (torch.get_default_dtype(), torch.is_anomaly_enabled(), torch.are_deterministic_algorithms_enabled(),
+              torch.get_num_threads(), torch._tensor_str.PRINT_OPTS.precision, os.getcwd(), list(sys.path),
+              list(sys.argv), torch._C._len_torch_function_stack())
+    torch.manual_seed(123)
+    random.seed(123)
+    np.random.seed(123)
+    expected = (torch.rand(1).item(), random.random(), np.random.rand())
+    torch.manual_seed(123)
+    random.seed(123)
+    np.random.seed(123)
+    t = _trace(src)
+    assert t["status"] == "ok", t["error"]
+    assert t["stdout"] == "['<snippet>']\ntensor([3., 3.])\n"  # argv as for `python <snippet>`
+    after = (torch.get_default_dtype(), torch.is_anomaly_enabled(), torch.are_deterministic_algorithms_enabled(),
+             torch.get_num_threads(), torch._tensor_str.PRINT_OPTS.precision, os.getcwd(), list(sys.path),
+             list(sys.argv), torch._C._len_torch_function_stack())
+    assert after == before
+    assert (torch.rand(1).item(), random.random(), np.random.rand()) == expected

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from pydantic_core import PydanticSerializationError
 
-from gradtrace.core import capture, document, errors, explain
+from gradtrace.core import capture, document, errors, explain, globalstate
 from gradtrace.core.instrument import instrumented
 from gradtrace.core.model import Trace
 from gradtrace.core.recorder import SNIPPET_FILENAME, Limits, Recorder
@@ -209,11 +209,12 @@ def _trace_compiled(
         rec.sequence_base = int((torch.zeros(1, requires_grad=True) * 1).grad_fn._sequence_nr()) + 1  # type: ignore[union-attr]
     status = "ok"
     failure: BaseException | None = None
-    _seed()
     grad_enabled = torch.is_grad_enabled()
     recursion_limit = sys.getrecursionlimit()
     with capture.captured(rec, max_stdout_bytes) as (out, err), contextlib.ExitStack() as hooks:
         # Our own set-up runs outside the snippet's try: a fault there is ours, not the snippet's.
+        hooks.enter_context(globalstate.given_back(SNIPPET_FILENAME))
+        _seed()
         hooks.enter_context(instrumented(rec))
         hooks.enter_context(capture.soft_timeout(soft_timeout))
         hooks.enter_context(_as_main(main))

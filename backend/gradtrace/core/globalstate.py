@@ -1,0 +1,109 @@
+"""Process-wide settings a snippet may change, given back after it: a trace leaves no trace.
+
+The sandbox runs every snippet in a fresh process, but the Python API runs it in the
+caller's: a notebook that traces `torch.set_default_dtype(torch.float64)` or
+`torch.autograd.set_detect_anomaly(True)` must not find them set afterwards, nor its random
+streams reseeded (the tracer seeds them so that traces are deterministic).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+
+def _print_options() -> dict[str, Any]:
+    opts = torch._tensor_str.PRINT_OPTS
+    return {k: getattr(opts, k) for k in ("precision", "threshold", "edgeitems", "linewidth", "sci_mode")}
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # deleted under us
+        return None
+
+
+@contextlib.contextmanager
+def given_back(argv0: str) -> Iterator[None]:
+    """Run the body with `sys.argv == [argv0]`; restore torch's and Python's globals after."""
+    numpy = sys.modules.get("numpy")
+    saved = {
+        "dtype": torch.get_default_dtype(),
+        "device": getattr(torch._GLOBAL_DEVICE_CONTEXT, "device_context", None),
+        "anomaly": (torch.is_anomaly_enabled(), torch.is_anomaly_check_nan_enabled()),
+        "deterministic": (torch.are_deterministic_algorithms_enabled(),
+                          torch.is_deterministic_algorithms_warn_only_enabled()),
+        "matmul": torch.get_float32_matmul_precision(),
+        "threads": torch.get_num_threads(),
+        "print": _print_options(),
+        "rng": (torch.get_rng_state(), random.getstate(), numpy.random.get_state() if numpy else None),
+        "sys": (list(sys.argv), list(sys.path), _cwd()),
+    }
+    sys.argv = [argv0]
+    try:
+        yield
+    finally:
+        # Each step on its own: one the snippet broke (a deleted cwd) must not stop the rest.
+        for restore in _RESTORERS:
+            with contextlib.suppress(Exception):
+                restore(saved)
+
+
+def _dtype(saved: dict[str, Any]) -> None:
+    torch.set_default_dtype(saved["dtype"])
+
+
+def _device(saved: dict[str, Any]) -> None:
+    before = saved["device"]
+    if getattr(torch._GLOBAL_DEVICE_CONTEXT, "device_context", None) is not before:
+        torch.set_default_device(None if before is None else before.device)
+
+
+def _anomaly(saved: dict[str, Any]) -> None:
+    enabled, check_nan = saved["anomaly"]
+    torch.autograd.set_detect_anomaly(enabled, check_nan)
+
+
+def _deterministic(saved: dict[str, Any]) -> None:
+    enabled, warn_only = saved["deterministic"]
+    torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+
+
+def _matmul(saved: dict[str, Any]) -> None:
+    torch.set_float32_matmul_precision(saved["matmul"])
+
+
+def _threads(saved: dict[str, Any]) -> None:
+    if torch.get_num_threads() != saved["threads"]:
+        torch.set_num_threads(saved["threads"])
+
+
+def _print(saved: dict[str, Any]) -> None:
+    torch.set_printoptions(**saved["print"])
+
+
+def _rng(saved: dict[str, Any]) -> None:
+    torch_state, python_state, numpy_state = saved["rng"]
+    torch.set_rng_state(torch_state)
+    random.setstate(python_state)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and numpy_state is not None:
+        numpy.random.set_state(numpy_state)
+
+
+def _sys(saved: dict[str, Any]) -> None:
+    argv, path, cwd = saved["sys"]
+    sys.argv = argv
+    sys.path[:] = path
+    if cwd is not None and _cwd() != cwd:
+        os.chdir(cwd)
+
+
+_RESTORERS = (_dtype, _device, _anomaly, _deterministic, _matmul, _threads, _print, _rng, _sys)
