@@ -94,14 +94,24 @@ loss.backward(retain_graph=True)
 """
 
 
-def cpu_median(fn: Callable[[], Any], runs: int) -> float:
+def cpu_median(fn: Callable[[], Any], runs: int, min_sample: float = 0.0) -> float:
+    """Median CPU seconds per call of `fn` over `runs` samples.
+
+    `min_sample`: calls per sample are repeated until a sample lasts about this long (as
+    timeit's autorange does), so sub-millisecond calls are not measured at the clock's grain
+    and one cold-cache call (after the collection before each sample) does not dominate.
+    """
+    start = time.process_time()
     fn()  # warm-up: imports, allocator, kernel caches
+    first = time.process_time() - start
+    loops = max(1, int(min_sample / first)) if first > 0 else 1
     samples = []
     for _ in range(runs):
         gc.collect()
         start = time.process_time()
-        fn()
-        samples.append(time.process_time() - start)
+        for _ in range(loops):
+            fn()
+        samples.append((time.process_time() - start) / loops)
     return statistics.median(samples)
 
 
@@ -207,12 +217,14 @@ def main() -> None:
     ]:
         loss = build_graph(src)
         nodes = len(graph.reachable([loss.grad_fn]))
-        only = cpu_median(lambda root=loss.grad_fn: walk_and_json(root, graph_only=True), runs)
-        whole = cpu_median(lambda root=loss.grad_fn: walk_and_json(root), runs)
+        # Small graphs take well under a millisecond: repeat each call within a sample,
+        # the same way for us and for torchviz.
+        only = cpu_median(lambda root=loss.grad_fn: walk_and_json(root, graph_only=True), runs, 0.05)
+        whole = cpu_median(lambda root=loss.grad_fn: walk_and_json(root), runs, 0.05)
         row = f"{name:<20}{nodes:>7}{only * 1e3:>10.2f}{whole * 1e3:>13.2f}"
         if make_dot is not None:
             theirs = cpu_median(
-                lambda loss=loss: make_dot(loss, show_attrs=True, show_saved=True).source, runs
+                lambda loss=loss: make_dot(loss, show_attrs=True, show_saved=True).source, runs, 0.05
             )
             print(f"{row}{theirs * 1e3:>13.2f}{only / theirs:>10.2f}{whole / theirs:>8.2f}")
         else:

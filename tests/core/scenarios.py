@@ -853,6 +853,16 @@ with Show():
     y.backward()
 print(x.grad)
 """,
+# Manual SGD without no_grad: `w` becomes a non-leaf, so its .grad is None next step.
+"manual_sgd_nonleaf_error": """
+import torch
+w = torch.randn(3, requires_grad=True)
+x = torch.ones(3)
+for step in range(2):
+    loss = (w * x).sum() ** 2
+    loss.backward()
+    w = w - 0.1 * w.grad
+""",
 })
 
 ERROR_KINDS = {
@@ -872,6 +882,7 @@ ERROR_KINDS = {
     "grad_input_no_grad_error": "input_no_grad",
     "hook_no_grad_error": "hook_no_grad",
     "nonleaf_grad_none_error": "grad_is_none",
+    "manual_sgd_nonleaf_error": "grad_is_none",
     "view_inplace_unbind_error": "view_inplace",
     "custom_wrong_shape_error": "custom_function_shape",
     "inplace_in_module_forward_error": "inplace_version",

@@ -147,3 +147,14 @@ def test_anomaly_nan_pins_the_node_that_produced_it() -> None:
     assert err["kind"] == "anomaly_nan"
     node = _node(t, err["node"])
     assert f"Function '{node['name']}'" in err["message"] and node["line"] == 5
+
+
+def test_a_none_grad_pins_the_non_leaf_it_was_read_from() -> None:
+    for name, var, line in [("nonleaf_grad_none_error", "y", 6), ("manual_sgd_nonleaf_error", "w", 8)]:
+        t = _trace(SCENARIOS[name])
+        err = t["error"]
+        assert (err["kind"], err["line"]) == ("grad_is_none", line)
+        pinned = _tensor(t, err["tensor"])
+        assert var in pinned["names"] and not pinned["is_leaf"]
+        warning = next(e for e in t["events"] if e["seq"] == err["related_event"])
+        assert warning["kind"] == "warning" and warning["line"] == line

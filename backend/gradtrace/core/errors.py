@@ -7,6 +7,7 @@ to point at the node and/or tensor the learner should look at.
 
 from __future__ import annotations
 
+import itertools
 import traceback
 from types import TracebackType
 from typing import Any
@@ -103,10 +104,23 @@ def _pin(rec: Recorder, kind: str, err: dict[str, Any], p: dict[str, Any] | None
             err["tensor"] = p["inputs"][index]
     elif kind in ("nonscalar_backward", "no_grad_fn") and p is not None:
         err["tensor"] = p["roots"][0] if p["roots"] else None
+    elif kind == "grad_is_none":
+        _pin_nonleaf_grad(rec, err)
     elif kind in ("custom_function_grads", "custom_function_shape") and p is not None:
         err["node"] = p["order"][-1] if p["order"] else None
     elif p is not None and p["order"]:
         err["node"] = p["order"][-1]
+
+
+def _pin_nonleaf_grad(rec: Recorder, err: dict[str, Any]) -> None:
+    """A `.grad` that is None because its tensor is not a leaf warned on this very line."""
+    recent = rec.events_tail if rec.events_tail else rec.events_head
+    for event in list(itertools.islice(reversed(recent), 50)):
+        if (event["kind"] == "warning" and event["line"] == err["line"] and event.get("tensor")
+                and ".grad attribute of a Tensor that is not a leaf" in event["text"]):
+            err["tensor"] = event["tensor"]
+            err["related_event"] = event["seq"]
+            return
 
 
 def _pin_inplace(rec: Recorder, err: dict[str, Any], p: dict[str, Any] | None) -> None:
