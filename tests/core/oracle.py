@@ -58,6 +58,9 @@ def run_plain(source: str, record_order: bool = False) -> PlainRun:
     exc: BaseException | None = None
     if record_order:
         autograd_mod._engine_run_backward = engine
+    # Process-wide switches a scenario may flip, put back so later tests start clean.
+    anomaly = (torch.is_anomaly_enabled(), torch.is_anomaly_check_nan_enabled())
+    dtype, grad = torch.get_default_dtype(), torch.is_grad_enabled()
     try:
         with contextlib.redirect_stdout(out):
             exec(compile(source, "<plain>", "exec"), namespace)
@@ -65,6 +68,9 @@ def run_plain(source: str, record_order: bool = False) -> PlainRun:
         exc = e
     finally:
         autograd_mod._engine_run_backward = original
+        torch.autograd.set_detect_anomaly(*anomaly)
+        torch.set_default_dtype(dtype)
+        torch.set_grad_enabled(grad)
     return PlainRun(namespace=namespace, exception=exc, stdout=out.getvalue(), order=orders)
 
 

@@ -49,6 +49,9 @@ class CapturedStream(io.TextIOBase):
     def write(self, s: str) -> int:
         if not isinstance(s, str):
             raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        written = len(s)
+        if 'File "' in s:  # a traceback the snippet prints: without the tracer's frames
+            s = without_our_frames(s)
         room = self.limit - self.size
         if len(s) > room:
             self.parts.append(s[: max(room, 0)])
@@ -63,7 +66,7 @@ class CapturedStream(io.TextIOBase):
                 text, _, self.pending = self.pending.rpartition("\n")
                 stack = self.rec.snippet_stack()
                 self.rec.emit("print", stack[-1] if stack else None, text=text[:2000])
-        return len(s)
+        return written
 
     def flush(self) -> None:
         pass
@@ -111,9 +114,10 @@ _FRAME = re.compile(r'^\s*File "(?P<file>[^"]*)", line \d+')
 def without_our_frames(text: str) -> str:
     """Drop the tracer's frames (and the host's, above the snippet) from a traceback in text.
 
-    Anomaly mode puts the forward call's stack into a warning; under the tracer that stack
-    also runs through the tracer and whatever called it, which `python snippet.py` would
-    not show (and a server must not reveal).
+    Anomaly mode puts the forward call's stack into a warning, and a snippet may print a
+    traceback itself; under the tracer those stacks also run through the tracer and
+    whatever called it, which `python snippet.py` would not show (and a server must not
+    reveal).
     """
     if 'File "' not in text:
         return text
@@ -127,7 +131,14 @@ def without_our_frames(text: str) -> str:
     dropping = False
     for i, line in enumerate(lines):
         if i in files:
-            dropping = files[i].startswith(_PACKAGE_DIR) or (first_snippet is not None and i < first_snippet)
+            source = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            dropping = (
+                files[i].startswith(_PACKAGE_DIR)
+                or (first_snippet is not None and i < first_snippet)
+                # PyTorch's detour through our TorchFunctionMode: absent without it.
+                or (files[i].endswith("overrides.py") and "in handle_torch_function" in line)
+                or source.startswith("return handle_torch_function(")
+            )
         elif not line.startswith("    "):  # a frame's source line is indented deeper than the frame
             dropping = False
         if not dropping:
