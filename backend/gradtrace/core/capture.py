@@ -2,7 +2,8 @@
 
 stdout/stderr are replaced by capped in-memory streams that also emit `print` events with
 the snippet line; PyTorch warnings become `warning` events attached to the call that
-triggered them. Limits are raised as BaseException subclasses so `except Exception` in a
+triggered them, filtered as in a fresh `python snippet.py`. Tracebacks in either (printed by
+the snippet, or in anomaly mode's warnings) lose the tracer's frames. Limits are raised as BaseException subclasses so `except Exception` in a
 snippet cannot swallow them.
 """
 
@@ -107,6 +108,13 @@ def _snippet_action(text: str, category: type[Warning], lineno: int) -> str:
     return str(warnings.defaultaction)  # type: ignore[attr-defined]
 
 
+def _matches(pattern: Any, value: str) -> bool:
+    # As the C `warnings` module does: None matches all, a plain string must be equal.
+    if pattern is None:
+        return True
+    return bool(pattern == value) if isinstance(pattern, str) else bool(pattern.match(value))
+
+
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]*)", line \d+')
 
@@ -144,13 +152,6 @@ def without_our_frames(text: str) -> str:
         if not dropping:
             out.append(line)
     return "\n".join(out)
-
-
-def _matches(pattern: Any, value: str) -> bool:
-    # As the C `warnings` module does: None matches all, a plain string must be equal.
-    if pattern is None:
-        return True
-    return bool(pattern == value) if isinstance(pattern, str) else bool(pattern.match(value))
 
 
 @contextlib.contextmanager
