@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from gradtrace.core.tracer import trace_source
+from tests.core.scenarios import SCENARIOS
 
 
 def _trace(src: str, **kw: Any) -> dict[str, Any]:
@@ -181,19 +182,11 @@ def test_torch_compile_runs_eagerly_with_a_note() -> None:
 
     import torch
 
-    src = """import torch
-@torch.compile(backend="eager")
-def f(t):
-    return (t.sin() * 2).sum()
-x = torch.ones(3, requires_grad=True)
-y = f(x)
-y.backward()
-"""
-    t = _trace(src)
+    t = _trace(SCENARIOS["torch_compile_eager"])
     assert t["status"] == "ok", t["error"]
     notes = [e for e in t["events"] if e["kind"] == "warning" and "torch.compile" in e["text"]]
-    assert len(notes) == 1 and notes[0]["line"] == 2
-    assert [n["line"] for n in t["nodes"] if n["name"] == "SinBackward0"] == [4]
+    assert len(notes) == 1 and notes[0]["line"] == 3
+    assert [n["line"] for n in t["nodes"] if n["name"] == "SinBackward0"] == [5]
     x = next(v for v in t["tensors"] if "x" in v["names"])
     want = (torch.ones(3).cos() * 2).tolist()
     assert x["grad"]["values"] == want
