@@ -3,8 +3,8 @@
 stdout/stderr are replaced by capped in-memory streams that also emit `print` events with
 the snippet line; PyTorch warnings become `warning` events attached to the call that
 triggered them, filtered as in a fresh `python snippet.py`. Tracebacks in either (printed by
-the snippet, or in anomaly mode's warnings) lose the tracer's frames. Limits are raised as BaseException subclasses so `except Exception` in a
-snippet cannot swallow them.
+the snippet, or in anomaly mode's warnings) lose the tracer's frames. Limits are raised as
+BaseException subclasses so `except Exception` in a snippet cannot swallow them.
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ def _pin(rec: Recorder, kind: str, err: dict[str, Any], p: dict[str, Any] | None
 def _pin_nonleaf_grad(rec: Recorder, err: dict[str, Any]) -> None:
     """A `.grad` that is None because its tensor is not a leaf warned on this very line."""
     recent = rec.events_tail if rec.events_tail else rec.events_head
-    for event in list(itertools.islice(reversed(recent), 50)):
+    for event in itertools.islice(reversed(recent), 50):
         if (event["kind"] == "warning" and event["line"] == err["line"] and event.get("tensor")
                 and ".grad attribute of a Tensor that is not a leaf" in event["text"]):
             err["tensor"] = event["tensor"]

@@ -176,6 +176,8 @@ def _as_main(module: types.ModuleType) -> Iterator[None]:
     finally:
         if saved is not None:
             sys.modules["__main__"] = saved
+        else:
+            sys.modules.pop("__main__", None)
 
 
 def _stack_depth() -> int:
