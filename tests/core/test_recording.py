@@ -254,6 +254,7 @@ def test_the_snippet_is_main_as_in_plain_python(src: str, tmp_path: Any) -> None
 def test_a_trace_leaves_the_calling_process_as_it_was() -> None:
     # The Python API runs snippets in the caller's process (a notebook): settings the
     # snippet changes, and the random streams the tracer seeds, are given back.
+    import gc
     import os
     import random
     import sys
@@ -261,8 +262,9 @@ def test_a_trace_leaves_the_calling_process_as_it_was() -> None:
     import numpy as np
     import torch
 
-    src = """import torch, sys, os, random
+    src = """import torch, sys, os, random, gc
 print(sys.argv)
+gc.set_threshold(100, 5, 5)
 torch.set_default_device("cpu")
 torch.set_default_dtype(torch.float64)
 torch.autograd.set_detect_anomaly(True)
@@ -277,7 +279,7 @@ print(x.grad)
 """
     before = (torch.get_default_dtype(), torch.is_anomaly_enabled(), torch.are_deterministic_algorithms_enabled(),
               torch.get_num_threads(), torch._tensor_str.PRINT_OPTS.precision, os.getcwd(), list(sys.path),
-              list(sys.argv), torch._C._len_torch_function_stack())
+              list(sys.argv), torch._C._len_torch_function_stack(), gc.get_threshold(), gc.isenabled())
     torch.manual_seed(123)
     random.seed(123)
     np.random.seed(123)
@@ -290,6 +292,6 @@ print(x.grad)
     assert t["stdout"] == "['<snippet>']\ntensor([3., 3.])\n"  # argv as for `python <snippet>`
     after = (torch.get_default_dtype(), torch.is_anomaly_enabled(), torch.are_deterministic_algorithms_enabled(),
              torch.get_num_threads(), torch._tensor_str.PRINT_OPTS.precision, os.getcwd(), list(sys.path),
-             list(sys.argv), torch._C._len_torch_function_stack())
+             list(sys.argv), torch._C._len_torch_function_stack(), gc.get_threshold(), gc.isenabled())
     assert after == before
     assert (torch.rand(1).item(), random.random(), np.random.rand()) == expected

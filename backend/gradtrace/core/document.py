@@ -100,9 +100,10 @@ def graph_dicts(rec: Recorder, live_ids: set[int]) -> tuple[list[dict[str, Any]]
     for num in sorted(kept_nums):
         n = rec.nodes[num]
         n.alive = num in live_ids
+        nid = f"n{num}"
         nodes.append(
             {
-                "id": n.id,
+                "id": nid,
                 "name": n.name,
                 "seq": n.num,
                 "sequence_nr": n.sequence_nr,
@@ -122,7 +123,7 @@ def graph_dicts(rec: Recorder, live_ids: set[int]) -> tuple[list[dict[str, Any]]
         )
         for index, target, input_nr in n.edges:
             if target in kept_nums:
-                edges.append({"source": n.id, "target": f"n{target}", "input_nr": input_nr, "index": index})
+                edges.append({"source": nid, "target": f"n{target}", "input_nr": input_nr, "index": index})
     return nodes, edges
 
 

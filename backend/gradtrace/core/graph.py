@@ -88,16 +88,16 @@ def reachable(roots: list[Any]) -> list[Any]:
 
 
 class Saved(NamedTuple):
-    """One saved value as read now: its public entry, and what links it to the live tensor.
+    """A node's saved values as read now, as three aligned lists.
 
-    `entry` has the trace's saved-entry keys; `version_at_save` is filled only when autograd
-    reported the value stale (its message says the expected version). `storage` ties the
-    value to in-place events; neither it nor `tensor` is serialized.
+    `entries` have the trace's saved-entry keys; `version_at_save` is filled only when
+    autograd reported a value stale (its message says the expected version). `storages`
+    tie the values to in-place events, `tensors` to the live tensors; neither is serialized.
     """
 
-    entry: dict[str, Any]
-    storage: int | None
-    tensor: torch.Tensor | None
+    entries: list[dict[str, Any]]
+    storages: list[int | None]
+    tensors: list[torch.Tensor | None]
 
 
 def _entry(name: str, kind: str = "tensor", is_output: bool = False) -> dict[str, Any]:
@@ -116,7 +116,8 @@ def _entry(name: str, kind: str = "tensor", is_output: bool = False) -> dict[str
     }
 
 
-def _tensor_saved(name: str, t: torch.Tensor, is_output: bool) -> Saved:
+def _add_tensor(out: Saved, name: str, t: torch.Tensor, is_output: bool) -> None:
+    # Hot (every saved tensor of every node): one dict literal, no helper calls.
     try:
         version: int | None = t._version
     except Exception:  # inference tensors have no version counter
@@ -125,36 +126,49 @@ def _tensor_saved(name: str, t: torch.Tensor, is_output: bool) -> Saved:
         storage: int | None = t.untyped_storage().data_ptr()
     except Exception:
         storage = None
-    entry = _entry(name, "tensor", is_output)
-    entry["shape"] = list(t.shape)
-    entry["dtype"] = dtype_name(t.dtype)
-    entry["version_now"] = version
-    return Saved(entry, storage, t)
+    out.entries.append(
+        {
+            "name": name,
+            "kind": "tensor",
+            "shape": list(t.shape),
+            "dtype": dtype_name(t.dtype),
+            "version_at_save": None,
+            "version_now": version,
+            "freed": False,
+            "stale": False,
+            "tensor": None,
+            "is_output": is_output,
+            "repr": None,
+        }
+    )
+    out.storages.append(storage)
+    out.tensors.append(t)
 
 
-def _error_saved(name: str, exc: BaseException, is_output: bool) -> Saved:
+def _add_value(out: Saved, entry: dict[str, Any]) -> None:
+    out.entries.append(entry)
+    out.storages.append(None)
+    out.tensors.append(None)
+
+
+def _error_entry(name: str, exc: BaseException, is_output: bool) -> dict[str, Any]:
     msg = str(exc)
     entry = _entry(name, "tensor", is_output)
     if FREED_MARK in msg:
         entry["freed"] = True
-        return Saved(entry, None, None)
+        return entry
     m = _VERSION_RE.search(msg)
     if STALE_MARK in msg and m:
         entry["stale"] = True
         entry["version_now"] = int(m.group(1))
         entry["version_at_save"] = int(m.group(2))
-        return Saved(entry, None, None)
+        return entry
     entry["kind"] = "value"
     entry["repr"] = f"<unreadable: {type(exc).__name__}>"
-    return Saved(entry, None, None)
+    return entry
 
 
-def _short_repr(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def probe_saved(node: Any) -> list[Saved]:
+def probe_saved(node: Any) -> Saved:
     """Read every value the node saved for backward, noting freed and stale ones.
 
     Reading a `_saved_*` tensor runs autograd's own checks, so a freed buffer or a
@@ -163,35 +177,57 @@ def probe_saved(node: Any) -> list[Saved]:
     plan = _saved_plan(node)
     if plan is None:
         return _probe_custom(node)
-    out: list[Saved] = []
+    out = Saved([], [], [])
     for attr, name, is_output in plan:
         try:
             value = getattr(node, attr)
         except Exception as exc:  # freed or stale
-            out.append(_error_saved(name, exc, is_output))
+            _add_value(out, _error_entry(name, exc, is_output))
             continue
         if isinstance(value, torch.Tensor):
-            out.append(_tensor_saved(name, value, is_output))
-        elif value is None:
-            # Kept: "autograd did not need this one" is part of the lesson (x * 2 saves no `self`).
-            entry = _entry(name, "value")
-            entry["repr"] = "None"
-            out.append(Saved(entry, None, None))
-        elif isinstance(value, tuple | list) and value and all(isinstance(v, torch.Tensor) for v in value):
-            out.extend(_tensor_saved(f"{name}[{i}]", v, is_output) for i, v in enumerate(value))
+            _add_tensor(out, name, value, is_output)
+        elif (
+            isinstance(value, tuple | list)
+            and value
+            and isinstance(value[0], torch.Tensor)  # sizes and strides fail here, cheaply
+            and all(isinstance(v, torch.Tensor) for v in value)
+        ):
+            for i, v in enumerate(value):
+                _add_tensor(out, f"{name}[{i}]", v, is_output)
         else:
-            entry = _entry(name, "value")
-            entry["repr"] = _short_repr(value)
-            out.append(Saved(entry, None, None))
+            # None is kept too: "autograd did not need this one" is part of the lesson (x * 2
+            # saves no `self`).
+            text = repr(value)
+            out.entries.append(
+                {
+                    "name": name,
+                    "kind": "value",
+                    "shape": None,
+                    "dtype": None,
+                    "version_at_save": None,
+                    "version_now": None,
+                    "freed": False,
+                    "stale": False,
+                    "tensor": None,
+                    "is_output": False,
+                    "repr": text if len(text) <= 80 else text[:77] + "...",
+                }
+            )
+            out.storages.append(None)
+            out.tensors.append(None)
     return out
 
 
-def _probe_custom(node: Any) -> list[Saved]:
+def _probe_custom(node: Any) -> Saved:
     """Custom Function nodes are their own ctx: their saves live in `saved_tensors`."""
+    out = Saved([], [], [])
     try:
         tensors = node.saved_tensors
     except Exception as exc:
         if FREED_MARK in str(exc) or STALE_MARK in str(exc):
-            return [_error_saved("saved_tensors", exc, False)]
-        return []
-    return [_tensor_saved(f"saved_tensors[{i}]", t, False) for i, t in enumerate(tensors) if isinstance(t, torch.Tensor)]
+            _add_value(out, _error_entry("saved_tensors", exc, False))
+        return out
+    for i, t in enumerate(tensors):
+        if isinstance(t, torch.Tensor):
+            _add_tensor(out, f"saved_tensors[{i}]", t, False)
+    return out

@@ -45,12 +45,12 @@ class _Tag:
 
     __slots__ = ("num", "owner", "rec", "__weakref__")
 
-    def __init__(self, num: int, rec: Recorder) -> None:
+    def __init__(self, num: int, owner: object, rec: weakref.ref[Recorder]) -> None:
         self.num = num
-        self.owner = rec.token  # identity check without calling the weakref (hot)
+        self.owner = owner  # the recorder's token: identity check without calling the weakref (hot)
         # Weak: the recorder holds the snippet's namespace, which holds the graph, which holds
         # this tag; a strong reference would make a cycle through C++ that GC cannot break.
-        self.rec = weakref.ref(rec)
+        self.rec = rec
 
     def __del__(self) -> None:
         rec = self.rec()
@@ -280,16 +280,19 @@ class Recorder:
             ranked = sorted(range(len(fresh)), key=keys.__getitem__)
             fresh = [fresh[i] for i in ranked]
             seqs = [seqs[i] for i in ranked]
-        for node, _ in fresh:
-            node.metadata[_TAG_KEY] = _Tag(self.node_count, self)
-            self.node_count += 1
+        first = self.node_count
+        self_ref = weakref.ref(self)
+        for num, (node, _) in enumerate(fresh, first):
+            node.metadata[_TAG_KEY] = _Tag(num, token, self_ref)
+        self.node_count = first + len(fresh)
         return [
-            self._make_record(node, nexts, seq, ctx, output_for, created_by_pass)
-            for (node, nexts), seq in zip(fresh, seqs, strict=True)
+            self._make_record(num, node, nexts, seq, ctx, output_for, created_by_pass)
+            for num, ((node, nexts), seq) in enumerate(zip(fresh, seqs, strict=True), first)
         ]
 
     def _make_record(
         self,
+        num: int,
         node: Any,
         nexts: tuple[Any, ...],
         seq: int | None,
@@ -297,7 +300,6 @@ class Recorder:
         output_for: dict[int, torch.Tensor] | None,
         created_by_pass: int | None,
     ) -> NodeRecord:
-        num = node.metadata[_TAG_KEY].num
         name = node.name()
         kind = graph.node_kind(node, name)
         if created_by_pass is not None and kind == "op":
@@ -356,17 +358,17 @@ class Recorder:
         self, node: Any, output_id: str | None, at_creation: bool
     ) -> tuple[list[dict[str, Any]], list[int | None]]:
         """The node's saved values as trace entries, and the storage of each (for in-place checks)."""
-        entries: list[dict[str, Any]] = []
-        storages: list[int | None] = []
-        for entry, storage, tensor in graph.probe_saved(node):
+        entries, storages, tensors = graph.probe_saved(node)
+        if not at_creation:
+            return entries, storages
+        for entry, tensor in zip(entries, tensors, strict=True):
+            # (A re-read, above, only needs versions and state.)
             if entry["is_output"]:
                 entry["tensor"] = output_id
-            elif tensor is not None and at_creation:  # a re-read only needs versions and state
+            elif tensor is not None:
                 entry["tensor"] = self.tensor_id(tensor)
-            if at_creation and not entry["stale"]:
+            if not entry["stale"]:
                 entry["version_at_save"] = entry["version_now"]
-            entries.append(entry)
-            storages.append(storage)
         return entries, storages
 
     def refresh_saved(self, node: Any) -> NodeRecord | None:

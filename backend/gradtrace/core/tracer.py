@@ -126,6 +126,9 @@ def trace_json(
     return _traced(source, finish, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout, collect_garbage)
 
 
+_GC_SCALE = 10  # see `_traced`
+
+
 def _traced(
     source: str,
     finish: Callable[[dict[str, Any]], Any],
@@ -148,9 +151,16 @@ def _traced(
     # collections our records trigger rescan all of them again and again.
     gc_enabled = gc.isenabled()
     gc.freeze()
+    # Our records allocate many times more containers than a typical snippet (measured on
+    # the 12-layer transformer: 52 young collections instead of the plain run's 4). Scaling
+    # the first threshold by that factor gives the snippet roughly its own collection
+    # cadence back, and saves the collections that would only scan our records.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0] * _GC_SCALE, *thresholds[1:])
     try:
         return finish(_trace_compiled(code, source, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout))
     finally:
+        gc.set_threshold(*thresholds)
         if collect_garbage:
             # The snippet's namespace and graphs are garbage now (cycles through functions'
             # globals, modules, tracebacks). Collect them while the old objects are still
