@@ -73,7 +73,12 @@ def _anomaly(saved: dict[str, Any]) -> None:
 
 def _deterministic(saved: dict[str, Any]) -> None:
     enabled, warn_only = saved["deterministic"]
-    torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+    # Only when changed: the setter imports torch._inductor's config on first use (~1 s).
+    if (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()) != (
+        enabled,
+        warn_only,
+    ):
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
 
 
 def _matmul(saved: dict[str, Any]) -> None:
