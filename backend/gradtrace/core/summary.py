@@ -39,19 +39,17 @@ def _stats(d: torch.Tensor, numel: int) -> tuple[float, float, float, float]:
     """min, max, mean, std (Bessel-corrected) of a real tensor with numel > 16.
 
     Hot: every named tensor and its grad gets these. torch's std is a slow two-pass kernel
-    (~15x a sum) and aminmax is ~2x numpy's min + max, so the variance comes from one sum
-    and one dot product, falling back to torch's exact kernel when that formula would lose
-    precision (|mean| large against the spread) or the data is not finite.
+    (~15x a sum), so the variance comes from one sum and one dot product, falling back to
+    torch's exact kernel when that formula would lose precision (|mean| large against the
+    spread) or the data is not finite. min and max come from one aminmax pass: on data
+    that is no longer in cache (a model's parameters and grads, read at the end) that is
+    ~13% faster than numpy's min + max (same speed when cached).
     """
     if d.dtype not in (torch.float32, torch.float64):
         d = d.to(torch.float64 if not d.is_floating_point() else torch.float32)
     flat = d.reshape(-1)  # a view when contiguous
-    try:
-        arr = flat.numpy()
-        lo, hi = float(arr.min()), float(arr.max())
-    except Exception:  # numpy unavailable
-        a, b = torch.aminmax(flat)
-        lo, hi = float(a), float(b)
+    a, b = torch.aminmax(flat)
+    lo, hi = float(a), float(b)
     mean = float(flat.sum()) / numel
     var = (float(torch.dot(flat, flat)) - numel * mean * mean) / (numel - 1)
     if not (math.isfinite(var) and var > 0 and mean * mean <= 10 * var):
