@@ -14,6 +14,8 @@ CASES = {
     "randn": torch.randn(300, 70),
     "big_offset": torch.randn(500) + 1e4,  # |mean| >> spread: the sum-of-squares formula would cancel
     "constant": torch.full((40,), 3.5),
+    "zeros": torch.zeros(8, 8),  # a fresh bias: min == max short-cut
+    "negative_constant_int": torch.full((20,), -7),
     "transposed": torch.randn(30, 20).t(),  # not contiguous
     "int64": torch.arange(-50, 50),
     "uint8": torch.randint(0, 255, (64,), dtype=torch.uint8),

@@ -50,6 +50,8 @@ def _stats(d: torch.Tensor, numel: int) -> tuple[float, float, float, float]:
     flat = d.reshape(-1)  # a view when contiguous
     a, b = torch.aminmax(flat)
     lo, hi = float(a), float(b)
+    if lo == hi and math.isfinite(lo):  # constant (a fresh bias or norm weight): exact, no slow fallback
+        return lo, hi, lo, 0.0
     mean = float(flat.sum()) / numel
     var = (float(torch.dot(flat, flat)) - numel * mean * mean) / (numel - 1)
     if not (math.isfinite(var) and var > 0 and mean * mean <= 10 * var):
