@@ -48,14 +48,23 @@ def _as_list(value: Any) -> list[Any]:
         return [value]
 
 
-def _small(t: Any) -> dict[str, Any] | None:
-    """Grad summary for the hot path: values for small tensors, shape only otherwise."""
+def _small(t: Any, shapes: dict[tuple[Any, Any], dict[str, Any]]) -> dict[str, Any] | None:
+    """Grad summary for the hot path: values for small tensors, shape only otherwise.
+
+    Shape-only summaries are shared through `shapes` (the recorder's, one per trace): a
+    pass sends the same few shapes thousands of times, and nothing edits a summary
+    without values.
+    """
     if not isinstance(t, torch.Tensor):
         return None
     numel = t.numel()
     if numel <= 16:
         return summarize(t)
-    return {"shape": list(t.shape), "dtype": dtype_name(t.dtype), "numel": numel}
+    key = (t.shape, t.dtype)
+    found = shapes.get(key)
+    if found is None:
+        found = shapes[key] = {"shape": list(t.shape), "dtype": dtype_name(t.dtype), "numel": numel}
+    return found
 
 
 def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -141,7 +150,7 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
     rec.suspended += 1
     try:
         if api == "torch.autograd.grad":
-            record["results"] = [_small(r) for r in _as_list(result)]
+            record["results"] = [_small(r, rec.grad_shapes) for r in _as_list(result)]
         if create_graph:
             grads = [r for r in _as_list(result) if isinstance(r, torch.Tensor)]
             grads += [t.grad for t in _leaves(nodes) if t.grad is not None]
@@ -185,7 +194,8 @@ def _prehook(rec: Recorder, num: int, nid: str, var: torch.Tensor | None) -> Any
         record = rec.current_pass if rec is not None else None
         if rec is None or record is None:  # a pass we do not observe (or the trace is over)
             return
-        grads = [_small(g) for g in grad_outputs]
+        shapes = rec.grad_shapes
+        grads = [_small(g, shapes) for g in grad_outputs]
         # A pass over a huge graph keeps its full order up to the node cap, and the
         # gradients received for the first nodes only (the execute events carry the rest).
         order = record["order"]
@@ -198,7 +208,7 @@ def _prehook(rec: Recorder, num: int, nid: str, var: torch.Tensor | None) -> Any
         event = rec.push(
             {"seq": 0, "kind": "execute", "line": record["line"], "node": nid, "backward_pass": record["index"], "grads": grads}
         )
-        rec.executing[num] = (event, _small(var.grad) if var is not None else None)
+        rec.executing[num] = (event, _small(var.grad, shapes) if var is not None else None)
 
     return hook
 
@@ -214,9 +224,9 @@ def _posthook(rec: Recorder, num: int, nid: str, var: torch.Tensor | None) -> An
             return
         state = rec.executing.pop(num, None)
         if state is not None and grad_inputs:
-            state[0]["sent"] = [_small(g) for g in grad_inputs]
+            state[0]["sent"] = [_small(g, rec.grad_shapes) for g in grad_inputs]
         if var is not None:
-            after = _small(var.grad)
+            after = _small(var.grad, rec.grad_shapes)
             before = state[1] if state is not None else None
             tid = rec.tensor_id(var)
             if len(record["accumulated"]) < limits.max_pass_details:

@@ -142,6 +142,7 @@ class Recorder:
         self.stale_reported: set[tuple[int, str]] = set()  # (node num, saved name) reported stale
         # Node num -> (its execute event, its variable's grad before) between pre and post hook.
         self.executing: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+        self.grad_shapes: dict[tuple[Any, Any], dict[str, Any]] = {}  # see backward._small
         self.current_call: tuple[str, list[torch.Tensor]] | None = None
         self.errors: dict[int, tuple[BaseException, dict[str, Any]]] = {}
         self.in_optimizer: tuple[Any, list[torch.Tensor], list[int | None]] | None = None
