@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import linecache
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,8 @@ def run_plain(source: str, record_order: bool = False) -> PlainRun:
                 h.remove()
 
     exc: BaseException | None = None
+    # As for `python file.py`, the source can be read back (TorchScript, inspect, tracebacks).
+    linecache.cache["<plain>"] = (len(source), None, source.splitlines(True), "<plain>")
     if record_order:
         autograd_mod._engine_run_backward = engine
     # Process-wide switches a scenario may flip, put back so later tests start clean.

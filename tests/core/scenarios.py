@@ -865,6 +865,568 @@ for step in range(2):
 """,
 })
 
+# Session 6 sweep: APIs and dtypes a learner reaches for that the seeds do not cover
+# (complex, sparse grads, batched grads, Tensor subclasses, user node hooks, linalg, ...).
+SCENARIOS.update({
+    "backward_on_view_of_leaf": """
+import torch
+x = torch.arange(6.0, requires_grad=True)
+v = x.view(2, 3)[1]
+loss = (v ** 2).sum()
+loss.backward()
+print(x.grad)
+""",
+    "clip_grad_value": """
+import torch, torch.nn as nn
+torch.manual_seed(0)
+m = nn.Linear(3, 2)
+m(torch.randn(4, 3) * 100).sum().backward()
+nn.utils.clip_grad_value_(m.parameters(), 0.5)
+print(m.weight.grad.abs().max().item() <= 0.5)
+""",
+    "complex_abs": """
+import torch
+z = torch.tensor([1+2j, 3-1j], requires_grad=True)
+loss = (z * z.conj()).real.sum() + z.abs().sum()
+loss.backward()
+print(z.grad)
+""",
+    "copy_construct_warning": """
+import torch
+x = torch.ones(2, requires_grad=True)
+y = torch.tensor(x * 2)
+print(y.requires_grad)
+""",
+    "custom_saved_inplace_error": """
+import torch
+class Id(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clone()
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * x
+a = torch.ones(3, requires_grad=True)
+b = a * 2
+c = Id.apply(b)
+b.add_(1)
+c.sum().backward()
+""",
+    "detach_inplace_method": """
+import torch
+x = torch.ones(2, requires_grad=True)
+y = x * 2
+y.detach_()
+print(y.requires_grad, y.grad_fn)
+""",
+    "exec_inside": """
+import torch
+x = torch.ones(2, requires_grad=True)
+ns = {'x': x, 'torch': torch}
+exec('y = x.exp()', ns)
+y = ns['y']
+y.sum().backward()
+print(x.grad)
+""",
+    "float16_ops": """
+import torch
+x = torch.ones(4, dtype=torch.float16, requires_grad=True)
+y = (x * 1.5).sum()
+y.backward()
+print(x.grad.dtype)
+""",
+    "freeze_layers": """
+import torch, torch.nn as nn
+torch.manual_seed(0)
+net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 1))
+net[0].requires_grad_(False)
+out = net(torch.randn(5, 4)).mean()
+out.backward()
+print(net[0].weight.grad, net[2].weight.grad is not None)
+""",
+    "grad_of_grad_custom": """
+import torch
+class Cube(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 3 * x ** 2 * g
+x = torch.tensor([2.0], requires_grad=True)
+y = Cube.apply(x)
+(g,) = torch.autograd.grad(y, x, create_graph=True)
+(g2,) = torch.autograd.grad(g, x)
+print(g, g2)
+""",
+    "grad_set_none_and_zero": """
+import torch
+w = torch.ones(2, requires_grad=True)
+(w * 2).sum().backward()
+w.grad.zero_()
+(w * 3).sum().backward()
+g1 = w.grad.clone()
+w.grad = None
+(w * 4).sum().backward()
+print(g1, w.grad)
+""",
+    "grads_batched": """
+import torch
+x = torch.randn(3, requires_grad=True)
+y = x ** 2
+(g,) = torch.autograd.grad(y, x, torch.eye(3), is_grads_batched=True)
+print(g.shape)
+""",
+    "increment_version_error": """
+import torch
+x = torch.ones(3, requires_grad=True)
+y = x * 1
+z = y.sin()
+torch.autograd.graph.increment_version(y)
+z.sum().backward()
+""",
+    "int_backward_error": """
+import torch
+x = torch.tensor([1, 2, 3])
+y = (x * 2).sum()
+y.backward()
+""",
+    "linalg_ops": """
+import torch
+torch.manual_seed(0)
+A = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)
+inv = torch.linalg.inv(A + 3 * torch.eye(3, dtype=torch.float64))
+U, S, Vh = torch.linalg.svd(A)
+loss = inv.sum() + S.sum() + torch.linalg.det(A)
+loss.backward()
+print(A.grad.shape)
+""",
+    "materialize_grads": """
+import torch
+x = torch.ones(2, requires_grad=True)
+u = torch.ones(2, requires_grad=True)
+y = (x * 2).sum()
+gx, gu = torch.autograd.grad(y, [x, u], allow_unused=True, materialize_grads=True)
+print(gx, gu)
+""",
+    "metadata_user": """
+import torch
+x = torch.ones(2, requires_grad=True)
+y = x * 2
+y.grad_fn.metadata['note'] = 'mine'
+print(y.grad_fn.metadata.get('note'))
+y.sum().backward()
+""",
+    "module_state_dict_load": """
+import torch, torch.nn as nn
+torch.manual_seed(0)
+a = nn.Linear(2, 2)
+b = nn.Linear(2, 2)
+b.load_state_dict(a.state_dict())
+x = torch.randn(3, 2)
+print(torch.equal(a(x), b(x)))
+b(x).sum().backward()
+print(b.weight.grad.shape)
+""",
+    "once_differentiable": """
+import torch
+from torch.autograd.function import once_differentiable
+class Sq(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 2 * x * g
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+y = Sq.apply(x).sum()
+y.backward()
+print(x.grad)
+""",
+    "requires_grad_attr": """
+import torch
+w = torch.zeros(3)
+w.requires_grad = True
+loss = (w + 1).pow(2).sum()
+loss.backward()
+print(w.grad)
+""",
+    "retain_grad_then_inplace": """
+import torch
+x = torch.ones(3, requires_grad=True)
+y = x * 2
+y.retain_grad()
+y.add_(1)
+(y * y).sum().backward()
+print(y.grad, x.grad)
+""",
+    "set_grad_enabled_call": """
+import torch
+x = torch.ones(2, requires_grad=True)
+torch.set_grad_enabled(False)
+y = x * 2
+torch.set_grad_enabled(True)
+z = x * 3
+print(y.requires_grad, z.requires_grad)
+z.sum().backward()
+""",
+    "set_materialize_false": """
+import torch
+class Two(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.set_materialize_grads(False)
+        return x.clone(), x.clone()
+    @staticmethod
+    def backward(ctx, g1, g2):
+        out = torch.zeros(2) if g1 is None else g1.clone()
+        if g2 is not None:
+            out = out + g2
+        return out
+x = torch.ones(2, requires_grad=True)
+a, b = Two.apply(x)
+a.sum().backward()
+print(x.grad)
+""",
+    "sgd_zero_grad_none": """
+import torch, torch.nn as nn
+torch.manual_seed(0)
+model = nn.Linear(3, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+x = torch.randn(8, 3)
+for step in range(3):
+    opt.zero_grad()
+    loss = model(x).pow(2).mean()
+    loss.backward()
+    opt.step()
+print(round(loss.item(), 6))
+""",
+    "sparse_embedding": """
+import torch, torch.nn as nn
+torch.manual_seed(0)
+emb = nn.Embedding(10, 3, sparse=True)
+idx = torch.tensor([1, 2, 1])
+loss = emb(idx).sum()
+loss.backward()
+print(emb.weight.grad.is_sparse)
+""",
+    "tensor_subclass_tf": """
+import torch
+class Logged(torch.Tensor):
+    calls = []
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        cls.calls.append(getattr(func, '__name__', str(func)))
+        return super().__torch_function__(func, types, args, kwargs or {})
+x = torch.ones(3, requires_grad=True)
+y = (x.as_subclass(Logged) * 2).sum()
+y.backward()
+print(type(y).__name__, x.grad, len(Logged.calls) > 0)
+""",
+    "unbind_chunk_split": """
+import torch
+x = torch.arange(6.0, requires_grad=True)
+a, b, c = x.chunk(3)
+p, q = x.split([2, 4])
+r = x.view(2, 3).unbind(0)
+loss = (a * b).sum() + q.sum() + (r[0] * r[1]).sum()
+loss.backward()
+print(x.grad)
+""",
+    "user_hook_raises_error": """
+import torch
+x = torch.ones(2, requires_grad=True)
+y = x * 3
+def bad(g):
+    raise ValueError('hook refused')
+y.register_hook(bad)
+y.sum().backward()
+""",
+    "user_node_prehook": """
+import torch
+x = torch.ones(2, requires_grad=True)
+y = x * 3
+h = y.grad_fn.register_prehook(lambda gO: (gO[0] * 10,))
+y.sum().backward()
+print(x.grad)
+h.remove()
+""",
+    "where_nan_grad": """
+import torch
+x = torch.tensor([0.0, 4.0], requires_grad=True)
+y = torch.where(x > 0, torch.sqrt(x), torch.zeros_like(x))
+y.sum().backward()
+print(x.grad)
+""",
+    "allow_mutation_on_saved": """
+import torch
+x = torch.ones(3, requires_grad=True)
+with torch.autograd.graph.allow_mutation_on_saved_tensors():
+    y = x * 2
+    z = y.sin()
+    y.add_(1)
+    z.sum().backward()
+print(x.grad)
+""",
+    "anonymous_module": """
+import torch, torch.nn as nn
+torch.manual_seed(0)
+x = torch.randn(2, 3, requires_grad=True)
+y = nn.Linear(3, 1)(x).sum()
+y.backward()
+print(x.grad.shape)
+""",
+    "caught_backward_error": """
+import torch
+x = torch.ones(2, requires_grad=True)
+y = (x * x).sum()
+y.backward()
+try:
+    y.backward()
+except RuntimeError as e:
+    print('caught:', type(e).__name__)
+z = (x * 3).sum()
+z.backward()
+print(x.grad)
+""",
+    "comprehension_lines": """
+import torch
+x = torch.ones(2, requires_grad=True)
+ys = [x * i for i in range(1, 4)]
+total = sum(y.sum() for y in ys)
+total = (total
+         * 2
+         + 1)
+total.backward()
+print(x.grad)
+""",
+    "dataclass_tensors": """
+import torch
+from dataclasses import dataclass
+@dataclass
+class State:
+    w: torch.Tensor
+    b: torch.Tensor
+s = State(torch.ones(2, requires_grad=True), torch.zeros(2, requires_grad=True))
+loss = (s.w * 3 + s.b).pow(2).sum()
+loss.backward()
+print(s.w.grad, s.b.grad)
+""",
+    "forward_hook_user": """
+import torch, torch.nn as nn
+torch.manual_seed(0)
+lin = nn.Linear(3, 2)
+lin.register_forward_hook(lambda m, i, o: o * 2)
+out = lin(torch.randn(4, 3)).sum()
+out.backward()
+print(lin.bias.grad)
+""",
+    "func_jacrev_functional_call": """
+import torch, torch.nn as nn
+from torch.func import jacrev, functional_call
+torch.manual_seed(0)
+m = nn.Linear(3, 2)
+params = dict(m.named_parameters())
+x = torch.randn(3)
+J = jacrev(lambda p: functional_call(m, p, (x,)))(params)
+print(J['weight'].shape)
+""",
+    "grad_accumulate_two_losses_retain": """
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+h = x.exp()
+l1 = h.sum()
+l2 = (h * h).sum()
+l1.backward(retain_graph=True)
+l2.backward()
+print(x.grad)
+""",
+    "inplace_on_leaf_no_grad_then_backward_error": """
+import torch
+w = torch.ones(3, requires_grad=True)
+y = (w * w).sum()
+with torch.no_grad():
+    w.add_(1)
+y.backward()
+""",
+    "jit_script_fn": """
+import torch
+@torch.jit.script
+def f(x: torch.Tensor) -> torch.Tensor:
+    return (x * x + 1.0).sum()
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+y = f(x)
+y.backward()
+print(x.grad)
+""",
+    "lambda_and_closure": """
+import torch
+def make_scale(k):
+    return lambda t: t * k
+double = make_scale(2.0)
+x = torch.ones(3, requires_grad=True)
+out = double(double(x)).sum()
+out.backward()
+print(x.grad)
+""",
+    "leaf_hook_modifies": """
+import torch
+w = torch.ones(2, requires_grad=True)
+w.register_hook(lambda g: g * 100)
+(w * 3).sum().backward()
+print(w.grad)
+""",
+    "multiple_roots_backward": """
+import torch
+x = torch.ones(2, requires_grad=True)
+a = (x * 2).sum()
+b = (x ** 3).sum()
+torch.autograd.backward([a, b])
+print(x.grad)
+""",
+    "nested_tuple_outputs_custom": """
+import torch
+class Split(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x[:1] * 2, x[1:] * 3, 7
+    @staticmethod
+    def backward(ctx, g1, g2, _g3):
+        return torch.cat([g1 * 2, g2 * 3])
+x = torch.ones(3, requires_grad=True)
+a, b, n = Split.apply(x)
+(a.sum() + b.sum() * n).backward()
+print(x.grad)
+""",
+    "no_grad_inside_loop_eval": """
+import torch, torch.nn as nn
+torch.manual_seed(0)
+m = nn.Linear(2, 1)
+x = torch.randn(4, 2)
+m.eval()
+with torch.no_grad():
+    preds = [m(x[i]) for i in range(4)]
+m.train()
+loss = m(x).mean()
+loss.backward()
+print(len(preds), preds[0].requires_grad)
+""",
+    "requires_grad_false_param_update": """
+import torch, torch.nn as nn
+torch.manual_seed(0)
+m = nn.Linear(2, 2)
+loss = m(torch.ones(1, 2)).sum()
+loss.backward()
+with torch.no_grad():
+    for p in m.parameters():
+        p -= 0.1 * p.grad
+print(m.weight._version)
+""",
+    "sdpa_explicit": """
+import torch
+import torch.nn.functional as F
+torch.manual_seed(0)
+q = torch.randn(1, 2, 4, 8, requires_grad=True)
+k = torch.randn(1, 2, 4, 8, requires_grad=True)
+v = torch.randn(1, 2, 4, 8, requires_grad=True)
+out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+out.sum().backward()
+print(q.grad.shape)
+""",
+    "second_order_mixed": """
+import torch
+x = torch.tensor(3.0, requires_grad=True)
+y = x ** 3
+(g,) = torch.autograd.grad(y, x, create_graph=True)
+g.backward()
+print(x.grad)
+""",
+    "view_of_view_inplace_nonleaf": """
+import torch
+x = torch.ones(4, requires_grad=True)
+y = x * 1
+v = y.view(2, 2)[0]
+v.mul_(5)
+y.sum().backward()
+print(x.grad)
+""",
+    "arange_requires_grad_error": """
+import torch
+idx = torch.arange(3).requires_grad_()
+""",
+    "grad_of_constant_error": """
+import torch
+x = torch.ones(2)
+y = (x * 2).sum()
+torch.autograd.grad(y, x)
+""",
+    "grad_unrelated_input_error": """
+import torch
+x = torch.ones(2, requires_grad=True)
+z = torch.ones(2, requires_grad=True)
+y = (x * 2).sum()
+torch.autograd.grad(y, z)
+""",
+    "inference_in_module_error": """
+import torch, torch.nn as nn
+torch.manual_seed(0)
+m = nn.Linear(3, 1)
+with torch.inference_mode():
+    feats = torch.randn(2, 3)
+    feats = feats * 2
+loss = m(feats).sum()
+loss.backward()
+y = feats.clone()
+w = torch.ones(3, requires_grad=True)
+(w * feats).sum().backward()
+""",
+    "matrix_backward_nonscalar_error": """
+import torch
+x = torch.ones(2, 2, requires_grad=True)
+y = x @ x
+y.backward()
+""",
+    "nonleaf_requires_grad_false_error": """
+import torch
+x = torch.ones(2, requires_grad=True)
+y = x * 2
+y.requires_grad_(False)
+""",
+    "plus_equals_leaf_error": """
+import torch
+w = torch.zeros(3, requires_grad=True)
+w += 1
+""",
+    "shared_subgraph_backward_twice_error": """
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+h = x.exp()
+a = h.sum()
+b = (h * 2).sum()
+a.backward()
+b.backward()
+""",
+    "sigmoid_out_inplace_error": """
+import torch
+x = torch.randn(4, requires_grad=True)
+s = torch.sigmoid(x)
+s.mul_(2)
+s.sum().backward()
+""",
+    "zero_leaf_error": """
+import torch
+w = torch.ones(3, requires_grad=True)
+w.zero_()
+""",
+})
+
 ERROR_KINDS = {
     "backward_twice_error": "backward_twice",
     "inplace_version_error": "inplace_version",
@@ -888,4 +1450,18 @@ ERROR_KINDS = {
     "inplace_in_module_forward_error": "inplace_version",
     "anomaly_nan_error": "anomaly_nan",
     "anomaly_mode_inplace_error": "inplace_version",
+    "custom_saved_inplace_error": "inplace_version",
+    "increment_version_error": "inplace_version",
+    "int_backward_error": "no_grad_fn",
+    "inplace_on_leaf_no_grad_then_backward_error": "inplace_version",
+    "shared_subgraph_backward_twice_error": "backward_twice",
+    "plus_equals_leaf_error": "inplace_leaf",
+    "zero_leaf_error": "inplace_leaf",
+    "matrix_backward_nonscalar_error": "nonscalar_backward",
+    "grad_unrelated_input_error": "unused_input",
+    "grad_of_constant_error": "no_grad_fn",
+    "arange_requires_grad_error": "requires_grad_dtype",
+    "nonleaf_requires_grad_false_error": "requires_grad_nonleaf",
+    "sigmoid_out_inplace_error": "inplace_version",
+    "inference_in_module_error": "inference_tensor_saved",
 }

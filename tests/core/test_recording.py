@@ -295,3 +295,42 @@ print(x.grad)
              list(sys.argv), torch._C._len_torch_function_stack(), gc.get_threshold(), gc.isenabled())
     assert after == before
     assert (torch.rand(1).item(), random.random(), np.random.rand()) == expected
+
+
+def test_a_snippet_that_breaks_the_tracer_still_gets_a_trace() -> None:
+    # Replacing something the document is read with is the snippet's own business: the
+    # result says so (and keeps its output) instead of failing the trace.
+    import torch.nn as nn
+
+    original = nn.Module.named_modules
+    try:
+        t = _trace("import torch.nn as nn\nm = nn.Linear(2, 2)\nprint('before')\nnn.Module.named_modules = None\n")
+    finally:
+        nn.Module.named_modules = original  # type: ignore[method-assign]
+    assert t["status"] == "error" and t["error"]["kind"] == "tracer_broken"
+    assert t["error"]["type"] == "TracerError" and "TypeError" in t["error"]["message"]
+    assert t["stdout"] == "before\n" and t["events"][-1]["kind"] == "error"
+
+
+def test_a_snippet_that_pops_the_mode_stack_leaves_it_as_it_was() -> None:
+    import torch
+
+    depth = torch._C._len_torch_function_stack()
+    src = """import torch
+while torch._C._len_torch_function_stack():
+    torch._C._pop_torch_function_stack()
+x = torch.ones(2, requires_grad=True)
+(x * 2).sum().backward()
+print(x.grad)
+"""
+    t = _trace(src)
+    assert t["status"] == "ok" and t["stdout"] == "tensor([2., 2.])\n"
+    assert torch._C._len_torch_function_stack() == depth
+
+
+def test_an_exception_whose_str_fails_is_reported_as_python_prints_it() -> None:
+    src = "class E(Exception):\n    def __str__(self):\n        raise RuntimeError('no')\nraise E()\n"
+    t = _trace(src)
+    assert t["status"] == "error" and t["error"]["type"] == "E" and t["error"]["line"] == 4
+    assert t["error"]["message"] == "<exception str() failed>"
+    assert "E: <exception str() failed>" in t["stderr"]  # Python's own traceback wording

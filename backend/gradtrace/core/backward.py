@@ -244,6 +244,7 @@ def _finish(
     retain_graph: bool,
     failed: bool,
 ) -> None:
+    running = set(rec.executing)  # pre hook ran, post hook did not: the node that raised
     rec.current_pass = None
     rec.executing = {}
     if not retain_graph:
@@ -251,9 +252,10 @@ def _finish(
         freed = []
         for _, num in known:
             nid = f"n{num}"
-            if nid not in executed:
+            if nid not in executed or num in running:
                 continue
-            # The engine releases the saved variables of every node it ran (keep_graph=False).
+            # The engine releases the saved variables of every node it ran to the end
+            # (keep_graph=False); one that raised keeps them.
             nrec = rec.nodes.get(num)
             if nrec is None:
                 continue

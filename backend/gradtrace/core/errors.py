@@ -35,13 +35,21 @@ def snippet_traceback(exc: BaseException) -> str:
     return "".join(lines)
 
 
+def message_of(exc: BaseException) -> str:
+    """`str(exc)`, or what Python's own traceback prints when the exception's __str__ fails."""
+    try:
+        return str(exc)
+    except Exception:
+        return "<exception str() failed>"
+
+
 def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | None) -> dict[str, Any]:
     """The error dict (model: TraceError) for `exc`; cached so a pass and the snippet share it."""
     cached = rec.errors.get(id(exc))
     if cached is not None and cached[0] is exc:
         return cached[1]
     exc_type = type(exc).__name__
-    message = str(exc)
+    message = message_of(exc)
     rule = explain.classify(exc_type, message)
     err: dict[str, Any] = {
         "type": exc_type,

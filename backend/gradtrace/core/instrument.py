@@ -1,8 +1,8 @@
 """Forward instrumentation: see every torch call the snippet makes, without changing it.
 
 A TorchFunctionMode observes each call (ops, Tensor methods, `.data`, `requires_grad_`,
-backward APIs); `Function.apply` is wrapped because custom autograd Functions bypass the
-mode; global module hooks keep the `nn.Module` stack for grouping. Each hook calls the real
+backward APIs); `Function.apply` and `torch.autograd.graph.increment_version` are wrapped
+because they bypass the mode; global module hooks keep the `nn.Module` stack for grouping. Each hook calls the real
 function with the real arguments and returns its result untouched.
 """
 
@@ -286,6 +286,18 @@ def instrumented(rec: Recorder) -> Iterator[None]:
 
         return observe_call(rec, None, f"{cls.__name__}.apply", args, kwargs, call)
 
+    graph_module = torch.autograd.graph
+    original_increment = graph_module.increment_version
+
+    @functools.wraps(original_increment)
+    def increment_version(tensor: Any) -> None:
+        # Bumps versions without any torch op our mode could see: observed as an in-place
+        # event, so saved values it makes stale are flagged like any other.
+        if rec.suspended or rec.in_optimizer is not None:
+            return original_increment(tensor)
+        args = (tensor,) if isinstance(tensor, torch.Tensor) else (list(tensor),)
+        return observe_call(rec, None, "increment_version", args, {}, lambda: original_increment(*args))  # type: ignore[no-any-return]
+
     def pre_hook(module: torch.nn.Module, _inputs: Any) -> None:
         rec.module_stack.append(module)
 
@@ -360,16 +372,22 @@ def instrumented(rec: Recorder) -> Iterator[None]:
     pre_handle = mod.register_module_forward_pre_hook(pre_hook)
     post_handle = mod.register_module_forward_hook(post_hook, always_call=True)
     function_cls.apply = classmethod(apply)  # type: ignore[method-assign,assignment]
+    graph_module.increment_version = increment_version
     try:
-        with _eager_compile(), mode:
+        with _eager_compile():
+            # Pushed and popped by hand, not `with mode`: the snippet may have popped our mode
+            # (or left its own modes on top); the stack is put back as it was, either way.
+            depth = torch._C._len_torch_function_stack()
+            torch._C._push_on_torch_function_stack(mode)
             try:
                 yield
             finally:
-                if rec.mode_popped:  # an optimizer step raised before its post hook
-                    torch._C._push_on_torch_function_stack(mode)
-                    rec.mode_popped = False
+                rec.mode_popped = False
+                while torch._C._len_torch_function_stack() > depth:
+                    torch._C._pop_torch_function_stack()
     finally:
         function_cls.apply = original_apply  # type: ignore[method-assign]
+        graph_module.increment_version = original_increment
         pre_handle.remove()
         post_handle.remove()
         opt_pre_handle.remove()

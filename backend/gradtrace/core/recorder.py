@@ -380,7 +380,12 @@ class Recorder:
             return None
         now = {e["name"]: e for e in self.saved_entries(node, rec.output, at_creation=False)[0]}
         for entry in rec.saved:
-            cur = now.get(entry["name"])
+            name = entry["name"]
+            cur = now.get(name)
+            if cur is None and name.endswith("]"):
+                # A saved list read element by element at creation: freed or stale, it now
+                # fails as a whole ("saved_tensors", or "tensors" for a cat).
+                cur = now.get(name[: name.rindex("[")])
             if cur is None:
                 continue
             if cur["freed"]:

@@ -247,13 +247,32 @@ def _trace_compiled(
                 status, failure = "error", exc
         except BaseException as exc:  # the snippet's own exception is a result
             status, failure = "error", exc
-            if explain.classify(type(exc).__name__, str(exc)).kind == "out_of_memory":
+            if explain.classify(type(exc).__name__, errors.message_of(exc)).kind == "out_of_memory":
                 status = "memory_limit"
         finally:
             torch.set_grad_enabled(grad_enabled)
             sys.setrecursionlimit(recursion_limit)
 
     rec.suspended += 1  # from here on, our own torch calls are not the snippet's
+    try:
+        return _describe_run(rec, namespace, source, status, failure, out, err, max_stdout_bytes)
+    except Exception as exc:  # the snippet broke what we read its results with
+        return _unreadable_doc(rec, exc, source, status, failure, out.getvalue(), err.getvalue()[:max_stdout_bytes])
+    finally:
+        rec.active = False
+
+
+def _describe_run(
+    rec: Recorder,
+    namespace: dict[str, Any],
+    source: str,
+    status: str,
+    failure: BaseException | None,
+    out: Any,
+    err: Any,
+    max_stdout_bytes: int,
+) -> dict[str, Any]:
+    """The trace document of a finished run: its error (if any) explained, its graph read."""
     error = None
     scopes = [namespace]
     stderr = err.getvalue()
@@ -284,8 +303,57 @@ def _trace_compiled(
         source_lines=len(source.splitlines()),
         truncation=truncation,
     )
-    rec.active = False
     return doc
+
+
+def _unreadable_doc(
+    rec: Recorder,
+    exc: Exception,
+    source: str,
+    status: str,
+    failure: BaseException | None,
+    stdout: str,
+    stderr: str,
+) -> dict[str, Any]:
+    """What can still be said when reading the results failed: the snippet replaced something
+    the tracer relies on (a builtin, a torch method, `nn.Module.named_modules`, ...)."""
+    reason = f"{type(exc).__name__}: {errors.message_of(exc)}"[:300]
+    if failure is not None:
+        exc_type, message = type(failure).__name__, errors.message_of(failure)[:2000]
+    else:
+        exc_type, message = "TracerError", f"gradtrace could not read the snippet's results ({reason})"
+    err: dict[str, Any] = {
+        "type": exc_type,
+        "message": message,
+        "line": errors.snippet_line(failure.__traceback__) if failure is not None else None,
+        "kind": "tracer_broken",
+        "node": None,
+        "tensor": None,
+        "explanation": {
+            "title": "The snippet changed something gradtrace reads the graph with",
+            "what": (
+                f"After the snippet ran, reading its tensors and graph failed ({reason}). Snippets "
+                "that replace builtins, PyTorch functions or attributes leave the tracer unable to "
+                "describe the result; what the snippet printed is kept."
+            ),
+            "fix": "Leave builtins and PyTorch's own functions and attributes as they are, or "
+            "restore them before the snippet ends.",
+        },
+    }
+    events = [e for e in rec.events_head[: rec.limits.max_events_head] if isinstance(e, dict)]
+    events.append({"seq": len(events), "kind": "error", "line": err["line"], "text": message})
+    for i, event in enumerate(events):
+        event["seq"] = i
+    partial = {
+        "torch_version": TORCH_VERSION,
+        "status": "error" if status == "ok" else status,
+        "error": err,
+        "events": events,
+        "stdout": stdout,
+        "stderr": stderr,
+        "source_lines": len(source.splitlines()),
+    }
+    return Trace.model_validate(partial).to_dict()
 
 
 def _failing_pass(rec: Recorder, exc: BaseException) -> dict[str, Any] | None:
