@@ -334,3 +334,18 @@ def test_an_exception_whose_str_fails_is_reported_as_python_prints_it() -> None:
     assert t["status"] == "error" and t["error"]["type"] == "E" and t["error"]["line"] == 4
     assert t["error"]["message"] == "<exception str() failed>"
     assert "E: <exception str() failed>" in t["stderr"]  # Python's own traceback wording
+
+
+def test_modules_kept_in_lists_and_dicts_are_named_as_written() -> None:
+    src = """import torch, torch.nn as nn
+layers = [nn.Linear(2, 2) for _ in range(2)]
+heads = {"cls": nn.Linear(2, 1)}
+x = torch.ones(3, 2)
+out = heads["cls"](layers[1](layers[0](x))).sum()
+out.backward()
+"""
+    t = _trace(src)
+    modules = {(n["line"], n["module"]) for n in t["nodes"] if n["name"] == "AddmmBackward0"}
+    assert modules == {(5, "layers[0]"), (5, "layers[1]"), (5, "heads['cls']")}
+    names = {name for tensor in t["tensors"] for name in tensor["names"]}
+    assert {"layers[0].weight", "layers[1].bias", "heads['cls'].weight"} <= names

@@ -9,40 +9,25 @@ assemble plain dicts in a stable order. `shrink` keeps the JSON under its byte c
 from __future__ import annotations
 
 import json
-import types
 from typing import Any
 
 import orjson
 import torch
 
 from gradtrace.core import graph
-from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder
+from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder, scope_items
 from gradtrace.core.summary import summarize
-
-_MAX_NAMES_PER_CONTAINER = 64
 
 
 def collect_names(scopes: list[dict[str, Any]]) -> list[tuple[str, torch.Tensor]]:
     """(name, tensor) for every tensor a learner can name, in a stable order."""
     found: list[tuple[str, torch.Tensor]] = []
     for scope in scopes:
-        for var, value in list(scope.items()):
-            if var.startswith("__") or isinstance(value, types.ModuleType | type | types.FunctionType):
-                continue
+        for var, value in scope_items(scope):
             if isinstance(value, torch.Tensor):
                 found.append((var, value))
-            elif isinstance(value, torch.nn.Module):
+            else:
                 found.extend(_module_tensors(var, value))
-            elif isinstance(value, list | tuple):
-                found.extend(
-                    (f"{var}[{i}]", v) for i, v in enumerate(value[:_MAX_NAMES_PER_CONTAINER]) if isinstance(v, torch.Tensor)
-                )
-            elif isinstance(value, dict):
-                for i, (k, v) in enumerate(value.items()):
-                    if i >= _MAX_NAMES_PER_CONTAINER:
-                        break
-                    if isinstance(v, torch.Tensor) and isinstance(k, str | int):
-                        found.append((f"{var}[{k!r}]", v))
     return found
 
 

@@ -24,6 +24,32 @@ SNIPPET_FILENAME = "<snippet>"
 _TAG_KEY = "gradtrace"
 
 
+_MAX_ITEMS_PER_CONTAINER = 64
+
+
+def scope_items(scope: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(name, value) for the tensors and modules a learner can name in `scope`: its variables
+    and, one level down, the items of its lists, tuples and dicts (`layers[0]`,
+    `heads['a']`; at most 64 per container), in a stable order."""
+    found: list[tuple[str, Any]] = []
+    for var, value in list(scope.items()):
+        if var.startswith("__"):
+            continue
+        if isinstance(value, torch.Tensor | torch.nn.Module):
+            found.append((var, value))
+        elif isinstance(value, list | tuple):
+            for i, v in enumerate(value[:_MAX_ITEMS_PER_CONTAINER]):
+                if isinstance(v, torch.Tensor | torch.nn.Module):
+                    found.append((f"{var}[{i}]", v))
+        elif isinstance(value, dict):
+            for i, (k, v) in enumerate(value.items()):
+                if i >= _MAX_ITEMS_PER_CONTAINER:
+                    break
+                if isinstance(v, torch.Tensor | torch.nn.Module) and isinstance(k, str | int):
+                    found.append((f"{var}[{k!r}]", v))
+    return found
+
+
 @dataclass(slots=True)
 class Limits:
     """Caps that keep a trace bounded (see Settings for the user-facing knobs)."""
@@ -193,10 +219,8 @@ class Recorder:
                 scopes.append(dict(frame.f_locals))
             frame = frame.f_back  # type: ignore[assignment]
         for scope in scopes:
-            for var, value in list(scope.items()):
-                if isinstance(value, torch.nn.Module) and not var.startswith("__"):
-                    if var == "self":
-                        continue
+            for var, value in scope_items(scope):
+                if isinstance(value, torch.nn.Module) and var != "self":
                     for sub, mod in value.named_modules(prefix=var):
                         known = self.module_names.get(id(mod))
                         if known is None or known[0]() is not mod or known[1].startswith("<"):
