@@ -280,6 +280,23 @@ class Recorder:
         node, which usually means one new node whose inputs are all known.
         """
         token = self.token
+        if len(roots) == 1 and roots[0] is not None:
+            # Fast path, the usual op: one new node whose inputs are all known already.
+            node = roots[0]
+            tag = node.metadata.get(_TAG_KEY)
+            if tag.__class__ is _Tag and tag.owner is token:
+                return []
+            nexts = node.next_functions
+            for target, _ in nexts:
+                if target is not None:
+                    tag = target.metadata.get(_TAG_KEY)
+                    if tag.__class__ is not _Tag or tag.owner is not token:
+                        break
+            else:
+                num = self.node_count
+                node.metadata[_TAG_KEY] = _Tag(num, token, weakref.ref(self))
+                self.node_count = num + 1
+                return [self._make_record(num, node, nexts, graph.sequence_nr(node), ctx, output_for, created_by_pass)]
         fresh: list[tuple[Any, tuple[Any, ...]]] = []  # (node, its next_functions), read once
         seen: set[int] = set()  # ids of nodes in `fresh` (held, so their ids stay unique)
         todo = [n for n in roots if n is not None]
@@ -505,16 +522,19 @@ class Recorder:
 
     def emit_nodes(self, records: list[NodeRecord], ctx: CallContext | None, pass_index: int | None = None) -> None:
         for rec in records:
-            event = self.emit(
-                "node",
-                rec.line if ctx is None else ctx.line,
-                node=rec.id,
-                op=rec.op,
-                module=rec.module,
-                tensor=rec.output or rec.variable,
-                backward_pass=pass_index,
-            )
-            rec.created_event = event["seq"]
+            # Built directly (hot: one per node); key order and "no None values" as in `emit`.
+            event: dict[str, Any] = {"seq": 0, "kind": "node", "line": rec.line if ctx is None else ctx.line}
+            event["node"] = f"n{rec.num}"
+            if rec.op is not None:
+                event["op"] = rec.op
+            if rec.module is not None:
+                event["module"] = rec.module
+            tensor = rec.output or rec.variable
+            if tensor is not None:
+                event["tensor"] = tensor
+            if pass_index is not None:
+                event["backward_pass"] = pass_index
+            rec.created_event = self.push(event)["seq"]
             if rec.stale:
                 self.emit_stale(rec, ctx.line if ctx else None)
 

@@ -102,7 +102,9 @@ def _summarize(t: torch.Tensor | None, max_values: int, stats: bool) -> dict[str
                 return out
             t = t.detach().to_dense()
         if numel <= max_values:
-            values = t.detach().reshape(-1).tolist()
+            # tolist() reads without building a graph; only 2-D and up need flattening first.
+            dim = t.dim()
+            values = t.tolist() if dim == 1 else [t.item()] if dim == 0 else t.detach().reshape(-1).tolist()
             out["values"] = values if _all_plain(values) else [_number(v) for v in values]
             return out
         if not stats or t.is_complex():
