@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from gradtrace.core import document, graph
+from gradtrace.core import document, graph, tracer
 from gradtrace.core.recorder import Limits, Recorder
 from gradtrace.core.tracer import trace_json, trace_source
 
@@ -128,12 +128,15 @@ def rss_mib() -> float:
 def walk_and_json(root: Any, graph_only: bool = False) -> int:
     """Our finalization over a graph built without hooks: walk + saved values + JSON.
 
-    GC as in the tracer (`tracer._traced`): objects older than the trace frozen, collection
-    off while the document (which lives until it is returned) is built and encoded.
+    GC as in the tracer (`tracer._traced`): objects older than the trace frozen, the first
+    threshold scaled while the graph is read, collection off while the document (which
+    lives until it is returned) is built and encoded.
     `graph_only`: nodes (with their saved values) and edges only, which is what torchviz
     draws; otherwise the whole document, with every tensor's summary and statistics.
     """
     gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0] * tracer._GC_SCALE, *thresholds[1:])
     try:
         rec = Recorder(Limits(max_nodes=10**6, max_events_head=10**6))
         rec.discover([root], None)
@@ -156,6 +159,7 @@ def walk_and_json(root: Any, graph_only: bool = False) -> int:
         rec.active = False
         return len(document.encode(doc))
     finally:
+        gc.set_threshold(*thresholds)
         gc.enable()
         gc.unfreeze()
 
