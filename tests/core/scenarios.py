@@ -1425,6 +1425,31 @@ import torch
 w = torch.ones(3, requires_grad=True)
 w.zero_()
 """,
+    "written_view_of_saved_output_error": """
+import torch
+torch.manual_seed(0)
+w = torch.randn(4, requires_grad=True)
+h = w.exp()
+v = h[1:3]
+v.mul_(2)
+a = w.sin().sum()
+b = (v * v).sum()
+(a + b + h.sum()).backward()
+print(w.grad)
+""",
+    "written_view_rebuilt_later": """
+import torch
+torch.manual_seed(0)
+w = torch.randn(2, 2, requires_grad=True)
+h = w * 2
+v = h.transpose(0, 1)
+v[0, 0] = 3.0
+u = w.tanh()
+p = (u * 3).exp()
+loss = p.sum() + v.sum() + h.sum()
+loss.backward()
+print(w.grad)
+""",
 })
 
 ERROR_KINDS = {
@@ -1464,4 +1489,5 @@ ERROR_KINDS = {
     "nonleaf_requires_grad_false_error": "requires_grad_nonleaf",
     "sigmoid_out_inplace_error": "inplace_version",
     "inference_in_module_error": "inference_tensor_saved",
+    "written_view_of_saved_output_error": "inplace_version",
 }

@@ -134,6 +134,7 @@ def _after_call(
     # In-place ops: any input whose version counter moved (optimizer internals never get
     # here: the mode is off the stack during a step).
     inplace = False
+    written_views: list[torch.Tensor] = []
     for t, before in zip(inputs, versions, strict=True):
         after = _version(t)
         if before is not None and after is not None and after != before:
@@ -143,9 +144,17 @@ def _after_call(
             if storage is not None:
                 rec.inplace_storages[storage] = rec.event_count
             inplace = True
-            gf = t.grad_fn
-            if gf is not None:
-                new = rec.discover([gf], context(), {id(gf): t})
+            owner: torch.Tensor | None = t
+            if t._is_view():
+                # Reading a written view's grad_fn makes autograd rebuild it now, numbered
+                # now: the engine would then order it differently from the plain run, where
+                # the next op that uses the view rebuilds it. The write itself is the base's
+                # new CopySlices node.
+                written_views.append(t)
+                owner = t._base
+            gf = owner.grad_fn if owner is not None else None
+            if gf is not None and owner is not None:
+                new = rec.discover([gf], context(), {id(gf): owner})
                 rec.emit_nodes(new, context())
             event = rec.emit(
                 "inplace",
@@ -164,6 +173,8 @@ def _after_call(
     new_nodes = []
     made_graph = False
     for o in outs:
+        if written_views and any(o is v for v in written_views):
+            continue  # its grad_fn is rebuilt where it is next used (see above)
         gf = o.grad_fn
         if gf is not None:
             made_graph = True
