@@ -1450,6 +1450,31 @@ loss = p.sum() + v.sum() + h.sum()
 loss.backward()
 print(w.grad)
 """,
+    "retain_grad_no_grad_error": """
+import torch
+w = torch.ones(3, requires_grad=True)
+with torch.no_grad():
+    h = w * 2
+h.retain_grad()
+""",
+    "view_no_grad_inplace_error": """
+import torch
+w = torch.ones(3, requires_grad=True)
+h = w * 2
+with torch.no_grad():
+    v = h[:2]
+v.mul_(3)
+""",
+    "no_grad_view_of_written_base_error": """
+import torch
+torch.manual_seed(0)
+w = torch.ones(2, 2, requires_grad=True)
+h = torch.randn(2, 2) * 1
+with torch.no_grad():
+    v = h.t()
+h.add_(w)
+loss = (v * v).sum()
+""",
 })
 
 ERROR_KINDS = {
@@ -1490,4 +1515,7 @@ ERROR_KINDS = {
     "sigmoid_out_inplace_error": "inplace_version",
     "inference_in_module_error": "inference_tensor_saved",
     "written_view_of_saved_output_error": "inplace_version",
+    "retain_grad_no_grad_error": "retain_grad_no_grad",
+    "view_no_grad_inplace_error": "view_no_grad_inplace",
+    "no_grad_view_of_written_base_error": "view_no_grad_inplace",
 }

@@ -25,6 +25,16 @@ def _named_tensors(namespace: dict[str, Any]) -> dict[str, torch.Tensor]:
     return out
 
 
+def _unreadable_graph(t: torch.Tensor) -> bool:
+    """A view made under no_grad whose base was then written with grad on: PyTorch refuses
+    to say whether it is a leaf or what its grad_fn is (the snippet got that error)."""
+    try:
+        t.grad_fn  # noqa: B018 - reading it is the check
+    except RuntimeError:
+        return True
+    return False
+
+
 def _values(summary: dict[str, Any] | None) -> list[float] | None:
     return None if summary is None else summary.get("values")
 
@@ -41,7 +51,12 @@ def _same_values(values: list[Any], t: torch.Tensor) -> bool:
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_trace_matches_plain_pytorch(name: str) -> None:
-    source = SCENARIOS[name]
+    check_matches_plain(SCENARIOS[name])
+
+
+def check_matches_plain(source: str) -> None:
+    """Outcome, stdout, named tensors (flags, versions, values, grads, graphs) and every
+    backward pass's engine order agree with a plain run of `source`."""
     plain = run_plain(source, record_order=True)
     trace = trace_source(source).to_dict()
 
@@ -67,6 +82,9 @@ def test_trace_matches_plain_pytorch(name: str) -> None:
         assert rec["shape"] == list(t.shape)
         assert rec["dtype"] == str(t.dtype)
         assert rec["requires_grad"] == t.requires_grad
+        if _unreadable_graph(t):
+            assert rec["grad_fn"] is None and rec["grad"] is None, var
+            continue
         assert rec["is_leaf"] == t.is_leaf
         assert rec["retains_grad"] == t.retains_grad
         if not t.is_inference():
@@ -153,10 +171,13 @@ def _plain_saved(node: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_graph_edges_and_saved_values_match_plain_pytorch(name: str) -> None:
+    check_graph_and_saved(SCENARIOS[name])
+
+
+def check_graph_and_saved(source: str) -> None:
     """Walk each named tensor's graph in the plain run and in the trace side by side: same
     node names, same edges (order and input_nr), same saved values (names, shapes, dtypes,
     versions, freed or stale)."""
-    source = SCENARIOS[name]
     plain = run_plain(source)
     trace = trace_source(source).to_dict()
     by_name = {n: t for t in trace["tensors"] for n in t["names"]}
@@ -168,7 +189,7 @@ def test_graph_edges_and_saved_values_match_plain_pytorch(name: str) -> None:
     todo = [
         (t.grad_fn, by_name[var]["grad_fn"])
         for var, t in _named_tensors(plain.namespace).items()
-        if t.grad_fn is not None and var in by_name
+        if not _unreadable_graph(t) and t.grad_fn is not None and var in by_name
     ]
     paired: dict[int, str] = {}
     while todo:

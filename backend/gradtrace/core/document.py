@@ -46,15 +46,28 @@ def _module_tensors(prefix: str, module: torch.nn.Module) -> list[tuple[str, tor
     return out
 
 
+def _grad_fn(t: torch.Tensor) -> Any:
+    """`t.grad_fn`, or None where reading it raises: a view made under no_grad whose base was
+    then changed in place with grad on (the snippet's own error, which it has already seen)."""
+    try:
+        return t.grad_fn
+    except RuntimeError:
+        return None
+
+
 def _tensor_dict(rec: Recorder, num: int, t: torch.Tensor, names: list[str], kept_seqs: set[int]) -> dict[str, Any]:
     try:
         version: int | None = int(t._version)
     except Exception:
         version = None
+    gf = _grad_fn(t)
+    try:
+        is_leaf = bool(t.is_leaf)
+    except RuntimeError:  # the same broken view as in _grad_fn
+        is_leaf = gf is None
     grad = None
-    if t.is_leaf or t.retains_grad:
+    if is_leaf or t.retains_grad:
         grad = summarize(t.grad) if t.grad is not None else None
-    gf = t.grad_fn
     trec = rec.tensor_by_num.get(num)
     return {
         "id": f"t{num}",
@@ -63,14 +76,14 @@ def _tensor_dict(rec: Recorder, num: int, t: torch.Tensor, names: list[str], kep
         "dtype": str(t.dtype),
         "device": str(t.device),
         "requires_grad": bool(t.requires_grad),
-        "is_leaf": bool(t.is_leaf),
+        "is_leaf": is_leaf,
         "retains_grad": bool(t.retains_grad),
         "version": version,
         "grad_fn": rec.node_id(gf) if gf is not None else None,
         "grad": grad,
         # Statistics of big values only where a learner looks: named tensors and leaves (an
         # unnamed activation saved by the graph costs a full pass over its data otherwise).
-        "value": summarize(t, stats=bool(names) or t.is_leaf),
+        "value": summarize(t, stats=bool(names) or is_leaf),
         "is_parameter": isinstance(t, torch.nn.Parameter),
         "inference": bool(t.is_inference()),
         "versions": [s for s in trec.versions if s in kept_seqs] if trec else [],
@@ -129,9 +142,9 @@ def build(
     roots = []
     for trec in list(rec.tensor_by_num.values()):
         t = trec.ref()
-        if t is not None and t.grad_fn is not None:
-            roots.append(t.grad_fn)
-    roots += [t.grad_fn for _, t in named if t.grad_fn is not None]
+        if t is not None:
+            roots.append(_grad_fn(t))
+    roots += [_grad_fn(t) for _, t in named]
     live = graph.reachable(roots)
     rec.discover(live, None)  # nodes built where we could not see them (rare)
     live_ids: set[int] = set()

@@ -149,6 +149,29 @@ RULES: tuple[Rule, ...] = (
         "clone() the view before modifying it, or use an out-of-place operation.",
     ),
     _rule(
+        "view_no_grad_inplace",
+        r"created in no_grad mode and (is being|its base or another view of its base has been) "
+        r"modified inplace with grad mode enabled",
+        "In-place change, with grad on, of a view made under no_grad",
+        "This view was created while gradient recording was off (torch.no_grad), so autograd "
+        "has no record of how it relates to its base. Changing it in place with recording back "
+        "on is ambiguous (should the change reach the base's gradient or not?), so autograd "
+        "refuses.",
+        "Make the view and change it in the same mode: both under torch.no_grad() (a parameter "
+        "update, say) or both with grad on; or clone() the view before changing it.",
+    ),
+    _rule(
+        "retain_grad_no_grad",
+        r"can't retain_grad on Tensor that has requires_grad=False",
+        "retain_grad() on a tensor that does not require grad",
+        "retain_grad() asks autograd to keep the .grad of a non-leaf tensor during backward. "
+        "This tensor does not require grad (nothing it was computed from requires grad, or it "
+        "was made under torch.no_grad() or detached), so it is in no graph and will never "
+        "receive a gradient.",
+        "Call retain_grad() on a tensor that is part of the graph (check t.requires_grad): "
+        "compute it from tensors with requires_grad=True, outside torch.no_grad().",
+    ),
+    _rule(
         "input_no_grad",
         r"One of the differentiated Tensors does not require grad",
         "Asked for the gradient of a tensor that does not require grad",

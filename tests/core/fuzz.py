@@ -1,0 +1,66 @@
+"""Random small autograd programs for differential testing against plain PyTorch.
+
+Each seed gives one snippet: a few leaves, a random mix of ops (element-wise, reductions,
+views, indexing, matmul, `.data`), in-place writes into intermediates and views, grad-mode
+blocks, `retain_grad`, then one or two backward passes and sometimes `autograd.grad`. Many
+end in an autograd error (backward twice, a stale saved tensor, a write into a view of a
+leaf, ...): that is the point, errors must match too. Same seed, same snippet.
+"""
+
+from __future__ import annotations
+
+import random
+
+UNARY = [
+    "{a}.sin()", "{a}.exp()", "{a}.tanh()", "{a} * 2", "{a} + 1", "{a}.pow(2)", "{a}.sigmoid()", "{a}.relu()",
+    "{a}.t()", "{a}.clone()", "{a}.abs()", "{a}[0:1]", "{a}.view(-1).view(2, 2)", "{a}.transpose(0, 1)",
+    "{a}.mean(0, keepdim=True).expand(2, 2)", "{a}.detach()", "torch.softmax({a}, 1)",
+    "{a}.reshape(4).flip(0).reshape(2, 2)", "{a}.unsqueeze(0).squeeze(0)", "{a}.index_select(0, torch.tensor([1, 0]))",
+    "{a}.gather(1, torch.tensor([[0, 0], [1, 0]]))", "{a}.masked_fill({a} > 0.5, 0.0)", "{a}.data * 1",
+    "{a}.diagonal().diag_embed()", "{a}.cumsum(0)", "{a}.norm() * {a}",
+]
+BINARY = [
+    "{a} + {b}", "{a} * {b}", "{a} @ {b}", "{a} - {b}", "torch.maximum({a}, {b})", "torch.where({a} > 0, {a}, {b})",
+    "torch.cat([{a}, {b}])[:2]", "torch.stack([{a}, {b}]).sum(0)", "{a} / ({b}.abs() + 1)",
+]
+INPLACE = [
+    "{a}.mul_(2)", "{a}.add_(1)", "{a}.sin_()", "{a}[0, 0] = 3.0", "{a}.clamp_(-1, 1)", "{a}.sigmoid_()",
+    "{a}.masked_fill_({a} > 0.5, 0.0)", "{a}.copy_(w0 * 2)", "{a}.data.mul_(2)", "{a}[1].add_({a}[0])",
+    "{a}.transpose(0, 1)[0].zero_()", "{a}.detach_()", "{a}.add_(w0, alpha=0.5)",
+]
+CONTEXTS = ["with torch.no_grad():\n    {line}", "with torch.enable_grad():\n    {line}", "{line}"]
+
+
+def snippet(seed: int) -> str:
+    r = random.Random(seed)
+    lines = ["import torch", f"torch.manual_seed({seed})"]
+    names = []
+    for i in range(r.randint(1, 3)):
+        lines.append(f"w{i} = torch.randn(2, 2, requires_grad=True)")
+        names.append(f"w{i}")
+    lines.append("c = torch.randn(2, 2)")
+    names.append("c")
+    k = 0
+    for _ in range(r.randint(2, 9)):
+        roll = r.random()
+        if roll < 0.45:
+            expr = r.choice(UNARY).format(a=r.choice(names))
+        elif roll < 0.85:
+            expr = r.choice(BINARY).format(a=r.choice(names), b=r.choice(names))
+        else:
+            written = [n for n in names if n.startswith("h")]
+            if written:
+                lines.append(r.choice(INPLACE).format(a=r.choice(written)))
+            continue
+        lines.append(r.choice(CONTEXTS).format(line=f"h{k} = {expr}"))
+        names.append(f"h{k}")
+        k += 1
+    if r.random() < 0.3 and names[-1].startswith("h"):
+        lines.append(f"{names[-1]}.retain_grad()")
+    lines.append(f"loss = ({names[-1]} * {names[-1]}).sum() + sum(n.sum() for n in [{', '.join(names)}])")
+    lines.append(f"loss.backward(retain_graph={r.random() < 0.4})")
+    if r.random() < 0.3:
+        lines.append("loss.backward()")
+    if r.random() < 0.2:
+        lines.append("g = torch.autograd.grad((w0 * 3).sum(), w0)")
+    return "\n".join(lines) + "\n"
