@@ -1,10 +1,14 @@
 """Random small autograd programs for differential testing against plain PyTorch.
 
-Each seed gives one snippet: a few leaves, a random mix of ops (element-wise, reductions,
-views, indexing, matmul, `.data`), in-place writes into intermediates and views, grad-mode
-blocks, `retain_grad`, then one or two backward passes and sometimes `autograd.grad`. Many
-end in an autograd error (backward twice, a stale saved tensor, a write into a view of a
-leaf, ...): that is the point, errors must match too. Same seed, same snippet.
+`snippet(seed)`: a few leaves, a random mix of ops (element-wise, reductions, views,
+indexing, matmul, `.data`), in-place writes into intermediates and views, grad-mode blocks,
+`retain_grad`, then one or two backward passes and sometimes `autograd.grad`.
+`module_snippet(seed)`: an `nn.Sequential`, custom Functions (one with a non-tensor
+argument), checkpointing, tensor hooks, then one of several endings (optimizer step,
+`create_graph` double backward, `retain_graph` with `zero_grad`, several roots, grads of
+all parameters). Many end in an autograd error (backward twice, a stale saved tensor, a
+write into a view of a leaf, ...): that is the point, errors must match too. Same seed,
+same snippet.
 """
 
 from __future__ import annotations
@@ -63,4 +67,65 @@ def snippet(seed: int) -> str:
         lines.append("loss.backward()")
     if r.random() < 0.2:
         lines.append("g = torch.autograd.grad((w0 * 3).sum(), w0)")
+    return "\n".join(lines) + "\n"
+
+
+# ---- module programs ---------------------------------------------------------------
+
+_MODULE_PRELUDE = '''import torch, torch.nn as nn
+torch.manual_seed({seed})
+class Sq(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 2 * x * g
+class Scale(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, k):
+        ctx.k = k
+        return x * k
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.k, None
+net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 3))
+x = torch.randn(5, 3, requires_grad={xg})
+w = torch.randn(3, requires_grad=True)
+'''
+_MODULE_STEPS = [
+    "h{k} = net({a})", "h{k} = Sq.apply({a})", "h{k} = Scale.apply({a}, 0.5)", "h{k} = {a} * w",
+    "h{k} = torch.relu({a}) + {b}", "h{k} = {a}.softmax(-1)", "h{k} = nn.functional.layer_norm({a}, (3,))",
+    "h{k} = {a}.detach().requires_grad_()", "h{k} = {a}[:, :2].sum(1, keepdim=True) * {b}",
+    "h{k} = torch.utils.checkpoint.checkpoint(net, {a}, use_reentrant=False)",
+]
+_MODULE_AFTER = [
+    "h{k}.register_hook(lambda g: g * 0.5)", "h{k}.retain_grad()",
+    "net[0].weight.register_hook(lambda g: g.clamp(-1, 1))",
+]
+_MODULE_ENDINGS = [
+    "loss = h{k}.pow(2).mean()\nloss.backward()",
+    "loss = h{k}.pow(2).mean()\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\nloss.backward()\nopt.step()\nloss2 = net(x).sum()\nloss2.backward()",
+    "loss = h{k}.pow(2).mean()\n(g,) = torch.autograd.grad(loss, w, create_graph=True, allow_unused=True)\nif g is not None:\n    g.sum().backward()",
+    "loss = h{k}.pow(2).mean()\nloss.backward(retain_graph=True)\nnet.zero_grad()\nloss.backward()",
+    "loss = h{k}.pow(2).mean()\ntorch.autograd.backward([loss, h{k}.sum()])",
+    "loss = h{k}.pow(2).mean()\nparams = [p for p in net.parameters()] + [w]\ngs = torch.autograd.grad(loss, params, allow_unused=True)\nprint([None if g is None else tuple(g.shape) for g in gs])",
+]
+def module_snippet(seed: int) -> str:
+    r = random.Random(seed)
+    lines = [_MODULE_PRELUDE.format(seed=seed, xg=r.random() < 0.6)]
+    names = ["x"]
+    k = 0
+    for _ in range(r.randint(1, 5)):
+        step = r.choice(_MODULE_STEPS).format(k=k, a=r.choice(names), b=r.choice(names))
+        if r.random() < 0.15:
+            step = "with torch.no_grad():\n    " + step
+        lines.append(step)
+        names.append(f"h{k}")
+        if r.random() < 0.25:
+            lines.append(r.choice(_MODULE_AFTER).format(k=k))
+        k += 1
+    lines.append(r.choice(_MODULE_ENDINGS).format(k=k - 1))
     return "\n".join(lines) + "\n"
