@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import type { Trace } from "../src/api/types";
-import { buildModel } from "../src/graph/model";
+import { buildModel, normalizeTrace } from "../src/graph/model";
 import { Replay, describeEvent, touchedBetween } from "../src/graph/replay";
 import { syntheticTrace } from "../src/graph/synthetic";
 
@@ -85,5 +85,39 @@ describe("Replay with checkpoints on a big trace", () => {
     for (let i = 0; i < 1000; i++) r.forward();
     for (let i = 0; i < 1000; i++) r.back();
     expect(performance.now() - t0).toBeLessThan(2000);
+  });
+});
+
+describe("Replay of a pass run inside another's backward", () => {
+  // Real trace: a custom Function whose backward calls torch.autograd.grad (pass 1 runs
+  // while pass 0 is executing SmoothBackward).
+  const nested = normalizeTrace(JSON.parse(readFileSync(new URL("./fixtures/nested_pass.json", import.meta.url), "utf8")) as Trace);
+  const m = buildModel(nested);
+  const seqOf = (kind: string, pass: number): number =>
+    nested.events!.findIndex((e) => e.kind === kind && e.backward_pass === pass) + 1;
+  it("shows the inner pass's own marks while it runs", () => {
+    const r = new Replay(m);
+    r.seek(seqOf("backward_begin", 1) + 1);
+    expect(r.state.pass).toBe(1);
+    expect(r.state.order).toHaveLength(1);
+  });
+  it("gives the outer pass its marks back when the inner one ends", () => {
+    const r = new Replay(m);
+    const before = new Replay(m);
+    before.seek(seqOf("backward_begin", 1) - 1);
+    r.seek(seqOf("backward_end", 1));
+    expect(r.state.pass).toBe(0);
+    expect(r.state.lastPass).toBe(0);
+    expect(r.state.order).toEqual(before.state.order);
+    r.seek(seqOf("backward_end", 0));
+    expect(r.state.pass).toBeNull();
+    expect(r.state.order).toEqual(nested.backward_passes![0]!.order);
+  });
+  it("steps back across the nesting to exactly the earlier state", () => {
+    const r = new Replay(m);
+    r.seek(seqOf("backward_end", 1) + 1);
+    r.seek(seqOf("backward_begin", 1));
+    expect(r.state.pass).toBe(1);
+    expect(r.state.outer).toHaveLength(1);
   });
 });

@@ -4,11 +4,11 @@
 indexing, matmul, `.data`), in-place writes into intermediates and views, grad-mode blocks,
 `retain_grad`, then one or two backward passes and sometimes `autograd.grad`.
 `module_snippet(seed)`: an `nn.Sequential`, custom Functions (one with a non-tensor
-argument), checkpointing, tensor hooks, then one of several endings (optimizer step,
-`create_graph` double backward, `retain_graph` with `zero_grad`, several roots, grads of
-all parameters). Many end in an autograd error (backward twice, a stale saved tensor, a
-write into a view of a leaf, ...): that is the point, errors must match too. Same seed,
-same snippet.
+argument, one whose backward runs `autograd.grad`), checkpointing (both kinds), tensor
+hooks, then one of several endings (optimizer step, `create_graph` double backward,
+`retain_graph` with `zero_grad`, several roots, grads of all parameters). Many end in an
+autograd error (backward twice, a stale saved tensor, a write into a view of a leaf, ...):
+that is the point, errors must match too. Same seed, same snippet.
 """
 
 from __future__ import annotations
@@ -91,6 +91,18 @@ class Scale(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         return g * ctx.k, None
+class Smooth(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.tanh()
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        with torch.enable_grad():
+            xi = x.detach().requires_grad_(True)
+            (d,) = torch.autograd.grad(xi.tanh().sum(), xi)
+        return g * d
 net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 3))
 x = torch.randn(5, 3, requires_grad={xg})
 w = torch.randn(3, requires_grad=True)
@@ -100,6 +112,7 @@ _MODULE_STEPS = [
     "h{k} = torch.relu({a}) + {b}", "h{k} = {a}.softmax(-1)", "h{k} = nn.functional.layer_norm({a}, (3,))",
     "h{k} = {a}.detach().requires_grad_()", "h{k} = {a}[:, :2].sum(1, keepdim=True) * {b}",
     "h{k} = torch.utils.checkpoint.checkpoint(net, {a}, use_reentrant=False)",
+    "h{k} = torch.utils.checkpoint.checkpoint(net, {a}, use_reentrant=True)", "h{k} = Smooth.apply({a})",
 ]
 _MODULE_AFTER = [
     "h{k}.register_hook(lambda g: g * 0.5)", "h{k}.retain_grad()",

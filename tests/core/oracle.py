@@ -30,8 +30,12 @@ def run_plain(source: str, record_order: bool = False) -> PlainRun:
     original = torch.autograd.graph._engine_run_backward
     import torch.autograd as autograd_mod
 
+    running: list[list[str]] = []  # order lists of the passes now running, innermost last
+
     def engine(t_outputs: Any, *args: Any, **kwargs: Any) -> Any:
-        # Independent order oracle: a prehook on every node reachable from the roots.
+        # Independent order oracle: a prehook on every node reachable from the roots, which
+        # reports to the innermost running pass (a pass run inside another's backward, as
+        # reentrant checkpointing does, can execute nodes the outer one reaches too).
         names: list[str] = []
         roots = [
             torch.autograd.graph.get_gradient_edge(t).node
@@ -48,13 +52,20 @@ def run_plain(source: str, record_order: bool = False) -> PlainRun:
             seen.add(id(n))
             nodes.append(n)
             todo.extend(m for m, _ in n.next_functions)
-        handles = [n.register_prehook(lambda g, n=n: names.append(n.name())) for n in nodes]
+        handles = []
+        for n in nodes:
+            if "oracle" not in n.metadata:  # else an enclosing pass hooked it already
+                n.metadata["oracle"] = True
+                handles.append((n, n.register_prehook(lambda g, n=n: running[-1].append(n.name()))))
+        orders.append(names)  # in the order passes start (a pass run inside another's backward comes second)
+        running.append(names)
         try:
             return original(t_outputs, *args, **kwargs)
         finally:
-            orders.append(names)
-            for h in handles:
+            running.pop()
+            for n, h in handles:
                 h.remove()
+                del n.metadata["oracle"]
 
     exc: BaseException | None = None
     # As for `python file.py`, the source can be read back (TorchScript, inspect, tracebacks).

@@ -1475,6 +1475,45 @@ with torch.no_grad():
 h.add_(w)
 loss = (v * v).sum()
 """,
+    "checkpoint_reentrant": """
+import torch, torch.nn as nn
+from torch.utils.checkpoint import checkpoint
+torch.manual_seed(0)
+block = nn.Sequential(nn.Linear(3, 3), nn.Tanh())
+x = torch.randn(2, 3, requires_grad=True)
+y = checkpoint(block, x, use_reentrant=True)
+loss = y.pow(2).sum()
+loss.backward()
+print(x.grad.shape, block[0].weight.grad.shape)
+""",
+    "grad_inside_custom_backward": """
+import torch
+class Smooth(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.tanh()
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        with torch.enable_grad():
+            xi = x.detach().requires_grad_(True)
+            (d,) = torch.autograd.grad(xi.tanh().sum(), xi)
+        return g * d
+x = torch.tensor([0.5, -1.0], requires_grad=True)
+y = (Smooth.apply(x) * 3).sum()
+y.backward()
+print(x.grad)
+""",
+    "hook_ops_create_graph": """
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+y = x ** 2
+y.register_hook(lambda g: g * x)
+(g,) = torch.autograd.grad(y.sum(), x, create_graph=True)
+g.sum().backward()
+print(x.grad)
+""",
 })
 
 ERROR_KINDS = {

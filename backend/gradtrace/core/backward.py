@@ -115,6 +115,7 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
         "error": None,
     }
     rec.add_pass(record)
+    outer = (rec.current_pass, rec.executing)  # a pass run inside another's backward nests
     rec.current_pass = record
     rec.executing = {}
     rec.emit("backward_begin", ctx.line, backward_pass=index, op=api, tensors=[r for r in record["roots"] if r])
@@ -146,6 +147,7 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
             _finish(rec, record, known, ctx.line, retain_graph, failed=True)
         finally:
             rec.suspended -= 1
+            rec.current_pass, rec.executing = outer
         raise
     rec.suspended += 1
     try:
@@ -155,11 +157,13 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
             grads = [r for r in _as_list(result) if isinstance(r, torch.Tensor)]
             grads += [t.grad for t in _leaves(nodes) if t.grad is not None]
             fresh = rec.discover([g.grad_fn for g in grads if g.grad_fn is not None], ctx, None, created_by_pass=index)
-            record["created_nodes"] = [n.id for n in fresh]
+            # (Nodes that Python code inside the pass built are in created_nodes already.)
+            record["created_nodes"] += [n.id for n in fresh]
             rec.emit_nodes(fresh, ctx, index)
         _finish(rec, record, known, ctx.line, retain_graph, failed=False)
     finally:
         rec.suspended -= 1
+        rec.current_pass, rec.executing = outer
     return result
 
 
@@ -194,23 +198,32 @@ def _prehook(rec: Recorder, num: int, nid: str, var: torch.Tensor | None) -> Any
         record = rec.current_pass if rec is not None else None
         if rec is None or record is None:  # a pass we do not observe (or the trace is over)
             return
-        shapes = rec.grad_shapes
-        grads = [_small(g, shapes) for g in grad_outputs]
-        # A pass over a huge graph keeps its full order up to the node cap, and the
-        # gradients received for the first nodes only (the execute events carry the rest).
-        order = record["order"]
-        if len(order) < limits.max_nodes:
-            order.append(nid)
-        else:
-            record["order_elided"] = record.get("order_elided", 0) + 1
-        if len(record["received"]) < limits.max_pass_details:
-            record["received"].append({"node": nid, "grads": grads})
-        event = rec.push(
-            {"seq": 0, "kind": "execute", "line": record["line"], "node": nid, "backward_pass": record["index"], "grads": grads}
-        )
-        rec.executing[num] = (event, _small(var.grad, shapes) if var is not None else None)
+        # Our mode is on the stack during a pass (see instrument.engine_run); our own reads
+        # skip torch-function dispatch altogether (suspending would still pay for it).
+        with torch._C.DisableTorchFunction():
+            _record_execute(rec, record, num, nid, var, grad_outputs, limits)
 
     return hook
+
+
+def _record_execute(
+    rec: Recorder, record: dict[str, Any], num: int, nid: str, var: torch.Tensor | None, grad_outputs: Any, limits: Any
+) -> None:
+    shapes = rec.grad_shapes
+    grads = [_small(g, shapes) for g in grad_outputs]
+    # A pass over a huge graph keeps its full order up to the node cap, and the
+    # gradients received for the first nodes only (the execute events carry the rest).
+    order = record["order"]
+    if len(order) < limits.max_nodes:
+        order.append(nid)
+    else:
+        record["order_elided"] = record.get("order_elided", 0) + 1
+    if len(record["received"]) < limits.max_pass_details:
+        record["received"].append({"node": nid, "grads": grads})
+    event = rec.push(
+        {"seq": 0, "kind": "execute", "line": record["line"], "node": nid, "backward_pass": record["index"], "grads": grads}
+    )
+    rec.executing[num] = (event, _small(var.grad, shapes) if var is not None else None)
 
 
 def _posthook(rec: Recorder, num: int, nid: str, var: torch.Tensor | None) -> Any:
@@ -222,18 +235,25 @@ def _posthook(rec: Recorder, num: int, nid: str, var: torch.Tensor | None) -> An
         record = rec.current_pass if rec is not None else None
         if rec is None or record is None:
             return
-        state = rec.executing.pop(num, None)
-        if state is not None and grad_inputs:
-            state[0]["sent"] = [_small(g, rec.grad_shapes) for g in grad_inputs]
-        if var is not None:
-            after = _small(var.grad, rec.grad_shapes)
-            before = state[1] if state is not None else None
-            tid = rec.tensor_id(var)
-            if len(record["accumulated"]) < limits.max_pass_details:
-                record["accumulated"].append({"node": nid, "tensor": tid, "before": before, "after": after})
-            rec.emit("accumulate", record["line"], node=nid, tensor=tid, backward_pass=record["index"], before=before, after=after)
+        with torch._C.DisableTorchFunction():  # as in the pre hook
+            _record_done(rec, record, num, nid, var, grad_inputs, limits)
 
     return hook
+
+
+def _record_done(
+    rec: Recorder, record: dict[str, Any], num: int, nid: str, var: torch.Tensor | None, grad_inputs: Any, limits: Any
+) -> None:
+    state = rec.executing.pop(num, None)
+    if state is not None and grad_inputs:
+        state[0]["sent"] = [_small(g, rec.grad_shapes) for g in grad_inputs]
+    if var is not None:
+        after = _small(var.grad, rec.grad_shapes)
+        before = state[1] if state is not None else None
+        tid = rec.tensor_id(var)
+        if len(record["accumulated"]) < limits.max_pass_details:
+            record["accumulated"].append({"node": nid, "tensor": tid, "before": before, "after": after})
+        rec.emit("accumulate", record["line"], node=nid, tensor=tid, backward_pass=record["index"], before=before, after=after)
 
 
 def _finish(
@@ -245,8 +265,6 @@ def _finish(
     failed: bool,
 ) -> None:
     running = set(rec.executing)  # pre hook ran, post hook did not: the node that raised
-    rec.current_pass = None
-    rec.executing = {}
     if not retain_graph:
         executed = set(record["order"])
         freed = []

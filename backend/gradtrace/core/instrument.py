@@ -116,8 +116,13 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
 def _after_call(
     rec: Recorder, op: str, inputs: list[torch.Tensor], versions: list[int | None], out: Any
 ) -> None:
+    # Inside a backward pass (a custom Function's backward, a hook, checkpoint's recompute)
+    # grad mode is the engine's business, not the snippet's: no grad_mode / no_grad_op
+    # events; nodes built there belong to the pass.
+    in_pass = rec.current_pass
+    pass_index = in_pass["index"] if in_pass is not None else None
     grad_state = (torch.is_grad_enabled(), torch.is_inference_mode_enabled())
-    if grad_state != rec.grad_state:
+    if in_pass is None and grad_state != rec.grad_state:
         rec.grad_state = grad_state
         rec.emit("grad_mode", rec.context(op).line, grad_enabled=grad_state[0], inference_mode=grad_state[1])
     outs = _tensors_out(out)
@@ -154,8 +159,10 @@ def _after_call(
                 owner = t._base
             gf = owner.grad_fn if owner is not None else None
             if gf is not None and owner is not None:
-                new = rec.discover([gf], context(), {id(gf): owner})
-                rec.emit_nodes(new, context())
+                new = rec.discover([gf], context(), {id(gf): owner}, pass_index)
+                rec.emit_nodes(new, context(), pass_index)
+                if in_pass is not None:
+                    in_pass["created_nodes"].extend(n.id for n in new)
             event = rec.emit(
                 "inplace",
                 context().line,
@@ -178,7 +185,7 @@ def _after_call(
         gf = o.grad_fn
         if gf is not None:
             made_graph = True
-            new = rec.discover([gf], context(), {id(gf): o})
+            new = rec.discover([gf], context(), {id(gf): o}, pass_index)
             if new:
                 new_nodes.extend(new)
             elif rec.node_id(gf) is not None:
@@ -186,7 +193,9 @@ def _after_call(
         elif o.requires_grad and o.is_leaf and rec.tensor_record(o, create=False) is None:
             rec.emit("leaf", context().line, tensor=rec.tensor_id(o), op=op)
     if new_nodes:
-        rec.emit_nodes(new_nodes, context())
+        rec.emit_nodes(new_nodes, context(), pass_index)
+        if in_pass is not None:
+            in_pass["created_nodes"].extend(n.id for n in new_nodes)
 
     if op in ("detach", "data") and inputs and inputs[0].requires_grad:
         res = outs[0] if outs else None
@@ -200,7 +209,8 @@ def _after_call(
     elif op in ("requires_grad_", "requires_grad=") and inputs:
         rec.emit("requires_grad", context().line, op=op, tensor=rec.tensor_id(inputs[0]), value=inputs[0].requires_grad)
     elif (
-        not made_graph
+        in_pass is None
+        and not made_graph
         and not inplace
         and outs
         and (not grad_state[0] or grad_state[1])
@@ -222,6 +232,10 @@ def _storage(t: torch.Tensor) -> int | None:
         return int(t.untyped_storage().data_ptr())
     except Exception:
         return None
+
+
+def _on_stack(mode: TorchFunctionMode) -> bool:
+    return any(torch._C._get_function_stack_at(i) is mode for i in range(torch._C._len_torch_function_stack()))
 
 
 def _pop_mode(mode: TorchFunctionMode) -> bool:
@@ -318,6 +332,24 @@ def instrumented(rec: Recorder) -> Iterator[None]:
             rec.module_stack.pop()
 
     mode = _Mode(rec)
+    rec.mode = mode
+    autograd_module = torch.autograd
+    original_engine_run = autograd_module._engine_run_backward
+
+    @functools.wraps(original_engine_run)
+    def engine_run(*args: Any, **kwargs: Any) -> Any:
+        # The engine gives every node it runs the thread-local state it found when called,
+        # torch-function modes included. Called from our mode's handling of a backward API,
+        # our mode is off the stack then (torch pops it while it handles a call): put it
+        # back for the engine, so what runs inside the pass (a custom Function's backward,
+        # hooks, checkpoint's recompute, a nested autograd.grad) is observed too.
+        if rec.current_pass is None or rec.suspended or _on_stack(mode):
+            return original_engine_run(*args, **kwargs)
+        torch._C._push_on_torch_function_stack(mode)
+        try:
+            return original_engine_run(*args, **kwargs)
+        finally:
+            _pop_mode(mode)
 
     def opt_pre(optimizer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         # An optimizer step is one event per parameter it updated, not dozens of internal
@@ -384,6 +416,7 @@ def instrumented(rec: Recorder) -> Iterator[None]:
     post_handle = mod.register_module_forward_hook(post_hook, always_call=True)
     function_cls.apply = classmethod(apply)  # type: ignore[method-assign,assignment]
     graph_module.increment_version = increment_version
+    autograd_module._engine_run_backward = engine_run
     try:
         with _eager_compile():
             # Pushed and popped by hand, not `with mode`: the snippet may have popped our mode
@@ -399,6 +432,8 @@ def instrumented(rec: Recorder) -> Iterator[None]:
     finally:
         function_cls.apply = original_apply  # type: ignore[method-assign]
         graph_module.increment_version = original_increment
+        autograd_module._engine_run_backward = original_engine_run
+        rec.mode = None
         pre_handle.remove()
         post_handle.remove()
         opt_pre_handle.remove()

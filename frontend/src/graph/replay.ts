@@ -34,6 +34,18 @@ export interface ReplayState {
   /** Number of print events applied (the stdout panel shows how far output got). */
   prints: number;
   warnings: number;
+  /** Passes interrupted by a pass run inside their backward (a custom backward calling
+   * autograd.grad, reentrant checkpointing), innermost last: restored when it ends. */
+  outer: PassMarks[];
+}
+
+/** The per-pass part of the state, set aside while a nested pass runs. */
+export interface PassMarks {
+  pass: number | null;
+  executed: Set<string>;
+  order: string[];
+  received: Map<string, (ValueSummary | null)[]>;
+  sent: Map<number, ValueSummary | null>;
 }
 
 export function initialState(): ReplayState {
@@ -41,7 +53,7 @@ export function initialState(): ReplayState {
     step: 0, event: null, line: null, active: null, activeTensor: null, pass: null, lastPass: null,
     executed: new Set(), order: [], received: new Map(), sent: new Map(), grads: new Map(), freed: new Set(),
     stale: new Set(), versions: new Map(), errorShown: false, culpritNode: null, culpritTensor: null,
-    gradEnabled: true, inferenceMode: false, prints: 0, warnings: 0,
+    gradEnabled: true, inferenceMode: false, prints: 0, warnings: 0, outer: [],
   };
 }
 
@@ -50,6 +62,9 @@ export function cloneState(s: ReplayState): ReplayState {
     ...s,
     executed: new Set(s.executed), order: [...s.order], received: new Map(s.received), sent: new Map(s.sent),
     grads: new Map(s.grads), freed: new Set(s.freed), stale: new Set(s.stale), versions: new Map(s.versions),
+    outer: s.outer.map((o) => ({
+      pass: o.pass, executed: new Set(o.executed), order: [...o.order], received: new Map(o.received), sent: new Map(o.sent),
+    })),
   };
 }
 
@@ -73,6 +88,7 @@ export function applyEvent(s: ReplayState, ev: TraceEvent, model: GraphModel): v
       for (const n of ev.nodes ?? []) s.stale.add(n);
       break;
     case "backward_begin":
+      if (s.pass !== null) s.outer.push({ pass: s.pass, executed: s.executed, order: s.order, received: s.received, sent: s.sent });
       s.pass = ev.backward_pass ?? null;
       s.lastPass = s.pass;
       s.executed = new Set();
@@ -104,9 +120,17 @@ export function applyEvent(s: ReplayState, ev: TraceEvent, model: GraphModel): v
       if (ev.node) s.freed.add(ev.node);
       for (const n of ev.nodes ?? []) s.freed.add(n);
       break;
-    case "backward_end":
-      s.pass = null;
+    case "backward_end": {
+      const outer = s.outer.pop();
+      if (outer) {
+        // The pass this one ran inside goes on: its marks come back.
+        Object.assign(s, outer);
+        s.lastPass = outer.pass;
+      } else {
+        s.pass = null;
+      }
       break;
+    }
     case "print":
       s.prints += 1;
       break;
