@@ -6,8 +6,9 @@ indexing, matmul, `.data`), in-place writes into intermediates and views, grad-m
 `module_snippet(seed)`: an `nn.Sequential`, custom Functions (one with a non-tensor
 argument, one whose backward runs `autograd.grad`), checkpointing (both kinds), tensor
 hooks, then one of several endings (optimizer step, `create_graph` double backward,
-`retain_graph` with `zero_grad`, several roots, grads of all parameters). Many end in an
-autograd error (backward twice, a stale saved tensor, a write into a view of a leaf, ...):
+`retain_graph` with `zero_grad`, several roots, grads of all parameters).
+`loop_program(seed)`: a training loop (model, optimizer, 5-400 steps, graphs kept or not)
+with random caps, for the bounds. Many end in an autograd error (backward twice, a stale saved tensor, a write into a view of a leaf, ...):
 that is the point, errors must match too. Same seed, same snippet.
 """
 
@@ -142,3 +143,43 @@ def module_snippet(seed: int) -> str:
         k += 1
     lines.append(r.choice(_MODULE_ENDINGS).format(k=k - 1))
     return "\n".join(lines) + "\n"
+
+
+# ---- training loops under caps ---------------------------------------------------------
+
+_LOOP_OPTIMIZERS = [
+    "torch.optim.SGD(model.parameters(), lr=0.05)", "torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)",
+    "torch.optim.Adam(model.parameters(), lr=0.01)", "torch.optim.AdamW(model.parameters(), lr=0.01)",
+    "torch.optim.RMSprop(model.parameters(), lr=0.01)",
+]
+_LOOP_MODELS = [
+    "nn.Linear(3, 1)", "nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))",
+    "nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Dropout(0.2), nn.Linear(4, 1))",
+]
+
+
+def loop_program(seed: int) -> tuple[str, dict[str, int]]:
+    """A training loop and the caps to trace it with (max_nodes, max_json_bytes)."""
+    r = random.Random(seed)
+    lines = [
+        "import torch, torch.nn as nn", f"torch.manual_seed({seed})", f"model = {r.choice(_LOOP_MODELS)}",
+        f"opt = {r.choice(_LOOP_OPTIMIZERS)}", "x = torch.randn(8, 3); y = torch.randn(8, 1)", "history = []",
+        f"for step in range({r.choice([5, 30, 120, 400])}):",
+    ]
+    if r.random() < 0.5:
+        lines.append("    opt.zero_grad()")
+    lines.append("    out = model(x)")
+    lines.append("    loss = ((out - y) ** 2).mean()" if r.random() < 0.7 else "    loss = nn.functional.smooth_l1_loss(out, y)")
+    if r.random() < 0.3:
+        lines.append("    history.append(loss)  # keeps every graph alive")
+    elif r.random() < 0.3:
+        lines.append("    history.append(loss.item())")
+    lines.append(f"    loss.backward(retain_graph={r.random() < 0.2})")
+    lines.append("    opt.step()")
+    if r.random() < 0.3:
+        lines.append("    opt.zero_grad(set_to_none=False)")
+    if r.random() < 0.2:
+        lines.append("    if step == 3:\n        print('step', step, round(loss.item(), 4))")
+    lines.append("print(round(loss.item(), 5))")
+    caps = {"max_nodes": r.choice([50, 300, 2000, 20000]), "max_json_bytes": r.choice([20_000, 100_000, 400_000, 8 << 20])}
+    return "\n".join(lines) + "\n", caps

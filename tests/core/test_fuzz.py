@@ -1,13 +1,21 @@
 """Differential tests on random programs (tests/core/fuzz.py): each must trace exactly as
-plain PyTorch runs it, and trace the same twice. This found a real bug (a written view's
-grad_fn read too early changed the engine's order), which the scenarios then pinned down."""
+plain PyTorch runs it, and trace the same twice; training loops traced under random caps
+must stay within them, cut the same way on both output paths, and keep their parameters.
+These found real bugs (a written view's grad_fn read too early changed the engine's order;
+the byte cap overrun by its own "reduced to fit" sentence; trace_source and trace_json
+cutting differently; parameters dropped before the timeline), which scenarios then pinned."""
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from gradtrace.core.tracer import trace_json
-from tests.core.fuzz import module_snippet, snippet
+import pytest
+import torch
+
+from gradtrace.core.model import Trace
+from gradtrace.core.tracer import trace_json, trace_source
+from tests.core.fuzz import loop_program, module_snippet, snippet
+from tests.core.oracle import run_plain
 from tests.core.test_fidelity import check_graph_and_saved, check_matches_plain
 
 SEEDS = range(300)
@@ -27,3 +35,25 @@ def test_random_module_program_traces_as_plain_pytorch_runs_it(seed: int) -> Non
     check_matches_plain(source)
     check_graph_and_saved(source)
     assert trace_json(source) == trace_json(source)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_training_loop_stays_within_its_caps(seed: int) -> None:
+    source, caps = loop_program(seed)
+    text = trace_json(source, **caps)
+    assert len(text.encode()) <= caps["max_json_bytes"]
+    assert Trace.model_validate_json(text).to_json() == trace_source(source, **caps).to_json()
+    doc = json.loads(text)
+    assert len(doc["nodes"]) <= caps["max_nodes"]
+    ids = {n["id"] for n in doc["nodes"]}
+    assert all(e["source"] in ids and e["target"] in ids for e in doc["edges"])
+    seqs = [e["seq"] for e in doc["events"]]
+    assert seqs == sorted(set(seqs))
+    plain = run_plain(source)
+    assert (plain.exception is None) == (doc["status"] == "ok")
+    # The parameters are named tensors: cutting to the caps keeps them, with plain's values.
+    by_name = {name: t for t in doc["tensors"] for name in t["names"]}
+    for name, p in plain.namespace["model"].named_parameters(prefix="model"):
+        values = by_name[name]["value"].get("values")
+        if values is not None and all(isinstance(v, float) for v in values):
+            assert torch.allclose(torch.tensor(values), p.detach().reshape(-1), atol=1e-6), name

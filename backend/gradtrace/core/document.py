@@ -267,14 +267,14 @@ def shrink(doc: dict[str, Any], max_bytes: int) -> dict[str, Any]:
     """Cut the document until it fits, saying what was cut. The graph alive at the end goes last."""
     if size_of(doc) <= max_bytes:
         return doc
-    reasons = doc["truncation"]["reasons"]
     doc["truncated"] = True
+    # Said first: the sentence counts towards the size it is about.
+    doc["truncation"]["reasons"].append(f"the trace was reduced to fit {max_bytes} bytes of JSON")
     steps = [_cut_event_values, _cut_events, _cut_dead_nodes, _cut_all_values, _cut_nodes, _cut_output, _halve_all]
     for step in steps:
         step(doc, max_bytes)
         if size_of(doc) <= max_bytes:
             break
-    reasons.append(f"the trace was reduced to fit {max_bytes} bytes of JSON")
     return doc
 
 
@@ -316,23 +316,38 @@ def _cut_nodes(doc: dict[str, Any], max_bytes: int) -> None:
         _fix_edges(doc)
 
 
+def _keep_tensors(doc: dict[str, Any], n: int) -> None:
+    """Keep `n` tensors: named ones first (what a learner asked about), in document order."""
+    tensors = doc["tensors"]
+    if len(tensors) <= n:
+        return
+    named = [t for t in tensors if t["names"]]
+    keep = {id(t) for t in (named + [t for t in tensors if not t["names"]])[:n]}
+    doc["tensors"] = [t for t in tensors if id(t) in keep]
+    doc["truncation"]["tensors_elided"] += len(tensors) - len(doc["tensors"])
+
+
 def _cut_output(doc: dict[str, Any], _max_bytes: int) -> None:
     doc["stdout"] = doc["stdout"][:10_000]
     doc["stderr"] = doc["stderr"][:10_000]
     doc["events"] = doc["events"][:100]
-    doc["tensors"] = doc["tensors"][:100]
+    _keep_tensors(doc, 100)
 
 
 def _halve_all(doc: dict[str, Any], max_bytes: int) -> None:
-    """Last resort: halve every list (keeping the latest items) until the document fits."""
-    lists = ("events", "backward_passes", "nodes", "tensors")
+    """Last resort: halve the timeline, passes and nodes (keeping the latest items), then the
+    tensors, until the document fits."""
+    lists = ("events", "backward_passes", "nodes")
+    doc["stdout"] = doc["stdout"][:1000]
+    doc["stderr"] = doc["stderr"][:1000]
     while size_of(doc) > max_bytes and any(doc[k] for k in lists):
         for key in lists:
             items = doc[key]
             doc[key] = items[len(items) // 2 :] if len(items) > 1 else []
         _fix_edges(doc)
-        doc["stdout"] = doc["stdout"][:1000]
-        doc["stderr"] = doc["stderr"][:1000]
+    # Tensors go last, unnamed ones first.
+    while size_of(doc) > max_bytes and doc["tensors"]:
+        _keep_tensors(doc, len(doc["tensors"]) // 2)
 
 
 def _fix_edges(doc: dict[str, Any]) -> None:

@@ -86,16 +86,18 @@ def trace_source(
     """
 
     def finish(doc: dict[str, Any]) -> Trace:
+        # The cut is decided on the document's own JSON, as trace_json decides it, so both
+        # paths keep the same things (the model's JSON leaves out internal keys: smaller).
+        doc = document.shrink(doc, max_json_bytes)
         trace = Trace.model_validate(doc)
-        # Serialize once to measure: most traces fit, and the JSON is then kept for to_json().
         try:
-            size = len(trace.to_json())
+            size = len(trace.to_json())  # kept for to_json()
         except PydanticSerializationError:  # lone surrogates in some text of the snippet's
             doc = document.scrub(doc)
             trace = Trace.model_validate(doc)
             size = len(trace.to_json())
-        if size > max_json_bytes:
-            trace = Trace.model_validate(document.shrink(doc, max_json_bytes))
+        if size > max_json_bytes:  # not seen, but the cap is a promise
+            trace = Trace.model_validate(document.shrink(doc, max_json_bytes - (size - max_json_bytes)))
         return trace
 
     return _traced(source, finish, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout, collect_garbage)
