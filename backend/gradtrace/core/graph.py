@@ -197,24 +197,10 @@ def probe_saved(node: Any) -> Saved:
         else:
             # None is kept too: "autograd did not need this one" is part of the lesson (x * 2
             # saves no `self`).
+            entry = _entry(name, "value")
             text = repr(value)
-            out.entries.append(
-                {
-                    "name": name,
-                    "kind": "value",
-                    "shape": None,
-                    "dtype": None,
-                    "version_at_save": None,
-                    "version_now": None,
-                    "freed": False,
-                    "stale": False,
-                    "tensor": None,
-                    "is_output": False,
-                    "repr": text if len(text) <= 80 else text[:77] + "...",
-                }
-            )
-            out.storages.append(None)
-            out.tensors.append(None)
+            entry["repr"] = text if len(text) <= 80 else text[:77] + "..."
+            _add_value(out, entry)
     return out
 
 
