@@ -200,6 +200,11 @@ def captured(rec: Recorder, max_bytes: int) -> Iterator[tuple[CapturedStream, Ca
             sys.stdout, sys.stderr, sys.stdin, warnings.showwarning = saved
 
 
+def _ours(frame: Any) -> bool:
+    """A frame of gradtrace's own code (the tracer, the sandbox worker)."""
+    return bool(frame.f_code.co_filename.startswith(_PACKAGE_DIR))
+
+
 @contextlib.contextmanager
 def soft_timeout(seconds: float | None) -> Iterator[None]:
     """Interrupt Python code after `seconds` (re-armed so a swallowed interrupt fires again)."""
@@ -211,6 +216,8 @@ def soft_timeout(seconds: float | None) -> Iterator[None]:
     fired = [0]
 
     def raise_on_every_line(frame: Any, event: str, _arg: Any) -> Any:
+        if _ours(frame):
+            return None  # never inside the tracer's own code (see handler)
         # Only on line events: raising on others (exception, return) makes Python drop the
         # trace function altogether.
         if event == "line":
@@ -218,14 +225,25 @@ def soft_timeout(seconds: float | None) -> Iterator[None]:
         return raise_on_every_line
 
     def handler(_signum: int, frame: Any) -> None:
+        if frame is not None and _ours(frame):
+            # In the tracer's own code (a backward hook, a node's finalizer, a weakref
+            # callback, a record half made): raised there the interrupt would be lost (Python
+            # ignores exceptions in finalizers, and then the swallowed-interrupt rule below
+            # would turn on) or leave the records inconsistent. Try again in a moment, when
+            # the snippet's own code runs.
+            signal.setitimer(signal.ITIMER_REAL, 0.005, 0.25)
+            return
         fired[0] += 1
         if fired[0] > 1:
             # The snippet swallowed the first interrupt (`except BaseException:`): from now on
             # every line it runs raises, so no handler can keep it going.
             sys.settrace(raise_on_every_line)
             while frame is not None:
-                frame.f_trace = raise_on_every_line
-                frame.f_trace_lines = True
+                if not _ours(frame):
+                    frame.f_trace = raise_on_every_line
+                    frame.f_trace_lines = True
+                if frame.f_code.co_filename == SNIPPET_FILENAME and frame.f_code.co_name == "<module>":
+                    break  # what is further out is the tracer's and the host's
                 frame = frame.f_back
         raise SoftTimeout(message)
 
