@@ -21,20 +21,20 @@ from tests.core.test_fidelity import check_graph_and_saved, check_matches_plain
 SEEDS = range(300)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_random_program_traces_as_plain_pytorch_runs_it(seed: int) -> None:
-    source = snippet(seed)
+def _traces_as_plain_runs_it(source: str) -> None:
     check_matches_plain(source)
     check_graph_and_saved(source)
     assert trace_json(source) == trace_json(source)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_program_traces_as_plain_pytorch_runs_it(seed: int) -> None:
+    _traces_as_plain_runs_it(snippet(seed))
 
 
 @pytest.mark.parametrize("seed", range(150))
 def test_random_module_program_traces_as_plain_pytorch_runs_it(seed: int) -> None:
-    source = module_snippet(seed)
-    check_matches_plain(source)
-    check_graph_and_saved(source)
-    assert trace_json(source) == trace_json(source)
+    _traces_as_plain_runs_it(module_snippet(seed))
 
 
 @pytest.mark.parametrize("seed", range(40))

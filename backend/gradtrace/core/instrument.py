@@ -235,6 +235,7 @@ def _storage(t: torch.Tensor) -> int | None:
 
 
 def _on_stack(mode: TorchFunctionMode) -> bool:
+    """Is `mode` anywhere on this thread's torch-function mode stack?"""
     return any(torch._C._get_function_stack_at(i) is mode for i in range(torch._C._len_torch_function_stack()))
 
 
@@ -332,7 +333,6 @@ def instrumented(rec: Recorder) -> Iterator[None]:
             rec.module_stack.pop()
 
     mode = _Mode(rec)
-    rec.mode = mode
     autograd_module = torch.autograd
     original_engine_run = autograd_module._engine_run_backward
 
@@ -433,7 +433,6 @@ def instrumented(rec: Recorder) -> Iterator[None]:
         function_cls.apply = original_apply  # type: ignore[method-assign]
         graph_module.increment_version = original_increment
         autograd_module._engine_run_backward = original_engine_run
-        rec.mode = None
         pre_handle.remove()
         post_handle.remove()
         opt_pre_handle.remove()

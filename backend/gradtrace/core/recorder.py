@@ -173,7 +173,6 @@ class Recorder:
         self.errors: dict[int, tuple[BaseException, dict[str, Any]]] = {}
         self.in_optimizer: tuple[Any, list[torch.Tensor], list[int | None]] | None = None
         self.mode_popped = False
-        self.mode: Any = None  # our TorchFunctionMode (instrument.py), put back on during passes
         self.sequence_base = 0
         self.inplace_storages: dict[int, int] = {}  # storage data_ptr -> seq of its last in-place event
         self.event_storages: dict[int, int] = {}  # in-place event seq -> storage it modified
