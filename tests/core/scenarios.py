@@ -1514,6 +1514,63 @@ y.register_hook(lambda g: g * x)
 g.sum().backward()
 print(x.grad)
 """,
+    "forward_ad_then_backward": """
+import torch
+import torch.autograd.forward_ad as fwAD
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+with fwAD.dual_level():
+    d = fwAD.make_dual(x, torch.ones(2))
+    y = (d * d).sin()
+    p, t = fwAD.unpack_dual(y)
+p.sum().backward()
+print(x.grad, t)
+""",
+    "functional_vjp_jvp_hvp": """
+import torch
+from torch.autograd.functional import vjp, jvp, hvp
+f = lambda x: (x ** 3).sum()
+x = torch.tensor([1.0, 2.0])
+v = torch.ones(2)
+print(vjp(lambda x: x ** 2, x, v)[1])
+print(jvp(lambda x: x ** 2, x, v)[1])
+print(hvp(f, x, v)[1])
+""",
+    "module_full_backward_pre_hook": """
+import torch, torch.nn as nn
+torch.manual_seed(0)
+lin = nn.Linear(2, 2)
+lin.register_full_backward_pre_hook(lambda m, go: (go[0] * 2,))
+x = torch.randn(3, 2, requires_grad=True)
+lin(x).sum().backward()
+print(x.grad.shape, lin.weight.grad.sum().item() != 0)
+""",
+    "multi_grad_hook": """
+import torch
+a = torch.ones(2, requires_grad=True)
+b = torch.ones(2, requires_grad=True)
+seen = []
+torch.autograd.graph.register_multi_grad_hook((a, b), lambda gs: seen.append(len(gs)))
+((a * 2) + (b * 3)).sum().backward()
+print(seen, a.grad, b.grad)
+""",
+    "post_accumulate_optimizer_in_hook": """
+import torch
+w = torch.ones(3, requires_grad=True)
+opt = torch.optim.SGD([w], lr=0.1)
+def step(p):
+    opt.step()
+    opt.zero_grad()
+w.register_post_accumulate_grad_hook(step)
+for _ in range(3):
+    (w * w).sum().backward()
+print(w)
+""",
+    "vmap_grad": """
+import torch
+from torch.func import vmap, grad
+xs = torch.tensor([1.0, 2.0, 3.0])
+print(vmap(grad(lambda x: (x ** 3).sum()))(xs.unsqueeze(1)))
+""",
 })
 
 ERROR_KINDS = {
