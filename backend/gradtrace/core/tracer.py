@@ -342,10 +342,8 @@ def _unreadable_doc(
             "restore them before the snippet ends.",
         },
     }
-    events = [e for e in rec.events_head[: rec.limits.max_events_head] if isinstance(e, dict)]
-    events.append({"seq": len(events), "kind": "error", "line": err["line"], "text": message})
-    for i, event in enumerate(events):
-        event["seq"] = i
+    # The head of the timeline is numbered 0..n-1 already (the tail needs the document build).
+    events = [*rec.events_head, {"seq": len(rec.events_head), "kind": "error", "line": err["line"], "text": message}]
     partial = {
         "torch_version": TORCH_VERSION,
         "status": "error" if status == "ok" else status,
