@@ -45,8 +45,11 @@ pytest:
 test-frontend:
 	@if [ -f package.json ]; then npm test; fi
 
-bench: setup
-	$(PY) bench/run_all.py
+# Every benchmark, one after the other (never two at once: they measure CPU time on 2 cores).
+bench: setup setup-browser
+	$(PY) bench/core_bench.py
+	$(PY) bench/load_bench.py
+	npm run bench
 
 clean:
 	rm -rf $(VENV) node_modules backend/gradtrace/static
