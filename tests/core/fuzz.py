@@ -7,6 +7,9 @@ indexing, matmul, `.data`), in-place writes into intermediates and views, grad-m
 argument, one whose backward runs `autograd.grad`), checkpointing (both kinds), tensor
 hooks, then one of several endings (optimizer step, `create_graph` double backward,
 `retain_graph` with `zero_grad`, several roots, grads of all parameters).
+`zoo_snippet(seed)`: common layers (LSTM/GRU/RNN, packed sequences, attention, conv,
+batch norm, dropout, embedding, weight/spectral norm) and Functions with `mark_dirty`,
+`mark_non_differentiable` and `setup_context`, sometimes run in eval/no_grad/inference mode.
 `loop_program(seed)`: a training loop (model, optimizer, 5-400 steps, graphs kept or not)
 with random caps, for the bounds. Many end in an autograd error (backward twice, a stale saved tensor, a write into a view of a leaf, ...):
 that is the point, errors must match too. Same seed, same snippet.
@@ -142,6 +145,112 @@ def module_snippet(seed: int) -> str:
             lines.append(r.choice(_MODULE_AFTER).format(k=k))
         k += 1
     lines.append(r.choice(_MODULE_ENDINGS).format(k=k - 1))
+    return "\n".join(lines) + "\n"
+
+
+# ---- layer zoo: the nn layers and Function features courses use ------------------------
+
+_ZOO_PRELUDE = """import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed({seed})
+class AddOne(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        x.add_(1)
+        ctx.mark_dirty(x)
+        return x
+    @staticmethod
+    def backward(ctx, g):
+        return g
+class SortVals(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        vals, idx = x.sort(-1)
+        ctx.mark_non_differentiable(idx)
+        ctx.save_for_backward(idx)
+        return vals, idx
+    @staticmethod
+    def backward(ctx, g, _g_idx):
+        (idx,) = ctx.saved_tensors
+        return torch.zeros_like(g).scatter(-1, idx, g)
+class Cube(torch.autograd.Function):
+    @staticmethod
+    def forward(x):
+        return x ** 3
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0], output)
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        return g * 3 * out / x.clamp(min=1e-3) if False else g * 3 * x * x
+class Zoo(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.lstm = nn.LSTM(4, 4, batch_first=True)
+        self.gru = nn.GRU(4, 4, batch_first=True)
+        self.rnn = nn.RNN(4, 4, batch_first=True, nonlinearity="relu")
+        self.norm = nn.LayerNorm(4)
+        self.attn = nn.MultiheadAttention(4, 2, batch_first=True)
+        self.conv = nn.Conv1d(4, 4, 3, padding=1)
+        self.bn = nn.BatchNorm1d(4)
+        self.drop = nn.Dropout(0.3)
+        self.emb = nn.Embedding(10, 4)
+        self.wn = nn.utils.parametrizations.weight_norm(nn.Linear(4, 4))
+        self.sn = nn.utils.parametrizations.spectral_norm(nn.Linear(4, 4))
+model = Zoo()
+x = torch.randn(2, 5, 4, requires_grad={xg})
+ids = torch.tensor([[1, 2, 3, 4, 5], [0, 1, 2, 3, 9]])
+"""
+_ZOO_STEPS = [
+    "h{k} = model.lin({a})", "h{k} = model.lstm({a})[0]", "h{k}, state{k} = model.gru({a})", "h{k} = model.rnn({a})[0]",
+    "h{k} = model.norm({a})", "h{k} = model.attn({a}, {a}, {b}, need_weights=False)[0]",
+    "h{k} = model.conv({a}.transpose(1, 2)).transpose(1, 2)", "h{k} = model.bn({a}.transpose(1, 2)).transpose(1, 2)",
+    "h{k} = model.drop({a})", "h{k} = {a} + model.emb(ids)", "h{k} = model.wn({a})", "h{k} = model.sn({a})",
+    "h{k} = AddOne.apply({a}.clone())", "h{k}, order{k} = SortVals.apply({a})", "h{k} = Cube.apply({a})",
+    "h{k} = F.gelu({a}) * F.silu({b})", "h{k} = F.scaled_dot_product_attention({a}, {b}, {b}, is_causal=True)",
+    "h{k} = torch.einsum('bsd,btd->bst', {a}, {b}).softmax(-1) @ {b}",
+    "packed = nn.utils.rnn.pack_padded_sequence({a}, [5, 3], batch_first=True)\n"
+    "h{k} = nn.utils.rnn.pad_packed_sequence(model.lstm(packed)[0], batch_first=True, total_length=5)[0]",
+    "h{k} = {a}.masked_fill(ids.unsqueeze(-1) == 0, 0.0)", "h{k} = {a}.cumsum(1).flip(1)",
+    "h{k} = F.softplus({a}).log1p()",
+]
+_ZOO_MODES = [
+    "model.eval()\n{step}\nmodel.train()", "with torch.no_grad():\n    {step}", "with torch.inference_mode():\n    {step}",
+]
+_ZOO_ENDINGS = [
+    "loss = h{k}.pow(2).mean()\nloss.backward()",
+    "loss = h{k}.pow(2).mean()\nopt = torch.optim.Adam(model.parameters(), lr=0.01)\nloss.backward()\nopt.step()\n"
+    "opt.zero_grad()\nmodel.lin(x).sum().backward()",
+    "loss = h{k}.pow(2).mean()\nloss.backward(retain_graph=True)\nmodel.zero_grad()\nloss.backward()",
+    "loss = h{k}.pow(2).mean()\nh{k}.add_(1)\nloss.backward()",
+    "loss = h{k}.pow(2).mean()\ngs = torch.autograd.grad(loss, list(model.lin.parameters()) + [x], allow_unused=True)\n"
+    "print([None if g is None else round(g.sum().item(), 4) for g in gs])",
+    "loss = h{k}.sum()\n(g,) = torch.autograd.grad(loss, x, create_graph=True, allow_unused=True)\n"
+    "if g is not None:\n    g.pow(2).sum().backward()",
+]
+
+
+def zoo_snippet(seed: int) -> str:
+    """A module of common layers (RNNs, attention, conv, norms, dropout, embedding,
+    parametrizations) and Functions with `mark_dirty`, `mark_non_differentiable` and
+    `setup_context`, chained at random on a (2, 5, 4) sequence, sometimes in eval / no_grad
+    / inference mode, then one ending."""
+    r = random.Random(seed)
+    lines = [_ZOO_PRELUDE.format(seed=seed, xg=r.random() < 0.7)]
+    names = ["x"]
+    k = 0
+    for _ in range(r.randint(1, 5)):
+        step = r.choice(_ZOO_STEPS).format(k=k, a=r.choice(names), b=r.choice(names))
+        if r.random() < 0.15:
+            mode = r.choice(_ZOO_MODES)
+            step = mode.format(step=step.replace("\n", "\n    ") if mode.startswith("with") else step)
+        lines.append(step)
+        names.append(f"h{k}")
+        if r.random() < 0.2:
+            lines.append(f"h{k}.retain_grad()")
+        k += 1
+    lines.append(r.choice(_ZOO_ENDINGS).format(k=k - 1))
     return "\n".join(lines) + "\n"
 
 

@@ -1571,6 +1571,41 @@ from torch.func import vmap, grad
 xs = torch.tensor([1.0, 2.0, 3.0])
 print(vmap(grad(lambda x: (x ** 3).sum()))(xs.unsqueeze(1)))
 """,
+    # A saved view from a multi-view op whose base is written under no_grad: reading it for
+    # backward fails with a view error, not the version one; still flagged stale beforehand.
+    "saved_view_base_inplace_error": """
+import torch
+w = torch.randn(6, 2, requires_grad=True)
+x = torch.randn(3, 2, requires_grad=True)
+a, b = w.split([2, 4])
+y = x @ a.t()
+with torch.no_grad():
+    w.mul_(2)
+y.sum().backward()
+""",
+    # The seed articles' derived-parameter bug with a split: the views outlive the update.
+    "derived_split_in_init_error": """
+import torch
+import torch.nn as nn
+
+class Heads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(6, 2))
+        self.w_q, self.w_kv = self.w.split([2, 4])  # derived once, in __init__
+
+    def forward(self, x):
+        return x @ self.w_q.t()
+
+model = Heads()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+x = torch.randn(3, 2)
+for step in range(2):
+    loss = model(x).pow(2).sum()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+""",
 })
 
 ERROR_KINDS = {
@@ -1614,4 +1649,6 @@ ERROR_KINDS = {
     "retain_grad_no_grad_error": "retain_grad_no_grad",
     "view_no_grad_inplace_error": "view_no_grad_inplace",
     "no_grad_view_of_written_base_error": "view_no_grad_inplace",
+    "saved_view_base_inplace_error": "saved_view_inplace",
+    "derived_split_in_init_error": "saved_view_inplace",
 }

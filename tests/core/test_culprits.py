@@ -158,3 +158,28 @@ def test_a_none_grad_pins_the_non_leaf_it_was_read_from() -> None:
         assert var in pinned["names"] and not pinned["is_leaf"]
         warning = next(e for e in t["events"] if e["seq"] == err["related_event"])
         assert warning["kind"] == "warning" and warning["line"] == line
+
+
+def test_stale_saved_view_pins_node_and_the_write_into_its_base() -> None:
+    t = _trace(SCENARIOS["saved_view_base_inplace_error"])
+    err = t["error"]
+    assert err["kind"] == "saved_view_inplace"
+    node = _node(t, err["node"])
+    assert node["name"] == "MmBackward0"
+    mat2 = next(s for s in node["saved"] if s["name"] == "mat2")
+    # PyTorch's message for a stale view gives no versions: they come from the write itself.
+    assert (mat2["stale"], mat2["version_at_save"], mat2["version_now"]) == (True, 0, 1)
+    assert (err["version_at_save"], err["version_now"]) == (0, 1)
+    assert err["related_line"] == 8  # w.mul_(2) under no_grad
+    kinds = [e["kind"] for e in t["events"]]
+    assert kinds.index("stale") < kinds.index("execute")
+
+
+def test_view_made_in_init_and_stale_after_a_step_pins_the_view_and_the_step() -> None:
+    t = _trace(SCENARIOS["derived_split_in_init_error"])
+    err = t["error"]
+    assert err["kind"] == "saved_view_inplace"
+    assert "model.w_q" in _tensor(t, err["tensor"])["names"]
+    assert err["related_line"] == 21  # opt.step()
+    assert "forward()" in err["explanation"]["fix"]
+    assert len(t["backward_passes"]) == 1  # the first step ran; the second forward failed

@@ -2,6 +2,7 @@
 plain PyTorch runs it, and trace the same twice; training loops traced under random caps
 must stay within them, cut the same way on both output paths, and keep their parameters.
 These found real bugs (a written view's grad_fn read too early changed the engine's order;
+a saved split view made stale by an optimizer step was not flagged;
 the byte cap overrun by its own "reduced to fit" sentence; trace_source and trace_json
 cutting differently; parameters dropped before the timeline), which scenarios then pinned."""
 
@@ -14,7 +15,7 @@ import torch
 
 from gradtrace.core.model import Trace
 from gradtrace.core.tracer import trace_json, trace_source
-from tests.core.fuzz import loop_program, module_snippet, snippet
+from tests.core.fuzz import loop_program, module_snippet, snippet, zoo_snippet
 from tests.core.oracle import run_plain
 from tests.core.test_fidelity import check_graph_and_saved, check_matches_plain
 
@@ -35,6 +36,11 @@ def test_random_program_traces_as_plain_pytorch_runs_it(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(150))
 def test_random_module_program_traces_as_plain_pytorch_runs_it(seed: int) -> None:
     _traces_as_plain_runs_it(module_snippet(seed))
+
+
+@pytest.mark.parametrize("seed", [*range(100), 1130])  # 1130: a saved split view made stale by Adam
+def test_random_layer_zoo_program_traces_as_plain_pytorch_runs_it(seed: int) -> None:
+    _traces_as_plain_runs_it(zoo_snippet(seed))
 
 
 @pytest.mark.parametrize("seed", range(40))

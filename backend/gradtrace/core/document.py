@@ -60,13 +60,14 @@ def _tensor_dict(rec: Recorder, num: int, t: torch.Tensor, names: list[str], kep
         version: int | None = int(t._version)
     except Exception:
         version = None
-    gf = _grad_fn(t)
     try:
+        gf = t.grad_fn
         is_leaf = bool(t.is_leaf)
-    except RuntimeError:  # the same broken view as in _grad_fn
-        is_leaf = gf is None
+        readable = True
+    except RuntimeError:  # a broken view, see _grad_fn (once it has raised, is_leaf may not)
+        gf, is_leaf, readable = None, True, False
     grad = None
-    if is_leaf or t.retains_grad:
+    if readable and (is_leaf or t.retains_grad):  # (a broken view's .grad only warns)
         grad = summarize(t.grad) if t.grad is not None else None
     trec = rec.tensor_by_num.get(num)
     return {

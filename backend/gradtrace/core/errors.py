@@ -90,8 +90,10 @@ def _pin(rec: Recorder, kind: str, err: dict[str, Any], p: dict[str, Any] | None
             if earlier["index"] < p["index"] and node in earlier["freed"]:
                 err["related_line"] = earlier["line"]
                 break
-    elif kind == "inplace_version":
+    elif kind == "inplace_version" or (kind == "saved_view_inplace" and p is not None):
         _pin_inplace(rec, err, p)
+    elif kind == "saved_view_inplace":  # a stale view used in the forward pass
+        _pin_stale_view(rec, err)
     elif kind in (
         "inplace_leaf", "inplace_leaf_view", "requires_grad_nonleaf", "requires_grad_dtype", "inference_inplace",
         "numpy_requires_grad", "hook_no_grad", "retain_grad_no_grad", "view_no_grad_inplace",
@@ -158,6 +160,28 @@ def _pin_inplace(rec: Recorder, err: dict[str, Any], p: dict[str, Any] | None) -
                 err["related_line"] = event["line"]
                 err["tensor"] = err["tensor"] or event.get("tensor")
         return
+
+
+def _pin_stale_view(rec: Recorder, err: dict[str, Any]) -> None:
+    """The view the failing call used, and the in-place write into its storage that broke it."""
+    call = rec.last_failed_call
+    for t in call["tensors"] if call else []:
+        if not t._is_view():
+            continue
+        tid = rec.tensor_id(t)
+        err["tensor"] = tid
+        event = _culprit_inplace(rec, {"tensor": None}, _storage_of(t), None)
+        if event is not None:
+            err["related_event"] = event["seq"]
+            err["related_line"] = event["line"]
+        return
+
+
+def _storage_of(t: Any) -> int | None:
+    try:
+        return int(t.untyped_storage().data_ptr())
+    except Exception:
+        return None
 
 
 def _culprit_inplace(

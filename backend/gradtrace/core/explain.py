@@ -140,6 +140,20 @@ RULES: tuple[Rule, ...] = (
         "Create it as a float tensor: torch.tensor([1., 2.], requires_grad=True) or "
         "x.float().requires_grad_().",
     ),
+    # Before view_inplace, whose pattern also matches this wording.
+    _rule(
+        "saved_view_inplace",
+        r"is a view and its base or another view of its base has been modified inplace",
+        "A view went stale: its base was changed in place after the view was made",
+        "This tensor (or one autograd saved for backward) is one of several views a single "
+        "operation returned (split, chunk, unbind, or a view of one of those). The tensor they "
+        "share memory with was then changed in place, by an in-place op, a write under "
+        "torch.no_grad() or an optimizer step. Autograd cannot rebuild how such a view derives "
+        "from its changed base, so it refuses to use the view again. A common cause is a view "
+        "computed once (in __init__ or before a training loop) that outlives a parameter update.",
+        "Make the views after the in-place change: compute the split/chunk inside forward() (or "
+        "inside the loop), or clone() the views you need to keep before changing their base.",
+    ),
     _rule(
         "view_inplace",
         r"is a view and (its base or another view of its base )?(has been|is being) modified inplace",

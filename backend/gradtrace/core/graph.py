@@ -17,6 +17,9 @@ from gradtrace.core.summary import dtype_name
 _VERSION_RE = re.compile(r"is at version (\d+); expected version (\d+)")
 FREED_MARK = "backward through the graph a second time"
 STALE_MARK = "modified by an inplace operation"
+# How reading a saved view fails when it is one of several views an op returned (split,
+# chunk, unbind, or a view of one) and its base was written after: stale, but no versions.
+VIEW_STALE_MARK = "is a view and its base or another view of its base has been modified inplace"
 
 
 # Per node class: (attribute, entry name, is_output) for each `_saved_*` value (not the
@@ -162,6 +165,9 @@ def _error_entry(name: str, exc: BaseException, is_output: bool) -> dict[str, An
         entry["stale"] = True
         entry["version_now"] = int(m.group(1))
         entry["version_at_save"] = int(m.group(2))
+        return entry
+    if VIEW_STALE_MARK in msg:
+        entry["stale"] = True
         return entry
     entry["kind"] = "value"
     entry["repr"] = f"<unreadable: {type(exc).__name__}>"

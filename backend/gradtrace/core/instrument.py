@@ -175,6 +175,7 @@ def _after_call(
             )
             if storage is not None:
                 rec.event_storages[event["seq"]] = storage
+                rec.storage_versions[storage] = after
             trec.versions.append(event["seq"])
 
     new_nodes = []
@@ -405,6 +406,7 @@ def instrumented(rec: Recorder) -> Iterator[None]:
                 )
                 if storage is not None:
                     rec.event_storages[event["seq"]] = storage
+                    rec.storage_versions[storage] = after
                 trec.versions.append(event["seq"])
         finally:
             rec.suspended -= 1

@@ -176,6 +176,7 @@ class Recorder:
         self.sequence_base = 0
         self.inplace_storages: dict[int, int] = {}  # storage data_ptr -> seq of its last in-place event
         self.event_storages: dict[int, int] = {}  # in-place event seq -> storage it modified
+        self.storage_versions: dict[int, int] = {}  # storage data_ptr -> version its last in-place event left
 
     # ---- snippet locations -------------------------------------------------------------
     def snippet_stack(self) -> list[int]:
@@ -434,7 +435,11 @@ class Recorder:
                 continue
             if cur["stale"]:
                 entry["stale"] = True
-                entry["version_now"] = cur["version_now"]
+                if cur["version_now"] is not None:
+                    entry["version_now"] = cur["version_now"]
+                else:  # a stale view says no versions: its storage's last write does
+                    storage = rec.storages[rec.saved.index(entry)]
+                    entry["version_now"] = self.storage_versions.get(storage if storage is not None else -1, entry["version_now"])
                 if entry["version_at_save"] is None:
                     entry["version_at_save"] = cur["version_at_save"]
             elif cur["version_now"] is not None:
