@@ -113,6 +113,41 @@ def test_snippet_objects_are_freed_when_trace_returns(monkeypatch: Any) -> None:
     assert _refs_after_trace(monkeypatch, source) == [None, None]
 
 
+@pytest.mark.parametrize(
+    "keep",
+    [
+        # A module imported during a trace keeps sys.stdout (sympy does `from sys import stdout`).
+        "gradtrace_probe.kept = sys.stdout",
+        "gradtrace_probe.kept = sys.stderr",
+        # torch.overrides caches every function it finds in torch's namespaces, wrappers included.
+        "gradtrace_probe.kept = torch.autograd.graph.increment_version",
+        "gradtrace_probe.kept = torch.autograd._engine_run_backward",
+        "gradtrace_probe.kept = torch.autograd.Function.apply",
+    ],
+)
+def test_what_outlives_the_trace_keeps_nothing_of_it(monkeypatch: Any, capsys: Any, keep: str) -> None:
+    """Our stand-ins (captured streams, wrapped torch functions) kept past the trace hold
+    neither the recorder nor the snippet's namespace, and still work."""
+    source = (
+        "import sys\n"
+        "x = torch.ones(3, requires_grad=True)\n"
+        "print('hi')\n"
+        f"{keep}\n"
+        "gradtrace_probe.refs += [weakref.ref(x)]\n"
+    )
+    assert _refs_after_trace(monkeypatch, source) == [None]
+    kept = sys.modules["gradtrace_probe"].kept  # type: ignore[attr-defined]
+    if hasattr(kept, "write"):  # a stream: writes after the trace reach the real one
+        kept.write("after\n")
+        assert "after" in (capsys.readouterr().out if "stdout" in keep else capsys.readouterr().err)
+    elif keep.endswith("increment_version"):
+        import torch
+
+        t = torch.ones(2)
+        kept(t)
+        assert t._version == 1
+
+
 @pytest.mark.parametrize("retain", ["False", "True"])
 def test_graphs_a_backward_pass_ran_over_are_freed(monkeypatch: Any, retain: str) -> None:
     """The hooks a pass leaves on nodes must not keep the graph (or the recorder, which holds

@@ -35,7 +35,8 @@ class CapturedStream(io.TextIOBase):
     """A text stream that keeps at most `limit` characters and reports printed lines."""
 
     def __init__(self, rec: Recorder, limit: int, name: str, events: bool) -> None:
-        self.rec = rec
+        self.rec: Recorder | None = rec
+        self.after: Any = None  # where writes go once the trace is over (see `release`)
         self.limit = limit
         self.name = name
         self.events = events
@@ -50,6 +51,8 @@ class CapturedStream(io.TextIOBase):
     def write(self, s: str) -> int:
         if not isinstance(s, str):
             raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        if self.after is not None:
+            return int(self.after.write(s))
         written = len(s)
         if 'File "' in s:  # a traceback the snippet prints: without the tracer's frames
             s = without_our_frames(s)
@@ -61,13 +64,24 @@ class CapturedStream(io.TextIOBase):
             raise OutputLimit(f"{self.name} exceeded {self.limit} characters")
         self.parts.append(s)
         self.size += len(s)
-        if self.events and not self.rec.suspended:
+        rec = self.rec
+        if self.events and rec is not None and not rec.suspended:
             self.pending += s
             if "\n" in self.pending:
                 text, _, self.pending = self.pending.rpartition("\n")
-                stack = self.rec.snippet_stack()
-                self.rec.emit("print", stack[-1] if stack else None, text=text[:2000])
+                stack = rec.snippet_stack()
+                rec.emit("print", stack[-1] if stack else None, text=text[:2000])
         return written
+
+    def release(self, after: Any) -> None:
+        """The trace is over: later writes go to `after`, and the recorder is let go.
+
+        A module imported while the snippet ran may have kept the stream (sympy does
+        `from sys import stdout`); it would otherwise keep the whole trace alive, and its
+        output would vanish into a finished capture.
+        """
+        self.rec = None
+        self.after = after
 
     def flush(self) -> None:
         pass
@@ -198,6 +212,8 @@ def captured(rec: Recorder, max_bytes: int) -> Iterator[tuple[CapturedStream, Ca
             if out.pending and not out.overflowed:
                 rec.emit("print", None, text=out.pending[:2000])
             sys.stdout, sys.stderr, sys.stdin, warnings.showwarning = saved
+            out.release(saved[0])
+            err.release(saved[1])
 
 
 def _ours(frame: Any) -> bool:

@@ -292,14 +292,30 @@ def _eager_compile() -> Iterator[None]:
             config.disable = before  # type: ignore[attr-defined]
 
 
+class _Live:
+    """The recorder of the trace in progress, or None once it is over."""
+
+    __slots__ = ("rec", "mode")
+
+    def __init__(self, rec: Recorder) -> None:
+        self.rec: Recorder | None = rec
+        self.mode: _Mode | None = None
+
+
 @contextlib.contextmanager
 def instrumented(rec: Recorder) -> Iterator[None]:
     """Install every hook for the duration of the snippet, and remove them all after."""
+    # The wrappers put in torch's namespaces reach the trace only through `live`, emptied on
+    # the way out: one that outlives the trace (torch.overrides caches every function it
+    # finds in torch's namespaces, the snippet may keep a reference) then calls the original
+    # and keeps nothing of the trace alive.
+    live = _Live(rec)
     function_cls = torch.autograd.function.Function
     original_apply = function_cls.__dict__["apply"]
 
     def apply(cls: Any, *args: Any, **kwargs: Any) -> Any:
-        if rec.suspended:
+        rec = live.rec
+        if rec is None or rec.suspended:
             return original_apply.__func__(cls, *args, **kwargs)
 
         def call() -> Any:
@@ -320,7 +336,8 @@ def instrumented(rec: Recorder) -> Iterator[None]:
     def increment_version(tensor: Any) -> None:
         # Bumps versions without any torch op our mode could see: observed as an in-place
         # event, so saved values it makes stale are flagged like any other.
-        if rec.suspended or rec.in_optimizer is not None:
+        rec = live.rec
+        if rec is None or rec.suspended or rec.in_optimizer is not None:
             return original_increment(tensor)
         args = (tensor,) if isinstance(tensor, torch.Tensor) else (list(tensor),)
         return observe_call(rec, None, "increment_version", args, {}, lambda: original_increment(*args))  # type: ignore[no-any-return]
@@ -333,7 +350,7 @@ def instrumented(rec: Recorder) -> Iterator[None]:
         if rec.module_stack and rec.module_stack[-1] is module:
             rec.module_stack.pop()
 
-    mode = _Mode(rec)
+    mode = live.mode = _Mode(rec)
     autograd_module = torch.autograd
     original_engine_run = autograd_module._engine_run_backward
 
@@ -344,7 +361,8 @@ def instrumented(rec: Recorder) -> Iterator[None]:
         # our mode is off the stack then (torch pops it while it handles a call): put it
         # back for the engine, so what runs inside the pass (a custom Function's backward,
         # hooks, checkpoint's recompute, a nested autograd.grad) is observed too.
-        if rec.current_pass is None or rec.suspended or _on_stack(mode):
+        rec, mode = live.rec, live.mode
+        if rec is None or mode is None or rec.current_pass is None or rec.suspended or _on_stack(mode):
             return original_engine_run(*args, **kwargs)
         torch._C._push_on_torch_function_stack(mode)
         try:
@@ -432,6 +450,7 @@ def instrumented(rec: Recorder) -> Iterator[None]:
                 while torch._C._len_torch_function_stack() > depth:
                     torch._C._pop_torch_function_stack()
     finally:
+        live.rec = live.mode = None
         function_cls.apply = original_apply  # type: ignore[method-assign]
         graph_module.increment_version = original_increment
         autograd_module._engine_run_backward = original_engine_run
