@@ -10,6 +10,8 @@ hooks, then one of several endings (optimizer step, `create_graph` double backwa
 `zoo_snippet(seed)`: common layers (LSTM/GRU/RNN, packed sequences, attention, conv,
 batch norm, dropout, embedding, weight/spectral norm) and Functions with `mark_dirty`,
 `mark_non_differentiable` and `setup_context`, sometimes run in eval/no_grad/inference mode.
+`mechanics_snippet(seed)`: what happens between forward passes (backward variants,
+optimizer steps, clipping, freezing, autocast, state_dict round trips, hooks, writes).
 `loop_program(seed)`: a training loop (model, optimizer, 5-400 steps, graphs kept or not)
 with random caps, for the bounds. Many end in an autograd error (backward twice, a stale saved tensor, a write into a view of a leaf, ...):
 that is the point, errors must match too. Same seed, same snippet.
@@ -251,6 +253,60 @@ def zoo_snippet(seed: int) -> str:
             lines.append(f"h{k}.retain_grad()")
         k += 1
     lines.append(r.choice(_ZOO_ENDINGS).format(k=k - 1))
+    return "\n".join(lines) + "\n"
+
+
+# ---- training mechanics: what happens between forward passes -------------------------
+
+_MECH_PRELUDE = """import copy, io, torch, torch.nn as nn
+torch.manual_seed({seed})
+model = {model}
+opt = {opt}
+x = torch.randn(6, 3, requires_grad={xg})
+y = torch.randn(6, 2)
+out = model(x)
+loss = ((out - y) ** 2).mean()
+"""
+_MECH_MODELS = [
+    "nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))",
+    "nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))",
+    "nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.GELU(), nn.Dropout(0.2), nn.Linear(4, 2))",
+]
+_MECH_OPTS = [
+    "torch.optim.SGD(model.parameters(), lr=0.1)", "torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)",
+    "torch.optim.Adam(model.parameters(), lr=0.01, amsgrad=True)", "torch.optim.Adagrad(model.parameters(), lr=0.1)",
+]
+_MECH_ACTIONS = [
+    "out = model(x)\nloss = ((out - y) ** 2).mean()",
+    "loss.backward()", "loss.backward(retain_graph=True)", "loss.backward(inputs=[model[0].weight], retain_graph=True)",
+    "torch.autograd.backward(loss, inputs=list(model.parameters()))",
+    "opt.step()", "opt.zero_grad()", "opt.zero_grad(set_to_none=False)",
+    "norm = nn.utils.clip_grad_norm_(model.parameters(), 0.5, foreach=False)", "if any(p.grad is not None for p in model.parameters()):\n    nn.utils.clip_grad_value_(model.parameters(), 0.01)",
+    "model[0].requires_grad_(False)", "model[0].requires_grad_(True)", "model[0].weight.grad = None",
+    "with torch.autocast('cpu', dtype=torch.bfloat16):\n    out = model(x)\nloss = out.float().pow(2).mean()",
+    "model.load_state_dict(copy.deepcopy(model.state_dict()))",
+    "buf = io.BytesIO()\ntorch.save(model.state_dict(), buf)\nbuf.seek(0)\nmodel.load_state_dict(torch.load(buf))",
+    "hook = model[0].register_forward_hook(lambda m, i, o: o * 2)\nout = model(x)\nhook.remove()\nloss = out.sum()",
+    "bh = model[-1].register_full_backward_hook(lambda m, gi, go: None)",
+    "(g,) = torch.autograd.grad(loss, model[0].weight, retain_graph=True, grad_outputs=torch.ones_like(loss))",
+    "with torch.no_grad():\n    model[0].weight.add_(0.01)", "model[0].weight.data.mul_(0.5)",
+    "ema = [p.detach().clone() for p in model.parameters()]",
+    "loss = loss + 0.01 * sum(p.pow(2).sum() for p in model.parameters())",
+    "model.eval()", "model.train()", "x.grad = None", "frozen = copy.deepcopy(model)\nout = frozen(x)\nloss = out.mean()",
+    "for p in model.parameters():\n    if p.grad is not None:\n        p.grad.mul_(0.5)",
+    "loss = torch.nn.functional.huber_loss(model(x), y, reduction='sum')",
+    "@torch.no_grad()\ndef evaluate():\n    return model(x).sum()\nscore = evaluate()",
+]
+
+
+def mechanics_snippet(seed: int) -> str:
+    """A small model after its first forward, then 3-9 random training mechanics: backward
+    variants (retain_graph, inputs=), optimizer steps and zero_grad, gradient clipping,
+    freezing, autocast, state_dict round trips (deepcopy, torch.save), module hooks,
+    writes to parameters (no_grad, .data), weight decay terms, eval/train switches."""
+    r = random.Random(seed)
+    lines = [_MECH_PRELUDE.format(seed=seed, model=r.choice(_MECH_MODELS), opt=r.choice(_MECH_OPTS), xg=r.random() < 0.5)]
+    lines += [r.choice(_MECH_ACTIONS) for _ in range(r.randint(3, 9))]
     return "\n".join(lines) + "\n"
 
 

@@ -1583,6 +1583,17 @@ with torch.no_grad():
     w.mul_(2)
 y.sum().backward()
 """,
+    # backward(inputs=...) retains its inputs' grads: a frozen input fails with retain_grad's
+    # message, though the learner never called it.
+    "backward_inputs_frozen_error": """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+model = nn.Linear(3, 1)
+loss = model(torch.randn(4, 3)).pow(2).mean()
+model.weight.requires_grad_(False)  # frozen after the forward pass
+loss.backward(inputs=[model.bias, model.weight])
+""",
     # The seed articles' derived-parameter bug with a split: the views outlive the update.
     "derived_split_in_init_error": """
 import torch
@@ -1651,4 +1662,5 @@ ERROR_KINDS = {
     "no_grad_view_of_written_base_error": "view_no_grad_inplace",
     "saved_view_base_inplace_error": "saved_view_inplace",
     "derived_split_in_init_error": "saved_view_inplace",
+    "backward_inputs_frozen_error": "input_no_grad",
 }

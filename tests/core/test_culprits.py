@@ -183,3 +183,12 @@ def test_view_made_in_init_and_stale_after_a_step_pins_the_view_and_the_step() -
     assert err["related_line"] == 21  # opt.step()
     assert "forward()" in err["explanation"]["fix"]
     assert len(t["backward_passes"]) == 1  # the first step ran; the second forward failed
+
+
+def test_frozen_input_of_backward_is_explained_as_an_input_not_retain_grad() -> None:
+    t = _trace(SCENARIOS["backward_inputs_frozen_error"])
+    err = t["error"]
+    assert "retain_grad" in err["message"]  # PyTorch's wording...
+    assert err["kind"] == "input_no_grad"  # ...but the learner passed a frozen input
+    assert "model.weight" in _tensor(t, err["tensor"])["names"]
+    assert "inputs=" in err["explanation"]["what"]

@@ -15,7 +15,7 @@ import torch
 
 from gradtrace.core.model import Trace
 from gradtrace.core.tracer import trace_json, trace_source
-from tests.core.fuzz import loop_program, module_snippet, snippet, zoo_snippet
+from tests.core.fuzz import loop_program, mechanics_snippet, module_snippet, snippet, zoo_snippet
 from tests.core.oracle import run_plain
 from tests.core.test_fidelity import check_graph_and_saved, check_matches_plain
 
@@ -41,6 +41,11 @@ def test_random_module_program_traces_as_plain_pytorch_runs_it(seed: int) -> Non
 @pytest.mark.parametrize("seed", [*range(100), 1130])  # 1130: a saved split view made stale by Adam
 def test_random_layer_zoo_program_traces_as_plain_pytorch_runs_it(seed: int) -> None:
     _traces_as_plain_runs_it(zoo_snippet(seed))
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_random_training_mechanics_trace_as_plain_pytorch_runs_them(seed: int) -> None:
+    _traces_as_plain_runs_it(mechanics_snippet(seed))
 
 
 @pytest.mark.parametrize("seed", range(40))

@@ -51,6 +51,10 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
     exc_type = type(exc).__name__
     message = message_of(exc)
     rule = explain.classify(exc_type, message)
+    if rule.kind == "retain_grad_no_grad" and pass_record is not None and any(pass_record["inputs"]):
+        # backward(inputs=[...]) calls retain_grad() on its inputs: the learner never did,
+        # they passed an input that needs no grad (the same lesson as autograd.grad's).
+        rule = explain.by_kind("input_no_grad")
     err: dict[str, Any] = {
         "type": exc_type,
         "message": message,

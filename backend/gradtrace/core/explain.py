@@ -189,8 +189,10 @@ RULES: tuple[Rule, ...] = (
         "input_no_grad",
         r"One of the differentiated Tensors does not require grad",
         "Asked for the gradient of a tensor that does not require grad",
-        "torch.autograd.grad was given, as an input to differentiate with respect to, a tensor "
-        "with requires_grad=False: autograd never tracks it, so there is no gradient to return.",
+        "torch.autograd.grad (or backward(inputs=...)) was given, as an input to differentiate "
+        "with respect to, a tensor with requires_grad=False (never set, or switched off with "
+        "requires_grad_(False) to freeze it): autograd does not track it, so there is no "
+        "gradient to return.",
         "Create that tensor with requires_grad=True (or call t.requires_grad_() before using it), "
         "or leave it out of the inputs.",
     ),
@@ -259,6 +261,10 @@ GENERIC = Rule(
     "The error is not specific to autograd; the graph shows everything built up to it.",
     "Read the message and the marked line.",
 )
+
+
+def by_kind(kind: str) -> Rule:
+    return next(rule for rule in RULES if rule.kind == kind)
 
 
 def classify(exc_type: str, message: str) -> Rule:
