@@ -1594,6 +1594,33 @@ loss = model(torch.randn(4, 3)).pow(2).mean()
 model.weight.requires_grad_(False)  # frozen after the forward pass
 loss.backward(inputs=[model.bias, model.weight])
 """,
+    "detach_view_inplace_error": """
+import torch
+x = torch.randn(4, requires_grad=True)
+y = x * 2
+first = y[:2]
+first.detach_()
+""",
+    "double_backward_sdpa_error": """
+import torch
+import torch.nn.functional as F
+torch.manual_seed(0)
+q = torch.randn(1, 2, 4, 8, requires_grad=True)
+out = F.scaled_dot_product_attention(q, q, q)
+(g,) = torch.autograd.grad(out.sum(), q, create_graph=True)
+g.pow(2).sum().backward()
+""",
+    "view_after_transpose_error": """
+import torch
+w = torch.randn(3, 4, requires_grad=True)
+flat = w.t().view(-1)
+""",
+    "inplace_on_expanded_error": """
+import torch
+x = torch.randn(1, 3, requires_grad=True)
+y = (x * 1).expand(4, 3)
+y.add_(1)
+""",
     # The seed articles' derived-parameter bug with a split: the views outlive the update.
     "derived_split_in_init_error": """
 import torch
@@ -1663,4 +1690,8 @@ ERROR_KINDS = {
     "saved_view_base_inplace_error": "saved_view_inplace",
     "derived_split_in_init_error": "saved_view_inplace",
     "backward_inputs_frozen_error": "input_no_grad",
+    "detach_view_inplace_error": "detach_view_inplace",
+    "double_backward_sdpa_error": "double_backward_unsupported",
+    "view_after_transpose_error": "view_noncontiguous",
+    "inplace_on_expanded_error": "inplace_overlap",
 }

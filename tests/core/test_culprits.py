@@ -192,3 +192,26 @@ def test_frozen_input_of_backward_is_explained_as_an_input_not_retain_grad() -> 
     assert err["kind"] == "input_no_grad"  # ...but the learner passed a frozen input
     assert "model.weight" in _tensor(t, err["tensor"])["names"]
     assert "inputs=" in err["explanation"]["what"]
+
+
+def test_common_non_autograd_and_double_backward_errors_pin_their_tensor_or_node() -> None:
+    t = _trace(SCENARIOS["detach_view_inplace_error"])
+    assert "first" in _tensor(t, t["error"]["tensor"])["names"]
+    t = _trace(SCENARIOS["view_after_transpose_error"])
+    assert _tensor(t, t["error"]["tensor"])["shape"] == [4, 3]  # w.t(), the tensor view() was called on
+    assert "reshape" in t["error"]["explanation"]["fix"]
+    t = _trace(SCENARIOS["double_backward_sdpa_error"])
+    # The node the second pass could not run: the first pass's backward, built by create_graph.
+    node = _node(t, t["error"]["node"])
+    assert node["id"] in t["backward_passes"][0]["created_nodes"]
+    assert t["backward_passes"][1]["order"][-1] == node["id"]
+
+
+def test_every_error_kind_is_in_the_documented_table() -> None:
+    from pathlib import Path
+
+    from gradtrace.core import explain
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "trace-format.md").read_text()
+    missing = [rule.kind for rule in explain.RULES if f"`{rule.kind}`" not in doc]
+    assert not missing, f"add these kinds to docs/trace-format.md's error table: {missing}"

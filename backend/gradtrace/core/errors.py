@@ -101,6 +101,7 @@ def _pin(rec: Recorder, kind: str, err: dict[str, Any], p: dict[str, Any] | None
     elif kind in (
         "inplace_leaf", "inplace_leaf_view", "requires_grad_nonleaf", "requires_grad_dtype", "inference_inplace",
         "numpy_requires_grad", "hook_no_grad", "retain_grad_no_grad", "view_no_grad_inplace",
+        "detach_view_inplace", "view_noncontiguous", "inplace_overlap",
     ):
         err["tensor"] = _failed_call_tensor(rec)
     elif kind == "input_no_grad" and p is not None:

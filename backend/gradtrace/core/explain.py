@@ -235,6 +235,45 @@ RULES: tuple[Rule, ...] = (
         "Print the shapes just before this line (x.shape) and transpose/reshape to fit.",
     ),
     _rule(
+        "detach_view_inplace",
+        r"Can't detach views in-place",
+        "detach_() on a view",
+        "detach_() cuts a tensor out of the graph in place. This tensor is a view (a slice, "
+        "transpose, reshape, ... of another tensor) and shares its base's place in the graph, "
+        "so it cannot be cut out on its own.",
+        "Use t = t.detach() (a new tensor sharing the data, outside the graph), or detach the "
+        "base tensor instead.",
+    ),
+    _rule(
+        "double_backward_unsupported",
+        r"derivative for .+ is not implemented",
+        "This operation cannot be differentiated twice",
+        "A backward pass had to differentiate through the backward of an operation that "
+        "PyTorch can only differentiate once (its own backward has no derivative). That happens "
+        "with create_graph=True, or when differentiating a gradient.",
+        "Drop create_graph=True if you do not need a second derivative; otherwise replace the "
+        "operation with one built from differentiable pieces (for attention: compute "
+        "softmax(q @ k.T / sqrt(d)) @ v by hand instead of scaled_dot_product_attention).",
+    ),
+    _rule(
+        "view_noncontiguous",
+        r"view size is not compatible with input tensor's size and stride",
+        "view() on a tensor whose memory layout does not allow it",
+        "view() never copies: it only reinterprets the existing memory. After transpose(), "
+        "permute(), expand() or some slices, the elements are no longer laid out in the order "
+        "the new shape needs, so no view can express it. (Not an autograd error: the graph is "
+        "fine.)",
+        "Use reshape() (copies only when it must), or call .contiguous() before .view().",
+    ),
+    _rule(
+        "inplace_overlap",
+        r"more than one element of the written-to tensor refers to a single memory location",
+        "In-place write into a tensor whose elements share memory",
+        "The tensor written in place is an expand()ed (or otherwise broadcast) view: several of "
+        "its elements are the same memory cell, so an in-place result is ambiguous.",
+        "clone() the tensor before writing into it, or use the out-of-place operation.",
+    ),
+    _rule(
         "grad_is_none",
         r"'NoneType' object has no attribute|unsupported operand type\(s\) for .*'NoneType'",
         "A value is None (often a .grad that was never populated)",
