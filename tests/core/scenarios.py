@@ -1621,6 +1621,38 @@ x = torch.randn(1, 3, requires_grad=True)
 y = (x * 1).expand(4, 3)
 y.add_(1)
 """,
+    # Pack/unpack hooks run exactly as often as in plain PyTorch: reading saved values for
+    # the trace must not call the unpack hook (nor recompute a checkpoint).
+    "saved_tensors_hooks_print": """
+import torch
+def pack(t):
+    print("pack", tuple(t.shape))
+    return t
+def unpack(t):
+    print("unpack", tuple(t.shape))
+    return t
+x = torch.randn(3, requires_grad=True)
+with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
+    y = x.sin()
+    z = y * x
+z.sum().backward()
+print(x.grad.shape)
+""",
+    "checkpoint_print_save_on_cpu": """
+import torch
+from torch.utils.checkpoint import checkpoint
+torch.manual_seed(0)
+layer = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.5), torch.nn.Tanh())
+def block(t):
+    print("block runs")
+    return layer(t)
+x = torch.randn(2, 4, requires_grad=True)
+y = checkpoint(block, x, use_reentrant=False)
+with torch.autograd.graph.save_on_cpu():
+    z = (y * y).sum()
+z.backward()
+print(x.grad.sum().item())
+""",
     # The seed articles' derived-parameter bug with a split: the views outlive the update.
     "derived_split_in_init_error": """
 import torch

@@ -371,3 +371,12 @@ def test_soft_timeout_waits_until_the_snippets_own_code_runs() -> None:
         with pytest.raises(capture.SoftTimeout):
             time.sleep(5)  # the retry lands here, in code that is not the tracer's
         assert time.monotonic() - start < 1
+
+
+def test_values_held_by_pack_hooks_are_shown_without_unpacking() -> None:
+    t = trace_source(SCENARIOS["saved_tensors_hooks_print"]).to_dict()
+    assert t["stdout"].count("unpack") == 3  # autograd's three unpacks during backward, not ours
+    sin = next(n for n in t["nodes"] if n["name"] == "SinBackward0")
+    (saved,) = sin["saved"]
+    assert (saved["name"], saved["shape"], saved["dtype"], saved["packed"]) == ("self", [3], "torch.float32", True)
+    assert saved["freed"]  # backward released it (the hook's packed object with it)

@@ -22,6 +22,23 @@ STALE_MARK = "modified by an inplace operation"
 VIEW_STALE_MARK = "is a view and its base or another view of its base has been modified inplace"
 
 
+class _Probe:
+    """Reading a saved value that a `saved_tensors_hooks` pack hook packed runs the matching
+    unpack hook: the snippet's own code (a print), or checkpointing's recomputation. The
+    instrumentation wraps every pack/unpack pair (`instrument.wrapped_saved_hooks`): while
+    `probing`, the unpack wrapper returns a meta-device stand-in with the saved tensor's
+    shape and dtype instead, and counts it in `standins`."""
+
+    __slots__ = ("probing", "standins")
+
+    def __init__(self) -> None:
+        self.probing = 0
+        self.standins = 0
+
+
+PROBE = _Probe()
+
+
 # Per node class: (attribute, entry name, is_output) for each `_saved_*` value (not the
 # `_raw_saved_*` ones); None for custom Functions, whose saves live in `saved_tensors`.
 # Cached because `dir()` costs ~5 µs a call (facts.md).
@@ -148,6 +165,16 @@ def _add_tensor(out: Saved, name: str, t: torch.Tensor, is_output: bool) -> None
     out.tensors.append(t)
 
 
+def _add_packed(out: Saved, name: str, standin: torch.Tensor, is_output: bool) -> None:
+    """A value a pack hook holds: shape and dtype from the stand-in; no version (autograd
+    does not check versions of hooked values), storage or tensor (the hook has them)."""
+    entry = _entry(name, "tensor", is_output)
+    entry["shape"] = list(standin.shape)
+    entry["dtype"] = dtype_name(standin.dtype)
+    entry["packed"] = True
+    _add_value(out, entry)
+
+
 def _add_value(out: Saved, entry: dict[str, Any]) -> None:
     out.entries.append(entry)
     out.storages.append(None)
@@ -178,28 +205,42 @@ def probe_saved(node: Any) -> Saved:
     """Read every value the node saved for backward, noting freed and stale ones.
 
     Reading a `_saved_*` tensor runs autograd's own checks, so a freed buffer or a
-    version mismatch shows up exactly as backward would see it.
+    version mismatch shows up exactly as backward would see it. Values packed by a
+    `saved_tensors_hooks` pack hook are not unpacked (see `_Probe`).
     """
+    PROBE.probing += 1
+    try:
+        return _probe_saved(node)
+    finally:
+        PROBE.probing -= 1
+
+
+def _probe_saved(node: Any) -> Saved:
     plan = _saved_plan(node)
     if plan is None:
         return _probe_custom(node)
     out = Saved([], [], [])
     for attr, name, is_output in plan:
+        standins = PROBE.standins
         try:
             value = getattr(node, attr)
         except Exception as exc:  # freed or stale
             _add_value(out, _error_entry(name, exc, is_output))
             continue
         if isinstance(value, torch.Tensor):
-            _add_tensor(out, name, value, is_output)
+            if PROBE.standins != standins:
+                _add_packed(out, name, value, is_output)
+            else:
+                _add_tensor(out, name, value, is_output)
         elif (
             isinstance(value, tuple | list)
             and value
             and isinstance(value[0], torch.Tensor)  # sizes and strides fail here, cheaply
             and all(isinstance(v, torch.Tensor) for v in value)
         ):
+            add = _add_packed if PROBE.standins != standins else _add_tensor
             for i, v in enumerate(value):
-                _add_tensor(out, f"{name}[{i}]", v, is_output)
+                add(out, f"{name}[{i}]", v, is_output)
         else:
             # None is kept too: "autograd did not need this one" is part of the lesson (x * 2
             # saves no `self`).
@@ -213,13 +254,15 @@ def probe_saved(node: Any) -> Saved:
 def _probe_custom(node: Any) -> Saved:
     """Custom Function nodes are their own ctx: their saves live in `saved_tensors`."""
     out = Saved([], [], [])
+    standins = PROBE.standins
     try:
         tensors = node.saved_tensors
     except Exception as exc:
         if FREED_MARK in str(exc) or STALE_MARK in str(exc):
             _add_value(out, _error_entry("saved_tensors", exc, False))
         return out
+    add = _add_packed if PROBE.standins != standins else _add_tensor
     for i, t in enumerate(tensors):
         if isinstance(t, torch.Tensor):
-            _add_tensor(out, f"saved_tensors[{i}]", t, False)
+            add(out, f"saved_tensors[{i}]", t, False)
     return out

@@ -20,7 +20,7 @@ import torch
 from torch.optim import optimizer as optim
 from torch.overrides import TorchFunctionMode
 
-from gradtrace.core import backward
+from gradtrace.core import backward, graph
 from gradtrace.core.recorder import CallContext, Recorder
 
 _BACKWARD_APIS = {
@@ -292,6 +292,34 @@ def _eager_compile() -> Iterator[None]:
             config.disable = before  # type: ignore[attr-defined]
 
 
+class _Packed:
+    """What a wrapped pack hook stores: the snippet's packed object, and the shape and dtype
+    of the tensor it packed (all the trace shows of it, see `graph._Probe`)."""
+
+    __slots__ = ("inner", "shape", "dtype")
+
+    def __init__(self, inner: Any, shape: torch.Size, dtype: torch.dtype) -> None:
+        self.inner = inner
+        self.shape = shape
+        self.dtype = dtype
+
+
+def wrapped_saved_hooks(pack_hook: Any, unpack_hook: Any) -> tuple[Any, Any]:
+    """A `saved_tensors_hooks` pair that behaves as the given one, except that the tracer's
+    own reads of saved values get a stand-in instead of running the unpack hook."""
+
+    def pack(t: torch.Tensor) -> _Packed:
+        return _Packed(pack_hook(t), t.shape, t.dtype)
+
+    def unpack(packed: _Packed) -> Any:
+        if graph.PROBE.probing:
+            graph.PROBE.standins += 1
+            return torch.empty(packed.shape, dtype=packed.dtype, device="meta")
+        return unpack_hook(packed.inner)
+
+    return pack, unpack
+
+
 class _Live:
     """The recorder of the trace in progress, or None once it is over."""
 
@@ -431,12 +459,22 @@ def instrumented(rec: Recorder) -> Iterator[None]:
 
     opt_pre_handle = optim.register_optimizer_step_pre_hook(opt_pre)
     opt_post_handle = optim.register_optimizer_step_post_hook(opt_post)
+    c_autograd = torch._C._autograd
+    original_push_saved_hooks = c_autograd._push_saved_tensors_default_hooks
+
+    def push_saved_hooks(pack_hook: Any, unpack_hook: Any) -> None:
+        # Every saved_tensors_hooks (the snippet's, checkpointing's, save_on_cpu's) enters here.
+        if callable(pack_hook) and callable(unpack_hook):
+            pack_hook, unpack_hook = wrapped_saved_hooks(pack_hook, unpack_hook)
+        original_push_saved_hooks(pack_hook, unpack_hook)
+
     mod = torch.nn.modules.module
     pre_handle = mod.register_module_forward_pre_hook(pre_hook)
     post_handle = mod.register_module_forward_hook(post_hook, always_call=True)
     function_cls.apply = classmethod(apply)  # type: ignore[method-assign,assignment]
     graph_module.increment_version = increment_version
     autograd_module._engine_run_backward = engine_run
+    c_autograd._push_saved_tensors_default_hooks = push_saved_hooks
     try:
         with _eager_compile():
             # Pushed and popped by hand, not `with mode`: the snippet may have popped our mode
@@ -451,6 +489,7 @@ def instrumented(rec: Recorder) -> Iterator[None]:
                     torch._C._pop_torch_function_stack()
     finally:
         live.rec = live.mode = None
+        c_autograd._push_saved_tensors_default_hooks = original_push_saved_hooks
         function_cls.apply = original_apply  # type: ignore[method-assign]
         graph_module.increment_version = original_increment
         autograd_module._engine_run_backward = original_engine_run

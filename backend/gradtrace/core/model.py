@@ -102,6 +102,12 @@ class SavedTensor(_Sparse):
     tensor: str | None = Field(default=None, description="Id of the tensor that was saved, if known.")
     is_output: bool = Field(default=False, description="True when the node saved its own output.")
     repr: str | None = Field(default=None, description="Short repr for non-tensor saved values.")
+    packed: bool | None = Field(
+        default=None,
+        description="True when a saved_tensors_hooks pack hook holds the value (checkpointing, save_on_cpu, "
+        "the snippet's own hooks): shape and dtype only; gradtrace does not unpack it, since that would run "
+        "the unpack hook (and autograd does not check its version).",
+    )
 
 
 class Node(_Model):

@@ -606,6 +606,11 @@ export interface components {
              */
             name: string;
             /**
+             * Packed
+             * @description True when a saved_tensors_hooks pack hook holds the value (checkpointing, save_on_cpu, the snippet's own hooks): shape and dtype only; gradtrace does not unpack it, since that would run the unpack hook (and autograd does not check its version).
+             */
+            packed: boolean | null;
+            /**
              * Repr
              * @description Short repr for non-tensor saved values.
              */

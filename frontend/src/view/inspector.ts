@@ -89,7 +89,8 @@ function renderNode(root: HTMLElement, n: TraceNode, model: GraphModel, s: Repla
     for (const sv of n.saved) {
       const now = sv.tensor ? s.versions.get(sv.tensor) ?? sv.version_at_save : sv.version_now;
       const isStale = (now ?? 0) > (sv.version_at_save ?? 0);
-      const state = sv.kind === "value" ? "value" : [isStale ? "STALE (modified in place)" : "saved", freed ? "freed" : ""].filter(Boolean).join(", ");
+      const held = sv.packed ? "held by a saved-tensor hook" : "saved";
+      const state = sv.kind === "value" ? "value" : [isStale ? "STALE (modified in place)" : held, freed ? "freed" : ""].filter(Boolean).join(", ");
       body.append(h("tr", { class: freed ? "freed" : isStale ? "stale" : "" },
         h("td", { text: sv.name + (sv.is_output ? " (output)" : "") }),
         h("td", { text: sv.kind === "value" ? sv.repr ?? "" : `${fmtShape(sv.shape)} ${sv.dtype ?? ""}` }),
