@@ -29,6 +29,19 @@ def gradtrace(
     )
 
 
+@pytest.mark.parametrize("tail", ["", "a.me = a  # a cycle: freed by the collector\n", "raise ValueError('x')\n"])
+def test_what_finalizers_print_after_the_snippet_does_not_corrupt_the_json(tmp_path: Path, tail: str) -> None:
+    """`python snippet.py` runs these finalizers at exit; the trace runs them once the
+    snippet is over, and their output must not land in the JSON on stdout."""
+    src = tmp_path / "snippet.py"
+    src.write_text("import sys\nclass A:\n    def __del__(self):\n        print('bye')\n"
+                   "        print('bye', file=sys.stderr)\na = A()\nprint('hi')\n" + tail)
+    out = gradtrace("trace", str(src))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["stdout"] == "hi\n"
+    assert "bye" not in out.stderr
+
+
 def test_trace_file_to_stdout(tmp_path: Path) -> None:
     src = tmp_path / "snippet.py"
     src.write_text(SNIPPET)

@@ -1653,6 +1653,20 @@ with torch.autograd.graph.save_on_cpu():
 z.backward()
 print(x.grad.sum().item())
 """,
+    # The tracer's own reads must not reach a Tensor subclass's __torch_function__.
+    "subclass_counts_its_calls": """
+import torch
+calls = []
+class Logged(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        calls.append(getattr(func, "__name__", str(func)))
+        return super().__torch_function__(func, types, args, kwargs or {})
+x = torch.randn(3, requires_grad=True).as_subclass(Logged)
+y = (x * 2).sin()
+y.sum().backward()
+print(len(calls), calls[:12])
+""",
     # The seed articles' derived-parameter bug with a split: the views outlive the update.
     "derived_split_in_init_error": """
 import torch

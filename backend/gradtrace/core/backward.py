@@ -84,83 +84,89 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
     retain_graph = bool(create_graph if retain is None else retain)
 
     rec.suspended += 1
-    ctx = rec.context(api)
-    index = rec.pass_count
-    root_tensors = [t for t in roots if isinstance(t, torch.Tensor)]
-    root_nodes = [t.grad_fn for t in root_tensors if t.grad_fn is not None]
-    # Leaves as roots (v.backward(g) on a leaf) run their AccumulateGrad only.
-    for t in root_tensors:
-        if t.grad_fn is None and t.requires_grad:
-            acc = _grad_accumulator(t)
-            if acc is not None:
-                root_nodes.append(acc)
-    new = rec.discover(root_nodes, ctx, {id(t.grad_fn): t for t in root_tensors if t.grad_fn is not None})
-    rec.emit_nodes(new, ctx)
-    nodes = graph.reachable(root_nodes)
-    record: dict[str, Any] = {
-        "index": index,
-        "api": api,
-        "line": ctx.line,
-        "retain_graph": retain_graph,
-        "create_graph": create_graph,
-        "roots": [rec.tensor_id(t) for t in root_tensors],
-        "inputs": [rec.tensor_id(t) if isinstance(t, torch.Tensor) else None for t in inputs],
-        "order": [],
-        "received": [],
-        "accumulated": [],
-        "freed": [],
-        "created_nodes": [],
-        "stale_nodes": [],
-        "results": [],
-        "error": None,
-    }
-    rec.add_pass(record)
-    outer = (rec.current_pass, rec.executing)  # a pass run inside another's backward nests
-    rec.current_pass = record
-    rec.executing = {}
-    rec.emit("backward_begin", ctx.line, backward_pass=index, op=api, tensors=[r for r in record["roots"] if r])
-    known = [(node, num) for node in nodes if (num := rec.node_num(node)) is not None]
-    for node, _ in known:
-        nrec = rec.refresh_saved(node) if rec.maybe_stale(node) else None
-        if nrec is not None and nrec.stale:
-            record["stale_nodes"].append(nrec.id)
-            rec.emit_stale(nrec, ctx.line)
-    # Each node gets our two hooks once, the first time a pass can reach it; they report to
-    # whichever pass is running and do nothing outside one (registering and removing them
-    # per pass cost more than the hooks themselves).
-    hooked = rec.hooked
-    for node, num in known:
-        if num not in hooked:
-            hooked.add(num)
-            var = getattr(node, "variable", None)
-            var = var if isinstance(var, torch.Tensor) else None
-            node.register_prehook(_prehook(rec, num, f"n{num}", var))
-            node.register_hook(_posthook(rec, num, f"n{num}", var))
-    rec.suspended -= 1
+    try:
+        # Our reads must not run a Tensor subclass's __torch_function__ (the snippet's code).
+        with torch._C.DisableTorchFunction():
+            ctx = rec.context(api)
+            index = rec.pass_count
+            root_tensors = [t for t in roots if isinstance(t, torch.Tensor)]
+            root_nodes = [t.grad_fn for t in root_tensors if t.grad_fn is not None]
+            # Leaves as roots (v.backward(g) on a leaf) run their AccumulateGrad only.
+            for t in root_tensors:
+                if t.grad_fn is None and t.requires_grad:
+                    acc = _grad_accumulator(t)
+                    if acc is not None:
+                        root_nodes.append(acc)
+            new = rec.discover(root_nodes, ctx, {id(t.grad_fn): t for t in root_tensors if t.grad_fn is not None})
+            rec.emit_nodes(new, ctx)
+            nodes = graph.reachable(root_nodes)
+            record: dict[str, Any] = {
+                "index": index,
+                "api": api,
+                "line": ctx.line,
+                "retain_graph": retain_graph,
+                "create_graph": create_graph,
+                "roots": [rec.tensor_id(t) for t in root_tensors],
+                "inputs": [rec.tensor_id(t) if isinstance(t, torch.Tensor) else None for t in inputs],
+                "order": [],
+                "received": [],
+                "accumulated": [],
+                "freed": [],
+                "created_nodes": [],
+                "stale_nodes": [],
+                "results": [],
+                "error": None,
+            }
+            rec.add_pass(record)
+            outer = (rec.current_pass, rec.executing)  # a pass run inside another's backward nests
+            rec.current_pass = record
+            rec.executing = {}
+            rec.emit("backward_begin", ctx.line, backward_pass=index, op=api, tensors=[r for r in record["roots"] if r])
+            known = [(node, num) for node in nodes if (num := rec.node_num(node)) is not None]
+            for node, _ in known:
+                nrec = rec.refresh_saved(node) if rec.maybe_stale(node) else None
+                if nrec is not None and nrec.stale:
+                    record["stale_nodes"].append(nrec.id)
+                    rec.emit_stale(nrec, ctx.line)
+            # Each node gets our two hooks once, the first time a pass can reach it; they report to
+            # whichever pass is running and do nothing outside one (registering and removing them
+            # per pass cost more than the hooks themselves).
+            hooked = rec.hooked
+            for node, num in known:
+                if num not in hooked:
+                    hooked.add(num)
+                    var = getattr(node, "variable", None)
+                    var = var if isinstance(var, torch.Tensor) else None
+                    node.register_prehook(_prehook(rec, num, f"n{num}", var))
+                    node.register_hook(_posthook(rec, num, f"n{num}", var))
+    finally:
+        rec.suspended -= 1
 
     try:
         result = func(*args, **kwargs)
     except BaseException as exc:
         rec.suspended += 1
         try:
-            record["error"] = errors.describe(rec, exc, record)
-            _finish(rec, record, known, ctx.line, retain_graph, failed=True)
+            with torch._C.DisableTorchFunction():
+                record["error"] = errors.describe(rec, exc, record)
+                _finish(rec, record, known, ctx.line, retain_graph, failed=True)
         finally:
             rec.suspended -= 1
             rec.current_pass, rec.executing = outer
         raise
     rec.suspended += 1
     try:
-        if api == "torch.autograd.grad":
-            record["results"] = [_small(r, rec.grad_shapes) for r in _as_list(result)]
-        if create_graph:
-            grads = [r for r in _as_list(result) if isinstance(r, torch.Tensor)]
-            grads += [t.grad for t in _leaves(nodes) if t.grad is not None]
-            fresh = rec.discover([g.grad_fn for g in grads if g.grad_fn is not None], ctx, None, created_by_pass=index)
-            # (Nodes that Python code inside the pass built are in created_nodes already.)
-            record["created_nodes"] += [n.id for n in fresh]
-            rec.emit_nodes(fresh, ctx, index)
-        _finish(rec, record, known, ctx.line, retain_graph, failed=False)
+        with torch._C.DisableTorchFunction():
+            if api == "torch.autograd.grad":
+                record["results"] = [_small(r, rec.grad_shapes) for r in _as_list(result)]
+            if create_graph:
+                grads = [r for r in _as_list(result) if isinstance(r, torch.Tensor)]
+                grads += [t.grad for t in _leaves(nodes) if t.grad is not None]
+                fresh = rec.discover([g.grad_fn for g in grads if g.grad_fn is not None], ctx, None, created_by_pass=index)
+                # (Nodes that Python code inside the pass built are in created_nodes already.)
+                record["created_nodes"] += [n.id for n in fresh]
+                rec.emit_nodes(fresh, ctx, index)
+            _finish(rec, record, known, ctx.line, retain_graph, failed=False)
     finally:
         rec.suspended -= 1
         rec.current_pass, rec.executing = outer

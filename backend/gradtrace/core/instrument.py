@@ -96,7 +96,10 @@ class _Mode(TorchFunctionMode):
 def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwargs: dict[str, Any], call: Any) -> Any:
     """Run `call()` and record what it did to the autograd graph."""
     inputs = _tensors_in(args, kwargs)
-    versions = [_version(t) for t in inputs]
+    # Our reads, here and after the call, must not run a Tensor subclass's __torch_function__
+    # (the snippet's code: it could print, or count calls).
+    with torch._C.DisableTorchFunction():
+        versions = [_version(t) for t in inputs]
     rec.current_call = (op, inputs)
     try:
         out = call()
@@ -107,7 +110,8 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
         rec.current_call = None
     rec.suspended += 1
     try:
-        _after_call(rec, op, inputs, versions, out)
+        with torch._C.DisableTorchFunction():
+            _after_call(rec, op, inputs, versions, out)
     finally:
         rec.suspended -= 1
     return out
@@ -309,7 +313,9 @@ def wrapped_saved_hooks(pack_hook: Any, unpack_hook: Any) -> tuple[Any, Any]:
     own reads of saved values get a stand-in instead of running the unpack hook."""
 
     def pack(t: torch.Tensor) -> _Packed:
-        return _Packed(pack_hook(t), t.shape, t.dtype)
+        with torch._C.DisableTorchFunction():  # (as in observe_call)
+            shape, dtype = t.shape, t.dtype
+        return _Packed(pack_hook(t), shape, dtype)
 
     def unpack(packed: _Packed) -> Any:
         if graph.PROBE.probing:
@@ -403,7 +409,8 @@ def instrumented(rec: Recorder) -> Iterator[None]:
         # ops; and its internals run without our mode on the stack, at plain speed.
         popped = _pop_mode(mode)  # first, so our own reads below are not observed
         params = [p for g in optimizer.param_groups for p in g["params"] if isinstance(p, torch.Tensor)]
-        rec.in_optimizer = (optimizer, params, [_version(p) for p in params])
+        with torch._C.DisableTorchFunction():
+            rec.in_optimizer = (optimizer, params, [_version(p) for p in params])
         rec.mode_popped = popped
         closure = kwargs.get("closure", args[1] if len(args) > 1 else None)
         if callable(closure):
@@ -437,23 +444,24 @@ def instrumented(rec: Recorder) -> Iterator[None]:
         line = rec.context(op).line
         rec.suspended += 1
         try:
-            for p, before in zip(state[1], state[2], strict=True):
-                after = _version(p)
-                if before is None or after is None or after == before:
-                    continue
-                trec = rec.tensor_record(p)
-                assert trec is not None
-                storage = _storage(p)
-                if storage is not None:
-                    rec.inplace_storages[storage] = rec.event_count
-                event = rec.emit(
-                    "inplace", line, tensor=trec.id, op=op, version_before=before, version_after=after,
-                    grad_enabled=False,
-                )
-                if storage is not None:
-                    rec.event_storages[event["seq"]] = storage
-                    rec.storage_versions[storage] = after
-                trec.versions.append(event["seq"])
+            with torch._C.DisableTorchFunction():
+                for p, before in zip(state[1], state[2], strict=True):
+                    after = _version(p)
+                    if before is None or after is None or after == before:
+                        continue
+                    trec = rec.tensor_record(p)
+                    assert trec is not None
+                    storage = _storage(p)
+                    if storage is not None:
+                        rec.inplace_storages[storage] = rec.event_count
+                    event = rec.emit(
+                        "inplace", line, tensor=trec.id, op=op, version_before=before, version_after=after,
+                        grad_enabled=False,
+                    )
+                    if storage is not None:
+                        rec.event_storages[event["seq"]] = storage
+                        rec.storage_versions[storage] = after
+                    trec.versions.append(event["seq"])
         finally:
             rec.suspended -= 1
 

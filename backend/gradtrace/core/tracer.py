@@ -15,6 +15,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import gc
+import io
 import linecache
 import random
 import sys
@@ -168,7 +169,8 @@ def _traced(
             # globals, modules, tracebacks). Collect them while the old objects are still
             # frozen: that scans only what this trace made, and nothing of it is left to be
             # frozen (and so kept forever) by the next trace in this process.
-            gc.collect()
+            with _output_discarded():  # (finalizers, as above)
+                gc.collect()
         gc.unfreeze()
         if gc_enabled:
             gc.enable()
@@ -177,6 +179,12 @@ def _traced(
 # The mode's frames between a torch call and the op (`__torch_function__`, `observe_call`,
 # the call): recursion limits then match plain Python's within these few frames.
 _FRAMES_PER_CALL = 3
+
+
+@contextlib.contextmanager
+def _output_discarded() -> Iterator[None]:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
 
 
 @contextlib.contextmanager
@@ -257,11 +265,18 @@ def _trace_compiled(
 
     rec.suspended += 1  # from here on, our own torch calls are not the snippet's
     try:
-        return _describe_run(rec, namespace, source, status, failure, out, err, max_stdout_bytes)
+        # ...nor may they run the snippet's code (a Tensor subclass's __torch_function__).
+        with torch._C.DisableTorchFunction():
+            return _describe_run(rec, namespace, source, status, failure, out, err, max_stdout_bytes)
     except Exception as exc:  # the snippet broke what we read its results with
         return _unreadable_doc(rec, exc, source, status, failure, out.getvalue(), err.getvalue()[:max_stdout_bytes])
     finally:
         rec.active = False
+        # `python snippet.py` frees the snippet's globals at exit. Here they are freed now, and
+        # what their finalizers print must not reach the host's output (the CLI's JSON).
+        with _output_discarded():
+            namespace.clear()
+            failure = None  # its traceback holds the snippet's frames
 
 
 def _describe_run(
