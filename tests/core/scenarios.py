@@ -1667,6 +1667,21 @@ y = (x * 2).sin()
 y.sum().backward()
 print(len(calls), calls[:12])
 """,
+    # ...nor a TorchDispatchMode's (reading a saved output runs an aten op it would log).
+    "dispatch_mode_logs_aten_ops": """
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+class Log(TorchDispatchMode):
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        print(func)
+        return func(*args, **(kwargs or {}))
+x = torch.randn(2, 2, requires_grad=True)
+with Log():
+    y = (x * x).relu()
+    y.sum().backward()
+    x.grad.zero_()
+print(x.grad)
+""",
     # The seed articles' derived-parameter bug with a split: the views outlive the update.
     "derived_split_in_init_error": """
 import torch

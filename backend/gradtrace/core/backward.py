@@ -85,8 +85,7 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
 
     rec.suspended += 1
     try:
-        # Our reads must not run a Tensor subclass's __torch_function__ (the snippet's code).
-        with torch._C.DisableTorchFunction():
+        with graph.quiet():  # our reads must not run the snippet's code
             ctx = rec.context(api)
             index = rec.pass_count
             root_tensors = [t for t in roots if isinstance(t, torch.Tensor)]
@@ -147,7 +146,7 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
     except BaseException as exc:
         rec.suspended += 1
         try:
-            with torch._C.DisableTorchFunction():
+            with graph.quiet():
                 record["error"] = errors.describe(rec, exc, record)
                 _finish(rec, record, known, ctx.line, retain_graph, failed=True)
         finally:
@@ -156,7 +155,7 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
         raise
     rec.suspended += 1
     try:
-        with torch._C.DisableTorchFunction():
+        with graph.quiet():
             if api == "torch.autograd.grad":
                 record["results"] = [_small(r, rec.grad_shapes) for r in _as_list(result)]
             if create_graph:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import torch
+from torch.utils._python_dispatch import _disable_current_modes  # private, but stable since 1.13
 
 from gradtrace.core.summary import dtype_name
 
@@ -37,6 +38,26 @@ class _Probe:
 
 
 PROBE = _Probe()
+
+
+class quiet:
+    """Context for the tracer's own reads: they must not run the snippet's code, neither a
+    Tensor subclass's `__torch_function__` nor a TorchDispatchMode it entered (reading a
+    saved output, for one, runs an aten op such a mode would log)."""
+
+    __slots__ = ("_tf", "_modes")
+
+    def __enter__(self) -> None:
+        self._tf = torch._C.DisableTorchFunction()
+        self._tf.__enter__()
+        self._modes = _disable_current_modes() if torch._C._len_torch_dispatch_stack() else None
+        if self._modes is not None:
+            self._modes.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._modes is not None:
+            self._modes.__exit__(*exc)
+        self._tf.__exit__(*exc)
 
 
 # Per node class: (attribute, entry name, is_output) for each `_saved_*` value (not the

@@ -110,8 +110,12 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
         rec.current_call = None
     rec.suspended += 1
     try:
-        with torch._C.DisableTorchFunction():
-            _after_call(rec, op, inputs, versions, out)
+        if torch._C._len_torch_dispatch_stack():  # a TorchDispatchMode the snippet entered
+            with graph.quiet():
+                _after_call(rec, op, inputs, versions, out)
+        else:
+            with torch._C.DisableTorchFunction():
+                _after_call(rec, op, inputs, versions, out)
     finally:
         rec.suspended -= 1
     return out
@@ -444,7 +448,7 @@ def instrumented(rec: Recorder) -> Iterator[None]:
         line = rec.context(op).line
         rec.suspended += 1
         try:
-            with torch._C.DisableTorchFunction():
+            with graph.quiet():
                 for p, before in zip(state[1], state[2], strict=True):
                     after = _version(p)
                     if before is None or after is None or after == before:

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from pydantic_core import PydanticSerializationError
 
-from gradtrace.core import capture, document, errors, explain, globalstate
+from gradtrace.core import capture, document, errors, explain, globalstate, graph
 from gradtrace.core.instrument import instrumented
 from gradtrace.core.model import Trace
 from gradtrace.core.recorder import SNIPPET_FILENAME, Limits, Recorder
@@ -265,8 +265,7 @@ def _trace_compiled(
 
     rec.suspended += 1  # from here on, our own torch calls are not the snippet's
     try:
-        # ...nor may they run the snippet's code (a Tensor subclass's __torch_function__).
-        with torch._C.DisableTorchFunction():
+        with graph.quiet():  # ...nor may they run the snippet's code
             return _describe_run(rec, namespace, source, status, failure, out, err, max_stdout_bytes)
     except Exception as exc:  # the snippet broke what we read its results with
         return _unreadable_doc(rec, exc, source, status, failure, out.getvalue(), err.getvalue()[:max_stdout_bytes])
