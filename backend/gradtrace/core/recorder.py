@@ -78,6 +78,9 @@ class _Tag:
         # this tag; a strong reference would make a cycle through C++ that GC cannot break.
         self.rec = rec
 
+    def __repr__(self) -> str:  # a snippet printing grad_fn.metadata sees it: no address
+        return f"<gradtrace node n{self.num}>"
+
     def __del__(self) -> None:
         rec = self.rec()
         if rec is not None and rec.active:
