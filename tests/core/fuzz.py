@@ -12,6 +12,8 @@ batch norm, dropout, embedding, weight/spectral norm) and Functions with `mark_d
 `mark_non_differentiable` and `setup_context`, sometimes run in eval/no_grad/inference mode.
 `mechanics_snippet(seed)`: what happens between forward passes (backward variants,
 optimizer steps, clipping, freezing, autocast, state_dict round trips, hooks, writes).
+`observer_snippet(seed)`: snippet code watching autograd (subclass, dispatch and function
+modes, pack/unpack hooks, logging Functions and hooks) whose log is printed.
 `loop_program(seed)`: a training loop (model, optimizer, 5-400 steps, graphs kept or not)
 with random caps, for the bounds. Many end in an autograd error (backward twice, a stale saved tensor, a write into a view of a leaf, ...):
 that is the point, errors must match too. Same seed, same snippet.
@@ -307,6 +309,76 @@ def mechanics_snippet(seed: int) -> str:
     r = random.Random(seed)
     lines = [_MECH_PRELUDE.format(seed=seed, model=r.choice(_MECH_MODELS), opt=r.choice(_MECH_OPTS), xg=r.random() < 0.5)]
     lines += [r.choice(_MECH_ACTIONS) for _ in range(r.randint(3, 9))]
+    return "\n".join(lines) + "\n"
+
+
+# ---- observers: snippet code that watches what autograd does -----------------------------
+
+_OBS_PRELUDE = """import torch, torch.nn as nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.overrides import TorchFunctionMode
+torch.manual_seed({seed})
+log = []
+class Counted(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        log.append(getattr(func, "__name__", "?"))
+        return super().__torch_function__(func, types, args, kwargs or {{}})
+class Ops(TorchDispatchMode):
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        log.append(str(func))
+        return func(*args, **(kwargs or {{}}))
+class Calls(TorchFunctionMode):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        log.append(getattr(func, "__name__", "?"))
+        return func(*args, **(kwargs or {{}}))
+class Loud(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        log.append("Loud.forward")
+        ctx.save_for_backward(x)
+        return x.tanh()
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        log.append("Loud.backward")
+        return g * (1 - x.tanh() ** 2)
+def pack(t):
+    log.append(("pack", tuple(t.shape)))
+    return t
+def unpack(t):
+    log.append(("unpack", tuple(t.shape)))
+    return t
+net = nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 3))
+x = torch.randn(4, 3, requires_grad=True)
+"""
+_OBS_WRAPPERS = [
+    "with Ops():\n    {body}", "with Calls():\n    {body}", "with torch.autograd.graph.saved_tensors_hooks(pack, unpack):\n    {body}",
+    "with torch.autograd.graph.save_on_cpu():\n    {body}", "{body}",
+]
+_OBS_STEPS = [
+    "h = net(h)", "h = Loud.apply(h)", "h = h.as_subclass(Counted) * 2", "h = torch.utils.checkpoint.checkpoint(net, h, use_reentrant=False)",
+    "h = h.relu().sum(1, keepdim=True) * h", "h = torch.nn.functional.softplus(h)", "h.register_hook(lambda g: log.append(('grad', tuple(g.shape))))",
+    "net[0].register_forward_hook(lambda m, i, o: log.append('fwd hook'))", "h = h.exp().log()",
+]
+_OBS_ENDINGS = [
+    "loss = h.sum()\nloss.backward()", "loss = h.pow(2).mean()\n(g,) = torch.autograd.grad(loss, x, create_graph=True)\ng.sum().backward()",
+    "loss = h.sum()\nloss.backward(retain_graph=True)\nloss.backward()",
+]
+
+
+def observer_snippet(seed: int) -> str:
+    """Snippet code that watches autograd (a counting Tensor subclass, a TorchDispatchMode and
+    a TorchFunctionMode logging ops, saved-tensor pack/unpack hooks, a Function and hooks that
+    log), around random steps; the log is printed, so the trace must not add to it."""
+    r = random.Random(seed)
+    lines = [_OBS_PRELUDE.format(seed=seed), "h = x"]
+    for _ in range(r.randint(1, 4)):
+        body = r.choice(_OBS_STEPS)
+        lines.append(r.choice(_OBS_WRAPPERS).format(body=body) if "register" not in body else body)
+    ending, wrapper = r.choice(_OBS_ENDINGS), r.choice(_OBS_WRAPPERS)
+    lines.append(ending if wrapper == "{body}" else wrapper.format(body=ending.replace("\n", "\n    ")))
+    lines.append("print(len(log))\nprint(log)")
     return "\n".join(lines) + "\n"
 
 

@@ -15,7 +15,14 @@ import torch
 
 from gradtrace.core.model import Trace
 from gradtrace.core.tracer import trace_json, trace_source
-from tests.core.fuzz import loop_program, mechanics_snippet, module_snippet, snippet, zoo_snippet
+from tests.core.fuzz import (
+    loop_program,
+    mechanics_snippet,
+    module_snippet,
+    observer_snippet,
+    snippet,
+    zoo_snippet,
+)
 from tests.core.oracle import run_plain
 from tests.core.test_fidelity import check_graph_and_saved, check_matches_plain
 
@@ -46,6 +53,13 @@ def test_random_layer_zoo_program_traces_as_plain_pytorch_runs_it(seed: int) -> 
 @pytest.mark.parametrize("seed", range(100))
 def test_random_training_mechanics_trace_as_plain_pytorch_runs_them(seed: int) -> None:
     _traces_as_plain_runs_it(mechanics_snippet(seed))
+
+
+@pytest.mark.parametrize("seed", range(80))
+def test_random_observer_program_sees_what_it_sees_in_plain_pytorch(seed: int) -> None:
+    """The snippet logs what it can observe (subclass and mode calls, aten ops, pack/unpack,
+    hooks) and prints the log: the trace must add nothing to it."""
+    _traces_as_plain_runs_it(observer_snippet(seed))
 
 
 @pytest.mark.parametrize("seed", range(40))
