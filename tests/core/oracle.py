@@ -19,6 +19,18 @@ class PlainRun:
     stdout: str
     order: list[list[str]] = field(default_factory=list)  # node names per backward pass, engine order
 
+    @property
+    def line(self) -> int | None:
+        """The line Python's traceback ends at in the snippet (its innermost snippet frame)."""
+        if isinstance(self.exception, SyntaxError):
+            return self.exception.lineno
+        line, tb = None, self.exception.__traceback__ if self.exception is not None else None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == "<plain>":
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        return line
+
 
 def run_plain(source: str, record_order: bool = False) -> PlainRun:
     """Exec `source` like the tracer does (fresh __main__, same seeds), without any gradtrace hook."""

@@ -67,6 +67,7 @@ def check_matches_plain(source: str) -> None:
         assert trace["status"] == "error"
         assert trace["error"]["type"] == type(plain.exception).__name__
         assert trace["error"]["message"] == str(plain.exception)
+        assert trace["error"]["line"] == plain.line, "the error is not at the line plain Python reports"
     # Same prints (scenarios seed their randomness, so printed values match too).
     assert trace["stdout"] == plain.stdout
 
