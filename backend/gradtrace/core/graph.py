@@ -30,9 +30,10 @@ class _Probe:
     `probing`, the unpack wrapper returns a meta-device stand-in with the saved tensor's
     shape and dtype instead, and counts it in `standins`."""
 
-    __slots__ = ("probing", "standins")
+    __slots__ = ("armed", "probing", "standins")
 
     def __init__(self) -> None:
+        self.armed = False  # a pack/unpack pair was wrapped in this process (else none can stand in)
         self.probing = 0
         self.standins = 0
 
@@ -229,6 +230,8 @@ def probe_saved(node: Any) -> Saved:
     version mismatch shows up exactly as backward would see it. Values packed by a
     `saved_tensors_hooks` pack hook are not unpacked (see `_Probe`).
     """
+    if not PROBE.armed:  # the usual case, and hot: no unpack hook of ours exists
+        return _probe_saved(node)
     PROBE.probing += 1
     try:
         return _probe_saved(node)

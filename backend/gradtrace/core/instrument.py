@@ -65,6 +65,25 @@ def _tensors_out(out: Any) -> list[torch.Tensor]:
     return []
 
 
+# Tensor types whose reads run no snippet code (Parameter's __torch_function__ is torch's own).
+_PLAIN_TYPES = frozenset({torch.Tensor, torch.nn.Parameter})
+
+
+def _all_plain(tensors: list[torch.Tensor]) -> bool:
+    for t in tensors:  # (a loop: twice as fast as all() over a generator, and hot)
+        if type(t) not in _PLAIN_TYPES:
+            return False
+    return True
+
+
+def _plain_out(out: Any) -> bool:
+    if isinstance(out, torch.Tensor):
+        return type(out) in _PLAIN_TYPES
+    if isinstance(out, list | tuple):
+        return all(type(v) in _PLAIN_TYPES for v in out if isinstance(v, torch.Tensor))
+    return True
+
+
 def _version(t: torch.Tensor) -> int | None:
     try:
         return int(t._version)
@@ -97,9 +116,15 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
     """Run `call()` and record what it did to the autograd graph."""
     inputs = _tensors_in(args, kwargs)
     # Our reads, here and after the call, must not run a Tensor subclass's __torch_function__
-    # (the snippet's code: it could print, or count calls).
-    with torch._C.DisableTorchFunction():
+    # (the snippet's code: it could print, or count calls), nor a TorchFunctionMode it entered
+    # (ours is off the stack while it handles a call). Turning torch functions off costs ~2 µs
+    # a call, so it is done only when such a tensor or mode is involved.
+    plain = not torch._C._len_torch_function_stack() and _all_plain(inputs)
+    if plain:
         versions = [_version(t) for t in inputs]
+    else:
+        with torch._C.DisableTorchFunction():
+            versions = [_version(t) for t in inputs]
     rec.current_call = (op, inputs)
     try:
         out = call()
@@ -113,6 +138,8 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
         if torch._C._len_torch_dispatch_stack():  # a TorchDispatchMode the snippet entered
             with graph.quiet():
                 _after_call(rec, op, inputs, versions, out)
+        elif plain and not torch._C._len_torch_function_stack() and _plain_out(out):
+            _after_call(rec, op, inputs, versions, out)
         else:
             with torch._C.DisableTorchFunction():
                 _after_call(rec, op, inputs, versions, out)
@@ -315,6 +342,8 @@ class _Packed:
 def wrapped_saved_hooks(pack_hook: Any, unpack_hook: Any) -> tuple[Any, Any]:
     """A `saved_tensors_hooks` pair that behaves as the given one, except that the tracer's
     own reads of saved values get a stand-in instead of running the unpack hook."""
+
+    graph.PROBE.armed = True
 
     def pack(t: torch.Tensor) -> _Packed:
         with torch._C.DisableTorchFunction():  # (as in observe_call)
