@@ -161,7 +161,9 @@ def _traced(
     thresholds = gc.get_threshold()
     gc.set_threshold(thresholds[0] * _GC_SCALE, *thresholds[1:])
     try:
-        return finish(_trace_compiled(code, source, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout))
+        return finish(
+            _trace_compiled(code, source, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout, collect_garbage)
+        )
     finally:
         gc.set_threshold(*thresholds)
         if collect_garbage:
@@ -216,6 +218,7 @@ def _trace_compiled(
     max_stdout_bytes: int,
     on_event: Callable[[dict[str, Any]], None] | None,
     soft_timeout: float | None,
+    tear_down: bool,
 ) -> dict[str, Any]:
     # Tracebacks and warnings can then quote the snippet's lines.
     linecache.cache[SNIPPET_FILENAME] = (len(source), None, source.splitlines(True), SNIPPET_FILENAME)
@@ -271,11 +274,14 @@ def _trace_compiled(
         return _unreadable_doc(rec, exc, source, status, failure, out.getvalue(), err.getvalue()[:max_stdout_bytes])
     finally:
         rec.active = False
-        # `python snippet.py` frees the snippet's globals at exit. Here they are freed now, and
-        # what their finalizers print must not reach the host's output (the CLI's JSON).
-        with _output_discarded():
-            namespace.clear()
-            failure = None  # its traceback holds the snippet's frames
+        # `python snippet.py` frees the snippet's globals at exit. In a process that goes on
+        # (tear_down: the CLI, the Python API) they are freed now, and what their finalizers
+        # print must not reach the host's output (the CLI's JSON). A sandbox worker exits
+        # right after: freeing would only cost time, and its stdout goes nowhere.
+        if tear_down:
+            with _output_discarded():
+                namespace.clear()
+                failure = None  # its traceback holds the snippet's frames
 
 
 def _describe_run(
