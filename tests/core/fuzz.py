@@ -22,6 +22,7 @@ that is the point, errors must match too. Same seed, same snippet.
 from __future__ import annotations
 
 import random
+from typing import Any
 
 UNARY = [
     "{a}.sin()", "{a}.exp()", "{a}.tanh()", "{a} * 2", "{a} + 1", "{a}.pow(2)", "{a}.sigmoid()", "{a}.relu()",
@@ -134,20 +135,33 @@ _MODULE_ENDINGS = [
     "loss = h{k}.pow(2).mean()\ntorch.autograd.backward([loss, h{k}.sum()])",
     "loss = h{k}.pow(2).mean()\nparams = [p for p in net.parameters()] + [w]\ngs = torch.autograd.grad(loss, params, allow_unused=True)\nprint([None if g is None else tuple(g.shape) for g in gs])",
 ]
-def module_snippet(seed: int) -> str:
-    r = random.Random(seed)
-    lines = [_MODULE_PRELUDE.format(seed=seed, xg=r.random() < 0.6)]
+def _chain(r: random.Random, steps: list[str], wrap: Any, after: Any) -> tuple[list[str], int]:
+    """1-5 random steps `h0 = ...`, `h1 = ...` over earlier names (x first); `wrap(step)` may
+    put a step in a block, `after(k)` may add a line after it. Returns lines and step count."""
+    lines: list[str] = []
     names = ["x"]
     k = 0
     for _ in range(r.randint(1, 5)):
-        step = r.choice(_MODULE_STEPS).format(k=k, a=r.choice(names), b=r.choice(names))
-        if r.random() < 0.15:
-            step = "with torch.no_grad():\n    " + step
-        lines.append(step)
+        step = r.choice(steps).format(k=k, a=r.choice(names), b=r.choice(names))
+        lines.append(wrap(step))
         names.append(f"h{k}")
-        if r.random() < 0.25:
-            lines.append(r.choice(_MODULE_AFTER).format(k=k))
+        extra = after(k)
+        if extra is not None:
+            lines.append(extra)
         k += 1
+    return lines, k
+
+
+def module_snippet(seed: int) -> str:
+    r = random.Random(seed)
+    lines = [_MODULE_PRELUDE.format(seed=seed, xg=r.random() < 0.6)]
+    steps, k = _chain(
+        r,
+        _MODULE_STEPS,
+        lambda step: "with torch.no_grad():\n    " + step if r.random() < 0.15 else step,
+        lambda k: r.choice(_MODULE_AFTER).format(k=k) if r.random() < 0.25 else None,
+    )
+    lines += steps
     lines.append(r.choice(_MODULE_ENDINGS).format(k=k - 1))
     return "\n".join(lines) + "\n"
 
@@ -242,18 +256,15 @@ def zoo_snippet(seed: int) -> str:
     / inference mode, then one ending."""
     r = random.Random(seed)
     lines = [_ZOO_PRELUDE.format(seed=seed, xg=r.random() < 0.7)]
-    names = ["x"]
-    k = 0
-    for _ in range(r.randint(1, 5)):
-        step = r.choice(_ZOO_STEPS).format(k=k, a=r.choice(names), b=r.choice(names))
-        if r.random() < 0.15:
-            mode = r.choice(_ZOO_MODES)
-            step = mode.format(step=step.replace("\n", "\n    ") if mode.startswith("with") else step)
-        lines.append(step)
-        names.append(f"h{k}")
-        if r.random() < 0.2:
-            lines.append(f"h{k}.retain_grad()")
-        k += 1
+
+    def wrap(step: str) -> str:
+        if r.random() >= 0.15:
+            return step
+        mode = r.choice(_ZOO_MODES)
+        return mode.format(step=step.replace("\n", "\n    ") if mode.startswith("with") else step)
+
+    steps, k = _chain(r, _ZOO_STEPS, wrap, lambda k: f"h{k}.retain_grad()" if r.random() < 0.2 else None)
+    lines += steps
     lines.append(r.choice(_ZOO_ENDINGS).format(k=k - 1))
     return "\n".join(lines) + "\n"
 
