@@ -12,7 +12,7 @@ import traceback
 from types import TracebackType
 from typing import Any
 
-from gradtrace.core import explain
+from gradtrace.core import explain, graph
 from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder
 
 
@@ -175,18 +175,11 @@ def _pin_stale_view(rec: Recorder, err: dict[str, Any]) -> None:
             continue
         tid = rec.tensor_id(t)
         err["tensor"] = tid
-        event = _culprit_inplace(rec, {"tensor": None}, _storage_of(t), None)
+        event = _culprit_inplace(rec, {"tensor": None}, graph.storage_of(t), None)
         if event is not None:
             err["related_event"] = event["seq"]
             err["related_line"] = event["line"]
         return
-
-
-def _storage_of(t: Any) -> int | None:
-    try:
-        return int(t.untyped_storage().data_ptr())
-    except Exception:
-        return None
 
 
 def _culprit_inplace(

@@ -197,6 +197,14 @@ def _add_packed(out: Saved, name: str, standin: torch.Tensor, is_output: bool) -
     _add_value(out, entry)
 
 
+def storage_of(t: torch.Tensor) -> int | None:
+    """The address of `t`'s storage: what ties an in-place write to saved values (views share it)."""
+    try:
+        return int(t.untyped_storage().data_ptr())
+    except Exception:  # no storage (some subclasses, sparse)
+        return None
+
+
 def _add_value(out: Saved, entry: dict[str, Any]) -> None:
     out.entries.append(entry)
     out.storages.append(None)

@@ -180,7 +180,7 @@ def _after_call(
         if before is not None and after is not None and after != before:
             trec = rec.tensor_record(t)
             assert trec is not None
-            storage = _storage(t)
+            storage = graph.storage_of(t)
             if storage is not None:
                 rec.inplace_storages[storage] = rec.event_count
             inplace = True
@@ -261,13 +261,6 @@ def _after_call(
             grad_enabled=grad_state[0],
             inference_mode=grad_state[1],
         )
-
-
-def _storage(t: torch.Tensor) -> int | None:
-    try:
-        return int(t.untyped_storage().data_ptr())
-    except Exception:
-        return None
 
 
 def _on_stack(mode: TorchFunctionMode) -> bool:
@@ -484,7 +477,7 @@ def instrumented(rec: Recorder) -> Iterator[None]:
                         continue
                     trec = rec.tensor_record(p)
                     assert trec is not None
-                    storage = _storage(p)
+                    storage = graph.storage_of(p)
                     if storage is not None:
                         rec.inplace_storages[storage] = rec.event_count
                     event = rec.emit(
