@@ -159,7 +159,7 @@ def _pin_inplace(rec: Recorder, err: dict[str, Any], p: dict[str, Any] | None) -
             err["version_at_save"] = entry["version_at_save"]
             err["version_now"] = entry["version_now"]
             storage = rec_node.storages[rec_node.saved.index(entry)]
-            event = _culprit_inplace(rec, entry, storage, rec_node.created_event)
+            event = _culprit_inplace(rec, entry["tensor"], storage, rec_node.created_event)
             if event is not None:
                 err["related_event"] = event["seq"]
                 err["related_line"] = event["line"]
@@ -175,7 +175,7 @@ def _pin_stale_view(rec: Recorder, err: dict[str, Any]) -> None:
             continue
         tid = rec.tensor_id(t)
         err["tensor"] = tid
-        event = _culprit_inplace(rec, {"tensor": None}, graph.storage_of(t), None)
+        event = _culprit_inplace(rec, None, graph.storage_of(t), None)
         if event is not None:
             err["related_event"] = event["seq"]
             err["related_line"] = event["line"]
@@ -183,9 +183,9 @@ def _pin_stale_view(rec: Recorder, err: dict[str, Any]) -> None:
 
 
 def _culprit_inplace(
-    rec: Recorder, entry: dict[str, Any], storage: int | None, after_seq: int | None
+    rec: Recorder, tensor: str | None, storage: int | None, after_seq: int | None
 ) -> dict[str, Any] | None:
-    """The latest in-place event on the same storage after the node was created."""
+    """The latest in-place event (after `after_seq`) on `storage` or on the tensor `tensor`."""
     best = None
     for event in rec.all_events():
         if event["kind"] != "inplace":
@@ -193,7 +193,7 @@ def _culprit_inplace(
         if after_seq is not None and event["seq"] < after_seq:
             continue
         same = (storage is not None and rec.event_storages.get(event["seq"]) == storage) or (
-            entry["tensor"] is not None and event.get("tensor") == entry["tensor"]
+            tensor is not None and event.get("tensor") == tensor
         )
         if same:
             best = event
