@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import type { Trace } from "../src/api/types";
 import { buildModel, normalizeTrace } from "../src/graph/model";
-import { decodeCode, encodeCode, fragmentParams } from "../src/embed/codec";
+import { decodeCode, encodeCode, fragmentParams, isEncodedCode } from "../src/embed/codec";
 import { optionsFromDataset, parseOptions } from "../src/embed/options";
 import { parseAnnotations, pauseSteps, stripMarkers } from "../src/embed/annotations";
 import { grade, questionAt, questionIndices } from "../src/embed/predict";
@@ -27,6 +27,33 @@ describe("fragment codec", () => {
   it("rejects damaged or foreign links with a readable error", async () => {
     await expect(decodeCode("zAAAA")).rejects.toThrow(/damaged/);
     await expect(decodeCode("qwerty")).rejects.toThrow(/Unknown code format/);
+  });
+  it("falls back to plain UTF-8 where the browser has no CompressionStream, and still reads both", async () => {
+    const src = "# é ∂ 😀\nloss = (x * w).sum()\n";
+    const zipped = await encodeCode(src);
+    const saved = { c: globalThis.CompressionStream, d: globalThis.DecompressionStream };
+    try {
+      // @ts-expect-error: simulating an older browser
+      delete globalThis.CompressionStream;
+      const plain = await encodeCode(src);
+      expect(plain).toMatch(/^u[A-Za-z0-9_-]*$/);
+      expect(await decodeCode(plain)).toBe(src);
+      // @ts-expect-error: simulating an older browser
+      delete globalThis.DecompressionStream;
+      expect(await decodeCode(plain)).toBe(src);
+      await expect(decodeCode(zipped)).rejects.toThrow(/cannot open compressed links/);
+    } finally {
+      globalThis.CompressionStream = saved.c;
+      globalThis.DecompressionStream = saved.d;
+    }
+    expect(await decodeCode(zipped)).toBe(src);
+    await expect(decodeCode("u_-_-")).rejects.toThrow(/damaged/);
+  });
+  it("tells encoded values from code given as plain text", () => {
+    expect(isEncodedCode("zq1ZKc_Ly")).toBe(true);
+    expect(isEncodedCode("u" + "aW1wb3J0IHRvcmNo")).toBe(true);
+    expect(isEncodedCode("u = torch.ones(3)")).toBe(false);
+    expect(isEncodedCode("z=x*2")).toBe(false);
   });
   it("reads code= out of a fragment", () => {
     expect(fragmentParams("#code=zabc&step=3").get("code")).toBe("zabc");

@@ -19,9 +19,11 @@ def encode_code(source: str) -> str:
 
 
 def decode_code(value: str) -> str:
-    assert value.startswith("z")
-    data = value[1:] + "=" * (-len(value[1:]) % 4)
-    return zlib.decompress(base64.urlsafe_b64decode(data), -15).decode()
+    """Either format codec.ts writes: 'z' (deflate-raw) or 'u' (plain UTF-8, from browsers
+    without CompressionStream)."""
+    assert value[:1] in ("z", "u"), value[:20]
+    data = base64.urlsafe_b64decode(value[1:] + "=" * (-len(value[1:]) % 4))
+    return (zlib.decompress(data, -15) if value[0] == "z" else data).decode()
 
 
 READY = "() => document.querySelector('.gt-embed')?.dataset.ready === 'true'"

@@ -9,7 +9,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.embed.conftest import ROOT, CoursePages, Service
-from tests.embed.helpers import encode_code, node_names, player, root_data, visible_nodes, widget
+from tests.embed.helpers import decode_code, encode_code, node_names, player, root_data, visible_nodes, widget
 
 W1 = """import torch  # gradtrace: hide
 x = torch.tensor([1.0, 2.0], requires_grad=True)
@@ -65,6 +65,27 @@ def test_course_page_three_widgets(page: Page, service: Service, course: CourseP
             "import torch\nz = torch.ones(2, requires_grad=True)\n(z * z).sum().backward()\n"
         )["trace"]["nodes"]
     ]
+    assert errors == []
+
+
+# What Safari before 16.4 and Firefox before 113 lack: the widget must still work there.
+NO_COMPRESSION_STREAMS = "delete window.CompressionStream; delete window.DecompressionStream;"
+
+
+def test_embed_script_works_without_compression_streams(page: Page, service: Service, course: CoursePages) -> None:
+    page.context.add_init_script(NO_COMPRESSION_STREAMS)  # every frame: the course page and the widgets
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(course.url("index.html", service.url))
+    w1 = widget(page, lambda u: "wid=gt0" in u)
+    assert w1.evaluate("() => typeof CompressionStream") == "undefined"
+    # The loader fell back to plain UTF-8 in the fragment; the widget read it back.
+    fragment = w1.url.split("#code=", 1)[1]
+    assert fragment.startswith("u") and decode_code(fragment) == W1
+    assert node_names(w1) == [n["name"] for n in service.trace(W1)["trace"]["nodes"]]
+    # A compressed link opened in such a browser says why it cannot be read.
+    page.goto(f"{service.url}/embed#code={encode_code(W2)}")
+    page.wait_for_function("() => /cannot open compressed links/.test(document.body.textContent)", timeout=30_000)
     assert errors == []
 
 

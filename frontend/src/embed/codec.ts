@@ -1,5 +1,9 @@
 // Code <-> URL fragment (`#code=...`): deflate-raw + base64url, so a snippet lives in the link and nothing is stored.
-const PREFIX = "z"; // "z" = deflate-raw; lets the format change later without breaking old links
+// The first character names the format, so it can change without breaking old links:
+// "z" = deflate-raw, "u" = plain UTF-8 (what a browser without CompressionStream writes:
+// Safari before 16.4, Firefox before 113; course sites embed us in whatever their readers use).
+const PREFIX = "z";
+const PLAIN = "u";
 
 function toBase64Url(bytes: Uint8Array): string {
   let bin = "";
@@ -23,15 +27,33 @@ async function pipe(bytes: Uint8Array, stream: CompressionStream | Decompression
 /** Source code -> the value of `code=` in a URL fragment. */
 export async function encodeCode(source: string): Promise<string> {
   const raw = new TextEncoder().encode(source);
+  if (typeof CompressionStream === "undefined") return PLAIN + toBase64Url(raw);
   return PREFIX + toBase64Url(await pipe(raw, new CompressionStream("deflate-raw")));
+}
+
+/** Could `value` be a code= value this module wrote (a format letter, then base64url only)?
+ * Code itself never passes: it has spaces, newlines, `=` or brackets. */
+export function isEncodedCode(value: string): boolean {
+  return /^[zu][A-Za-z0-9_-]*$/.test(value);
 }
 
 /** Inverse of encodeCode; throws a readable Error on a damaged link. */
 export async function decodeCode(value: string): Promise<string> {
-  if (!value.startsWith(PREFIX)) throw new Error("Unknown code format in the link (expected it to start with 'z').");
+  const utf8 = new TextDecoder("utf-8", { fatal: true });
+  if (value.startsWith(PLAIN)) {
+    try {
+      return utf8.decode(fromBase64Url(value.slice(PLAIN.length)));
+    } catch {
+      throw new Error("The code in this link is damaged (it is not valid text). Copy the link again.");
+    }
+  }
+  if (!value.startsWith(PREFIX)) throw new Error("Unknown code format in the link (expected it to start with 'z' or 'u').");
+  if (typeof DecompressionStream === "undefined") {
+    throw new Error("This browser cannot open compressed links (it has no DecompressionStream). Update the browser, or paste the code into the editor.");
+  }
   try {
     const bytes = await pipe(fromBase64Url(value.slice(PREFIX.length)), new DecompressionStream("deflate-raw"));
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return utf8.decode(bytes);
   } catch {
     throw new Error("The code in this link is damaged (it could not be decompressed). Copy the link again.");
   }

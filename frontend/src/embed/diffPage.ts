@@ -4,7 +4,7 @@ import "./embed.css";
 import type { Trace } from "../api/types";
 import { createTrace, getExample } from "../api/client";
 import { byId, h } from "../view/dom";
-import { decodeCode } from "./codec";
+import { decodeCode, isEncodedCode } from "./codec";
 import { parseOptions } from "./options";
 import { Viewer } from "./viewer";
 import { diffSummary, diffTraces, type TraceDiff } from "./diff";
@@ -21,10 +21,10 @@ const va = new Viewer(colA, opts);
 const vb = new Viewer(colB, opts);
 let diff: TraceDiff | null = null;
 
-/** `z...` = compressed code (as in #code=), `example:NAME`, or plain text code. */
+/** `z...`/`u...` = encoded code (as in #code=), `example:NAME`, or plain text code. */
 async function resolve(v: string): Promise<string> {
   if (v.startsWith("example:")) return (await getExample(v.slice(8))).source;
-  if (v.startsWith("z")) return decodeCode(v);
+  if (isEncodedCode(v)) return decodeCode(v);
   return v;
 }
 
