@@ -2,6 +2,8 @@
 // The first character names the format, so it can change without breaking old links:
 // "z" = deflate-raw, "u" = plain UTF-8 (what a browser without CompressionStream writes:
 // Safari before 16.4, Firefox before 113; course sites embed us in whatever their readers use).
+import { inflate } from "./inflate";
+
 const PREFIX = "z";
 const PLAIN = "u";
 
@@ -19,7 +21,7 @@ function fromBase64Url(s: string): Uint8Array {
   return out;
 }
 
-async function pipe(bytes: Uint8Array, stream: CompressionStream | DecompressionStream): Promise<Uint8Array> {
+async function pipe(bytes: Uint8Array, stream: CompressionStream): Promise<Uint8Array> {
   const res = new Response(new Blob([bytes as BlobPart]).stream().pipeThrough(stream));
   return new Uint8Array(await res.arrayBuffer());
 }
@@ -48,12 +50,8 @@ export async function decodeCode(value: string): Promise<string> {
     }
   }
   if (!value.startsWith(PREFIX)) throw new Error("Unknown code format in the link (expected it to start with 'z' or 'u').");
-  if (typeof DecompressionStream === "undefined") {
-    throw new Error("This browser cannot open compressed links (it has no DecompressionStream). Update the browser, or paste the code into the editor.");
-  }
   try {
-    const bytes = await pipe(fromBase64Url(value.slice(PREFIX.length)), new DecompressionStream("deflate-raw"));
-    return utf8.decode(bytes);
+    return utf8.decode(await inflate(fromBase64Url(value.slice(PREFIX.length))));
   } catch {
     throw new Error("The code in this link is damaged (it could not be decompressed). Copy the link again.");
   }

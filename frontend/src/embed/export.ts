@@ -3,6 +3,7 @@ import css from "../style.css?inline";
 import embedCss from "./embed.css?inline";
 import type { Trace } from "../api/types";
 import { h } from "../view/dom";
+import { inflate } from "./inflate";
 import { parseOptions } from "./options";
 import { Viewer } from "./viewer";
 
@@ -15,8 +16,7 @@ async function readData(el: HTMLElement): Promise<string> {
   const bin = atob(text.trim());
   const bytes = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
-  return new Response(stream).text();
+  return new TextDecoder().decode(await inflate(bytes));
 }
 
 async function boot(): Promise<void> {
