@@ -55,10 +55,16 @@ function setStatus(status: string, text: string): void {
   statusEl.textContent = text;
 }
 
+/** localStorage, where the browser lets us have it: with cookies blocked (Safari, Firefox) even
+ * reading `window.localStorage` throws, and the playground must still start. */
+function stored(key: string): string | null {
+  try { return localStorage.getItem(key); } catch { return null; }
+}
+
 // ---- editor --------------------------------------------------------------------------------
 const editor = new CodeEditor({
   parent: byId("editor"),
-  doc: localStorage.getItem(CODE_KEY) ?? DEFAULT_CODE,
+  doc: stored(CODE_KEY) ?? DEFAULT_CODE,
   onRun: () => void run(),
   onChange: (text) => { try { localStorage.setItem(CODE_KEY, text); } catch { /* storage full or disabled */ } },
   onLineClick: (line) => {
@@ -325,7 +331,7 @@ function applyTheme(t: Theme): void {
   try { localStorage.setItem(THEME_KEY, t); } catch { /* ignore */ }
 }
 themeBtn.addEventListener("click", () => applyTheme(document.documentElement.dataset["theme"] === "dark" ? "light" : "dark"));
-applyTheme((localStorage.getItem(THEME_KEY) as Theme | null) ?? (matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light"));
+applyTheme((stored(THEME_KEY) as Theme | null) ?? (matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light"));
 
 const legend = byId("legend");
 for (const row of LEGEND) legend.append(h("li", {}, h("span", { class: `swatch sw-${row.cls}`, "aria-hidden": "true" }), row.label));

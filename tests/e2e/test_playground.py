@@ -317,3 +317,18 @@ def test_syntax_error_marks_the_line(page: Page, server: str) -> None:
     expect(page.locator(".cm-error-line")).to_have_attribute("data-line", str(err["line"]))
     expect(page.locator("#error-panel .error-message")).to_contain_text("SyntaxError")
     expect(page.locator("#error-panel .error-where")).to_contain_text(f"line {err['line']}")
+
+
+def test_starts_and_runs_where_storage_is_blocked(page: Page, server: str, api: Any) -> None:
+    # Cookies blocked (Safari, Firefox): even reading window.localStorage throws.
+    page.add_init_script(
+        "Object.defineProperty(window, 'localStorage', { get() { throw new DOMException('blocked', 'SecurityError'); } });"
+    )
+    problems = open_app(page, server)
+    code = "import torch\nx = torch.ones(2, requires_grad=True)\n(x * 3).sum().backward()\n"
+    st = run_code(page, code)
+    assert st["status"] == "ok"
+    names = page.evaluate("() => window.__gradtrace.trace.nodes.map(n => n.name)")
+    assert names == [n["name"] for n in api.trace(code)["trace"]["nodes"]]
+    page.get_by_role("button", name=re.compile("(Dark|Light) theme")).click()  # saving the theme is skipped
+    assert problems == []
