@@ -6,6 +6,7 @@ values are cached per node class because `dir()` costs ~5 µs a call (facts.md).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -247,11 +248,16 @@ def probe_saved(node: Any) -> Saved:
         PROBE.probing -= 1
 
 
+# `Saved([], [], [])` runs the NamedTuple's Python `__new__`; this is the same tuple, built in C
+# (the probe makes one per node).
+_new_saved = functools.partial(tuple.__new__, Saved)
+
+
 def _probe_saved(node: Any) -> Saved:
     plan = _saved_plan(node)
     if plan is None:
         return _probe_custom(node)
-    out = Saved([], [], [])
+    out: Saved = _new_saved(([], [], []))
     for attr, name, is_output in plan:
         standins = PROBE.standins
         try:
@@ -275,11 +281,25 @@ def _probe_saved(node: Any) -> Saved:
                 add(out, f"{name}[{i}]", v, is_output)
         else:
             # None is kept too: "autograd did not need this one" is part of the lesson (x * 2
-            # saves no `self`).
-            entry = _entry(name, "value")
+            # saves no `self`). Hot (most entries are sizes, dims, scalars): one literal, as `_entry`.
             text = repr(value)
-            entry["repr"] = text if len(text) <= 80 else text[:77] + "..."
-            _add_value(out, entry)
+            out.entries.append(
+                {
+                    "name": name,
+                    "kind": "value",
+                    "shape": None,
+                    "dtype": None,
+                    "version_at_save": None,
+                    "version_now": None,
+                    "freed": False,
+                    "stale": False,
+                    "tensor": None,
+                    "is_output": False,
+                    "repr": text if len(text) <= 80 else text[:77] + "...",
+                }
+            )
+            out.storages.append(None)
+            out.tensors.append(None)
     return out
 
 
