@@ -2,7 +2,7 @@
 // The first character names the format, so it can change without breaking old links:
 // "z" = deflate-raw, "u" = plain UTF-8 (what a browser without CompressionStream writes:
 // Safari before 16.4, Firefox before 113; course sites embed us in whatever their readers use).
-import { inflate } from "./inflate";
+import { deflate, inflate } from "./deflate";
 
 const PREFIX = "z";
 const PLAIN = "u";
@@ -21,16 +21,11 @@ function fromBase64Url(s: string): Uint8Array {
   return out;
 }
 
-async function pipe(bytes: Uint8Array, stream: CompressionStream): Promise<Uint8Array> {
-  const res = new Response(new Blob([bytes as BlobPart]).stream().pipeThrough(stream));
-  return new Uint8Array(await res.arrayBuffer());
-}
-
 /** Source code -> the value of `code=` in a URL fragment. */
 export async function encodeCode(source: string): Promise<string> {
   const raw = new TextEncoder().encode(source);
-  if (typeof CompressionStream === "undefined") return PLAIN + toBase64Url(raw);
-  return PREFIX + toBase64Url(await pipe(raw, new CompressionStream("deflate-raw")));
+  const packed = await deflate(raw);
+  return packed === null ? PLAIN + toBase64Url(raw) : PREFIX + toBase64Url(packed);
 }
 
 /** Could `value` be a code= value this module wrote (a format letter, then base64url only)?

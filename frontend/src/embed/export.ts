@@ -3,7 +3,7 @@ import css from "../style.css?inline";
 import embedCss from "./embed.css?inline";
 import type { Trace } from "../api/types";
 import { h } from "../view/dom";
-import { inflate } from "./inflate";
+import { inflate } from "./deflate";
 import { parseOptions } from "./options";
 import { Viewer } from "./viewer";
 
