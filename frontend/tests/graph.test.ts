@@ -161,6 +161,21 @@ describe("layouts", () => {
       for (const n of row) { if (n.parent !== last) { expect(seen.has(n.parent)).toBe(false); seen.add(n.parent); last = n.parent; } }
     }
   });
+  it("lays out small graphs where structuredClone is missing (Chrome < 98, Firefox < 94)", () => {
+    // dagre's ordering step calls structuredClone; there, it throws and the layered layout runs.
+    const v = buildView(buildModel(simple), new Set());
+    const saved = globalThis.structuredClone;
+    // @ts-expect-error: taken away on purpose, as in those browsers
+    delete globalThis.structuredClone;
+    try {
+      const r = runLayout({ nodes: v.layoutNodes, edges: v.layoutEdges }, dagre);
+      expect(r.engine).toBe("layered");
+      expect(Object.keys(r.positions).sort()).toEqual(v.layoutNodes.map((n) => n.id).sort());
+    } finally {
+      globalThis.structuredClone = saved;
+    }
+    expect(runLayout({ nodes: v.layoutNodes, edges: v.layoutEdges }, dagre).engine).toBe("dagre");
+  });
   it("runLayout falls back to layered for big graphs", () => {
     const m = buildModel(syntheticTrace(2500));
     const v = buildView(m, new Set());
