@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import type { Trace } from "../src/api/types";
 import { buildModel, tensorElId } from "../src/graph/model";
-import { buildView, defaultCollapsed, dynamicClasses, searchItems, groupsToOpen } from "../src/graph/view";
+import { buildView, defaultCollapsed, displayColumns, dynamicClasses, LABEL_MAX_COLUMNS, nodeSize, searchItems, groupsToOpen, wrapLabel } from "../src/graph/view";
 import { layeredLayout, runLayout } from "../src/graph/layout";
 import { syntheticTrace } from "../src/graph/synthetic";
 import { initialState } from "../src/graph/replay";
@@ -200,5 +200,46 @@ describe("default collapse on very large traces", () => {
     const drawn = [...v.els.values()].filter((e) => !e.isEdge && !e.isParent).length;
     expect(drawn).toBeGreaterThan(30);
     expect(drawn).toBeLessThanOrEqual(600);
+  });
+});
+
+describe("labels", () => {
+  it("counts CJK, full-width and emoji characters as two cells", () => {
+    expect(displayColumns("loss")).toBe(4);
+    expect(displayColumns("权重")).toBe(4);
+    expect(displayColumns("ｗ1")).toBe(3);
+    expect(displayColumns("😀x")).toBe(3); // one code point, not two UTF-16 units
+  });
+  it("wraps at spaces where it can and inside a word where it must", () => {
+    const names = "weight, bias, also_this_one, and_another_name";
+    const wrapped = wrapLabel(`${names}\n[2]`).split("\n");
+    expect(wrapped).toEqual(["weight, bias, also_this_one,", "and_another_name", "[2]"]);
+    const path = "model.encoder.layers.0.self_attn.in_proj_weight";
+    const rows = wrapLabel(path).split("\n");
+    expect(rows).toEqual(["model.encoder.layers.0.", "self_attn.in_proj_weight"]); // at a dot
+    expect(wrapLabel("ScaledDotProductEfficientAttentionBackward0").split("\n")).toEqual(["ScaledDotProductEfficient", "AttentionBackward0"]);
+    expect(wrapLabel("x".repeat(40)).split("\n").map((r) => r.length)).toEqual([LABEL_MAX_COLUMNS, 40 - LABEL_MAX_COLUMNS]);
+    const cjk = "第一层的权重参数矩阵第二层的偏置参数向量"; // 20 characters, 40 cells, no spaces
+    const cjkRows = wrapLabel(cjk).split("\n");
+    expect(cjkRows.join("")).toBe(cjk);
+    for (const r of [...rows, ...cjkRows]) expect(displayColumns(r)).toBeLessThanOrEqual(LABEL_MAX_COLUMNS);
+    expect(wrapLabel("x\n[3]")).toBe("x\n[3]");
+  });
+  it("sizes a box for its widest line and its number of lines", () => {
+    expect(nodeSize("第一层的权重\n[2]", "tensor").width).toBeGreaterThan(nodeSize("abcdef\n[2]", "tensor").width);
+    const one = nodeSize("a", "op"), three = nodeSize("a\nb\nc", "op");
+    expect(three.height - one.height).toBe(28);
+  });
+  it("builds boxes that hold wrapped labels and the version replay adds", () => {
+    const t = structuredClone(simple);
+    const leaf = t.tensors.find((x) => x.is_leaf)!;
+    leaf.names = ["第一层的权重参数矩阵第二层的偏置参数向量"];
+    leaf.version = 12;
+    const v = buildView(buildModel(t), new Set());
+    const el = v.els.get(tensorElId(leaf.id))!;
+    expect(el.def.data.label).toBe(wrapLabel(`第一层的权重参数矩阵第二层的偏置参数向量\n[${leaf.shape.join(", ")}]`));
+    const box = v.layoutNodes.find((n) => n.id === el.id)!;
+    const withVersion = wrapLabel(`第一层的权重参数矩阵第二层的偏置参数向量\n[${leaf.shape.join(", ")}] · v12`);
+    expect(box).toMatchObject(nodeSize(withVersion, "tensor"));
   });
 });

@@ -38,7 +38,10 @@ export function stylesheet(theme: Theme, arrows: ArrowDir = "dataflow", big = fa
       : { "target-arrow-shape": "none", "source-arrow-shape": "triangle" };
   return [
     { selector: "node", style: {
-      label: "data(label)", "text-wrap": "wrap", "text-valign": "center", "text-halign": "center",
+      // Labels come wrapped (view.wrapLabel) and their boxes sized for them: Cytoscape must not
+      // wrap them again (its default limit, 200px, is about one of our lines).
+      label: "data(label)", "text-wrap": "wrap", "text-max-width": "1000px",
+      "text-valign": "center", "text-halign": "center",
       "font-size": 11, "font-family": "ui-monospace, SFMono-Regular, Menlo, monospace", color: p.text,
       shape: "round-rectangle",
       "background-color": p.op, "border-width": 1, "border-color": p.opBorder,

@@ -37,11 +37,72 @@ export interface GraphView {
   layoutGroups: { id: string; parent: string | null }[];
 }
 
-/** Approximate label box so layouts leave room (Cytoscape sizes nodes from the label). */
+// Characters a monospace font draws two cells wide: CJK ideographs and kana (learners name
+// their tensors in their own language, e.g. 权重), Hangul, full-width forms, emoji.
+const WIDE = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\u3000-\u303f\uff01-\uff60\uffe0-\uffe6\p{Extended_Pictographic}]/u;
+
+/** Width of `text` in monospace cells: 2 for wide characters, 1 for the rest (per code point). */
+export function displayColumns(text: string): number {
+  let cols = 0;
+  for (const ch of text) cols += WIDE.test(ch) ? 2 : 1;
+  return cols;
+}
+
+const CELL = 6.6; // px per cell at the graph's 11 px monospace font
+const PAD = 18;
+const MAX_WIDTH = 220;
+/** Cells per label line: wider lines are wrapped by `wrapLabel`. */
+export const LABEL_MAX_COLUMNS = Math.floor((MAX_WIDTH - PAD) / CELL);
+
+/**
+ * `label` with every line wrapped to LABEL_MAX_COLUMNS: at spaces where it can; inside a word
+ * where it must, after a "." (or else a "_", or before a capital) in the row's second half
+ * ("model.encoder." / "layers.0.linear1", "ScaledDotProductEfficient" / "AttentionBackward0"),
+ * anywhere in CJK text (which has no spaces). Done here rather than by Cytoscape so each box is
+ * sized for the exact lines drawn, the same in every browser and in the SVG export.
+ */
+export function wrapLabel(label: string): string {
+  const out: string[] = [];
+  for (const line of label.split("\n")) {
+    let row = "";
+    for (const word of line.split(/(?<= )/)) { // words keep their trailing space
+      if (row && displayColumns(row + word.trimEnd()) > LABEL_MAX_COLUMNS) { out.push(row.trimEnd()); row = ""; }
+      row += word;
+      while (displayColumns(row.trimEnd()) > LABEL_MAX_COLUMNS) {
+        const [head, rest] = splitWord(row);
+        out.push(head);
+        row = rest;
+      }
+    }
+    out.push(row.trimEnd());
+  }
+  return out.join("\n");
+}
+
+/** The longest head of `text` that fits a row, ending at a natural break if there is one. */
+function splitWord(text: string): [string, string] {
+  const chars = [...text];
+  let fit = 0;
+  let cols = 0;
+  while (fit < chars.length && cols + displayColumns(chars[fit]!) <= LABEL_MAX_COLUMNS) cols += displayColumns(chars[fit++]!);
+  // Best break first: after a dot (module paths), then after "_" or before a capital.
+  const breaks = [
+    (before: string) => before === ".",
+    (before: string, at: string) => before === "_" || (/[A-Z]/.test(at) && /[a-z0-9]/.test(before)),
+  ];
+  for (const ok of breaks) {
+    for (let i = fit; i > fit / 2; i--) {
+      if (ok(chars[i - 1]!, chars[i]!)) return [chars.slice(0, i).join(""), chars.slice(i).join("")];
+    }
+  }
+  return [chars.slice(0, fit).join(""), chars.slice(fit).join("")];
+}
+
+/** Box for a label already wrapped by `wrapLabel`: the element is drawn at this size. */
 export function nodeSize(label: string, kind: string): { width: number; height: number } {
   const lines = label.split("\n");
-  const longest = Math.max(...lines.map((l) => l.length));
-  const w = Math.max(kind === "tensor" ? 60 : 70, Math.min(220, longest * 6.6 + 18));
+  const longest = Math.max(...lines.map(displayColumns));
+  const w = Math.max(kind === "tensor" ? 60 : 70, Math.min(MAX_WIDTH, longest * CELL + PAD));
   return { width: w, height: 14 * lines.length + 14 };
 }
 
@@ -100,7 +161,7 @@ export function buildView(model: GraphModel, collapsed: Set<string>): GraphView 
     const parent = parentKey && !outerCollapsed.get(parentKey) ? model.groups.get(parentKey)!.id : undefined;
     if (oc === key) {
       const members = memberLists.get(g.id) ?? [];
-      const label = `${g.label}\n${g.size} nodes ▸`;
+      const label = wrapLabel(`${g.label}\n${g.size} nodes ▸`);
       const def: ElementDef = { group: "nodes", data: { id: g.id, label, kind: "group", ...(parent ? { parent } : {}) }, classes: "group collapsed" };
       els.set(g.id, { id: g.id, isEdge: false, appearAt: appearOfMembers(members), staticClasses: def.classes, def, members });
     } else {
@@ -109,11 +170,17 @@ export function buildView(model: GraphModel, collapsed: Set<string>): GraphView 
     }
     order.push(g.id);
   }
+  const sizeLabels = new Map<string, string>();
   for (const it of model.items.values()) {
     if (rep.get(it.id) !== it.id) continue;
     const parent = it.group ? model.groups.get(it.group)!.id : undefined;
     const classes = it.classes.join(" ");
-    const def: ElementDef = { group: "nodes", data: { id: it.id, label: it.label, kind: it.kind, ...(parent ? { parent } : {}) }, classes };
+    const def: ElementDef = { group: "nodes", data: { id: it.id, label: wrapLabel(it.label), kind: it.kind, ...(parent ? { parent } : {}) }, classes };
+    // Replay appends the tensor's in-place version to its label ("· v2", see versionedLabel):
+    // the box is sized for the longest it gets, the final version.
+    const tid = it.kind === "accumulate_grad" ? null : it.tensor?.id ?? it.node?.output ?? null;
+    const version = tid ? model.tensorById.get(tid)?.version ?? 0 : 0;
+    if (version > 0) sizeLabels.set(it.id, wrapLabel(`${it.label} · v${version}`));
     els.set(it.id, { id: it.id, isEdge: false, appearAt: it.appearAt, staticClasses: classes, def, members: [it.id] });
     order.push(it.id);
     // An open group shows from its first member on.
@@ -154,7 +221,7 @@ export function buildView(model: GraphModel, collapsed: Set<string>): GraphView 
   }
   for (const el of els.values()) if (el.isEdge) order.push(el.id);
   const layoutNodes = [...els.values()].filter((e) => !e.isEdge && !e.isParent).map((e) => {
-    const s = nodeSize(e.def.data.label ?? "", e.def.data.kind ?? "");
+    const s = nodeSize(sizeLabels.get(e.id) ?? e.def.data.label ?? "", e.def.data.kind ?? "");
     // The drawn box uses the same size the layout reserved, so nothing overlaps.
     e.def.data.w = s.width;
     e.def.data.h = s.height;
@@ -220,7 +287,7 @@ export function versionedLabel(el: ViewEl, s: ReplayState, model: GraphModel): s
   const tid = it?.tensor?.id ?? it?.node?.output ?? null;
   if (!it || !tid || it.kind === "accumulate_grad") return null;
   const v = s.versions.get(tid) ?? 0;
-  return v > 0 ? `${it.label} · v${v}` : it.label;
+  return wrapLabel(v > 0 ? `${it.label} · v${v}` : it.label);
 }
 
 /** Edge label while a gradient flows along it (short: a number or a shape). */
