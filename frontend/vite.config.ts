@@ -1,6 +1,7 @@
 // Vite build: the playground bundle goes to backend/gradtrace/static, which FastAPI serves at "/".
 import { defineConfig } from "vite";
 import { fileURLToPath } from "node:url";
+import { BUILD_TARGET } from "./browsers.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 
@@ -11,7 +12,7 @@ export default defineConfig({
   build: {
     outDir: "../backend/gradtrace/static",
     emptyOutDir: true,
-    target: "es2022",
+    target: BUILD_TARGET,
     chunkSizeWarningLimit: 1200,
     // Pages: the playground, the embeddable widget (/embed) and the diff view (/diff).
     rollupOptions: {

@@ -1,6 +1,7 @@
 // Second build: the offline viewer (one IIFE, everything inlined) and embed.js (classic script), both at fixed names.
 import { defineConfig } from "vite";
 import { fileURLToPath } from "node:url";
+import { BUILD_TARGET } from "./browsers.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 
@@ -13,7 +14,7 @@ export default defineConfig(({ mode }) => {
     build: {
       outDir: loader ? "../backend/gradtrace/static" : "../backend/gradtrace/static/export",
       emptyOutDir: false,
-      target: "es2022",
+      target: BUILD_TARGET,
       assetsInlineLimit: 100_000_000,
       chunkSizeWarningLimit: 2000,
       lib: loader

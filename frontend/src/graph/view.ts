@@ -65,7 +65,9 @@ export function wrapLabel(label: string): string {
   const out: string[] = [];
   for (const line of label.split("\n")) {
     let row = "";
-    for (const word of line.split(/(?<= )/)) { // words keep their trailing space
+    const words = line.split(" ");
+    for (let i = 0; i < words.length; i++) {
+      const word = i < words.length - 1 ? words[i] + " " : words[i]!; // words keep their trailing space
       if (row && displayColumns(row + word.trimEnd()) > LABEL_MAX_COLUMNS) { out.push(row.trimEnd()); row = ""; }
       row += word;
       while (displayColumns(row.trimEnd()) > LABEL_MAX_COLUMNS) {
