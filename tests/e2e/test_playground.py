@@ -378,3 +378,25 @@ def test_labels_fit_their_boxes_cjk_names_and_long_paths(page: Page, server: str
     assert any("a_rather_long_submodule_name" in t for t in texts), texts
     assert [x["label"] for x in labels if not x["fits"]] == []
     assert problems == []
+
+
+def test_runs_without_apis_newer_than_the_floor(page: Page, server: str, api: Any) -> None:
+    """Safari 15.4 has no OffscreenCanvas (Cytoscape then draws its layers on plain canvases)
+    and no CompressionStream; take them away and the playground still traces and renders."""
+    page.add_init_script(
+        "for (const name of ['OffscreenCanvas', 'CompressionStream', 'DecompressionStream']) delete window[name];"
+    )
+    problems = open_app(page, server)
+    assert page.evaluate("() => typeof OffscreenCanvas + typeof CompressionStream") == "undefinedundefined"
+    code = "import torch\nx = torch.ones(2, requires_grad=True)\ny = x * 3\ny.sum().backward()\n"
+    st = run_code(page, code)
+    assert st["status"] == "ok"
+    assert page.evaluate("() => window.__gradtrace.trace.nodes.map(n => n.name)") == [
+        n["name"] for n in api.trace(code)["trace"]["nodes"]
+    ]
+    assert sorted(page.evaluate("() => window.__gradtrace.visibleNodes()")) == sorted(
+        n["id"] for n in api.trace(code)["trace"]["nodes"]
+    )
+    seek(page, 2)
+    expect_line(page, 3)
+    assert problems == []
