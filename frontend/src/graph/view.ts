@@ -41,10 +41,13 @@ export interface GraphView {
 // their tensors in their own language, e.g. 权重), Hangul, full-width forms, emoji.
 const WIDE = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\u3000-\u303f\uff01-\uff60\uffe0-\uffe6\p{Extended_Pictographic}]/u;
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** Width of `text` in monospace cells: 2 for wide characters, 1 for the rest (per code point). */
 export function displayColumns(text: string): number {
+  if (PRINTABLE_ASCII.test(text)) return text.length; // the usual label: no per-character work
   let cols = 0;
-  for (const ch of text) cols += WIDE.test(ch) ? 2 : 1;
+  for (const ch of text) cols += ch.charCodeAt(0) < 0x1100 || !WIDE.test(ch) ? 1 : 2; // nothing below U+1100 is wide
   return cols;
 }
 
@@ -62,8 +65,10 @@ export const LABEL_MAX_COLUMNS = Math.floor((MAX_WIDTH - PAD) / CELL);
  * sized for the exact lines drawn, the same in every browser and in the SVG export.
  */
 export function wrapLabel(label: string): string {
+  const lines = label.split("\n");
+  if (lines.every((line) => displayColumns(line) <= LABEL_MAX_COLUMNS)) return label; // the usual case
   const out: string[] = [];
-  for (const line of label.split("\n")) {
+  for (const line of lines) {
     let row = "";
     const words = line.split(" ");
     for (let i = 0; i < words.length; i++) {
