@@ -1707,6 +1707,49 @@ for step in range(2):
 """,
 })
 
+SCENARIOS.update({
+"numpy_float64_into_linear_error": """
+import numpy as np
+import torch
+model = torch.nn.Linear(2, 1)
+x = torch.from_numpy(np.array([[1.0, 2.0], [3.0, 4.0]]))
+y = model(x)
+""",
+"float_class_targets_error": """
+import torch
+torch.manual_seed(0)
+logits = torch.randn(3, 5, requires_grad=True)
+target = torch.tensor([1.0, 0.0, 4.0])
+loss = torch.nn.functional.cross_entropy(logits, target)
+""",
+"embedding_float_indices_error": """
+import torch
+emb = torch.nn.Embedding(10, 3)
+ids = torch.tensor([1.0, 2.0])
+vectors = emb(ids)
+""",
+"bce_integer_targets_error": """
+import torch
+p = torch.sigmoid(torch.zeros(3, requires_grad=True))
+y = torch.tensor([1, 0, 1])
+loss = torch.nn.functional.binary_cross_entropy(p, y)
+""",
+"lstm_float64_input_error": """
+import torch
+lstm = torch.nn.LSTM(2, 3)
+seq = torch.ones(4, 1, 2, dtype=torch.float64)
+out, _ = lstm(seq)
+""",
+"tensor_as_condition_error": """
+import torch
+w = torch.ones(3, requires_grad=True)
+loss = (w * 2).sum()
+loss.backward()
+if w.grad > 1:
+    print("big")
+""",
+})
+
 ERROR_KINDS = {
     "backward_twice_error": "backward_twice",
     "inplace_version_error": "inplace_version",
@@ -1755,4 +1798,10 @@ ERROR_KINDS = {
     "double_backward_sdpa_error": "double_backward_unsupported",
     "view_after_transpose_error": "view_noncontiguous",
     "inplace_on_expanded_error": "inplace_overlap",
+    "numpy_float64_into_linear_error": "dtype_mismatch",
+    "float_class_targets_error": "integer_expected",
+    "embedding_float_indices_error": "integer_expected",
+    "bce_integer_targets_error": "dtype_mismatch",
+    "lstm_float64_input_error": "dtype_mismatch",
+    "tensor_as_condition_error": "tensor_bool",
 }

@@ -215,3 +215,24 @@ def test_every_error_kind_is_in_the_documented_table() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "trace-format.md").read_text()
     missing = [rule.kind for rule in explain.RULES if f"`{rule.kind}`" not in doc]
     assert not missing, f"add these kinds to docs/trace-format.md's error table: {missing}"
+
+
+def test_beginner_dtype_errors_pin_the_data_tensor() -> None:
+    """The tensor pinned is the one to convert: the NumPy input, not the layer's weight; the
+    float targets or indices; the integer BCE target."""
+    for name, expected in [
+        ("numpy_float64_into_linear_error", "x"),
+        ("float_class_targets_error", "target"),
+        ("embedding_float_indices_error", "ids"),
+        ("bce_integer_targets_error", "y"),
+    ]:
+        t = _trace(SCENARIOS[name])
+        assert t["error"]["kind"] in ("dtype_mismatch", "integer_expected"), name
+        assert expected in _tensor(t, t["error"]["tensor"])["names"], name
+
+
+def test_tensor_used_as_condition_pins_it() -> None:
+    t = _trace(SCENARIOS["tensor_as_condition_error"])
+    assert t["error"]["kind"] == "tensor_bool"
+    assert _tensor(t, t["error"]["tensor"])["shape"] == [3]  # the comparison w.grad > 1
+    assert t["error"]["line"] == 6

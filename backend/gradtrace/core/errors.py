@@ -86,6 +86,23 @@ def _failed_call_tensor(rec: Recorder, pred: Any = None) -> str | None:
     return None
 
 
+def _odd_dtype_tensor(rec: Recorder) -> str | None:
+    """Of the failed call's tensors, the one whose dtype the others do not share: the input
+    (a float64 array, an int target), not the model's parameters. Ties go to data, that is
+    to a tensor that does not require grad."""
+    call = rec.last_failed_call
+    tensors = list(call["tensors"]) if call else []
+    counts: dict[Any, int] = {}
+    for t in tensors:
+        counts[t.dtype] = counts.get(t.dtype, 0) + 1
+    if len(counts) < 2:
+        return None
+    fewest = min(counts.values())
+    odd = [t for t in tensors if counts[t.dtype] == fewest]
+    odd.sort(key=lambda t: t.requires_grad)  # stable: data first, then call order
+    return rec.tensor_id(odd[0])
+
+
 def _pin(rec: Recorder, kind: str, err: dict[str, Any], p: dict[str, Any] | None, message: str) -> None:
     if kind == "backward_twice" and p is not None:
         node = p["order"][-1] if p["order"] else None
@@ -103,6 +120,12 @@ def _pin(rec: Recorder, kind: str, err: dict[str, Any], p: dict[str, Any] | None
         "numpy_requires_grad", "hook_no_grad", "retain_grad_no_grad", "view_no_grad_inplace",
         "detach_view_inplace", "view_noncontiguous", "inplace_overlap",
     ):
+        err["tensor"] = _failed_call_tensor(rec)
+    elif kind == "dtype_mismatch":
+        err["tensor"] = _odd_dtype_tensor(rec)
+    elif kind == "integer_expected":  # the float tensor given as indices: data, not a parameter
+        err["tensor"] = _failed_call_tensor(rec, lambda t: t.is_floating_point() and not t.requires_grad)
+    elif kind == "tensor_bool":
         err["tensor"] = _failed_call_tensor(rec)
     elif kind == "input_no_grad" and p is not None:
         for tid in p["inputs"]:

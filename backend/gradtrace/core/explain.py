@@ -283,6 +283,42 @@ RULES: tuple[Rule, ...] = (
         "run backward() first.",
         types=("AttributeError", "TypeError"),
     ),
+    # Three beginner errors that are not about autograd but stop most first snippets.
+    _rule(
+        "integer_expected",
+        r"expected target dtype to be Long|'indices' to have one of the following scalar types",
+        "Expected integer indices, got floats",
+        "Class targets of cross_entropy / nll_loss and the indices of an Embedding are "
+        "positions, so they must be integer tensors (torch.long). A float tensor, such as "
+        "torch.tensor([1., 0., 4.]), was given.",
+        "Make them integers: target = target.long(), or build them with dtype=torch.long. "
+        "(For soft labels, probabilities per class, cross_entropy takes instead a float target "
+        "of the same shape as its input.)",
+    ),
+    _rule(
+        "dtype_mismatch",
+        r"must have the same dtype|to have the same dtype|type \(\w+\) and \w+ type \(\w+\) should be "
+        r"the same|Found dtype \w+ but expected \w+|input dtype \(.*\) does not match weight dtype",
+        "Tensors of different dtypes meet in one operation",
+        "This operation needs its inputs to share a dtype. PyTorch's default, and the dtype of "
+        "nn layers' parameters, is float32; NumPy arrays are float64 (double), so "
+        "torch.from_numpy(a) or torch.tensor(a) of a NumPy array gives float64, and integer "
+        "literals give int64 (torch.tensor([1, 0, 1])).",
+        "Convert the data to the model's dtype: x = x.float() (or torch.tensor(a, "
+        "dtype=torch.float32)); or convert the model with model.double(). Targets of BCE or "
+        "MSE losses must be floats too: y = y.float().",
+        types=("RuntimeError", "ValueError"),
+    ),
+    _rule(
+        "tensor_bool",
+        r"Boolean value of Tensor with more than one value is ambiguous",
+        "A tensor with several values used as True or False",
+        "if, while, and, or and not need one truth value. A comparison such as x > 0 on a "
+        "tensor gives one boolean per element, and PyTorch will not guess whether you mean all "
+        "of them or any.",
+        "Say which: (x > 0).all() or (x > 0).any(); or compare one value: x[0] > 0, or "
+        "loss.item() < 0.1 for a one-element tensor.",
+    ),
     _rule(
         "out_of_memory",
         r"can't allocate memory|DefaultCPUAllocator|out of memory",
