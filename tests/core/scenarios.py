@@ -1740,6 +1740,13 @@ lstm = torch.nn.LSTM(2, 3)
 seq = torch.ones(4, 1, 2, dtype=torch.float64)
 out, _ = lstm(seq)
 """,
+"backward_on_item_error": """
+import torch
+w = torch.ones(2, requires_grad=True)
+loss = (w * 2).sum().item()
+print(loss)
+loss.backward()
+""",
 "tensor_as_condition_error": """
 import torch
 w = torch.ones(3, requires_grad=True)
@@ -1804,4 +1811,5 @@ ERROR_KINDS = {
     "bce_integer_targets_error": "dtype_mismatch",
     "lstm_float64_input_error": "dtype_mismatch",
     "tensor_as_condition_error": "tensor_bool",
+    "backward_on_item_error": "backward_on_number",
 }

@@ -283,6 +283,18 @@ RULES: tuple[Rule, ...] = (
         "run backward() first.",
         types=("AttributeError", "TypeError"),
     ),
+    _rule(
+        "backward_on_number",
+        r"'(float|int|bool|complex)' object has no attribute '(backward|grad|grad_fn|retain_grad|requires_grad_)'",
+        "backward() on a Python number, not a tensor",
+        ".item(), float() and Python's own arithmetic on such results give plain Python "
+        "numbers. A number has no autograd graph (no grad_fn), so there is nothing to run "
+        "backward through: the link to the tensors that made it was cut at the conversion.",
+        "Keep the tensor: call loss.backward() on the tensor itself and use loss.item() only "
+        "to print or log. To add up losses, add tensors (total = total + loss), not their "
+        ".item() values.",
+        types=("AttributeError",),
+    ),
     # Three beginner errors that are not about autograd but stop most first snippets.
     _rule(
         "integer_expected",
