@@ -1747,6 +1747,17 @@ loss = (w * 2).sum().item()
 print(loss)
 loss.backward()
 """,
+"saved_no_grad_view_written_error": """
+import torch
+x = torch.ones(3, requires_grad=True)
+h = x * 2
+with torch.no_grad():
+    v = h[:2]
+w = torch.ones(2, requires_grad=True)
+y = w * v
+h.mul_(2)
+y.sum().backward()
+""",
 "tensor_as_condition_error": """
 import torch
 w = torch.ones(3, requires_grad=True)
@@ -1812,4 +1823,5 @@ ERROR_KINDS = {
     "lstm_float64_input_error": "dtype_mismatch",
     "tensor_as_condition_error": "tensor_bool",
     "backward_on_item_error": "backward_on_number",
+    "saved_no_grad_view_written_error": "view_no_grad_inplace",
 }

@@ -236,3 +236,18 @@ def test_tensor_used_as_condition_pins_it() -> None:
     assert t["error"]["kind"] == "tensor_bool"
     assert _tensor(t, t["error"]["tensor"])["shape"] == [3]  # the comparison w.grad > 1
     assert t["error"]["line"] == 6
+
+
+def test_saved_no_grad_view_written_later_is_flagged_stale_and_pinned() -> None:
+    """A view made under no_grad, saved by a later op, then its base written with grad on:
+    PyTorch refuses to read it in backward with a view error (no versions in the message).
+    The saving node is flagged stale before the pass and pinned, with the write's line."""
+    t = _trace(SCENARIOS["saved_no_grad_view_written_error"])
+    err = t["error"]
+    assert err["kind"] == "view_no_grad_inplace"
+    node = _node(t, err["node"])
+    assert node["name"] == "MulBackward0" and node["stale"] is True
+    assert "v" in _tensor(t, err["tensor"])["names"]
+    assert (err["version_at_save"], err["version_now"], err["related_line"]) == (0, 1, 9)
+    kinds = [e["kind"] for e in t["events"]]
+    assert kinds.index("stale") < kinds.index("execute")

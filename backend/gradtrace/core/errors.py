@@ -111,7 +111,9 @@ def _pin(rec: Recorder, kind: str, err: dict[str, Any], p: dict[str, Any] | None
             if earlier["index"] < p["index"] and node in earlier["freed"]:
                 err["related_line"] = earlier["line"]
                 break
-    elif kind == "inplace_version" or (kind == "saved_view_inplace" and p is not None):
+    elif kind == "inplace_version" or (kind in ("saved_view_inplace", "view_no_grad_inplace") and p is not None):
+        # In backward, a stale saved view fails with its own message; the node that saved it
+        # was flagged stale before the pass, like any other.
         _pin_inplace(rec, err, p)
     elif kind == "saved_view_inplace":  # a stale view used in the forward pass
         _pin_stale_view(rec, err)

@@ -19,9 +19,12 @@ from gradtrace.core.summary import dtype_name
 _VERSION_RE = re.compile(r"is at version (\d+); expected version (\d+)")
 FREED_MARK = "backward through the graph a second time"
 STALE_MARK = "modified by an inplace operation"
-# How reading a saved view fails when it is one of several views an op returned (split,
-# chunk, unbind, or a view of one) and its base was written after: stale, but no versions.
-VIEW_STALE_MARK = "is a view and its base or another view of its base has been modified inplace"
+# How reading a saved view fails when its base was written after it was saved, and the view
+# is one of several an op returned (split, chunk, unbind, or a view of one: "... is a view and
+# its base or another view of its base has been modified inplace") or was made under no_grad
+# ("A view was created in no_grad mode and its base or another view of its base has been
+# modified inplace with grad mode enabled"): stale, but the message gives no versions.
+VIEW_STALE_MARK = "and its base or another view of its base has been modified inplace"
 
 
 class _Probe:
