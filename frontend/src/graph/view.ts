@@ -185,7 +185,7 @@ export function buildView(model: GraphModel, collapsed: Set<string>): GraphView 
     const def: ElementDef = { group: "nodes", data: { id: it.id, label: wrapLabel(it.label), kind: it.kind, ...(parent ? { parent } : {}) }, classes };
     // Replay appends the tensor's in-place version to its label ("· v2", see versionedLabel):
     // the box is sized for the longest it gets, the final version.
-    const tid = it.kind === "accumulate_grad" ? null : it.tensor?.id ?? it.node?.output ?? null;
+    const tid = versionedTensor(it);
     const version = tid ? model.tensorById.get(tid)?.version ?? 0 : 0;
     if (version > 0) sizeLabels.set(it.id, wrapLabel(`${it.label} · v${version}`));
     els.set(it.id, { id: it.id, isEdge: false, appearAt: it.appearAt, staticClasses: classes, def, members: [it.id] });
@@ -286,13 +286,18 @@ export function dynamicClasses(view: GraphView, el: ViewEl, s: ReplayState, mode
   return out.join(" ");
 }
 
+/** The tensor whose in-place version an item's label shows: its own, or its node's output. */
+function versionedTensor(it: Item): string | null {
+  return it.kind === "accumulate_grad" ? null : it.tensor?.id ?? it.node?.output ?? null;
+}
+
 /** A tensor's label with its in-place version once it was bumped ("b\n[2] · v1"). */
 export function versionedLabel(el: ViewEl, s: ReplayState, model: GraphModel): string | null {
   const members = el.members;
   if (!members || members.length !== 1) return null;
   const it = model.items.get(members[0]!);
-  const tid = it?.tensor?.id ?? it?.node?.output ?? null;
-  if (!it || !tid || it.kind === "accumulate_grad") return null;
+  const tid = it ? versionedTensor(it) : null;
+  if (!it || !tid) return null;
   const v = s.versions.get(tid) ?? 0;
   return wrapLabel(v > 0 ? `${it.label} · v${v}` : it.label);
 }
