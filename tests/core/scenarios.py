@@ -739,6 +739,26 @@ out = (h * h).sum()
 out.backward(retain_graph=True)
 out.backward()
 """,
+"dataloader_workers": """
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+torch.manual_seed(0)
+data = TensorDataset(torch.randn(12, 3), torch.randn(12, 1))
+loader = DataLoader(data, batch_size=4, shuffle=True, num_workers=2, persistent_workers=True)
+model = nn.Linear(3, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(2):
+    for xb, yb in loader:
+        loss = nn.functional.mse_loss(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    print(epoch, round(loss.item(), 6), xb[0].tolist(), loader.num_workers)
+xb, yb = next(iter(loader))
+# Workers collate into shared memory (an out= write: version 1); in process, fresh (0).
+del xb, yb
+""",
 "torch_compile_eager": """
 import torch
 @torch.compile(backend="eager")

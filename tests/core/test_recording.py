@@ -197,6 +197,23 @@ def test_torch_compile_runs_eagerly_with_a_note() -> None:
     assert dynamo_config.disable is False
 
 
+def test_dataloader_workers_load_in_process_with_a_note() -> None:
+    # Worker processes build no graph, and the sandbox has no shared memory for their queues
+    # (there they failed with a bare FileNotFoundError): batches load in the traced process.
+    from torch.utils.data import DataLoader
+
+    original = DataLoader.__dict__["__iter__"]
+    t = _trace(SCENARIOS["dataloader_workers"])
+    assert t["status"] == "ok", t["error"]
+    notes = [e for e in t["events"] if e["kind"] == "warning" and "DataLoader" in e["text"]]
+    assert len(notes) == 1 and notes[0]["line"] == 11 and "num_workers=2" in notes[0]["text"]
+    # Six training steps, each its own graph through the model's parameters.
+    assert sum(p["api"] == "Tensor.backward" for p in t["backward_passes"]) == 6
+    assert DataLoader.__dict__["__iter__"] is original
+    # Outside a trace the loader is untouched: real workers.
+    assert DataLoader([1, 2, 3], num_workers=1).__iter__().__class__.__name__ == "_MultiProcessingDataLoaderIter"
+
+
 @pytest.mark.parametrize("depth", [950, 1100])
 def test_recursion_limit_is_the_one_plain_python_has(depth: int, tmp_path: Any) -> None:
     # The snippet runs below the tracer's frames (and pytest's): that must not make a

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from gradtrace.core.examples import get_example
 
@@ -56,3 +57,25 @@ def test_torch_compile_runs_eagerly_in_the_sandbox(sandbox: Sandbox) -> None:
     assert result["status"] == "ok", result["error"]
     assert result["stdout"] == "tensor([3., 3., 3., 3.])\n"
     assert [n["name"] for n in result["nodes"]].count("MulBackward0") == 1
+
+
+def test_dataloader_with_workers_runs_in_the_sandbox(sandbox: Sandbox) -> None:
+    # Course code often sets num_workers; worker processes would need shared memory the
+    # sandbox does not have (they failed with a bare FileNotFoundError). Batches load in the
+    # worker's own process instead, with a note at the loop's line.
+    source = (
+        "import torch\nfrom torch.utils.data import DataLoader, TensorDataset\n"
+        "data = TensorDataset(torch.arange(8.0).reshape(4, 2), torch.ones(4))\n"
+        "w = torch.ones(2, requires_grad=True)\n"
+        "for xb, yb in DataLoader(data, batch_size=2, num_workers=4):\n"
+        "    ((xb @ w - yb) ** 2).sum().backward()\n"
+        "print(w.grad.tolist())\n"
+    )
+    result = sandbox.run(source)
+    assert result["status"] == "ok", result["error"]
+    x, y = torch.arange(8.0).reshape(4, 2), torch.ones(4)
+    w = torch.ones(2, requires_grad=True)
+    ((x @ w - y) ** 2).sum().backward()
+    assert result["stdout"] == f"{w.grad.tolist()}\n"
+    notes = [e for e in result["events"] if e["kind"] == "warning" and "num_workers=4" in e["text"]]
+    assert [e["line"] for e in notes] == [5]

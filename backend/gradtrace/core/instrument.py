@@ -3,7 +3,8 @@
 A TorchFunctionMode observes each call (ops, Tensor methods, `.data`, `requires_grad_`,
 backward APIs); `Function.apply` and `torch.autograd.graph.increment_version` are wrapped
 because they bypass the mode; global module hooks keep the `nn.Module` stack for grouping. Each hook calls the real
-function with the real arguments and returns its result untouched.
+function with the real arguments and returns its result untouched. Two things are switched off while
+tracing, each with a note: torch.compile (runs eagerly) and DataLoader worker processes (loads in process).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 from torch.optim import optimizer as optim
 from torch.overrides import TorchFunctionMode
+from torch.utils.data import dataloader
 
 from gradtrace.core import backward, graph
 from gradtrace.core.recorder import CallContext, Recorder
@@ -320,6 +322,65 @@ def _eager_compile() -> Iterator[None]:
             config.disable = before  # type: ignore[attr-defined]
 
 
+_DATA_NOTE = (
+    "gradtrace loads this DataLoader's batches in the snippet's own process (num_workers={n} "
+    "ran as 0): worker processes would build no autograd graph, and the sandbox runs one "
+    "process. A map-style dataset gives the same batches in the same order; worker_init_fn "
+    "is not called, and an IterableDataset yields its stream once instead of once per worker."
+)
+
+
+@contextlib.contextmanager
+def _in_process_data_loading() -> Iterator[None]:
+    """DataLoader workers off while tracing: batches are loaded in this process.
+
+    Worker processes only load data (no autograd graph is built there), the sandbox has no
+    shared memory for their queues (they would fail with a bare FileNotFoundError), and a
+    fork of a traced process would carry the tracer along. The loader keeps its settings
+    (`num_workers` still reads as given); only its iterator is the single-process one.
+    """
+    loader_cls = dataloader.DataLoader
+    original = loader_cls.__dict__["__iter__"]
+    warned = False
+
+    def __iter__(self: Any) -> Any:
+        nonlocal warned
+        workers = self.num_workers
+        if not workers:
+            return original(self)
+        if not warned:
+            warned = True
+            # stacklevel 2: the snippet line that iterates (a for loop, iter(), next(iter(...))).
+            warnings.warn(_DATA_NOTE.format(n=workers), UserWarning, stacklevel=2)
+        if self.persistent_workers and self._iterator is not None:
+            # As DataLoader does with persistent workers: the same iterator, reset. Making a
+            # new one would draw one more number from the global RNG than the plain run does.
+            it = self._iterator
+            it._reset(self)
+            # (Persistent workers re-iterate their dataset on reset; our fetcher must too.)
+            it._dataset_fetcher = dataloader._DatasetKind.create_fetcher(
+                it._dataset_kind, it._dataset, it._auto_collation, it._collate_fn, it._drop_last
+            )
+            return it
+        timeout = self.timeout
+        # The single-process iterator reads these two from the loader once, when it is made
+        # (and insists on zero); neither is a setting DataLoader guards after __init__.
+        self.num_workers, self.timeout = 0, 0
+        try:
+            it = dataloader._SingleProcessDataLoaderIter(self)
+        finally:
+            self.num_workers, self.timeout = workers, timeout
+        if self.persistent_workers:
+            self._iterator = it
+        return it
+
+    loader_cls.__iter__ = __iter__  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        loader_cls.__iter__ = original  # type: ignore[method-assign]
+
+
 class _Packed:
     """What a wrapped pack hook stores: the snippet's packed object, and the shape and dtype
     of the tensor it packed (all the trace shows of it, see `graph._Probe`)."""
@@ -510,7 +571,7 @@ def instrumented(rec: Recorder) -> Iterator[None]:
     autograd_module._engine_run_backward = engine_run
     c_autograd._push_saved_tensors_default_hooks = push_saved_hooks
     try:
-        with _eager_compile():
+        with _eager_compile(), _in_process_data_loading():
             # Pushed and popped by hand, not `with mode`: the snippet may have popped our mode
             # (or left its own modes on top); the stack is put back as it was, either way.
             depth = torch._C._len_torch_function_stack()
