@@ -1778,6 +1778,12 @@ y = w * v
 h.mul_(2)
 y.sum().backward()
 """,
+"module_missing_error": """
+import torch
+w = torch.ones(3, requires_grad=True)
+loss = (w * 2).sum()
+import torchvision.transforms as T
+""",
 "tensor_as_condition_error": """
 import torch
 w = torch.ones(3, requires_grad=True)
@@ -1842,6 +1848,7 @@ ERROR_KINDS = {
     "bce_integer_targets_error": "dtype_mismatch",
     "lstm_float64_input_error": "dtype_mismatch",
     "tensor_as_condition_error": "tensor_bool",
+    "module_missing_error": "module_unavailable",
     "backward_on_item_error": "backward_on_number",
     "saved_no_grad_view_written_error": "view_no_grad_inplace",
 }

@@ -332,6 +332,19 @@ RULES: tuple[Rule, ...] = (
         "loss.item() < 0.1 for a one-element tensor.",
     ),
     _rule(
+        "module_unavailable",
+        r"No module named",
+        "A module that is not installed here",
+        "The snippet imports a module that is not installed where it runs. The gradtrace "
+        "playground runs snippets with Python's standard library, PyTorch and NumPy: "
+        "torchvision, matplotlib, pandas and the like are not there.",
+        "Remove that import and what uses it. Build a small input by hand instead of loading a "
+        "dataset (torch.randn(8, 1, 28, 28) stands in for a batch of MNIST images, "
+        "torch.randint(0, 10, (8,)) for its labels), and print values instead of plotting "
+        "them: the autograd graph does not depend on where the data came from.",
+        types=("ModuleNotFoundError",),
+    ),
+    _rule(
         "out_of_memory",
         r"can't allocate memory|DefaultCPUAllocator|out of memory",
         "Out of memory",
