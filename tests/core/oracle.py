@@ -6,6 +6,7 @@ import contextlib
 import io
 import linecache
 import random
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +89,9 @@ def run_plain(source: str, record_order: bool = False) -> PlainRun:
     anomaly = (torch.is_anomaly_enabled(), torch.is_anomaly_check_nan_enabled())
     dtype, grad = torch.get_default_dtype(), torch.is_grad_enabled()
     try:
-        with contextlib.redirect_stdout(out):
+        # stdin empty, as for `python file.py < /dev/null` (how the tracer runs a snippet;
+        # pytest's own stdin raises OSError on read).
+        with contextlib.redirect_stdout(out), _stdin(io.StringIO("")):
             exec(compile(source, "<plain>", "exec"), namespace)
     except BaseException as e:  # noqa: BLE001 - the snippet's outcome is what we compare
         exc = e
@@ -98,6 +101,16 @@ def run_plain(source: str, record_order: bool = False) -> PlainRun:
         torch.set_default_dtype(dtype)
         torch.set_grad_enabled(grad)
     return PlainRun(namespace=namespace, exception=exc, stdout=out.getvalue(), order=orders)
+
+
+@contextlib.contextmanager
+def _stdin(stream: io.StringIO) -> Any:
+    saved = sys.stdin
+    sys.stdin = stream
+    try:
+        yield
+    finally:
+        sys.stdin = saved
 
 
 def graph_names(root: Any) -> list[str]:

@@ -1784,6 +1784,22 @@ w = torch.ones(3, requires_grad=True)
 loss = (w * 2).sum()
 import torchvision.transforms as T
 """,
+"cuda_call_error": """
+import torch
+model = torch.nn.Linear(2, 1)
+x = torch.ones(4, 2)
+model = model.cuda()
+""",
+"cuda_device_error": """
+import torch
+device = "cuda"
+w = torch.zeros(3, requires_grad=True, device=device)
+""",
+"input_call_error": """
+import torch
+w = torch.ones(2, requires_grad=True)
+steps = int(input("steps? "))
+""",
 "tensor_as_condition_error": """
 import torch
 w = torch.ones(3, requires_grad=True)
@@ -1849,6 +1865,9 @@ ERROR_KINDS = {
     "lstm_float64_input_error": "dtype_mismatch",
     "tensor_as_condition_error": "tensor_bool",
     "module_missing_error": "module_unavailable",
+    "cuda_call_error": "gpu_unavailable",
+    "cuda_device_error": "gpu_unavailable",
+    "input_call_error": "no_input",
     "backward_on_item_error": "backward_on_number",
     "saved_no_grad_view_written_error": "view_no_grad_inplace",
 }

@@ -345,6 +345,26 @@ RULES: tuple[Rule, ...] = (
         types=("ModuleNotFoundError",),
     ),
     _rule(
+        "gpu_unavailable",
+        r"Torch not compiled with CUDA enabled|Found no NVIDIA driver|no CUDA GPUs are available|"
+        r"with arguments from the '(CUDA|MPS|XPU)' backend|MPS backend is not available",
+        "No GPU here",
+        "The snippet asked for a GPU (.cuda(), .to('cuda'), device='cuda' or 'mps'), but it "
+        "runs on a CPU-only build of PyTorch. Autograd builds the same graph on every device.",
+        "Pick the device the machine has: device = 'cuda' if torch.cuda.is_available() else "
+        "'cpu', then model.to(device) and x.to(device); or just leave out .cuda().",
+        types=("AssertionError", "RuntimeError", "NotImplementedError"),
+    ),
+    _rule(
+        "no_input",
+        r"EOF when reading a line",
+        "input() has no one to ask",
+        "The snippet called input(), but it runs without a keyboard: nobody can type an answer, "
+        "so input() found the end of its input straight away.",
+        "Write the value into the code instead, e.g. n = 3 rather than n = int(input()).",
+        types=("EOFError",),
+    ),
+    _rule(
         "out_of_memory",
         r"can't allocate memory|DefaultCPUAllocator|out of memory",
         "Out of memory",
