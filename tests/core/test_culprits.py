@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from gradtrace.core.tracer import trace_source
 from tests.core.scenarios import SCENARIOS
 
@@ -122,6 +124,29 @@ def test_syntax_error_has_line_and_column() -> None:
     assert err["type"] == "SyntaxError" and err["line"] == 2 and err["column"] is not None
     t = _trace("x = 1\n  y = 2\n")
     assert t["error"]["type"] == "IndentationError" and t["error"]["line"] == 2
+
+
+@pytest.mark.parametrize(
+    ("source", "title", "mentions"),
+    [
+        ("import torch\n%matplotlib inline\nx = torch.ones(2)\n", "Jupyter", "%matplotlib"),
+        ("!pip install torch\nimport torch\n", "Jupyter", "!pip install"),
+        (">>> import torch\n>>> x = torch.ones(2)\n", "prompts", ">>>"),
+        ("import torch\nx = torch.ones(2\uff09\n", "punctuation", "Replace \uff09 with )"),
+        ("x = \u201chi\u201d\n", "punctuation", 'Replace \u201c with "'),
+        ("x = 1\n\u3000y = 2\n", "full-width space", "ordinary space"),
+        ("x\u00a0= 1\n", "invisible", "U+00A0"),
+        ("if True:\n    x = 1\n\ty = 2\n", "Tabs and spaces", "spaces only"),
+    ],
+)
+def test_pasted_code_that_does_not_parse_is_explained(source: str, title: str, mentions: str) -> None:
+    # Learners paste from notebooks, docs and chat windows, and type with CJK input methods.
+    with pytest.raises(SyntaxError) as python:
+        compile(source, "<snippet>", "exec")
+    err = _trace(source)["error"]
+    assert (err["type"], err["line"], err["kind"]) == (type(python.value).__name__, python.value.lineno, "syntax_error")
+    text = " ".join(err["explanation"].values())
+    assert title in err["explanation"]["title"] and mentions in text
 
 
 def test_common_mistakes_pin_the_tensor_involved() -> None:

@@ -395,14 +395,87 @@ def classify(exc_type: str, message: str) -> Rule:
         if (rule.types == ("RuntimeError",) or exc_type in rule.types) and rule.pattern.search(message):
             return rule
     if exc_type == "SyntaxError" or exc_type == "IndentationError":
-        return Rule(
-            "syntax_error",
-            re.compile(""),
-            "The snippet is not valid Python",
-            "Python could not parse the code, so nothing ran.",
-            "Fix the marked line and column.",
-        )
+        return _syntax("The snippet is not valid Python", "Python could not parse the code, so nothing ran.",
+                       "Fix the marked line and column.")
     return GENERIC
+
+
+def _syntax(title: str, what: str, fix: str) -> Rule:
+    return Rule("syntax_error", re.compile(""), title, what, fix)
+
+
+# Punctuation a Chinese or Japanese input method types, and what Python wanted instead
+# (full-width ASCII, U+FF01..U+FF5E, is handled by its offset).
+_WIDE_PUNCTUATION = {
+    "\u3002": ".", "\u3001": ",", "\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'",
+    "\u3010": "[", "\u3011": "]", "\u300a": "<", "\u300b": ">", "\u2026": "...", "\u3000": " ",
+}
+_CHAR_RE = re.compile(r"invalid (?:non-printable )?character (?:'.' )?\(?U\+([0-9A-Fa-f]{4,6})")
+
+
+def _ascii_for(char: str) -> str | None:
+    if "\uff01" <= char <= "\uff5e":
+        return chr(ord(char) - 0xFEE0)
+    return _WIDE_PUNCTUATION.get(char)
+
+
+def classify_syntax(message: str, line_text: str, exc_type: str = "SyntaxError") -> Rule:
+    """The syntax-error rule, with the lesson for the usual ways pasted code fails to parse:
+    notebook commands, interactive prompts, an input method's full-width punctuation,
+    invisible characters from a web page, mixed tabs and spaces."""
+    stripped = line_text.lstrip()
+    if stripped.startswith(("%", "!")):
+        return _syntax(
+            "A Jupyter notebook command, not Python",
+            "Lines that start with % (magics such as %matplotlib inline) or ! (shell commands such "
+            "as !pip install) only work in Jupyter or IPython. The snippet runs as a plain Python "
+            "file.",
+            "Delete the line. Nothing can be installed here; a snippet has PyTorch, NumPy and "
+            "Python's standard library.",
+        )
+    if stripped.startswith((">>>", "... ")) or stripped == "...":
+        return _syntax(
+            "Interactive prompts were copied with the code",
+            "The >>> and ... at the start of lines are what Python's interactive shell prints; "
+            "they are not part of the code.",
+            "Remove the >>> and ... prompts from every line, and the output lines printed "
+            "between them.",
+        )
+    m = _CHAR_RE.search(message)
+    if m:
+        char = chr(int(m.group(1), 16))
+        ascii_char = _ascii_for(char)
+        if ascii_char == " ":
+            return _syntax(
+                "A full-width space from an input method",
+                f"The marked line has a full-width space (U+{ord(char):04X}), which a Chinese or "
+                "Japanese input method types; Python only accepts ordinary spaces between code.",
+                "Retype it as an ordinary space (or switch the input method to half-width).",
+            )
+        if ascii_char is not None:
+            return _syntax(
+                "Full-width or typographic punctuation",
+                f"The marked line has {char} (U+{ord(char):04X}), which Chinese and Japanese input "
+                "methods and word processors type; Python's code only understands ASCII "
+                f"punctuation (here: {ascii_char}).",
+                f"Replace {char} with {ascii_char} (or switch the input method to half-width "
+                "punctuation and retype it). Inside strings and comments any character is fine.",
+            )
+        if not char.isprintable() or char.isspace():
+            return _syntax(
+                "An invisible character in the code",
+                f"The marked line has U+{ord(char):04X}, a character that looks like a space or "
+                "nothing at all; it usually comes with code copied from a web page or a document.",
+                "Retype the spaces on the marked line (or paste the code as plain text).",
+            )
+    if exc_type == "TabError":
+        return _syntax(
+            "Tabs and spaces mixed in the indentation",
+            "Python cannot tell how deep a line is indented when some lines use tabs and others "
+            "spaces.",
+            "Indent with spaces only (4 per level); most editors can convert tabs to spaces.",
+        )
+    return classify(exc_type if exc_type in ("SyntaxError", "IndentationError") else "SyntaxError", message)
 
 
 _INDEX_RE = re.compile(r"at index (\d+)")

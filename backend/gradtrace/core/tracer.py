@@ -46,7 +46,9 @@ def _seed() -> None:
 
 
 def _syntax_error_doc(exc: SyntaxError, source: str) -> dict[str, Any]:
-    rule = explain.classify("SyntaxError", str(exc))
+    lines = source.splitlines()
+    line_text = lines[exc.lineno - 1] if exc.lineno and 0 < exc.lineno <= len(lines) else ""
+    rule = explain.classify_syntax(exc.msg or str(exc), line_text, type(exc).__name__)
     err = {
         "type": type(exc).__name__,
         "message": exc.msg or str(exc),
