@@ -1800,6 +1800,78 @@ import torch
 w = torch.ones(2, requires_grad=True)
 steps = int(input("steps? "))
 """,
+"optimizer_nonleaf_error": """
+import torch
+w = torch.randn(3, 2, requires_grad=True) * 0.01
+opt = torch.optim.SGD([w], lr=0.1)
+""",
+"layers_in_plain_list_error": """
+import torch
+from torch import nn
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = [nn.Linear(2, 2), nn.Linear(2, 1)]
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+net = Net()
+opt = torch.optim.SGD(net.parameters(), lr=0.1)
+""",
+"super_init_missing_error": """
+import torch
+from torch import nn
+class Net(nn.Module):
+    def __init__(self):
+        self.fc = nn.Linear(2, 1)
+net = Net()
+""",
+"embedding_index_error": """
+import torch
+from torch import nn
+emb = nn.Embedding(10, 4)
+tokens = torch.tensor([3, 9, 10])
+vectors = emb(tokens)
+""",
+"item_of_vector_error": """
+import torch
+w = torch.ones(3, requires_grad=True)
+loss = (w * 2) ** 2
+print(loss.item())
+""",
+"bce_on_logits_error": """
+import torch
+from torch import nn
+layer = nn.Linear(3, 1)
+scores = layer(torch.tensor([[2.0, -1.0, 4.0]]))
+loss = nn.functional.binary_cross_entropy(scores, torch.ones(1, 1))
+""",
+"view_wrong_size_error": """
+import torch
+x = torch.randn(2, 6, requires_grad=True)
+y = x * 2
+z = y.view(5, -1)
+""",
+"conv_wrong_channels_error": """
+import torch
+from torch import nn
+conv = nn.Conv2d(3, 4, kernel_size=3)
+gray = torch.randn(1, 1, 8, 8)
+out = conv(gray)
+""",
+"forward_without_return_error": """
+import torch
+from torch import nn
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 1)
+    def forward(self, x):
+        y = self.fc(x)
+net = Net()
+loss = net(torch.ones(1, 2)).sum()
+""",
 "tensor_as_condition_error": """
 import torch
 w = torch.ones(3, requires_grad=True)
@@ -1865,6 +1937,15 @@ ERROR_KINDS = {
     "lstm_float64_input_error": "dtype_mismatch",
     "tensor_as_condition_error": "tensor_bool",
     "module_missing_error": "module_unavailable",
+    "optimizer_nonleaf_error": "optimizer_nonleaf",
+    "layers_in_plain_list_error": "empty_parameters",
+    "super_init_missing_error": "module_init_missing",
+    "embedding_index_error": "index_out_of_range",
+    "item_of_vector_error": "not_a_scalar",
+    "bce_on_logits_error": "probabilities_expected",
+    "view_wrong_size_error": "shape_mismatch",
+    "conv_wrong_channels_error": "shape_mismatch",
+    "forward_without_return_error": "grad_is_none",
     "cuda_call_error": "gpu_unavailable",
     "cuda_device_error": "gpu_unavailable",
     "input_call_error": "no_input",

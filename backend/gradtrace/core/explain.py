@@ -229,10 +229,17 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "shape_mismatch",
-        r"shapes cannot be multiplied|size of tensor a \(\d+\) must match|must match the size",
+        r"shapes cannot be multiplied|size of tensor a \(\d+\) must match|must match the size|"
+        r"is invalid for input of size|Sizes of tensors must match|Given groups=\d+, weight of size|"
+        r"Expected input batch_size|target tensor expected|Expected \d+D \(unbatched\) or \d+D",
         "Tensor shapes do not fit together",
-        "The operation received tensors whose shapes are incompatible.",
-        "Print the shapes just before this line (x.shape) and transpose/reshape to fit.",
+        "The operation received tensors whose shapes are incompatible. (Not an autograd error: "
+        "the graph up to here is fine.)",
+        "Print the shapes just before this line (print(x.shape)) and reshape, transpose or fix "
+        "the layer sizes: nn.Linear(in_features, out) needs x.shape[-1] == in_features, "
+        "nn.Conv2d(in_channels, ...) needs input of shape (N, in_channels, H, W), view/reshape "
+        "must keep the number of elements, and class targets of cross_entropy are one index per "
+        "sample, shape (N,).",
     ),
     _rule(
         "detach_view_inplace",
@@ -278,9 +285,10 @@ RULES: tuple[Rule, ...] = (
         r"'NoneType' object has no attribute|unsupported operand type\(s\) for .*'NoneType'",
         "A value is None (often a .grad that was never populated)",
         "`.grad` stays None for tensors that do not require grad, for non-leaf tensors (unless "
-        "retain_grad() was called), and before any backward pass reached them.",
+        "retain_grad() was called), and before any backward pass reached them. A function that "
+        "ends without `return` gives None too: a forward() that forgot to return its result.",
         "Check requires_grad / is_leaf of the tensor, call retain_grad() on intermediates, and "
-        "run backward() first.",
+        "run backward() first; check that forward() (or your helper) returns its result.",
         types=("AttributeError", "TypeError"),
     ),
     _rule(
@@ -294,6 +302,68 @@ RULES: tuple[Rule, ...] = (
         "to print or log. To add up losses, add tensors (total = total + loss), not their "
         ".item() values.",
         types=("AttributeError",),
+    ),
+    _rule(
+        "optimizer_nonleaf",
+        r"can't optimize a non-leaf Tensor",
+        "An optimizer was given a non-leaf tensor",
+        "Optimizers update leaf tensors in place. A tensor made by an operation on a tensor "
+        "that requires grad, such as torch.randn(3, requires_grad=True) * 0.01, is not a leaf: "
+        "it has a grad_fn, its .grad is never filled, and it is recomputed rather than stored.",
+        "Make the scaled tensor the leaf: w = (torch.randn(3) * 0.01).requires_grad_(), or "
+        "nn.Parameter(torch.randn(3) * 0.01) inside a module.",
+        types=("ValueError",),
+    ),
+    _rule(
+        "empty_parameters",
+        r"optimizer got an empty parameter list",
+        "The optimizer found no parameters",
+        "model.parameters() was empty. An nn.Module registers parameters only when they are "
+        "assigned as attributes: an nn.Parameter, or a layer such as nn.Linear. Tensors and "
+        "layers kept in a plain Python list or dict are invisible to it, and so are plain "
+        "tensors (even with requires_grad=True).",
+        "Assign layers as attributes (self.fc = nn.Linear(...)), keep lists of layers in "
+        "nn.ModuleList and of tensors in nn.ParameterList, and wrap tensors in nn.Parameter.",
+        types=("ValueError",),
+    ),
+    _rule(
+        "module_init_missing",
+        r"before Module\.__init__\(\) call|object has no attribute '_(modules|parameters|buffers)'",
+        "super().__init__() was not called",
+        "An nn.Module subclass must run nn.Module's own __init__ before it stores layers or "
+        "parameters: that is where the registries of submodules and parameters are created.",
+        "Make super().__init__() the first line of your __init__.",
+        types=("AttributeError",),
+    ),
+    _rule(
+        "index_out_of_range",
+        r"out of bounds|index out of range",
+        "An index past the end",
+        "Indices count from 0, so a dimension of size n takes 0 to n-1 (or -n to -1). Every "
+        "index given to nn.Embedding(num_embeddings, ...) must be below num_embeddings, and "
+        "every class target of cross_entropy below the number of classes.",
+        "Print the size (x.shape) and the largest index (idx.max()) just before this line; "
+        "make the layer bigger or the indices smaller.",
+        types=("IndexError",),
+    ),
+    _rule(
+        "not_a_scalar",
+        r"elements? cannot be converted to Scalar|only one element tensors can be converted",
+        "A tensor with several values used as one number",
+        ".item(), float() and int() turn a one-element tensor into a Python number; this tensor "
+        "has more than one element.",
+        "Reduce it first (t.sum().item(), t.mean().item()), pick one element (t[0].item()), or "
+        "use t.tolist() for all of them.",
+        types=("RuntimeError", "ValueError"),
+    ),
+    _rule(
+        "probabilities_expected",
+        r"all elements of input should be between 0 and 1",
+        "binary_cross_entropy needs probabilities",
+        "binary_cross_entropy (nn.BCELoss) takes probabilities in [0, 1], but the input has "
+        "values outside that range: raw scores (logits) of a layer.",
+        "Use nn.BCEWithLogitsLoss / F.binary_cross_entropy_with_logits on the raw scores (it "
+        "applies the sigmoid itself, more stably), or pass torch.sigmoid(scores).",
     ),
     # Three beginner errors that are not about autograd but stop most first snippets.
     _rule(
