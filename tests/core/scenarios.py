@@ -1872,6 +1872,12 @@ class Net(nn.Module):
 net = Net()
 loss = net(torch.ones(1, 2)).sum()
 """,
+"download_error": """
+import torch
+import urllib.request
+w = torch.ones(2, requires_grad=True)
+raw = urllib.request.urlopen("http://gradtrace-no-such-host.invalid/data.csv").read()
+""",
 "tensor_as_condition_error": """
 import torch
 w = torch.ones(3, requires_grad=True)
@@ -1937,6 +1943,7 @@ ERROR_KINDS = {
     "lstm_float64_input_error": "dtype_mismatch",
     "tensor_as_condition_error": "tensor_bool",
     "module_missing_error": "module_unavailable",
+    "download_error": "network_unavailable",
     "optimizer_nonleaf_error": "optimizer_nonleaf",
     "layers_in_plain_list_error": "empty_parameters",
     "super_init_missing_error": "module_init_missing",

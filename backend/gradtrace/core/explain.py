@@ -426,6 +426,17 @@ RULES: tuple[Rule, ...] = (
         types=("AssertionError", "RuntimeError", "NotImplementedError"),
     ),
     _rule(
+        "network_unavailable",
+        r"name resolution|Name or service not known|No address associated with hostname|Network is unreachable|"
+        r"nodename nor servname",
+        "No network here",
+        "The snippet tried to reach the internet (to download a dataset, weights or a file). "
+        "Snippets run without network access.",
+        "Build the data in the code instead: torch.randn / torch.randint stand in for a dataset, "
+        "and a small literal tensor for a file's contents.",
+        types=("URLError", "gaierror", "OSError", "ConnectionError", "HTTPError"),
+    ),
+    _rule(
         "no_input",
         r"EOF when reading a line",
         "input() has no one to ask",
