@@ -149,6 +149,15 @@ def test_pasted_code_that_does_not_parse_is_explained(source: str, title: str, m
     assert title in err["explanation"]["title"] and mentions in text
 
 
+def test_optimizer_given_a_non_leaf_pins_that_tensor() -> None:
+    # No torch call failed (the optimizer checks is_leaf itself): the culprit comes from
+    # the optimizer's frame.
+    t = _trace(SCENARIOS["optimizer_nonleaf_error"])
+    err = t["error"]
+    assert (err["kind"], err["line"]) == ("optimizer_nonleaf", 4)
+    assert _tensor(t, err["tensor"])["names"] == ["w"] and _tensor(t, err["tensor"])["is_leaf"] is False
+
+
 def test_common_mistakes_pin_the_tensor_involved() -> None:
     t = _trace(SCENARIOS["numpy_requires_grad_error"])
     assert t["error"]["kind"] == "numpy_requires_grad" and "x" in _tensor(t, t["error"]["tensor"])["names"]

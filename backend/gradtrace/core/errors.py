@@ -12,6 +12,8 @@ import traceback
 from types import TracebackType
 from typing import Any
 
+import torch
+
 from gradtrace.core import explain, graph
 from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder
 
@@ -72,8 +74,24 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
         "backward_pass": pass_record["index"] if pass_record is not None else None,
     }
     _pin(rec, rule.kind, err, pass_record, message)
+    if rule.kind == "optimizer_nonleaf":
+        err["tensor"] = _optimizer_param(rec, exc.__traceback__)
     rec.errors[id(exc)] = (exc, err)
     return err
+
+
+def _optimizer_param(rec: Recorder, tb: TracebackType | None) -> str | None:
+    """The tensor an optimizer refused: `param` in the optimizer frame that raised (no torch
+    call failed, so there is no failed call to read it from)."""
+    found = None
+    while tb is not None:
+        frame = tb.tb_frame
+        if "optim" in frame.f_code.co_filename:
+            param = frame.f_locals.get("param")
+            if isinstance(param, torch.Tensor):
+                found = param
+        tb = tb.tb_next
+    return rec.tensor_id(found) if found is not None else None
 
 
 def _failed_call_tensor(rec: Recorder, pred: Any = None) -> str | None:
