@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import type { Trace } from "../src/api/types";
 import { buildModel, normalizeTrace } from "../src/graph/model";
 import { Replay } from "../src/graph/replay";
-import { buildView, defaultCollapsed, versionedLabel } from "../src/graph/view";
+import { buildView, defaultCollapsed, dynamicClasses, versionedLabel } from "../src/graph/view";
 import { layeredLayout } from "../src/graph/layout";
 
 const dir = new URL("./fixtures/", import.meta.url);
@@ -103,5 +103,65 @@ describe("specific real traces", () => {
     const m = buildModel(load("transformer_encoder.json"));
     expect(m.groups.size).toBeGreaterThan(3);
     expect([...m.groups.keys()].some((k) => k.includes("layers"))).toBe(true);
+  });
+});
+
+// A training loop (fixture: three iterations of a small MLP, two MulBackward0 per iteration
+// from one line, then a graph kept with retain_graph=True): each finished iteration's graph
+// makes way for the next one, drawn in the same place.
+describe("training_loop: finished iterations make way for the next", () => {
+  const t = load("training_loop.json");
+  const m = buildModel(t);
+  const key = (id: string): string => { const n = m.nodeById.get(id)!; return `${n.line}|${n.module}|${n.name}`; };
+  const retiredAt = (step: number): string[] => {
+    const r = new Replay(m);
+    r.seek(step);
+    const view = buildView(m, new Set());
+    return t.nodes.filter((n) => dynamicClasses(view, view.els.get(n.id)!, r.state, m).split(" ").includes("retired")).map((n) => n.id);
+  };
+
+  it("at the end draws exactly the graphs that are still alive", () => {
+    expect(t.nodes.filter((n) => !n.alive).length).toBeGreaterThan(10);
+    const retired = new Set(retiredAt(t.events.length));
+    expect(t.nodes.filter((n) => !retired.has(n.id)).map((n) => n.id).sort()).toEqual(t.nodes.filter((n) => n.alive).map((n) => n.id).sort());
+  });
+
+  it("retires a node when the same code builds its replacement, one for one, after its pass ended", () => {
+    const nodeEvent = new Map<string, number>();
+    t.events.forEach((ev, i) => { if (ev.kind === "node" && ev.node) nodeEvent.set(ev.node, i + 1); });
+    const passEnd = new Map<string, number>();
+    t.events.forEach((ev, i) => {
+      if (ev.kind !== "backward_end" || ev.backward_pass == null) return;
+      for (const id of t.backward_passes[ev.backward_pass]!.order ?? []) if (!passEnd.has(id)) passEnd.set(id, i + 1);
+    });
+    const byStep = new Map([...nodeEvent].map(([id, step]) => [step, id]));
+    let checked = 0;
+    for (const n of t.nodes) {
+      const item = m.items.get(n.id)!;
+      if (!Number.isFinite(item.goneAt)) continue;
+      if (n.kind === "accumulate_grad") continue;
+      const successor = byStep.get(item.goneAt)!;
+      expect(key(successor)).toBe(key(n.id));
+      expect(item.goneAt).toBeGreaterThan(passEnd.get(n.id)!);
+      expect(m.slotOf.get(successor)).toBe(m.slotOf.get(n.id) ?? n.id);
+      expect(retiredAt(item.goneAt - 1)).not.toContain(n.id);
+      expect(retiredAt(item.goneAt)).toContain(n.id);
+      checked++;
+    }
+    expect(checked).toBe(t.nodes.filter((n) => !n.alive).length);
+    // The line run twice per iteration: its two nodes are replaced one at a time.
+    const muls = t.nodes.filter((n) => n.name === "MulBackward0" && !n.alive && n.line === 11).map((n) => m.items.get(n.id)!.goneAt);
+    expect(muls.length).toBe(4);
+    expect(new Set(muls).size).toBe(4);
+  });
+
+  it("lays out one iteration: a replacement takes the place of the node it replaces", () => {
+    const view = buildView(m, new Set());
+    const laid = new Set(view.layoutNodes.map((n) => n.id));
+    for (const [id, first] of view.slot) { expect(laid.has(id)).toBe(false); expect(laid.has(first)).toBe(true); }
+    expect(view.slot.size).toBe(t.nodes.filter((n) => !n.alive).length);
+    expect(laid.size).toBe(view.els.size - [...view.els.values()].filter((e) => e.isEdge || e.isParent).length - view.slot.size);
+    const pos = layeredLayout(view.layoutNodes, view.layoutEdges);
+    for (const n of view.layoutNodes) expect(Number.isFinite(pos[n.id]!.x + pos[n.id]!.y)).toBe(true);
   });
 });

@@ -400,3 +400,53 @@ def test_runs_without_apis_newer_than_the_floor(page: Page, server: str, api: An
     seek(page, 2)
     expect_line(page, 3)
     assert problems == []
+
+
+_LOOP = """import torch
+from torch import nn
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+x = torch.randn(8, 3)
+for step in range(4):
+    loss = model(x).pow(2).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_a_training_loop_rebuilds_its_graph_in_place(page: Page, server: str) -> None:
+    """Each iteration's graph, once backward consumed it, makes way for the next one, drawn in
+    the same place: at the end only what is alive is drawn, and a tap on a node reaches the
+    current iteration's node, not the transparent ones of other iterations."""
+    open_app(page, server)
+    st = run_code(page, _LOOP)
+    assert st["status"] == "ok"
+    trace = page.evaluate("() => window.__gradtrace.trace")
+    alive = sorted(n["id"] for n in trace["nodes"] if n["alive"])
+    assert len(alive) < len(trace["nodes"])  # three finished iterations are gone
+    assert sorted(page.evaluate("() => window.__gradtrace.visibleNodes()")) == alive
+    # Second iteration, just after its PowBackward0 is created: the first one's is gone, and
+    # both sit in one place.
+    pows = [n["id"] for n in trace["nodes"] if n["name"] == "PowBackward0"]
+    created = _node_event_index(trace)
+    seek(page, created[pows[1]] + 1)
+    visible = set(page.evaluate("() => window.__gradtrace.visibleNodes()"))
+    assert pows[1] in visible and pows[0] not in visible
+    where = page.evaluate(
+        "ids => ids.map(id => { const p = window.__gradtrace.cy.getElementById(id).position(); return [p.x, p.y]; })", pows[:2]
+    )
+    assert where[0] == where[1]
+    # Future iterations sit there too, transparent; the tap still selects the drawn node.
+    pos = page.evaluate(
+        "id => { const cy = window.__gradtrace.cy; const p = cy.getElementById(id).renderedPosition();"
+        " const r = cy.container().getBoundingClientRect(); return { x: r.left + p.x, y: r.top + p.y }; }",
+        pows[1],
+    )
+    page.mouse.click(pos["x"], pos["y"])
+    assert page.evaluate("() => window.__gradtrace.cy.$(':selected').map(e => e.id())") == [pows[1]]
+    # Stepping back brings the first iteration back.
+    seek(page, created[pows[1]])
+    visible = set(page.evaluate("() => window.__gradtrace.visibleNodes()"))
+    assert pows[0] in visible and pows[1] not in visible

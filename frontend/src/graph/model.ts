@@ -23,6 +23,8 @@ export interface Item {
   label: string;
   /** Step (number of applied events) from which it is visible. */
   appearAt: number;
+  /** Step from which it is gone (Infinity: never), see `retirementSteps`. */
+  goneAt: number;
   group: string | null;
   node?: TraceNode;
   tensor?: TraceTensor;
@@ -34,6 +36,7 @@ export interface Link {
   from: string;
   to: string;
   appearAt: number;
+  goneAt: number;
   /** Index into trace.edges, or -1 for tensor<->node links. */
   edge: number;
   classes: string[];
@@ -70,6 +73,8 @@ export interface GraphModel {
   detachLines: Set<number>;
   /** Tensors differentiated by some backward pass (drawn as outputs). */
   roots: Set<string>;
+  /** Node id -> the first node of its replacement chain (loop iterations), see `retirementSteps`. */
+  slotOf: Map<string, string>;
 }
 
 function nodeLabel(n: TraceNode, out: TraceTensor | undefined): string {
@@ -158,6 +163,8 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
     }
   }
   const appear = (id: string): number => nodeStep.get(id) ?? 0;
+  const { goneAt: goneStep, slotOf } = retirementSteps(trace, nodeById, consumers);
+  const gone = (id: string): number => goneStep.get(id) ?? Infinity;
 
   const roots = new Set<string>();
   for (const bp of trace.backward_passes ?? []) for (const r of bp.roots ?? []) if (r) roots.add(r);
@@ -179,6 +186,7 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
       classes,
       label: nodeLabel(n, n.kind === "accumulate_grad" ? undefined : outputOf.get(n.id)),
       appearAt: appear(n.id),
+      goneAt: gone(n.id),
       group: n.module ?? null,
       node: n,
     });
@@ -186,7 +194,10 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
   edges.forEach((e: TraceEdge, i) => {
     if (!nodeById.has(e.source) || !nodeById.has(e.target)) return;
     // Data-flow direction: from the producer (autograd target) to the consumer (source).
-    links.push({ id: edgeElId(i), from: e.target, to: e.source, appearAt: Math.max(appear(e.source), appear(e.target)), edge: i, classes: ["flow"] });
+    links.push({
+      id: edgeElId(i), from: e.target, to: e.source, appearAt: Math.max(appear(e.source), appear(e.target)),
+      goneAt: Math.min(gone(e.source), gone(e.target)), edge: i, classes: ["flow"],
+    });
   });
 
   const accOf = new Map<string, TraceNode>();
@@ -219,10 +230,12 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
     if (t.retains_grad) classes.push("retains-grad");
     if (t.inference) classes.push("inference");
     const id = tensorElId(t.id);
-    items.set(id, { id, kind: "tensor", classes, label: tensorLabel(t), appearAt: appearAt ?? 0, group, tensor: t });
+    // A tensor drawn for a node that is gone (a leaf made in an earlier loop iteration) goes with it.
+    const goneAt = named ? Infinity : gone(acc?.id ?? t.grad_fn ?? "");
+    items.set(id, { id, kind: "tensor", classes, label: tensorLabel(t), appearAt: appearAt ?? 0, goneAt, group, tensor: t });
     tensorItem.set(t.id, id);
-    if (acc) links.push({ id: tensorEdgeElId(t.id), from: id, to: acc.id, appearAt: appearAt ?? 0, edge: -1, classes: ["to-acc"] });
-    else if (t.grad_fn && nodeById.has(t.grad_fn)) links.push({ id: tensorEdgeElId(t.id), from: t.grad_fn, to: id, appearAt: appearAt ?? 0, edge: -1, classes: ["to-tensor"] });
+    if (acc) links.push({ id: tensorEdgeElId(t.id), from: id, to: acc.id, appearAt: appearAt ?? 0, goneAt, edge: -1, classes: ["to-acc"] });
+    else if (t.grad_fn && nodeById.has(t.grad_fn)) links.push({ id: tensorEdgeElId(t.id), from: t.grad_fn, to: id, appearAt: appearAt ?? 0, goneAt, edge: -1, classes: ["to-tensor"] });
   }
 
   // detach() cuts: a dashed link from the source tensor to the detached result, from that step on.
@@ -231,7 +244,7 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
     const from = tensorItem.get(ev.tensor);
     for (const out of ev.tensors ?? []) {
       const to = tensorItem.get(out);
-      if (from && to && from !== to) links.push({ id: `cut:${i}:${out}`, from, to, appearAt: i + 1, edge: -1, classes: ["cut"] });
+      if (from && to && from !== to) links.push({ id: `cut:${i}:${out}`, from, to, appearAt: i + 1, goneAt: Infinity, edge: -1, classes: ["cut"] });
     }
   });
 
@@ -274,7 +287,66 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
     if (owner?.group) it.group = owner.group;
   }
   const { groups, rootGroups } = buildGroups(items);
-  return { trace, items, links, groups, rootGroups, nodeById, tensorById, tensorItem, nextEdges, firstEventOfLine, noGradLines, detachLines, roots };
+  return { trace, items, links, groups, rootGroups, nodeById, tensorById, tensorItem, nextEdges, firstEventOfLine, noGradLines, detachLines, roots, slotOf };
+}
+
+/**
+ * When each node of a finished graph leaves the view: the step at which the same code builds
+ * its replacement. A training loop builds one graph per iteration; once a backward pass
+ * without retain_graph has consumed a graph that no longer exists at the end (`alive` false),
+ * each of its nodes is retired when the next node with the same name, module and line is
+ * created, so the view shows the graph being rebuilt instead of every iteration side by side.
+ * (Stepping back brings them back.) AccumulateGrad nodes of such a graph (leaves made in the
+ * loop) go when all their consumers have gone. Nodes alive at the end never go.
+ */
+export function retirementSteps(
+  trace: Trace, nodeById: Map<string, TraceNode>, consumers: Map<string, string[]>,
+): { goneAt: Map<string, number>; slotOf: Map<string, string> } {
+  const goneAt = new Map<string, number>();
+  // A node and the ones that replace it, iteration after iteration, share one place in the
+  // layout (they are never shown together): the first of the chain.
+  const slotOf = new Map<string, string>();
+  const key = (n: TraceNode): string => `${n.line ?? ""}|${n.module ?? ""}|${n.name}`;
+  // Consumed nodes waiting for their replacement, per key, oldest first: a line that builds
+  // three MulBackward0 per iteration replaces them one for one.
+  const consumed = new Map<string, string[]>();
+  const passes = new Map((trace.backward_passes ?? []).map((p) => [p.index, p]));
+  const retire = (id: string, step: number): void => {
+    const n = nodeById.get(id);
+    if (!n) return;
+    const k = key(n);
+    const waiting = consumed.get(k);
+    const old = waiting?.shift();
+    if (old === undefined) return;
+    if (!waiting!.length) consumed.delete(k);
+    goneAt.set(old, step);
+    slotOf.set(id, slotOf.get(old) ?? old);
+  };
+  (trace.events ?? []).forEach((ev, i) => {
+    if (ev.kind === "node") {
+      if (ev.node) retire(ev.node, i + 1);
+      for (const n of ev.nodes ?? []) retire(n, i + 1);
+    } else if (ev.kind === "backward_end" && ev.backward_pass != null) {
+      const p = passes.get(ev.backward_pass);
+      if (!p || p.retain_graph) return;
+      for (const id of p.order ?? []) {
+        const n = nodeById.get(id);
+        if (!n || n.alive || n.kind === "accumulate_grad" || goneAt.has(id)) continue;
+        const k = key(n);
+        const list = consumed.get(k);
+        if (list) { if (!list.includes(id)) list.push(id); } else consumed.set(k, [id]);
+      }
+    }
+  });
+  for (const n of nodeById.values()) {
+    if (n.kind !== "accumulate_grad" || n.alive) continue;
+    const users = consumers.get(n.id) ?? [];
+    if (!users.length) continue;
+    let last = -Infinity;
+    for (const u of users) last = Math.max(last, goneAt.get(u) ?? Infinity);
+    if (Number.isFinite(last)) goneAt.set(n.id, last);
+  }
+  return { goneAt, slotOf };
 }
 
 /** Module paths -> a forest of groups. Keeps the paths items live in and branch points. */

@@ -13,6 +13,8 @@ export interface ViewEl {
   id: string;
   isEdge: boolean;
   appearAt: number;
+  /** Step from which it is gone (a finished loop iteration's graph); Infinity: never. */
+  goneAt: number;
   staticClasses: string;
   def: ElementDef;
   /** Items this element stands for (1 for plain nodes; all members for a collapsed group). */
@@ -35,6 +37,8 @@ export interface GraphView {
   layoutNodes: { id: string; width: number; height: number; parent: string | null }[];
   layoutEdges: { source: string; target: string }[];
   layoutGroups: { id: string; parent: string | null }[];
+  /** Element id -> the layout node whose position it takes (replacement chains share one). */
+  slot: Map<string, string>;
 }
 
 // Characters a monospace font draws two cells wide: CJK ideographs and kana (learners name
@@ -158,6 +162,7 @@ export function buildView(model: GraphModel, collapsed: Set<string>): GraphView 
     if (oc) { let m = memberLists.get(r); if (!m) memberLists.set(r, (m = [])); m.push(it.id); }
   }
   const appearOfMembers = (ids: string[]): number => ids.reduce((m, id) => Math.min(m, model.items.get(id)!.appearAt), Infinity);
+  const goneOfMembers = (ids: string[]): number => (ids.length ? ids.reduce((m, id) => Math.max(m, model.items.get(id)!.goneAt), -Infinity) : Infinity);
 
   // Groups: open ones become compound parents, outermost collapsed ones become plain nodes.
   for (const key of groupKeys) {
@@ -170,10 +175,10 @@ export function buildView(model: GraphModel, collapsed: Set<string>): GraphView 
       const members = memberLists.get(g.id) ?? [];
       const label = wrapLabel(`${g.label}\n${g.size} nodes ▸`);
       const def: ElementDef = { group: "nodes", data: { id: g.id, label, kind: "group", ...(parent ? { parent } : {}) }, classes: "group collapsed" };
-      els.set(g.id, { id: g.id, isEdge: false, appearAt: appearOfMembers(members), staticClasses: def.classes, def, members });
+      els.set(g.id, { id: g.id, isEdge: false, appearAt: appearOfMembers(members), goneAt: goneOfMembers(members), staticClasses: def.classes, def, members });
     } else {
       const def: ElementDef = { group: "nodes", data: { id: g.id, label: g.label, kind: "group", ...(parent ? { parent } : {}) }, classes: "group expanded" };
-      els.set(g.id, { id: g.id, isEdge: false, appearAt: Infinity, staticClasses: def.classes, def, isParent: true });
+      els.set(g.id, { id: g.id, isEdge: false, appearAt: Infinity, goneAt: -Infinity, staticClasses: def.classes, def, isParent: true });
     }
     order.push(g.id);
   }
@@ -188,13 +193,14 @@ export function buildView(model: GraphModel, collapsed: Set<string>): GraphView 
     const tid = versionedTensor(it);
     const version = tid ? model.tensorById.get(tid)?.version ?? 0 : 0;
     if (version > 0) sizeLabels.set(it.id, wrapLabel(`${it.label} · v${version}`));
-    els.set(it.id, { id: it.id, isEdge: false, appearAt: it.appearAt, staticClasses: classes, def, members: [it.id] });
+    els.set(it.id, { id: it.id, isEdge: false, appearAt: it.appearAt, goneAt: it.goneAt, staticClasses: classes, def, members: [it.id] });
     order.push(it.id);
     // An open group shows from its first member on.
     let gk = it.group;
     while (gk) {
       const gel = els.get(model.groups.get(gk)!.id);
       if (gel && gel.appearAt > it.appearAt) gel.appearAt = it.appearAt;
+      if (gel && gel.goneAt < it.goneAt) gel.goneAt = it.goneAt; // ...and stays while one is left
       gk = model.groups.get(gk)!.parent;
     }
   }
@@ -202,41 +208,70 @@ export function buildView(model: GraphModel, collapsed: Set<string>): GraphView 
   for (const el of els.values()) {
     if (el.def.classes.includes("collapsed")) {
       let pid = el.def.data.parent;
-      while (pid) { const p = els.get(pid)!; if (p.appearAt > el.appearAt) p.appearAt = el.appearAt; pid = p.def.data.parent; }
+      while (pid) {
+        const p = els.get(pid)!;
+        if (p.appearAt > el.appearAt) p.appearAt = el.appearAt;
+        if (p.goneAt < el.goneAt) p.goneAt = el.goneAt;
+        pid = p.def.data.parent;
+      }
     }
   }
+  for (const el of els.values()) if (el.isParent && el.goneAt === -Infinity) el.goneAt = Infinity;
   for (const l of model.links) {
     const a = rep.get(l.from), b = rep.get(l.to);
     if (!a || !b || a === b) continue;
     if (a === l.from && b === l.to) {
       const classes = l.classes.join(" ");
       const def: ElementDef = { group: "edges", data: { id: l.id, source: a, target: b }, classes };
-      els.set(l.id, { id: l.id, isEdge: true, appearAt: l.appearAt, staticClasses: classes, def, link: l });
+      els.set(l.id, { id: l.id, isEdge: true, appearAt: l.appearAt, goneAt: l.goneAt, staticClasses: classes, def, link: l });
       if (l.edge >= 0) edgeEl.set(l.edge, l.id);
     } else {
       const id = `m:${a}>${b}`;
       let el = els.get(id);
       if (!el) {
         const def: ElementDef = { group: "edges", data: { id, source: a, target: b }, classes: "flow meta" };
-        el = { id, isEdge: true, appearAt: l.appearAt, staticClasses: def.classes, def, links: [] };
+        el = { id, isEdge: true, appearAt: l.appearAt, goneAt: l.goneAt, staticClasses: def.classes, def, links: [] };
         els.set(id, el);
       }
       el.links!.push(l);
       el.appearAt = Math.min(el.appearAt, l.appearAt);
+      el.goneAt = Math.max(el.goneAt, l.goneAt);
       if (l.edge >= 0) edgeEl.set(l.edge, id);
     }
   }
   for (const el of els.values()) if (el.isEdge) order.push(el.id);
-  const layoutNodes = [...els.values()].filter((e) => !e.isEdge && !e.isParent).map((e) => {
+  // A loop iteration's node and the ones that replace it later take one place (see
+  // model.retirementSteps), when both are drawn on their own in the same group.
+  const slot = new Map<string, string>();
+  for (const [id, first] of model.slotOf) {
+    const a = els.get(id), b = els.get(first);
+    if (a && b && rep.get(id) === id && rep.get(first) === first && a.def.data.parent === b.def.data.parent) slot.set(id, first);
+  }
+  const layoutById = new Map<string, { id: string; width: number; height: number; parent: string | null }>();
+  for (const e of els.values()) {
+    if (e.isEdge || e.isParent) continue;
     const s = nodeSize(sizeLabels.get(e.id) ?? e.def.data.label ?? "", e.def.data.kind ?? "");
     // The drawn box uses the same size the layout reserved, so nothing overlaps.
     e.def.data.w = s.width;
     e.def.data.h = s.height;
-    return { id: e.id, width: s.width, height: s.height, parent: e.def.data.parent ?? null };
-  });
-  const layoutEdges = [...els.values()].filter((e) => e.isEdge).map((e) => ({ source: e.def.data.source!, target: e.def.data.target! }));
+    const at = slot.get(e.id) ?? e.id;
+    const prev = layoutById.get(at);
+    if (prev) { prev.width = Math.max(prev.width, s.width); prev.height = Math.max(prev.height, s.height); }
+    else layoutById.set(at, { id: at, width: s.width, height: s.height, parent: e.def.data.parent ?? null });
+  }
+  const layoutNodes = [...layoutById.values()];
+  const edgeKeys = new Set<string>();
+  const layoutEdges: { source: string; target: string }[] = [];
+  for (const e of els.values()) {
+    if (!e.isEdge) continue;
+    const source = slot.get(e.def.data.source!) ?? e.def.data.source!, target = slot.get(e.def.data.target!) ?? e.def.data.target!;
+    const k = source + ">" + target;
+    if (source === target || edgeKeys.has(k)) continue;
+    edgeKeys.add(k);
+    layoutEdges.push({ source, target });
+  }
   const layoutGroups = [...els.values()].filter((e) => e.isParent).map((e) => ({ id: e.id, parent: e.def.data.parent ?? null }));
-  return { els, rep, edgeEl, collapsed, order, layoutNodes, layoutEdges, layoutGroups };
+  return { els, rep, edgeEl, collapsed, order, layoutNodes, layoutEdges, layoutGroups, slot };
 }
 
 function depth(model: GraphModel, key: string): number {
@@ -250,6 +285,7 @@ function depth(model: GraphModel, key: string): number {
 export function dynamicClasses(view: GraphView, el: ViewEl, s: ReplayState, model: GraphModel): string {
   const out: string[] = [];
   if (el.appearAt > s.step) out.push("future");
+  else if (el.goneAt <= s.step) out.push("retired");
   if (el.isEdge) {
     const links = el.link ? [el.link] : el.links ?? [];
     for (const l of links) if (l.edge >= 0 && s.sent.has(l.edge)) { out.push("grad-sent"); break; }

@@ -22,6 +22,11 @@ const BIG_VIEW = 400;
 /** Steps moved at once beyond which restyling everything beats diffing. */
 const FULL_REFRESH_SPAN = 400;
 
+/** Not drawn at this step: not created yet, or retired (a finished loop iteration's graph). */
+function hidden(e: cytoscape.SingularElementArgument): boolean {
+  return e.hasClass("future") || e.hasClass("retired");
+}
+
 export class GraphCanvas {
   readonly cy: Core;
   model: GraphModel | null = null;
@@ -31,6 +36,7 @@ export class GraphCanvas {
   lastRestyled = 0;
   private theme: Theme = "light";
   private arrows: ArrowDir = "dataflow";
+  /** Step -> elements that appear or go at that step (restyled when stepping across it). */
   private appearAt = new Map<number, string[]>();
   private lastClasses = new Map<string, string>();
   private lastState: { step: number; activeRep: string | null; culpritRep: string | null } | null = null;
@@ -51,10 +57,10 @@ export class GraphCanvas {
       hideEdgesOnViewport: false,
       boxSelectionEnabled: false,
     });
-    // Transparent "future" elements are still hit-testable: treat taps on them as background taps.
-    this.cy.on("tap", "node", (e) => handlers.onSelect(e.target.hasClass("future") ? null : (e.target.id() as string)));
+    // Transparent "future" and "retired" elements are still hit-testable: treat taps on them as background taps.
+    this.cy.on("tap", "node", (e) => handlers.onSelect(hidden(e.target) ? null : (e.target.id() as string)));
     this.cy.on("tap", (e) => { if (e.target === this.cy) handlers.onSelect(null); });
-    this.cy.on("dbltap", "node", (e) => { if (!e.target.hasClass("future")) handlers.onJump(e.target.id() as string); });
+    this.cy.on("dbltap", "node", (e) => { if (!hidden(e.target)) handlers.onJump(e.target.id() as string); });
     // The container changes size with the window and the phone layout: keep the canvas in step,
     // and redo the initial framing until the user pans or zooms themselves.
     new ResizeObserver(() => {
@@ -90,7 +96,7 @@ export class GraphCanvas {
         def.data = { ...def.data, w: b.w, h: b.h, z: b.depth };
         def.position = { x: b.x, y: b.y };
       } else {
-        const p = layout.positions[id];
+        const p = layout.positions[view.slot.get(id) ?? id];
         if (p) def.position = { x: p.x, y: p.y };
       }
       defs.push(def);
@@ -99,10 +105,12 @@ export class GraphCanvas {
     this.view = view;
     this.appearAt = new Map();
     for (const el of view.els.values()) {
-      if (!Number.isFinite(el.appearAt)) continue;
-      const l = this.appearAt.get(el.appearAt) ?? [];
-      l.push(el.id);
-      this.appearAt.set(el.appearAt, l);
+      for (const step of [el.appearAt, el.goneAt]) {
+        if (!Number.isFinite(step)) continue;
+        const l = this.appearAt.get(step) ?? [];
+        l.push(el.id);
+        this.appearAt.set(step, l);
+      }
     }
     this.lastClasses.clear();
     this.lastLabels.clear();
@@ -179,9 +187,9 @@ export class GraphCanvas {
     this.lastStateFull = s;
   }
 
-  /** Ids of graph elements currently drawn (not hidden as "future"). */
+  /** Ids of graph elements currently drawn (not hidden as "future" or "retired"). */
   visibleIds(): string[] {
-    return this.cy.nodes().filter((n) => !n.hasClass("future")).map((n) => n.id());
+    return this.cy.nodes().filter((n) => !hidden(n)).map((n) => n.id());
   }
 
   setSearch(elIds: string[]): void {
@@ -190,14 +198,18 @@ export class GraphCanvas {
     if (this.lastStateFull) this.applyState(this.lastStateFull);
   }
 
-  fit(): void { this.cy.fit(undefined, 24); }
+  /** Fit what can be shown: everything but retired graphs (which would shrink the live one to a corner). */
+  fit(): void {
+    const kept = this.cy.elements().filter((e) => !e.hasClass("retired"));
+    this.cy.fit(kept.nonempty() ? kept : undefined, 24);
+  }
 
   private autoView = true;
   private focusEl: string | null = null;
 
   /** Fit the graph; if that makes labels unreadable, stay readable around the focus element. */
   private initialView(): void {
-    this.cy.fit(undefined, 24);
+    this.fit();
     if (this.cy.zoom() > 1.6) { this.cy.zoom(1.6); this.cy.center(); }
     const f = this.focusEl ? this.handles.get(this.focusEl) : undefined;
     if (this.cy.zoom() < MIN_READABLE_ZOOM && f) {
@@ -241,14 +253,14 @@ export class GraphCanvas {
     const fg = cs.getPropertyValue("--fg").trim() || "#000000";
     const nodes: SvgNode[] = [];
     this.cy.nodes().forEach((n) => {
-      if (n.hasClass("future")) return;
+      if (hidden(n)) return;
       const bb = n.boundingBox({ includeLabels: false, includeOverlays: false });
       nodes.push({ id: n.id(), x: (bb.x1 + bb.x2) / 2, y: (bb.y1 + bb.y2) / 2, w: bb.w, h: bb.h, label: String(n.data("label") ?? ""),
         fill: String(n.style("background-color")), stroke: String(n.style("border-color")), dashed: n.style("border-style") === "dashed", group: n.hasClass("expanded") });
     });
     const edges: SvgEdge[] = [];
     this.cy.edges().forEach((e) => {
-      if (e.hasClass("future") || e.source().hasClass("future") || e.target().hasClass("future")) return;
+      if (hidden(e) || hidden(e.source()) || hidden(e.target())) return;
       const a = e.sourceEndpoint(), b = e.targetEndpoint();
       const flip = this.arrows === "autograd";
       edges.push({ x1: flip ? b.x : a.x, y1: flip ? b.y : a.y, x2: flip ? a.x : b.x, y2: flip ? a.y : b.y, color: String(e.style("line-color")), label: String(e.data("grad") ?? "") });
