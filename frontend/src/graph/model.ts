@@ -298,46 +298,98 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
  * created, so the view shows the graph being rebuilt instead of every iteration side by side.
  * (Stepping back brings them back.) AccumulateGrad nodes of such a graph (leaves made in the
  * loop) go when all their consumers have gone. Nodes alive at the end never go.
+ *
+ * A bounded trace leaves out the middle of the timeline: nodes built there and gone by the
+ * end are never shown (the replay never builds them), and those built before it whose
+ * consumption was left out go where the timeline jumps (the "elided" event).
+ *
+ * `slotOf`: a node and the ones that replace it share one place in the layout (they are never
+ * shown together), the first of the chain's.
  */
 export function retirementSteps(
   trace: Trace, nodeById: Map<string, TraceNode>, consumers: Map<string, string[]>,
 ): { goneAt: Map<string, number>; slotOf: Map<string, string> } {
   const goneAt = new Map<string, number>();
-  // A node and the ones that replace it, iteration after iteration, share one place in the
-  // layout (they are never shown together): the first of the chain.
   const slotOf = new Map<string, string>();
   const key = (n: TraceNode): string => `${n.line ?? ""}|${n.module ?? ""}|${n.name}`;
+  const retirable = (n: TraceNode | undefined): n is TraceNode => !!n && !n.alive && n.kind !== "accumulate_grad";
   // Consumed nodes waiting for their replacement, per key, oldest first: a line that builds
   // three MulBackward0 per iteration replaces them one for one.
-  const consumed = new Map<string, string[]>();
+  const waiting = new Map<string, string[]>();
+  // Per key, the newest node of its newest chain: a node with nothing to replace joins that
+  // chain when its last member is already gone.
+  const chainEnd = new Map<string, string>();
+  const created = new Map<string, number>(); // node -> step of its creation event
   const passes = new Map((trace.backward_passes ?? []).map((p) => [p.index, p]));
-  const retire = (id: string, step: number): void => {
+  // Passes in progress (a pass can run inside another's backward): what each executed, and
+  // whether it freed buffers (all a bounded trace may say of a pass whose record was left out).
+  const running: { pass: number | null; executed: string[]; freed: boolean }[] = [];
+
+  const join = (id: string, prev: string): void => { slotOf.set(id, slotOf.get(prev) ?? prev); };
+  const onCreate = (id: string, step: number): void => {
+    created.set(id, step);
     const n = nodeById.get(id);
     if (!n) return;
     const k = key(n);
-    const waiting = consumed.get(k);
-    const old = waiting?.shift();
-    if (old === undefined) return;
-    if (!waiting!.length) consumed.delete(k);
-    goneAt.set(old, step);
-    slotOf.set(id, slotOf.get(old) ?? old);
+    const queue = waiting.get(k);
+    const old = queue?.shift();
+    if (old !== undefined) {
+      if (!queue!.length) waiting.delete(k);
+      goneAt.set(old, step);
+      join(id, old);
+    } else {
+      const last = chainEnd.get(k);
+      if (last !== undefined && (goneAt.get(last) ?? Infinity) <= step) join(id, last);
+    }
+    chainEnd.set(k, id);
   };
+  const onPassEnd = (top: { pass: number | null; executed: string[]; freed: boolean }): void => {
+    const p = top.pass != null ? passes.get(top.pass) : undefined;
+    if (p ? p.retain_graph : !top.freed) return;
+    for (const id of top.executed) {
+      const n = nodeById.get(id);
+      if (!retirable(n) || goneAt.has(id) || !created.has(id)) continue;
+      const k = key(n);
+      const queue = waiting.get(k);
+      if (queue) { if (!queue.includes(id)) queue.push(id); } else waiting.set(k, [id]);
+    }
+  };
+  const onElided = (step: number): void => {
+    // Whatever was built so far and is gone by the end is gone once the timeline jumps; the
+    // ones waiting for a replacement are replaced by the next iteration after the jump.
+    const queued = new Set([...waiting.values()].flat());
+    for (const id of created.keys()) {
+      if (retirable(nodeById.get(id)) && !goneAt.has(id) && !queued.has(id)) goneAt.set(id, step);
+    }
+  };
+
   (trace.events ?? []).forEach((ev, i) => {
     if (ev.kind === "node") {
-      if (ev.node) retire(ev.node, i + 1);
-      for (const n of ev.nodes ?? []) retire(n, i + 1);
-    } else if (ev.kind === "backward_end" && ev.backward_pass != null) {
-      const p = passes.get(ev.backward_pass);
-      if (!p || p.retain_graph) return;
-      for (const id of p.order ?? []) {
-        const n = nodeById.get(id);
-        if (!n || n.alive || n.kind === "accumulate_grad" || goneAt.has(id)) continue;
-        const k = key(n);
-        const list = consumed.get(k);
-        if (list) { if (!list.includes(id)) list.push(id); } else consumed.set(k, [id]);
-      }
+      for (const id of ev.node ? [ev.node, ...(ev.nodes ?? [])] : ev.nodes ?? []) onCreate(id, i + 1);
+    } else if (ev.kind === "elided") {
+      onElided(i + 1);
+    } else if (ev.kind === "backward_begin") {
+      running.push({ pass: ev.backward_pass ?? null, executed: [], freed: false });
+    } else if (ev.kind === "execute" && ev.node) {
+      running[running.length - 1]?.executed.push(ev.node);
+    } else if (ev.kind === "free") {
+      const top = running[running.length - 1];
+      if (top) top.freed = true;
+    } else if (ev.kind === "backward_end") {
+      const top = running.pop();
+      if (top) onPassEnd(top);
     }
   });
+  // Built in the elided middle (no creation event) and gone by the end: never shown; they
+  // take the place of the first node like them.
+  const firstOfKey = new Map<string, string>();
+  for (const n of nodeById.values()) if (!firstOfKey.has(key(n))) firstOfKey.set(key(n), n.id);
+  for (const n of nodeById.values()) {
+    if (!retirable(n) || created.has(n.id)) continue;
+    goneAt.set(n.id, 0);
+    const first = firstOfKey.get(key(n))!;
+    if (first !== n.id) join(n.id, first);
+  }
   for (const n of nodeById.values()) {
     if (n.kind !== "accumulate_grad" || n.alive) continue;
     const users = consumers.get(n.id) ?? [];

@@ -117,24 +117,36 @@ export function nodeSize(label: string, kind: string): { width: number; height: 
   return { width: w, height: 14 * lines.length + 14 };
 }
 
-export function defaultCollapsed(model: GraphModel, budget = 300): Set<string> {
+export function defaultCollapsed(model: GraphModel, budget = 300, elementCap = 8 * budget): Set<string> {
+  // `budget` counts places in the drawing: the nodes of a loop's later iterations take the
+  // place of the earlier ones (model.slotOf), so a 10,000-step loop of a 3-node graph is a
+  // handful of places. `elementCap` bounds the elements behind them (each one is styled).
   const collapsed = new Set<string>();
-  const ungrouped = [...model.items.values()].filter((i) => !i.group).length;
-  if (model.items.size <= budget) return collapsed;
+  const takesPlace = (id: string): boolean => {
+    const first = model.slotOf.get(id);
+    return first === undefined || model.items.get(first)?.group !== model.items.get(id)?.group;
+  };
+  let places = 0;
+  for (const id of model.items.keys()) if (takesPlace(id)) places++;
+  if (places <= budget && model.items.size <= elementCap) return collapsed;
+  const ungrouped = [...model.items.values()].filter((i) => !i.group);
   // Start with every root group collapsed, then open the biggest groups while under budget.
-  let visible = ungrouped + model.rootGroups.length;
+  let visible = ungrouped.filter((i) => takesPlace(i.id)).length + model.rootGroups.length;
+  let elements = ungrouped.length + model.rootGroups.length;
   const queue = [...model.rootGroups];
   for (const r of model.rootGroups) collapsed.add(r);
   queue.sort((a, b) => model.groups.get(a)!.size - model.groups.get(b)!.size);
   while (queue.length) {
     const key = queue.shift()!;
     const g = model.groups.get(key)!;
-    const opened = g.items.length + g.children.length;
+    const opened = g.items.filter(takesPlace).length + g.children.length;
+    const added = g.items.length + g.children.length;
     // A view of a handful of boxes says little: open a wide group even past the budget (up to 2x)
     // while fewer than a tenth of the budget is drawn.
     const limit = visible < budget / 10 ? 2 * budget : budget;
-    if (visible - 1 + opened > limit) continue;
+    if (visible - 1 + opened > limit || elements - 1 + added > elementCap) continue;
     visible += opened - 1;
+    elements += added - 1;
     collapsed.delete(key);
     for (const c of g.children) { collapsed.add(c); queue.push(c); }
   }
