@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { readdirSync, readFileSync } from "node:fs";
 import type { Trace } from "../src/api/types";
 import { buildModel, normalizeTrace } from "../src/graph/model";
-import { Replay } from "../src/graph/replay";
+import { Replay, describeEvent } from "../src/graph/replay";
 import { buildView, defaultCollapsed, dynamicClasses, versionedLabel } from "../src/graph/view";
 import { layeredLayout } from "../src/graph/layout";
 
@@ -145,6 +145,7 @@ describe("training_loop: finished iterations make way for the next", () => {
       expect(key(successor)).toBe(key(n.id));
       expect(item.goneAt).toBeGreaterThan(passEnd.get(n.id)!);
       expect(m.slotOf.get(successor)).toBe(m.slotOf.get(n.id) ?? n.id);
+      expect(describeEvent(t.events[item.goneAt - 1]!, m)).toContain(`in place of the one built before (${n.id})`);
       expect(retiredAt(item.goneAt - 1)).not.toContain(n.id);
       expect(retiredAt(item.goneAt)).toContain(n.id);
       checked++;

@@ -75,6 +75,8 @@ export interface GraphModel {
   roots: Set<string>;
   /** Node id -> the first node of its replacement chain (loop iterations), see `retirementSteps`. */
   slotOf: Map<string, string>;
+  /** Node id -> the node of an earlier, consumed graph it replaced (and retired). */
+  replaces: Map<string, string>;
 }
 
 function nodeLabel(n: TraceNode, out: TraceTensor | undefined): string {
@@ -163,7 +165,7 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
     }
   }
   const appear = (id: string): number => nodeStep.get(id) ?? 0;
-  const { goneAt: goneStep, slotOf } = retirementSteps(trace, nodeById, consumers);
+  const { goneAt: goneStep, slotOf, replaces } = retirementSteps(trace, nodeById, consumers);
   const gone = (id: string): number => goneStep.get(id) ?? Infinity;
 
   const roots = new Set<string>();
@@ -287,7 +289,7 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
     if (owner?.group) it.group = owner.group;
   }
   const { groups, rootGroups } = buildGroups(items);
-  return { trace, items, links, groups, rootGroups, nodeById, tensorById, tensorItem, nextEdges, firstEventOfLine, noGradLines, detachLines, roots, slotOf };
+  return { trace, items, links, groups, rootGroups, nodeById, tensorById, tensorItem, nextEdges, firstEventOfLine, noGradLines, detachLines, roots, slotOf, replaces };
 }
 
 /**
@@ -308,9 +310,10 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
  */
 export function retirementSteps(
   trace: Trace, nodeById: Map<string, TraceNode>, consumers: Map<string, string[]>,
-): { goneAt: Map<string, number>; slotOf: Map<string, string> } {
+): { goneAt: Map<string, number>; slotOf: Map<string, string>; replaces: Map<string, string> } {
   const goneAt = new Map<string, number>();
   const slotOf = new Map<string, string>();
+  const replaces = new Map<string, string>(); // new node -> the consumed one it retired
   const key = (n: TraceNode): string => `${n.line ?? ""}|${n.module ?? ""}|${n.name}`;
   const retirable = (n: TraceNode | undefined): n is TraceNode => !!n && !n.alive && n.kind !== "accumulate_grad";
   // Consumed nodes waiting for their replacement, per key, oldest first: a line that builds
@@ -336,6 +339,7 @@ export function retirementSteps(
     if (old !== undefined) {
       if (!queue!.length) waiting.delete(k);
       goneAt.set(old, step);
+      replaces.set(id, old);
       join(id, old);
     } else {
       const last = chainEnd.get(k);
@@ -398,7 +402,7 @@ export function retirementSteps(
     for (const u of users) last = Math.max(last, goneAt.get(u) ?? Infinity);
     if (Number.isFinite(last)) goneAt.set(n.id, last);
   }
-  return { goneAt, slotOf };
+  return { goneAt, slotOf, replaces };
 }
 
 /** Module paths -> a forest of groups. Keeps the paths items live in and branch points. */

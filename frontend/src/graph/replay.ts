@@ -224,7 +224,11 @@ export function describeEvent(ev: TraceEvent | null, model: GraphModel): string 
   };
   const at = ev.line != null ? `line ${ev.line}: ` : "";
   switch (ev.kind) {
-    case "node": return `${at}${ev.op ?? "op"} created ${nodeName(ev.node)}${ev.module ? ` in ${ev.module}` : ""}`;
+    case "node": {
+      const replaced = ev.node ? model.replaces.get(ev.node) : undefined;
+      const where = replaced ? `, in place of the one built before (${replaced}), which backward has consumed` : "";
+      return `${at}${ev.op ?? "op"} created ${nodeName(ev.node)}${ev.module ? ` in ${ev.module}` : ""}${where}`;
+    }
     case "leaf": return `${at}leaf tensor ${tensorName(ev.tensor)} created`;
     case "inplace": return `${at}in-place ${ev.op ?? "op"} on ${tensorName(ev.tensor)}: version ${ev.version_before ?? "?"} → ${ev.version_after ?? "?"}`;
     case "grad_mode": return `${at}grad mode: ${ev.inference_mode ? "inference_mode" : ev.grad_enabled === false ? "no_grad (grad disabled)" : "grad enabled"}`;
