@@ -160,7 +160,13 @@ describe("training_loop: finished iterations make way for the next", () => {
   it("lays out one iteration: a replacement takes the place of the node it replaces", () => {
     const view = buildView(m, new Set());
     const laid = new Set(view.layoutNodes.map((n) => n.id));
-    for (const [id, first] of view.slot) { expect(laid.has(id)).toBe(false); expect(laid.has(first)).toBe(true); }
+    for (const [id, first] of view.slot) {
+      expect(laid.has(id)).toBe(false);
+      expect(laid.has(first)).toBe(true);
+      // Not drawn until created, unlike a first node's transparent future (see styles.ts).
+      expect(view.els.get(id)!.staticClasses.split(" ")).toContain("stacked");
+      expect(view.els.get(first)!.staticClasses.split(" ")).not.toContain("stacked");
+    }
     expect(view.slot.size).toBe(t.nodes.filter((n) => !n.alive).length);
     expect(laid.size).toBe(view.els.size - [...view.els.values()].filter((e) => e.isEdge || e.isParent).length - view.slot.size);
     const pos = layeredLayout(view.layoutNodes, view.layoutEdges);

@@ -419,7 +419,7 @@ for step in range(4):
 def test_a_training_loop_rebuilds_its_graph_in_place(page: Page, server: str) -> None:
     """Each iteration's graph, once backward consumed it, makes way for the next one, drawn in
     the same place: at the end only what is alive is drawn, and a tap on a node reaches the
-    current iteration's node, not the transparent ones of other iterations."""
+    current iteration's node, not the undrawn ones of other iterations."""
     open_app(page, server)
     st = run_code(page, _LOOP)
     assert st["status"] == "ok"
@@ -438,7 +438,7 @@ def test_a_training_loop_rebuilds_its_graph_in_place(page: Page, server: str) ->
         "ids => ids.map(id => { const p = window.__gradtrace.cy.getElementById(id).position(); return [p.x, p.y]; })", pows[:2]
     )
     assert where[0] == where[1]
-    # Future iterations sit there too, transparent; the tap still selects the drawn node.
+    # Other iterations sit there too, undrawn; the tap still selects the drawn node.
     pos = page.evaluate(
         "id => { const cy = window.__gradtrace.cy; const p = cy.getElementById(id).renderedPosition();"
         " const r = cy.container().getBoundingClientRect(); return { x: r.left + p.x, y: r.top + p.y }; }",

@@ -259,6 +259,11 @@ export function buildView(model: GraphModel, collapsed: Set<string>): GraphView 
     const a = els.get(id), b = els.get(first);
     if (a && b && rep.get(id) === id && rep.get(first) === first && a.def.data.parent === b.def.data.parent) slot.set(id, first);
   }
+  // Elements drawn where another one already is: kept out of the drawing until they appear
+  // (the "stacked" style), as hundreds of transparent ones in one place cost a draw each.
+  const stack = (e: ViewEl): void => { e.staticClasses += " stacked"; e.def.classes += " stacked"; };
+  for (const id of slot.keys()) stack(els.get(id)!);
+  for (const e of els.values()) if (e.isEdge && (slot.has(e.def.data.source!) || slot.has(e.def.data.target!))) stack(e);
   const layoutById = new Map<string, { id: string; width: number; height: number; parent: string | null }>();
   for (const e of els.values()) {
     if (e.isEdge || e.isParent) continue;

@@ -57,7 +57,7 @@ export class GraphCanvas {
       hideEdgesOnViewport: false,
       boxSelectionEnabled: false,
     });
-    // Transparent "future" and "retired" elements are still hit-testable: treat taps on them as background taps.
+    // Transparent "future" elements are still hit-testable: treat taps on them as background taps.
     this.cy.on("tap", "node", (e) => handlers.onSelect(hidden(e.target) ? null : (e.target.id() as string)));
     this.cy.on("tap", (e) => { if (e.target === this.cy) handlers.onSelect(null); });
     this.cy.on("dbltap", "node", (e) => { if (!hidden(e.target)) handlers.onJump(e.target.id() as string); });
