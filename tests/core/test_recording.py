@@ -214,6 +214,35 @@ def test_dataloader_workers_load_in_process_with_a_note() -> None:
     assert DataLoader([1, 2, 3], num_workers=1).__iter__().__class__.__name__ == "_MultiProcessingDataLoaderIter"
 
 
+def test_a_thread_the_snippet_starts_is_noted_not_traced() -> None:
+    # Torch-function modes are per thread: the thread's graph and pass are not observed, and
+    # the trace says so at the line that started it; the main thread's are, and values agree.
+    import threading
+
+    source = """
+import threading
+import torch
+x = torch.ones(3, requires_grad=True)
+y = (x * 2).sum()
+def work():
+    z = (x ** 2).sum()
+    z.backward()
+t = threading.Thread(target=work)
+t.start()
+t.join()
+y.backward()
+print(x.grad)
+"""
+    original = threading.Thread.__dict__["start"]
+    t = _trace(source)
+    assert t["status"] == "ok", t["error"]
+    notes = [e for e in t["events"] if e["kind"] == "warning" and "main thread only" in e["text"]]
+    assert [e["line"] for e in notes] == [10]
+    assert [p["line"] for p in t["backward_passes"]] == [12]
+    assert t["stdout"] == "tensor([4., 4., 4.])\n"
+    assert threading.Thread.__dict__["start"] is original
+
+
 @pytest.mark.parametrize("depth", [950, 1100])
 def test_recursion_limit_is_the_one_plain_python_has(depth: int, tmp_path: Any) -> None:
     # The snippet runs below the tracer's frames (and pytest's): that must not make a

@@ -4,7 +4,8 @@ A TorchFunctionMode observes each call (ops, Tensor methods, `.data`, `requires_
 backward APIs); `Function.apply` and `torch.autograd.graph.increment_version` are wrapped
 because they bypass the mode; global module hooks keep the `nn.Module` stack for grouping. Each hook calls the real
 function with the real arguments and returns its result untouched. Two things are switched off while
-tracing, each with a note: torch.compile (runs eagerly) and DataLoader worker processes (loads in process).
+tracing, each with a note: torch.compile (runs eagerly) and DataLoader worker processes (loads in process);
+starting a thread gets a note too (its ops are not observed).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import functools
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -381,6 +383,34 @@ def _in_process_data_loading() -> Iterator[None]:
         loader_cls.__iter__ = original  # type: ignore[method-assign]
 
 
+_THREAD_NOTE = (
+    "gradtrace records the snippet's main thread only: what this thread runs (its torch ops, "
+    "graphs and backward passes) is not shown in the trace, though it runs as usual."
+)
+
+
+@contextlib.contextmanager
+def _thread_note() -> Iterator[None]:
+    """Say so when the snippet starts a thread: torch-function modes are per thread, so a
+    thread's ops are not observed (recording them would also interleave two timelines)."""
+    thread_cls = threading.Thread
+    original = thread_cls.__dict__["start"]
+    warned = False
+
+    def start(self: Any) -> None:
+        nonlocal warned
+        if not warned:
+            warned = True
+            warnings.warn(_THREAD_NOTE, UserWarning, stacklevel=2)
+        original(self)
+
+    thread_cls.start = start  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        thread_cls.start = original  # type: ignore[method-assign]
+
+
 class _Packed:
     """What a wrapped pack hook stores: the snippet's packed object, and the shape and dtype
     of the tensor it packed (all the trace shows of it, see `graph._Probe`)."""
@@ -571,7 +601,7 @@ def instrumented(rec: Recorder) -> Iterator[None]:
     autograd_module._engine_run_backward = engine_run
     c_autograd._push_saved_tensors_default_hooks = push_saved_hooks
     try:
-        with _eager_compile(), _in_process_data_loading():
+        with _eager_compile(), _in_process_data_loading(), _thread_note():
             # Pushed and popped by hand, not `with mode`: the snippet may have popped our mode
             # (or left its own modes on top); the stack is put back as it was, either way.
             depth = torch._C._len_torch_function_stack()
