@@ -167,6 +167,20 @@ def test_common_mistakes_pin_the_tensor_involved() -> None:
     assert "z" in _tensor(t, t["error"]["tensor"])["names"]
 
 
+@pytest.mark.parametrize(
+    ("scenario", "kind", "name"),
+    [
+        ("embedding_index_error", "index_out_of_range", "tokens"),  # the ids, not the table
+        ("item_of_vector_error", "not_a_scalar", "loss"),
+        ("bce_on_logits_error", "probabilities_expected", "scores"),  # the input, not the target
+    ],
+)
+def test_first_week_errors_pin_the_tensor_to_look_at(scenario: str, kind: str, name: str) -> None:
+    t = _trace(SCENARIOS[scenario])
+    err = t["error"]
+    assert err["kind"] == kind and name in _tensor(t, err["tensor"])["names"]
+
+
 def test_inplace_inside_forward_pins_the_module_line() -> None:
     t = _trace(SCENARIOS["inplace_in_module_forward_error"])
     err = t["error"]
