@@ -537,8 +537,8 @@ def classify_syntax(message: str, line_text: str, exc_type: str = "SyntaxError")
             return _syntax(
                 "Full-width or typographic punctuation",
                 f"The marked line has {char} (U+{ord(char):04X}), which Chinese and Japanese input "
-                "methods and word processors type; Python's code only understands ASCII "
-                f"punctuation (here: {ascii_char}).",
+                "methods and word processors type. Outside strings and comments, Python only "
+                "understands ASCII punctuation.",
                 f"Replace {char} with {ascii_char} (or switch the input method to half-width "
                 "punctuation and retype it). Inside strings and comments any character is fine.",
             )
