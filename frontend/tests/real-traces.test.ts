@@ -54,6 +54,26 @@ describe.each(names)("%s", (file) => {
     }
   });
 
+  it("never draws two elements in one place, and never retires a node alive at the end", () => {
+    for (const n of trace.nodes) if (n.alive) expect(Number.isFinite(model.items.get(n.id)!.goneAt)).toBe(false);
+    const view = buildView(model, defaultCollapsed(model));
+    const r = new Replay(model);
+    const total = trace.events.length;
+    for (let k = 0; k <= 40; k++) {
+      const step = Math.floor((total * k) / 40);
+      r.seek(step);
+      const seen = new Map<string, string>();
+      for (const el of view.els.values()) {
+        if (el.isEdge || el.isParent) continue;
+        const cls = dynamicClasses(view, el, r.state, model).split(" ");
+        if (cls.includes("future") || cls.includes("retired")) continue;
+        const place = view.slot.get(el.id) ?? el.id;
+        expect(seen.get(place), `step ${step}: ${el.id} drawn where ${seen.get(place)} is`).toBeUndefined();
+        seen.set(place, el.id);
+      }
+    }
+  });
+
   it("builds a consistent view and a finite layout", () => {
     const view = buildView(model, defaultCollapsed(model));
     const pos = layeredLayout(view.layoutNodes, view.layoutEdges);
