@@ -446,6 +446,12 @@ def test_a_training_loop_rebuilds_its_graph_in_place(page: Page, server: str) ->
     )
     page.mouse.click(pos["x"], pos["y"])
     assert page.evaluate("() => window.__gradtrace.cy.$(':selected').map(e => e.id())") == [pows[1]]
+    # The inspector links the iterations: built in place of the first, replaced by the third.
+    inspector = page.locator("#inspector")
+    expect(inspector).to_contain_text(f"built in place ofPowBackward0 ({pows[0]})")
+    inspector.get_by_role("button", name=f"PowBackward0 ({pows[2]})").click()
+    assert page.evaluate("() => window.__gradtrace.cy.$(':selected').map(e => e.id())") == [pows[2]]
+    expect(inspector).to_contain_text(f"built in place ofPowBackward0 ({pows[1]})")
     # Stepping back brings the first iteration back.
     seek(page, created[pows[1]])
     visible = set(page.evaluate("() => window.__gradtrace.visibleNodes()"))

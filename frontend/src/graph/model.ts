@@ -77,6 +77,8 @@ export interface GraphModel {
   slotOf: Map<string, string>;
   /** Node id -> the node of an earlier, consumed graph it replaced (and retired). */
   replaces: Map<string, string>;
+  /** The other way round: node id -> the node that replaced it. */
+  replacedBy: Map<string, string>;
 }
 
 function nodeLabel(n: TraceNode, out: TraceTensor | undefined): string {
@@ -289,7 +291,7 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
     if (owner?.group) it.group = owner.group;
   }
   const { groups, rootGroups } = buildGroups(items);
-  return { trace, items, links, groups, rootGroups, nodeById, tensorById, tensorItem, nextEdges, firstEventOfLine, noGradLines, detachLines, roots, slotOf, replaces };
+  return { trace, items, links, groups, rootGroups, nodeById, tensorById, tensorItem, nextEdges, firstEventOfLine, noGradLines, detachLines, roots, slotOf, replaces, replacedBy: new Map([...replaces].map(([a, b]) => [b, a])) };
 }
 
 /**

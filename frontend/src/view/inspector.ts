@@ -62,10 +62,21 @@ function tensorLink(model: GraphModel, tid: string | null | undefined, act: Insp
   return b;
 }
 
+/** A node id as a button that selects it (undrawn at this step, it still fills the inspector, whose "Jump to its creation" goes there). */
+function nodeLink(model: GraphModel, id: string, act: InspectorActions): HTMLElement | string {
+  const n = model.nodeById.get(id);
+  if (!n) return id;
+  const b = h("button", { type: "button", class: "linklike", text: `${n.name} (${id})` });
+  b.addEventListener("click", () => act.select(id));
+  return b;
+}
+
 function renderNode(root: HTMLElement, n: TraceNode, model: GraphModel, s: ReplayState, act: InspectorActions): void {
   root.append(h("h3", { text: n.name }));
   const nexts = (model.nextEdges.get(n.id) ?? []).map((ei) => model.nodeById.get(model.trace.edges[ei]!.target)?.name ?? "?");
   const freed = s.freed.has(n.id);
+  const replaced = model.replaces.get(n.id);
+  const successor = model.replacedBy.get(n.id);
   root.append(h("dl", {},
     row("id", n.id), row("kind", n.kind), row("op", n.op ?? null), row("created at line", n.line != null ? String(n.line) : null),
     row("module", n.module ?? null), row("creation order (seq)", String(n.seq)), row("sequence_nr", n.sequence_nr != null ? String(n.sequence_nr) : null),
@@ -75,6 +86,10 @@ function renderNode(root: HTMLElement, n: TraceNode, model: GraphModel, s: Repla
     row("saved buffers freed", yesNo(freed)),
     row("stale saved tensor", yesNo(s.stale.has(n.id) || n.stale)),
     n.created_by_pass != null ? row("built by backward pass", String(n.created_by_pass)) : null,
+    // A loop's iterations: which consumed node this one took the place of, and which took its own.
+    replaced ? row("built in place of", nodeLink(model, replaced, act)) : null,
+    successor ? row("replaced by", nodeLink(model, successor, act)) : null,
+    row("alive at the end", yesNo(n.alive)),
   ));
   const recv = s.received.get(n.id);
   if (recv) {
