@@ -1878,6 +1878,23 @@ import urllib.request
 w = torch.ones(2, requires_grad=True)
 raw = urllib.request.urlopen("http://gradtrace-no-such-host.invalid/data.csv").read()
 """,
+"sum_over_missing_dim_error": """
+import torch
+x = torch.ones(3, requires_grad=True)
+probs = x.softmax(dim=1)
+""",
+"numpy_into_layer_error": """
+import numpy as np
+import torch
+layer = torch.nn.Linear(2, 1)
+batch = np.ones((4, 2), dtype=np.float32)
+out = layer(batch)
+""",
+"cat_with_list_error": """
+import torch
+x = torch.ones(2, requires_grad=True)
+y = torch.cat([x, [1.0]])
+""",
 "tensor_as_condition_error": """
 import torch
 w = torch.ones(3, requires_grad=True)
@@ -1943,6 +1960,9 @@ ERROR_KINDS = {
     "lstm_float64_input_error": "dtype_mismatch",
     "tensor_as_condition_error": "tensor_bool",
     "module_missing_error": "module_unavailable",
+    "sum_over_missing_dim_error": "dim_out_of_range",
+    "numpy_into_layer_error": "tensor_expected",
+    "cat_with_list_error": "tensor_expected",
     "download_error": "network_unavailable",
     "optimizer_nonleaf_error": "optimizer_nonleaf",
     "layers_in_plain_list_error": "empty_parameters",

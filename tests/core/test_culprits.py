@@ -173,6 +173,7 @@ def test_common_mistakes_pin_the_tensor_involved() -> None:
         ("embedding_index_error", "index_out_of_range", "tokens"),  # the ids, not the table
         ("item_of_vector_error", "not_a_scalar", "loss"),
         ("bce_on_logits_error", "probabilities_expected", "scores"),  # the input, not the target
+        ("sum_over_missing_dim_error", "dim_out_of_range", "x"),
     ],
 )
 def test_first_week_errors_pin_the_tensor_to_look_at(scenario: str, kind: str, name: str) -> None:

@@ -145,8 +145,9 @@ def _pin(rec: Recorder, kind: str, err: dict[str, Any], p: dict[str, Any] | None
         err["tensor"] = _odd_dtype_tensor(rec)
     elif kind == "integer_expected":  # the float tensor given as indices: data, not a parameter
         err["tensor"] = _failed_call_tensor(rec, lambda t: t.is_floating_point() and not t.requires_grad)
-    elif kind in ("tensor_bool", "not_a_scalar", "probabilities_expected"):  # the tensor used as a
-        err["tensor"] = _failed_call_tensor(rec)  # condition / a number, the input given to BCE
+    elif kind in ("tensor_bool", "not_a_scalar", "probabilities_expected", "dim_out_of_range"):
+        # the tensor used as a condition / a number, the input given to BCE, the one reduced
+        err["tensor"] = _failed_call_tensor(rec)
     elif kind == "index_out_of_range":  # the indices (token ids, class targets), else the indexed tensor
         err["tensor"] = _failed_call_tensor(rec, lambda t: not t.is_floating_point()) or _failed_call_tensor(rec)
     elif kind == "input_no_grad" and p is not None:

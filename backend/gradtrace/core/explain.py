@@ -347,6 +347,28 @@ RULES: tuple[Rule, ...] = (
         types=("IndexError",),
     ),
     _rule(
+        "dim_out_of_range",
+        r"Dimension out of range",
+        "A dimension the tensor does not have",
+        "dim= counts a tensor's dimensions from 0 (or from the end with -1): a tensor of shape "
+        "(3,) has only dim 0, so x.sum(dim=1) or x.softmax(dim=1) on it fails. The message says "
+        "which range was allowed.",
+        "Print x.shape (or x.dim()) before this line; use dim=-1 for the last dimension, or add "
+        "the missing one with x.unsqueeze(0) (a batch of one).",
+        types=("IndexError",),
+    ),
+    _rule(
+        "tensor_expected",
+        r"must be Tensor, not |expected Tensor as element \d+",
+        "A NumPy array, list or number where a tensor is needed",
+        "nn layers and torch functions such as torch.cat / torch.stack take tensors. A NumPy array, "
+        "a Python list or a plain number was passed instead (only some operators convert "
+        "them for you).",
+        "Convert first: torch.from_numpy(a).float() for a NumPy array (float32, like the "
+        "layers), torch.tensor(values) for a list, torch.tensor(3.0) for a number.",
+        types=("TypeError",),
+    ),
+    _rule(
         "not_a_scalar",
         r"elements? cannot be converted to Scalar|only one element tensors can be converted",
         "A tensor with several values used as one number",
