@@ -333,7 +333,17 @@ _DATA_NOTE = (
 
 
 @contextlib.contextmanager
-def _in_process_data_loading() -> Iterator[None]:
+def _replaced(owner: type, name: str, replacement: Any) -> Iterator[None]:
+    """`owner.name` is `replacement` while the trace runs, and the original again after."""
+    original = owner.__dict__[name]
+    setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def _in_process_data_loading() -> contextlib.AbstractContextManager[None]:
     """DataLoader workers off while tracing: batches are loaded in this process.
 
     Worker processes only load data (no autograd graph is built there), the sandbox has no
@@ -341,8 +351,7 @@ def _in_process_data_loading() -> Iterator[None]:
     fork of a traced process would carry the tracer along. The loader keeps its settings
     (`num_workers` still reads as given); only its iterator is the single-process one.
     """
-    loader_cls = dataloader.DataLoader
-    original = loader_cls.__dict__["__iter__"]
+    original = dataloader.DataLoader.__dict__["__iter__"]
     warned = False
 
     def __iter__(self: Any) -> Any:
@@ -376,11 +385,7 @@ def _in_process_data_loading() -> Iterator[None]:
             self._iterator = it
         return it
 
-    loader_cls.__iter__ = __iter__  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        loader_cls.__iter__ = original  # type: ignore[method-assign]
+    return _replaced(dataloader.DataLoader, "__iter__", __iter__)
 
 
 _THREAD_NOTE = (
@@ -389,12 +394,10 @@ _THREAD_NOTE = (
 )
 
 
-@contextlib.contextmanager
-def _thread_note() -> Iterator[None]:
+def _thread_note() -> contextlib.AbstractContextManager[None]:
     """Say so when the snippet starts a thread: torch-function modes are per thread, so a
     thread's ops are not observed (recording them would also interleave two timelines)."""
-    thread_cls = threading.Thread
-    original = thread_cls.__dict__["start"]
+    original = threading.Thread.__dict__["start"]
     warned = False
 
     def start(self: Any) -> None:
@@ -404,11 +407,7 @@ def _thread_note() -> Iterator[None]:
             warnings.warn(_THREAD_NOTE, UserWarning, stacklevel=2)
         original(self)
 
-    thread_cls.start = start  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        thread_cls.start = original  # type: ignore[method-assign]
+    return _replaced(threading.Thread, "start", start)
 
 
 class _Packed:
