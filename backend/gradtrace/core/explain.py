@@ -309,7 +309,8 @@ RULES: tuple[Rule, ...] = (
         "An optimizer was given a non-leaf tensor",
         "Optimizers update leaf tensors in place. A tensor made by an operation on a tensor "
         "that requires grad, such as torch.randn(3, requires_grad=True) * 0.01, is not a leaf: "
-        "it has a grad_fn, its .grad is never filled, and it is recomputed rather than stored.",
+        "it has a grad_fn, and backward fills .grad only on leaves, so an optimizer would "
+        "have no gradient to update it with (the leaf it was made from is another tensor).",
         "Make the scaled tensor the leaf: w = (torch.randn(3) * 0.01).requires_grad_(), or "
         "nn.Parameter(torch.randn(3) * 0.01) inside a module.",
         types=("ValueError",),
