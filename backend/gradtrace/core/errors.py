@@ -73,9 +73,7 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
         "version_now": None,
         "backward_pass": pass_record["index"] if pass_record is not None else None,
     }
-    _pin(rec, rule.kind, err, pass_record, message)
-    if rule.kind == "optimizer_nonleaf":
-        err["tensor"] = _optimizer_param(rec, exc.__traceback__)
+    _pin(rec, rule.kind, err, pass_record, message, exc.__traceback__)
     rec.errors[id(exc)] = (exc, err)
     return err
 
@@ -121,7 +119,9 @@ def _odd_dtype_tensor(rec: Recorder) -> str | None:
     return rec.tensor_id(odd[0])
 
 
-def _pin(rec: Recorder, kind: str, err: dict[str, Any], p: dict[str, Any] | None, message: str) -> None:
+def _pin(
+    rec: Recorder, kind: str, err: dict[str, Any], p: dict[str, Any] | None, message: str, tb: TracebackType | None
+) -> None:
     if kind == "backward_twice" and p is not None:
         node = p["order"][-1] if p["order"] else None
         err["node"] = node
@@ -139,17 +139,18 @@ def _pin(rec: Recorder, kind: str, err: dict[str, Any], p: dict[str, Any] | None
         "inplace_leaf", "inplace_leaf_view", "requires_grad_nonleaf", "requires_grad_dtype", "inference_inplace",
         "numpy_requires_grad", "hook_no_grad", "retain_grad_no_grad", "view_no_grad_inplace",
         "detach_view_inplace", "view_noncontiguous", "inplace_overlap",
+        # the tensor used as a condition / as a number, the input given to BCE, the one reduced
+        "tensor_bool", "not_a_scalar", "probabilities_expected", "dim_out_of_range",
     ):
         err["tensor"] = _failed_call_tensor(rec)
     elif kind == "dtype_mismatch":
         err["tensor"] = _odd_dtype_tensor(rec)
     elif kind == "integer_expected":  # the float tensor given as indices: data, not a parameter
         err["tensor"] = _failed_call_tensor(rec, lambda t: t.is_floating_point() and not t.requires_grad)
-    elif kind in ("tensor_bool", "not_a_scalar", "probabilities_expected", "dim_out_of_range"):
-        # the tensor used as a condition / a number, the input given to BCE, the one reduced
-        err["tensor"] = _failed_call_tensor(rec)
     elif kind == "index_out_of_range":  # the indices (token ids, class targets), else the indexed tensor
         err["tensor"] = _failed_call_tensor(rec, lambda t: not t.is_floating_point()) or _failed_call_tensor(rec)
+    elif kind == "optimizer_nonleaf":
+        err["tensor"] = _optimizer_param(rec, tb)
     elif kind == "input_no_grad" and p is not None:
         for tid in p["inputs"]:
             trec = rec.tensor_by_num.get(int(tid[1:])) if tid else None
