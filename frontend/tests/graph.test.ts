@@ -6,6 +6,7 @@ import { buildModel, tensorElId } from "../src/graph/model";
 import { buildView, defaultCollapsed, displayColumns, dynamicClasses, LABEL_MAX_COLUMNS, nodeSize, searchItems, groupsToOpen, wrapLabel } from "../src/graph/view";
 import { layeredLayout, runLayout } from "../src/graph/layout";
 import { syntheticTrace } from "../src/graph/synthetic";
+import { fmtShape } from "../src/graph/format";
 import { initialState } from "../src/graph/replay";
 import { stylesheet } from "../src/graph/styles";
 import * as dagre from "@dagrejs/dagre";
@@ -34,6 +35,12 @@ describe("buildModel", () => {
   it("labels nodes with op name and output shape, tensors with names", () => {
     expect(m.items.get("n0")!.label).toBe("MulBackward0\n[2]");
     expect(m.items.get(tensorElId("t2"))!.label).toBe("loss\n[]");
+  });
+  it("shows a nested tensor's ragged dimension (-1 in the trace) as *", () => {
+    const t = { ...simple.tensors[0]!, shape: [2, -1, 3], names: ["nt"] };
+    const nested = buildModel({ ...simple, tensors: [t, ...simple.tensors.slice(1)] });
+    expect(nested.items.get(tensorElId(t.id))!.label).toBe("nt\n[2, *, 3]");
+    expect(fmtShape([2, -1, 3])).toBe("[2, *, 3]");
   });
   it("makes AccumulateGrad appear with its leaf (or first consumer)", () => {
     expect(m.items.get("n2")!.appearAt).toBe(1);

@@ -1903,6 +1903,70 @@ loss.backward()
 if w.grad > 1:
     print("big")
 """,
+"nested_tensor_strided": """
+import torch
+a = torch.randn(2, 3, requires_grad=True)
+b = torch.randn(4, 3, requires_grad=True)
+nt = torch.nested.as_nested_tensor([a, b])
+s = nt.sin()
+out = torch.nested.to_padded_tensor(s, 0.0).sum()
+out.backward()
+print(a.grad.sum(), b.grad.shape, nt.is_nested)
+""",
+"nested_tensor_jagged": """
+import torch
+a = torch.randn(2, 3, requires_grad=True)
+b = torch.randn(4, 3, requires_grad=True)
+nt = torch.nested.as_nested_tensor([a, b], layout=torch.jagged)
+s = (nt * 2).relu()
+s.values().sum().backward()
+print(a.grad.sum(), nt.shape[0])
+""",
+"nested_tensor_saved_hooks": """
+import torch
+a = torch.randn(1, 2, requires_grad=True)
+b = torch.randn(2, 2, requires_grad=True)
+with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+    nt = torch.nested.as_nested_tensor([a, b])
+    s = nt.sin()
+torch.nested.to_padded_tensor(s, 0.0).sum().backward()
+print(a.grad)
+""",
+"grads_batched_jacobian": """
+import torch
+x = torch.randn(3, requires_grad=True)
+y = torch.randn(3, requires_grad=True)
+z = (x * 2).sum()
+gx, gy = torch.autograd.grad(z, [x, y], allow_unused=True, materialize_grads=True)
+print(gx, gy)
+w = torch.randn(2, 3, requires_grad=True)
+out = w @ x
+(jac,) = torch.autograd.grad(out, x, torch.eye(2), is_grads_batched=True)
+print(jac)
+""",
+"post_accumulate_grad_hook": """
+import torch
+w = torch.randn(3, requires_grad=True)
+seen = []
+w.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.clone()))
+(w * w).sum().backward()
+print(len(seen), seen[0])
+""",
+"lbfgs_closure": """
+import torch
+torch.manual_seed(0)
+w = torch.randn(3, requires_grad=True)
+opt = torch.optim.LBFGS([w], max_iter=5)
+target = torch.tensor([1.0, 2.0, 3.0])
+def closure():
+    opt.zero_grad()
+    loss = ((w - target) ** 2).sum()
+    loss.backward()
+    return loss
+for _ in range(2):
+    opt.step(closure)
+print(w)
+""",
 })
 
 ERROR_KINDS = {

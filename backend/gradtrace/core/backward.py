@@ -58,7 +58,7 @@ def _small(t: Any, shapes: dict[tuple[Any, Any], dict[str, Any]]) -> dict[str, A
     if not isinstance(t, torch.Tensor):
         return None
     numel = t.numel()
-    if numel <= 16:
+    if numel <= 16 or t.is_nested:  # (a strided nested tensor has no .shape)
         return summarize(t)
     key = (t.shape, t.dtype)
     found = shapes.get(key)

@@ -16,7 +16,7 @@ import torch
 
 from gradtrace.core import graph
 from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder, scope_items
-from gradtrace.core.summary import summarize
+from gradtrace.core.summary import shape_of, summarize
 
 
 def collect_names(scopes: list[dict[str, Any]]) -> list[tuple[str, torch.Tensor]]:
@@ -73,7 +73,7 @@ def _tensor_dict(rec: Recorder, num: int, t: torch.Tensor, names: list[str], kep
     return {
         "id": f"t{num}",
         "names": names,
-        "shape": list(t.shape),
+        "shape": shape_of(t),
         "dtype": str(t.dtype),
         "device": str(t.device),
         "requires_grad": bool(t.requires_grad),

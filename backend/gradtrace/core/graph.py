@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import torch
 from torch.utils._python_dispatch import _disable_current_modes  # private, but stable since 1.13
 
-from gradtrace.core.summary import dtype_name
+from gradtrace.core.summary import dtype_name, shape_of
 
 _VERSION_RE = re.compile(r"is at version (\d+); expected version (\d+)")
 FREED_MARK = "backward through the graph a second time"
@@ -178,7 +178,7 @@ def _add_tensor(out: Saved, name: str, t: torch.Tensor, is_output: bool) -> None
     except Exception:
         storage = None
     out.entries.append(
-        {**_BLANK, "name": name, "shape": list(t.shape), "dtype": dtype_name(t.dtype), "version_now": version, "is_output": is_output}
+        {**_BLANK, "name": name, "shape": list(t.shape) if not t.is_nested else shape_of(t), "dtype": dtype_name(t.dtype), "version_now": version, "is_output": is_output}
     )
     out.storages.append(storage)
     out.tensors.append(t)
@@ -188,7 +188,7 @@ def _add_packed(out: Saved, name: str, standin: torch.Tensor, is_output: bool) -
     """A value a pack hook holds: shape and dtype from the stand-in; no version (autograd
     does not check versions of hooked values), storage or tensor (the hook has them)."""
     entry = _entry(name, "tensor", is_output)
-    entry["shape"] = list(standin.shape)
+    entry["shape"] = shape_of(standin)
     entry["dtype"] = dtype_name(standin.dtype)
     entry["packed"] = True
     _add_value(out, entry)

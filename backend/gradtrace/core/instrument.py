@@ -26,6 +26,7 @@ from torch.utils.data import dataloader
 
 from gradtrace.core import backward, graph
 from gradtrace.core.recorder import CallContext, Recorder
+from gradtrace.core.summary import shape_of
 
 _BACKWARD_APIS = {
     torch.Tensor.backward: "Tensor.backward",
@@ -416,7 +417,7 @@ class _Packed:
 
     __slots__ = ("inner", "shape", "dtype")
 
-    def __init__(self, inner: Any, shape: torch.Size, dtype: torch.dtype) -> None:
+    def __init__(self, inner: Any, shape: list[int], dtype: torch.dtype) -> None:
         self.inner = inner
         self.shape = shape
         self.dtype = dtype
@@ -430,13 +431,13 @@ def wrapped_saved_hooks(pack_hook: Any, unpack_hook: Any) -> tuple[Any, Any]:
 
     def pack(t: torch.Tensor) -> _Packed:
         with torch._C.DisableTorchFunction():  # (as in observe_call)
-            shape, dtype = t.shape, t.dtype
+            shape, dtype = shape_of(t), t.dtype  # (a nested tensor's ragged sizes: -1)
         return _Packed(pack_hook(t), shape, dtype)
 
     def unpack(packed: _Packed) -> Any:
         if graph.PROBE.probing:
             graph.PROBE.standins += 1
-            return torch.empty(packed.shape, dtype=packed.dtype, device="meta")
+            return torch.empty([max(s, 0) for s in packed.shape], dtype=packed.dtype, device="meta")
         return unpack_hook(packed.inner)
 
     return pack, unpack

@@ -47,7 +47,7 @@ class _Sparse(_Model):
 class ValueSummary(_Sparse):
     """A tensor's value (or gradient): every element for small tensors, statistics otherwise."""
 
-    shape: list[int] = Field(description="Tensor shape.")
+    shape: list[int] = Field(description="Tensor shape (-1 for a nested tensor's ragged dimension).")
     dtype: str = Field(description="e.g. torch.float32")
     numel: int = Field(description="Number of elements.")
     values: list[Number] | None = Field(
@@ -58,7 +58,9 @@ class ValueSummary(_Sparse):
     mean: Number | None = None
     std: Number | None = None
     layout: str | None = Field(
-        default=None, description="Set for non-strided tensors (e.g. sparse_coo); their values are shown densely."
+        default=None,
+        description="Set for non-strided tensors: sparse ones (e.g. sparse_coo) have their values shown densely; "
+        "nested ones (\"nested\") have shape only.",
     )
 
 

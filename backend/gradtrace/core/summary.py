@@ -59,6 +59,21 @@ def _stats(d: torch.Tensor, numel: int) -> tuple[float, float, float, float]:
     return lo, hi, mean, math.sqrt(var) if var >= 0 else var
 
 
+def shape_of(t: torch.Tensor) -> list[int]:
+    """`list(t.shape)`, also for nested tensors: a ragged dimension (jagged layout: a symbolic
+    size; strided layout: `t.shape` itself raises) is -1."""
+    if not t.is_nested:
+        return list(t.shape)
+    dims: list[int] = []
+    for i in range(t.dim()):
+        try:
+            size = t.size(i)
+        except RuntimeError:  # "dimension 1 is irregular and does not have a size"
+            size = -1
+        dims.append(size if type(size) is int else -1)
+    return dims
+
+
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
 
 
@@ -93,8 +108,11 @@ def _summarize(t: torch.Tensor | None, max_values: int, stats: bool) -> dict[str
         return None
     try:
         numel = t.numel()
-        out: dict[str, Any] = {"shape": list(t.shape), "dtype": dtype_name(t.dtype), "numel": numel}
+        out: dict[str, Any] = {"shape": shape_of(t), "dtype": dtype_name(t.dtype), "numel": numel}
         if t.is_meta:
+            return out
+        if t.is_nested:  # its components differ in shape: no flat values or statistics
+            out["layout"] = "nested"
             return out
         if t.layout != torch.strided:  # sparse and friends: small ones shown densely
             out["layout"] = str(t.layout).removeprefix("torch.")
@@ -116,4 +134,8 @@ def _summarize(t: torch.Tensor | None, max_values: int, stats: bool) -> dict[str
         out["std"] = _number(std)
         return out
     except Exception:  # a broken tensor must not break the trace
-        return {"shape": [int(s) for s in getattr(t, "shape", [])], "dtype": str(getattr(t, "dtype", "?")), "numel": 0}
+        try:
+            shape = shape_of(t)
+        except Exception:
+            shape = []
+        return {"shape": shape, "dtype": str(getattr(t, "dtype", "?")), "numel": 0}

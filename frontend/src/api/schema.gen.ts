@@ -891,7 +891,7 @@ export interface components {
             dtype: string;
             /**
              * Layout
-             * @description Set for non-strided tensors (e.g. sparse_coo); their values are shown densely.
+             * @description Set for non-strided tensors: sparse ones (e.g. sparse_coo) have their values shown densely; nested ones ("nested") have shape only.
              */
             layout: string | null;
             /** Max */
@@ -907,7 +907,7 @@ export interface components {
             numel: number;
             /**
              * Shape
-             * @description Tensor shape.
+             * @description Tensor shape (-1 for a nested tensor's ragged dimension).
              */
             shape: number[];
             /** Std */

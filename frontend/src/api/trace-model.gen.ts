@@ -635,7 +635,7 @@ export interface components {
             dtype: string;
             /**
              * Layout
-             * @description Set for non-strided tensors (e.g. sparse_coo); their values are shown densely.
+             * @description Set for non-strided tensors: sparse ones (e.g. sparse_coo) have their values shown densely; nested ones ("nested") have shape only.
              * @default null
              */
             layout: string | null;
@@ -661,7 +661,7 @@ export interface components {
             numel: number;
             /**
              * Shape
-             * @description Tensor shape.
+             * @description Tensor shape (-1 for a nested tensor's ragged dimension).
              */
             shape: number[];
             /**

@@ -1,9 +1,10 @@
 // Plain-text formatting of shapes, dtypes and value summaries for labels and the inspector.
 import type { ValueSummary } from "../api/types";
 
+/** "[2, 3]"; a nested tensor's ragged dimension (-1 in the trace) shows as "*". */
 export function fmtShape(shape: readonly number[] | null | undefined): string {
   if (!shape) return "";
-  return "[" + shape.join(", ") + "]";
+  return "[" + shape.map((d) => (d < 0 ? "*" : String(d))).join(", ") + "]";
 }
 
 /** "torch.float32" -> "" (the default, not worth a label), others -> "int64". */

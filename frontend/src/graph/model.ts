@@ -1,5 +1,6 @@
 // Indexes a trace for the viewer: lookups by id, when each element appears, module groups.
 import type { RawTrace, Trace, TraceEdge, TraceNode, TraceTensor } from "../api/types";
+import { fmtShape } from "./format";
 
 /** Fills absent lists so the rest of the viewer can rely on them. */
 export function normalizeTrace(raw: RawTrace | Trace): Trace {
@@ -84,14 +85,14 @@ export interface GraphModel {
 function nodeLabel(n: TraceNode, out: TraceTensor | undefined): string {
   // "torch::autograd::AccumulateGrad" -> "AccumulateGrad": the namespace adds width, not meaning.
   const name = n.name.replace(/^torch::autograd::/, "");
-  const shape = out ? "[" + out.shape.join(", ") + "]" : "";
+  const shape = out ? fmtShape(out.shape) : "";
   return shape ? `${name}\n${shape}` : name;
 }
 
 function tensorLabel(t: TraceTensor): string {
   const name = t.names && t.names.length ? t.names.join(", ") : t.is_leaf ? "leaf" : "tensor";
   const dtype = t.dtype.replace(/^torch\./, "");
-  const shape = "[" + t.shape.join(", ") + "]" + (dtype === "float32" ? "" : " " + dtype);
+  const shape = fmtShape(t.shape) + (dtype === "float32" ? "" : " " + dtype);
   return `${name}\n${shape}`;
 }
 
