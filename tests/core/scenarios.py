@@ -1932,6 +1932,33 @@ with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
 torch.nested.to_padded_tensor(s, 0.0).sum().backward()
 print(a.grad)
 """,
+"optimizer_given_tensor_error": """
+import torch
+w = torch.zeros(3, requires_grad=True)
+opt = torch.optim.SGD(w, lr=0.1)
+""",
+"grad_assign_wrong_shape_error": """
+import torch
+w = torch.ones(3, requires_grad=True)
+(w * 2).sum().backward()
+w.grad = torch.zeros(2)
+""",
+"forward_calls_itself_error": """
+import torch
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(2, 1)
+    def forward(self, x):
+        return self(x)
+Net()(torch.ones(1, 2))
+""",
+"stack_unequal_error": """
+import torch
+a = torch.ones(2, requires_grad=True)
+b = torch.ones(3, requires_grad=True)
+c = torch.stack([a, b])
+""",
 "grads_batched_jacobian": """
 import torch
 x = torch.randn(3, requires_grad=True)
@@ -2042,4 +2069,8 @@ ERROR_KINDS = {
     "input_call_error": "no_input",
     "backward_on_item_error": "backward_on_number",
     "saved_no_grad_view_written_error": "view_no_grad_inplace",
+    "optimizer_given_tensor_error": "optimizer_params_type",
+    "grad_assign_wrong_shape_error": "grad_assign_mismatch",
+    "forward_calls_itself_error": "recursion_depth",
+    "stack_unequal_error": "shape_mismatch",
 }

@@ -174,6 +174,8 @@ def test_common_mistakes_pin_the_tensor_involved() -> None:
         ("item_of_vector_error", "not_a_scalar", "loss"),
         ("bce_on_logits_error", "probabilities_expected", "scores"),  # the input, not the target
         ("sum_over_missing_dim_error", "dim_out_of_range", "x"),
+        ("optimizer_given_tensor_error", "optimizer_params_type", "w"),  # from the optimizer's frame
+        ("grad_assign_wrong_shape_error", "grad_assign_mismatch", "w"),  # the tensor, not the value
     ],
 )
 def test_first_week_errors_pin_the_tensor_to_look_at(scenario: str, kind: str, name: str) -> None:

@@ -79,15 +79,17 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
 
 
 def _optimizer_param(rec: Recorder, tb: TracebackType | None) -> str | None:
-    """The tensor an optimizer refused: `param` in the optimizer frame that raised (no torch
-    call failed, so there is no failed call to read it from)."""
+    """The tensor an optimizer refused, from the optimizer frame that raised (no torch call
+    failed, so there is no failed call to read it from)."""
     found = None
     while tb is not None:
         frame = tb.tb_frame
         if "optim" in frame.f_code.co_filename:
-            param = frame.f_locals.get("param")
-            if isinstance(param, torch.Tensor):
-                found = param
+            # `param`: a non-leaf in the list; `params`: a lone tensor given instead of a list
+            for local in ("param", "params"):
+                value = frame.f_locals.get(local)
+                if isinstance(value, torch.Tensor):
+                    found = value
         tb = tb.tb_next
     return rec.tensor_id(found) if found is not None else None
 
@@ -140,7 +142,7 @@ def _pin(
         "numpy_requires_grad", "hook_no_grad", "retain_grad_no_grad", "view_no_grad_inplace",
         "detach_view_inplace", "view_noncontiguous", "inplace_overlap",
         # the tensor used as a condition / as a number, the input given to BCE, the one reduced
-        "tensor_bool", "not_a_scalar", "probabilities_expected", "dim_out_of_range",
+        "tensor_bool", "not_a_scalar", "probabilities_expected", "dim_out_of_range", "grad_assign_mismatch",
     ):
         err["tensor"] = _failed_call_tensor(rec)
     elif kind == "dtype_mismatch":
@@ -149,7 +151,7 @@ def _pin(
         err["tensor"] = _failed_call_tensor(rec, lambda t: t.is_floating_point() and not t.requires_grad)
     elif kind == "index_out_of_range":  # the indices (token ids, class targets), else the indexed tensor
         err["tensor"] = _failed_call_tensor(rec, lambda t: not t.is_floating_point()) or _failed_call_tensor(rec)
-    elif kind == "optimizer_nonleaf":
+    elif kind in ("optimizer_nonleaf", "optimizer_params_type"):
         err["tensor"] = _optimizer_param(rec, tb)
     elif kind == "input_no_grad" and p is not None:
         for tid in p["inputs"]:

@@ -231,6 +231,7 @@ RULES: tuple[Rule, ...] = (
         "shape_mismatch",
         r"shapes cannot be multiplied|size of tensor a \(\d+\) must match|must match the size|"
         r"is invalid for input of size|Sizes of tensors must match|Given groups=\d+, weight of size|"
+        r"stack expects each tensor to be equal size|"
         r"Expected input batch_size|target tensor expected|Expected \d+D \(unbatched\) or \d+D",
         "Tensor shapes do not fit together",
         "The operation received tensors whose shapes are incompatible. (Not an autograd error: "
@@ -326,6 +327,38 @@ RULES: tuple[Rule, ...] = (
         "Assign layers as attributes (self.fc = nn.Linear(...)), keep lists of layers in "
         "nn.ModuleList and of tensors in nn.ParameterList, and wrap tensors in nn.Parameter.",
         types=("ValueError",),
+    ),
+    _rule(
+        "optimizer_params_type",
+        r"params argument given to the optimizer should be an iterable",
+        "The optimizer needs an iterable of tensors",
+        "An optimizer takes its parameters as an iterable: model.parameters(), or a list of "
+        "tensors. A single tensor was passed, and an optimizer does not iterate over its "
+        "elements (each step updates whole tensors in place).",
+        "Wrap the tensor in a list: torch.optim.SGD([w], lr=0.1), or pass model.parameters() "
+        "for a module.",
+        types=("TypeError",),
+    ),
+    _rule(
+        "grad_assign_mismatch",
+        r"attempting to assign a gradient",
+        "The assigned .grad does not match its tensor",
+        "Assigning to .grad by hand is allowed only with a tensor of the same shape, dtype and "
+        "device as the tensor itself, since an optimizer later updates the tensor with it, "
+        "element for element.",
+        "Assign a gradient built from the tensor: w.grad = torch.zeros_like(w), or reshape or "
+        "convert it (g.reshape(w.shape).to(w.dtype)). To clear it, use w.grad = None.",
+    ),
+    _rule(
+        "recursion_depth",
+        r"maximum recursion depth exceeded",
+        "A function called itself too many times",
+        "Python stops at about 1,000 nested calls. Usually a function calls itself with no case "
+        "that ends the recursion, or a module's forward() calls the module itself "
+        "(self(x) or model(x) inside forward) instead of its layers.",
+        "Give the recursion a base case, or call the layers (self.fc(x)) inside forward(); for "
+        "deep computations, use a loop instead of recursion.",
+        types=("RecursionError",),
     ),
     _rule(
         "module_init_missing",
