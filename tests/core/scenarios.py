@@ -1959,6 +1959,71 @@ a = torch.ones(2, requires_grad=True)
 b = torch.ones(3, requires_grad=True)
 c = torch.stack([a, b])
 """,
+"hook_changes_grad_shape_error": """
+import torch
+x = torch.ones(3, requires_grad=True)
+y = x * 2
+y.register_hook(lambda g: g[:2])
+y.sum().backward()
+""",
+"inference_tensor_requires_grad_error": """
+import torch
+with torch.inference_mode():
+    data = torch.ones(3)
+data.requires_grad_(True)
+""",
+"plain_tensor_as_parameter_error": """
+import torch
+layer = torch.nn.Linear(2, 2)
+scale = torch.ones(2, 2, requires_grad=True)
+layer.weight = layer.weight * scale
+""",
+"grad_of_module_error": """
+import torch
+model = torch.nn.Linear(2, 1)
+model(torch.ones(1, 2)).sum().backward()
+print(model.grad)
+""",
+"model_name_reused_error": """
+import torch
+model = torch.nn.Linear(2, 1)
+x = torch.ones(1, 2)
+model = model(x)
+out = model(x)
+""",
+"forward_given_two_inputs_error": """
+import torch
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(2, 1)
+    def forward(self, x):
+        return self.fc(x)
+Net()(torch.ones(1, 2), torch.ones(1, 2))
+""",
+"lbfgs_without_closure_error": """
+import torch
+w = torch.ones(2, requires_grad=True)
+opt = torch.optim.LBFGS([w])
+(w ** 2).sum().backward()
+opt.step()
+""",
+"index_into_loss_error": """
+import torch
+w = torch.ones(3, requires_grad=True)
+loss = (w * 2).sum()
+print(loss[0])
+""",
+"mean_of_integers_error": """
+import torch
+marks = torch.tensor([3, 4, 5])
+print(marks.mean())
+""",
+"fractional_add_to_integers_error": """
+import torch
+counts = torch.arange(3)
+counts += 0.5
+""",
 "grads_batched_jacobian": """
 import torch
 x = torch.randn(3, requires_grad=True)
@@ -2073,4 +2138,14 @@ ERROR_KINDS = {
     "grad_assign_wrong_shape_error": "grad_assign_mismatch",
     "forward_calls_itself_error": "recursion_depth",
     "stack_unequal_error": "shape_mismatch",
+    "hook_changes_grad_shape_error": "hook_changed_grad",
+    "inference_tensor_requires_grad_error": "inference_requires_grad",
+    "plain_tensor_as_parameter_error": "parameter_expected",
+    "grad_of_module_error": "module_has_no_grad",
+    "model_name_reused_error": "tensor_not_callable",
+    "forward_given_two_inputs_error": "forward_arguments",
+    "lbfgs_without_closure_error": "optimizer_closure",
+    "index_into_loss_error": "index_scalar",
+    "mean_of_integers_error": "float_expected",
+    "fractional_add_to_integers_error": "float_expected",
 }

@@ -176,12 +176,33 @@ def test_common_mistakes_pin_the_tensor_involved() -> None:
         ("sum_over_missing_dim_error", "dim_out_of_range", "x"),
         ("optimizer_given_tensor_error", "optimizer_params_type", "w"),  # from the optimizer's frame
         ("grad_assign_wrong_shape_error", "grad_assign_mismatch", "w"),  # the tensor, not the value
+        ("inference_tensor_requires_grad_error", "inference_requires_grad", "data"),
+        ("index_into_loss_error", "index_scalar", "loss"),
+        ("mean_of_integers_error", "float_expected", "marks"),
+        ("fractional_add_to_integers_error", "float_expected", "counts"),
     ],
 )
 def test_first_week_errors_pin_the_tensor_to_look_at(scenario: str, kind: str, name: str) -> None:
     t = _trace(SCENARIOS[scenario])
     err = t["error"]
     assert err["kind"] == kind and name in _tensor(t, err["tensor"])["names"]
+
+
+def test_a_plain_tensor_refused_as_parameter_is_pinned() -> None:
+    # No torch call failed (nn.Module.__setattr__ refused it): the culprit comes from its frame.
+    t = _trace(SCENARIOS["plain_tensor_as_parameter_error"])
+    err = t["error"]
+    assert (err["kind"], err["line"]) == ("parameter_expected", 5)
+    refused = _tensor(t, err["tensor"])
+    assert refused["is_leaf"] is False and refused["shape"] == [2, 2] and refused["names"] == []
+
+
+def test_a_hook_that_changes_the_gradient_shape_pins_the_hooked_node() -> None:
+    t = _trace(SCENARIOS["hook_changes_grad_shape_error"])
+    err = t["error"]
+    # The hook is on y: pinned with the node that made it, not the node that sent the gradient.
+    assert err["kind"] == "hook_changed_grad" and _node(t, err["node"])["name"] == "MulBackward0"
+    assert _tensor(t, err["tensor"])["names"] == ["y"]
 
 
 def test_inplace_inside_forward_pins_the_module_line() -> None:

@@ -78,15 +78,15 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
     return err
 
 
-def _optimizer_param(rec: Recorder, tb: TracebackType | None) -> str | None:
-    """The tensor an optimizer refused, from the optimizer frame that raised (no torch call
-    failed, so there is no failed call to read it from)."""
+def _refused_tensor(rec: Recorder, tb: TracebackType | None, where: str, names: tuple[str, ...]) -> str | None:
+    """The tensor a library function refused, read from the locals `names` of its frame (a
+    file path containing `where`) in the traceback: no torch call failed, so there is no
+    failed call to read it from."""
     found = None
     while tb is not None:
         frame = tb.tb_frame
-        if "optim" in frame.f_code.co_filename:
-            # `param`: a non-leaf in the list; `params`: a lone tensor given instead of a list
-            for local in ("param", "params"):
+        if where in frame.f_code.co_filename:
+            for local in names:
                 value = frame.f_locals.get(local)
                 if isinstance(value, torch.Tensor):
                     found = value
@@ -143,6 +143,7 @@ def _pin(
         "detach_view_inplace", "view_noncontiguous", "inplace_overlap",
         # the tensor used as a condition / as a number, the input given to BCE, the one reduced
         "tensor_bool", "not_a_scalar", "probabilities_expected", "dim_out_of_range", "grad_assign_mismatch",
+        "inference_requires_grad", "index_scalar",
     ):
         err["tensor"] = _failed_call_tensor(rec)
     elif kind == "dtype_mismatch":
@@ -152,7 +153,12 @@ def _pin(
     elif kind == "index_out_of_range":  # the indices (token ids, class targets), else the indexed tensor
         err["tensor"] = _failed_call_tensor(rec, lambda t: not t.is_floating_point()) or _failed_call_tensor(rec)
     elif kind in ("optimizer_nonleaf", "optimizer_params_type"):
-        err["tensor"] = _optimizer_param(rec, tb)
+        # `param`: a non-leaf in the list; `params`: a lone tensor given instead of a list
+        err["tensor"] = _refused_tensor(rec, tb, "optim", ("param", "params"))
+    elif kind == "parameter_expected":  # the value nn.Module.__setattr__ refused
+        err["tensor"] = _refused_tensor(rec, tb, "nn/modules/module", ("value",))
+    elif kind == "float_expected":  # the integer tensor
+        err["tensor"] = _failed_call_tensor(rec, lambda t: not (t.is_floating_point() or t.is_complex()))
     elif kind == "input_no_grad" and p is not None:
         for tid in p["inputs"]:
             trec = rec.tensor_by_num.get(int(tid[1:])) if tid else None
@@ -170,10 +176,28 @@ def _pin(
         err["tensor"] = p["roots"][0] if p["roots"] else None
     elif kind == "grad_is_none":
         _pin_nonleaf_grad(rec, err)
+    elif kind == "hook_changed_grad" and p is not None and p["order"]:
+        _pin_hooked(rec, err, p["order"][-1])
     elif kind in ("custom_function_grads", "custom_function_shape") and p is not None:
         err["node"] = p["order"][-1] if p["order"] else None
     elif p is not None and p["order"]:
         err["node"] = p["order"][-1]
+
+
+def _pin_hooked(rec: Recorder, err: dict[str, Any], last: str) -> None:
+    """A tensor hook's wrong gradient fails after the node that sent it (the last one run):
+    pin the tensor with hooks among that node's inputs, and the node that made it."""
+    sender = rec.nodes.get(int(last[1:]))
+    err["node"] = last
+    for _, num, _ in sender.edges if sender is not None else []:
+        target = rec.nodes.get(num)
+        if target is None or target.output is None:
+            continue
+        trec = rec.tensor_by_num.get(int(target.output[1:]))
+        t = trec.ref() if trec is not None else None
+        if trec is not None and t is not None and getattr(t, "_backward_hooks", None):
+            err["node"], err["tensor"] = target.id, trec.id
+            return
 
 
 def _pin_nonleaf_grad(rec: Recorder, err: dict[str, Any]) -> None:

@@ -231,7 +231,7 @@ RULES: tuple[Rule, ...] = (
         "shape_mismatch",
         r"shapes cannot be multiplied|size of tensor a \(\d+\) must match|must match the size|"
         r"is invalid for input of size|Sizes of tensors must match|Given groups=\d+, weight of size|"
-        r"stack expects each tensor to be equal size|"
+        r"stack expects each tensor to be equal size|must match the existing size|inconsistent tensor size|"
         r"Expected input batch_size|target tensor expected|Expected \d+D \(unbatched\) or \d+D",
         "Tensor shapes do not fit together",
         "The operation received tensors whose shapes are incompatible. (Not an autograd error: "
@@ -359,6 +359,104 @@ RULES: tuple[Rule, ...] = (
         "Give the recursion a base case, or call the layers (self.fc(x)) inside forward(); for "
         "deep computations, use a loop instead of recursion.",
         types=("RecursionError",),
+    ),
+    _rule(
+        "hook_changed_grad",
+        r"hook '.*' has changed the (size|type) of value",
+        "A gradient hook returned a gradient of another shape or dtype",
+        "A hook registered with register_hook may replace the gradient flowing through its "
+        "tensor, but the replacement must have the same shape and dtype as the tensor: the "
+        "engine passes it on to the node that produced the tensor, which expects exactly that.",
+        "Return a tensor shaped like the gradient it received (g * 0.5, g.clamp(-1, 1)), or "
+        "None to leave the gradient unchanged.",
+    ),
+    _rule(
+        "inference_requires_grad",
+        r"requires_grad=True on inference tensor outside InferenceMode",
+        "A tensor made under inference_mode cannot join autograd later",
+        "Tensors created inside torch.inference_mode() are inference tensors: autograd keeps "
+        "no version counter or history for them, so they can never require grad, not even "
+        "after the block ends.",
+        "Create the tensor outside inference_mode, or make a normal copy that can require "
+        "grad: t = t.clone().requires_grad_(). Use torch.no_grad() instead of inference_mode "
+        "for tensors you may differentiate later.",
+    ),
+    _rule(
+        "parameter_expected",
+        r"cannot assign '.*' as parameter '.*' \(torch\.nn\.Parameter or None expected\)",
+        "A plain tensor assigned to a parameter's attribute",
+        "This attribute of the module is a registered nn.Parameter, and a module accepts only "
+        "an nn.Parameter (or None) there: a plain tensor, even one computed from other "
+        "parameters, would not be a parameter (the optimizer and model.parameters() would "
+        "not see it).",
+        "To set new values, write them in place: with torch.no_grad(): m.weight.copy_(new). "
+        "To give the module a new parameter, wrap it: m.weight = nn.Parameter(new). A weight "
+        "derived from other parameters must be recomputed in forward() on every call.",
+        types=("TypeError",),
+    ),
+    _rule(
+        "module_has_no_grad",
+        r"'(?!NoneType)\w+' object has no attribute 'grad'",
+        "Only tensors have .grad",
+        "A module (or another object) was asked for .grad. Gradients live on the tensors that "
+        "require grad: the module's parameters.",
+        "Read the parameters' gradients: model.fc.weight.grad, or "
+        "for name, p in model.named_parameters(): print(name, p.grad).",
+        types=("AttributeError",),
+    ),
+    _rule(
+        "tensor_not_callable",
+        r"'Tensor' object is not callable",
+        "A tensor was called like a function",
+        "Parentheses after a tensor call it, and tensors cannot be called. Often the name of a "
+        "model or layer was reused for its output (model = model(x), then model(x) again), or "
+        "an attribute was called: x.shape() instead of x.shape.",
+        "Give outputs their own names (out = model(x)) and use attributes without "
+        "parentheses: x.shape, x.grad, x.T.",
+        types=("TypeError",),
+    ),
+    _rule(
+        "forward_arguments",
+        r"forward\(\) (takes \d+ positional arguments? but \d+ (was|were) given|"
+        r"missing \d+ required positional arguments?)",
+        "The module was called with a different number of inputs than forward() takes",
+        "model(a, b) calls model.forward(a, b): the arguments of the call must match the "
+        "parameters of forward (after self).",
+        "Pass as many inputs as forward() declares, or change forward's signature; several "
+        "tensors can also travel as one tuple.",
+        types=("TypeError",),
+    ),
+    _rule(
+        "optimizer_closure",
+        r"step\(\) missing 1 required positional argument: 'closure'",
+        "This optimizer needs a closure",
+        "LBFGS evaluates the loss several times per step, so step() takes a function that "
+        "clears the gradients, recomputes the loss, calls backward() and returns the loss.",
+        "def closure():\n    opt.zero_grad()\n    loss = loss_fn(model(x), y)\n    loss.backward()\n"
+        "    return loss\nopt.step(closure)",
+        types=("TypeError",),
+    ),
+    _rule(
+        "index_scalar",
+        r"invalid index of a 0-dim tensor",
+        "A scalar tensor has nothing to index",
+        "This tensor has no dimensions (a loss, a sum, a single value), so x[0] has nothing to "
+        "select.",
+        "Use the tensor itself, or loss.item() for a Python number.",
+        types=("IndexError",),
+    ),
+    _rule(
+        "float_expected",
+        r"could not infer output dtype\. Input dtype must be either a floating point|"
+        r"not implemented for '(Long|Int|Short|Byte|Char|Bool)'|"
+        r"result type Float can't be cast to the desired output type (Long|Int|Short|Byte|Char|Bool)|"
+        r"Expected floating point type for target with class probabilities",
+        "Integer tensor where floating point is needed",
+        "torch.tensor([1, 2, 3]) and torch.arange(5) make int64 (Long) tensors. Means, "
+        "softmax and other smooth functions need floating point, an integer tensor cannot "
+        "store a fractional result in place, and such tensors can never require grad.",
+        "Make the data floating point: torch.tensor([1., 2., 3.]), torch.arange(5.0), "
+        "x.float(), or dtype=torch.float32.",
     ),
     _rule(
         "module_init_missing",
