@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+import gradtrace
+from gradtrace.api.state import tracer_fingerprint
 from gradtrace.api.storage import SQLiteTraceStore, is_valid_id, trace_id
 
 from .conftest import Server
@@ -21,6 +24,7 @@ def test_trace_id_is_a_content_address() -> None:
     assert a != trace_id("x = 1", {"max_nodes": 5}, "2.13.0", "1")
     assert a != trace_id("x = 1", {}, "2.14.0", "1")
     assert a != trace_id("x = 1", {}, "2.13.0", "2")
+    assert a != trace_id("x = 1", {}, "2.13.0", "1", tracer="0123abcd")
     assert trace_id("s", {"a": 1, "b": 2}, "t", "1") == trace_id("s", {"b": 2, "a": 1}, "t", "1")
     assert not is_valid_id("../../etc") and not is_valid_id("A" * 32)
 
@@ -96,3 +100,16 @@ def test_stored_traces_survive_restart_and_crash(tmp_path: Path) -> None:
         assert b"gradtrace/api/" not in srv.log_path.read_bytes()[offset:]  # no traceback through the API
     finally:
         srv.kill()
+
+
+def test_the_tracer_fingerprint_follows_the_code_that_makes_traces(tmp_path: Path) -> None:
+    package = Path(gradtrace.__file__).parent
+    assert tracer_fingerprint() == tracer_fingerprint(package)
+    copy = tmp_path / "gradtrace"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__", "static"))
+    assert tracer_fingerprint(copy) == tracer_fingerprint(package)
+    (copy / "api" / "app.py").write_text("# the web side does not make traces\n")
+    assert tracer_fingerprint(copy) == tracer_fingerprint(package)
+    explain = copy / "core" / "explain.py"
+    explain.write_text(explain.read_text() + "\n# a fix\n")
+    assert tracer_fingerprint(copy) != tracer_fingerprint(package)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -24,6 +26,16 @@ def installed_torch_version() -> str:
         return "unknown"
 
 
+def tracer_fingerprint(package: Path | None = None) -> str:
+    """A digest of the code that makes traces (the tracing core and the sandbox worker), read
+    as files: the web process never imports it. Part of each trace's content address."""
+    root = package or Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(p for part in ("core", "sandbox") for p in (root / part).rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 @dataclass
 class Counters:
     runs_started: int = 0
@@ -40,6 +52,7 @@ class AppState:
     limiter: RateLimiter
     store_or_none: TraceStore | None = None  # opened by the lifespan unless given
     torch_version: str = field(default_factory=installed_torch_version)
+    tracer: str = field(default_factory=tracer_fingerprint)
     started_at: float = field(default_factory=time.monotonic)
     counters: Counters = field(default_factory=Counters)
     # Identical concurrent requests share one run: id -> future of the stored trace JSON.

@@ -23,10 +23,13 @@ from typing import Any, Protocol
 ID_LENGTH = 32  # hex chars = 128 bits: collisions are out of reach even for someone who tries
 
 
-def trace_id(source: str, options: dict[str, Any], torch_version: str, schema_version: str) -> str:
-    """Content address of a run: the same snippet with the same options on the same torch -> same id."""
+def trace_id(source: str, options: dict[str, Any], torch_version: str, schema_version: str, tracer: str = "") -> str:
+    """Content address of a run: the same snippet with the same options on the same torch and
+    the same tracer code -> same id. (`tracer` is the fingerprint of the code that makes traces:
+    after an upgrade, a snippet traced before is traced again rather than answered from the
+    store with what the old code made of it; links to the old trace keep working.)"""
     canonical = json.dumps(
-        {"source": source, "options": options, "torch": torch_version, "schema": schema_version},
+        {"source": source, "options": options, "torch": torch_version, "schema": schema_version, "tracer": tracer},
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=True,

@@ -89,7 +89,7 @@ def _prepare(state: AppState, body: TraceRequest) -> _Prepared:
             {"size": size, "limit": max_source},
         )
     options, run_limits = resolve_limits(body.limits, state.settings.sandbox)
-    tid = trace_id(body.source, options, state.torch_version, SCHEMA_VERSION)
+    tid = trace_id(body.source, options, state.torch_version, SCHEMA_VERSION, state.tracer)
     return _Prepared(body.source, options, run_limits, tid)
 
 
