@@ -2024,6 +2024,53 @@ import torch
 counts = torch.arange(3)
 counts += 0.5
 """,
+"gradient_of_wrong_shape_error": """
+import torch
+x = torch.ones(3, requires_grad=True)
+y = x * 2
+y.backward(torch.ones(2))
+""",
+"no_derivative_formula_error": """
+import torch
+x = torch.rand(4, requires_grad=True)
+y = torch.special.zeta(x, torch.ones(4))
+y.sum().backward()
+""",
+"old_style_function_error": """
+import torch
+class Double(torch.autograd.Function):
+    def forward(self, x):
+        return x * 2
+    def backward(self, grad):
+        return grad * 2
+x = torch.ones(2, requires_grad=True)
+y = Double()(x)
+""",
+"save_number_for_backward_error": """
+import torch
+class Scale(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, k):
+        ctx.save_for_backward(x, k)
+        return x * k
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 3, None
+x = torch.ones(2, requires_grad=True)
+y = Scale.apply(x, 3)
+""",
+"backwards_typo_error": """
+import torch
+w = torch.ones(2, requires_grad=True)
+loss = (w * 2).sum()
+loss.backwards()
+""",
+"tensor_zero_grad_error": """
+import torch
+w = torch.ones(2, requires_grad=True)
+(w * 2).sum().backward()
+w.zero_grad()
+""",
 "grads_batched_jacobian": """
 import torch
 x = torch.randn(3, requires_grad=True)
@@ -2148,4 +2195,10 @@ ERROR_KINDS = {
     "index_into_loss_error": "index_scalar",
     "mean_of_integers_error": "float_expected",
     "fractional_add_to_integers_error": "float_expected",
+    "gradient_of_wrong_shape_error": "gradient_shape",
+    "no_derivative_formula_error": "derivative_not_implemented",
+    "old_style_function_error": "legacy_function",
+    "save_number_for_backward_error": "save_for_backward_type",
+    "backwards_typo_error": "no_such_attribute",
+    "tensor_zero_grad_error": "no_such_attribute",
 }

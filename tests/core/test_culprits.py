@@ -205,6 +205,24 @@ def test_a_hook_that_changes_the_gradient_shape_pins_the_hooked_node() -> None:
     assert _tensor(t, err["tensor"])["names"] == ["y"]
 
 
+def test_a_gradient_of_the_wrong_shape_pins_the_output_it_was_given_for() -> None:
+    t = _trace(SCENARIOS["gradient_of_wrong_shape_error"])
+    err = t["error"]
+    assert (err["kind"], err["line"]) == ("gradient_shape", 5) and _tensor(t, err["tensor"])["names"] == ["y"]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "advice"),
+    [
+        ("backwards_typo_error", "Did you mean backward?"),  # as Python's own traceback would suggest
+        ("tensor_zero_grad_error", "w.grad = None"),  # a name that belongs to optimizers and modules
+    ],
+)
+def test_a_missing_tensor_attribute_gets_a_suggestion(scenario: str, advice: str) -> None:
+    err = _trace(SCENARIOS[scenario])["error"]
+    assert err["kind"] == "no_such_attribute" and advice in err["explanation"]["fix"]
+
+
 def test_inplace_inside_forward_pins_the_module_line() -> None:
     t = _trace(SCENARIOS["inplace_in_module_forward_error"])
     err = t["error"]

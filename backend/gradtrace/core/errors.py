@@ -53,6 +53,8 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
     exc_type = type(exc).__name__
     message = message_of(exc)
     rule = explain.classify(exc_type, message)
+    if rule.kind == "no_such_attribute":
+        rule = explain.attribute_rule(message, dir(torch.Tensor)) or rule
     if rule.kind == "retain_grad_no_grad" and pass_record is not None and any(pass_record["inputs"]):
         # backward(inputs=[...]) calls retain_grad() on its inputs: the learner never did,
         # they passed an input that needs no grad (the same lesson as autograd.grad's).
@@ -174,6 +176,10 @@ def _pin(
             err["tensor"] = p["inputs"][index]
     elif kind in ("nonscalar_backward", "no_grad_fn") and p is not None:
         err["tensor"] = p["roots"][0] if p["roots"] else None
+    elif kind == "gradient_shape" and p is not None:  # "grad_output[i] ... output[i]": the i-th root
+        index = explain.output_index(message)
+        if index is not None and index < len(p["roots"]):
+            err["tensor"] = p["roots"][index]
     elif kind == "grad_is_none":
         _pin_nonleaf_grad(rec, err)
     elif kind == "hook_changed_grad" and p is not None and p["order"]:

@@ -7,6 +7,7 @@ graph; this module only reads messages.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -254,7 +255,7 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "double_backward_unsupported",
-        r"derivative for .+ is not implemented",
+        r"derivative for \S*backward\S* is not implemented",  # the op's own backward
         "This operation cannot be differentiated twice",
         "A backward pass had to differentiate through the backward of an operation that "
         "PyTorch can only differentiate once (its own backward has no derivative). That happens "
@@ -262,6 +263,48 @@ RULES: tuple[Rule, ...] = (
         "Drop create_graph=True if you do not need a second derivative; otherwise replace the "
         "operation with one built from differentiable pieces (for attention: compute "
         "softmax(q @ k.T / sqrt(d)) @ v by hand instead of scaled_dot_product_attention).",
+    ),
+    _rule(
+        "derivative_not_implemented",
+        r"derivative for .+ is not implemented",
+        "This operation has no gradient formula",
+        "PyTorch can run this operation forward, but has no formula for its derivative with "
+        "respect to (at least one of) the inputs that require grad, so backward cannot pass "
+        "through it.",
+        "Detach that input if no gradient is needed through it (x.detach()), or express the "
+        "computation with operations that have derivatives, or write the gradient yourself in "
+        "a custom torch.autograd.Function.",
+    ),
+    _rule(
+        "gradient_shape",
+        r"Mismatch in shape: grad_output\[\d+\] has a shape of",
+        "The gradient given to backward has the wrong shape",
+        "backward(gradient) and autograd.grad(outputs, inputs, grad_outputs) start from the "
+        "gradient you give for each output, so it must have that output's shape: it is the "
+        "vector in the vector-Jacobian product, dL/d(output) for some L.",
+        "Pass a gradient shaped like the output: y.backward(torch.ones_like(y)) (the same as "
+        "y.sum().backward()), or any weights of y.shape.",
+    ),
+    _rule(
+        "legacy_function",
+        r"Legacy autograd function with non-static forward method",
+        "An old-style autograd.Function",
+        "Custom Functions used to be instances with forward(self, ...) and backward(self, ...), "
+        "called as MyFn()(x). That style was removed: forward and backward are now "
+        "@staticmethods taking a context object, and the Function is used through apply.",
+        "Write @staticmethod def forward(ctx, x): ... and @staticmethod def backward(ctx, "
+        "grad_out): ..., keep what backward needs with ctx.save_for_backward(x), and call "
+        "MyFn.apply(x).",
+    ),
+    _rule(
+        "save_for_backward_type",
+        r"save_for_backward can only save variables",
+        "save_for_backward takes tensors only",
+        "ctx.save_for_backward is for tensors (so autograd can check their versions and free "
+        "them after backward); a number or other Python object was passed to it.",
+        "Keep other values as attributes of the context: ctx.scale = 3 in forward, read "
+        "ctx.scale in backward.",
+        types=("TypeError",),
     ),
     _rule(
         "view_noncontiguous",
@@ -419,9 +462,10 @@ RULES: tuple[Rule, ...] = (
         "forward_arguments",
         r"forward\(\) (takes \d+ positional arguments? but \d+ (was|were) given|"
         r"missing \d+ required positional arguments?)",
-        "The module was called with a different number of inputs than forward() takes",
-        "model(a, b) calls model.forward(a, b): the arguments of the call must match the "
-        "parameters of forward (after self).",
+        "forward() was given a different number of inputs than it takes",
+        "Calling a module, model(a, b), runs model.forward(a, b), and a custom Function's "
+        "Fn.apply(a, b) runs Fn.forward(ctx, a, b): the arguments of the call must match the "
+        "parameters of forward (after self or ctx).",
         "Pass as many inputs as forward() declares, or change forward's signature; several "
         "tensors can also travel as one tuple.",
         types=("TypeError",),
@@ -457,6 +501,16 @@ RULES: tuple[Rule, ...] = (
         "store a fractional result in place, and such tensors can never require grad.",
         "Make the data floating point: torch.tensor([1., 2., 3.]), torch.arange(5.0), "
         "x.float(), or dtype=torch.float32.",
+    ),
+    _rule(
+        "no_such_attribute",
+        r"^'Tensor' object has no attribute '\w+'$",
+        "Tensors have no attribute of that name",
+        "The attribute or method does not exist on tensors (a typo, or a method that belongs to "
+        "something else).",
+        "Check the spelling; zero_grad() belongs to optimizers and modules (for a tensor: "
+        "w.grad = None), backward() is singular.",
+        types=("AttributeError",),
     ),
     _rule(
         "module_init_missing",
@@ -714,6 +768,42 @@ def classify_syntax(message: str, line_text: str, exc_type: str = "SyntaxError")
 
 
 _INDEX_RE = re.compile(r"at index (\d+)")
+
+
+_TENSOR_ATTRIBUTE = re.compile(r"^'Tensor' object has no attribute '(\w+)'$")
+# Names meant for something else, with where they belong.
+_ELSEWHERE = {
+    "zero_grad": "zero_grad() belongs to optimizers and modules: for a tensor, set w.grad = None "
+    "(or w.grad.zero_())",
+    "parameters": "parameters() belongs to modules: a tensor is already the thing to optimize "
+    "(torch.optim.SGD([w], lr=0.1))",
+    "step": "step() belongs to optimizers: opt = torch.optim.SGD([w], lr=0.1); opt.step()",
+}
+
+
+def attribute_rule(message: str, tensor_attributes: list[str]) -> Rule | None:
+    """For "'Tensor' object has no attribute 'x'": the names it was probably meant to be
+    (as Python's own traceback suggests), or where that name does belong."""
+    m = _TENSOR_ATTRIBUTE.match(message)
+    if m is None:
+        return None
+    name = m.group(1)
+    base = by_kind("no_such_attribute")
+    if name in _ELSEWHERE:
+        fix = _ELSEWHERE[name] + "."
+    else:
+        public = [a for a in tensor_attributes if not a.startswith("_") or name.startswith("_")]
+        close = difflib.get_close_matches(name, public, n=3, cutoff=0.7)
+        if not close:
+            return base
+        fix = "Did you mean " + " or ".join(close) + "?"
+    return Rule(base.kind, base.pattern, f"Tensors have no attribute '{name}'", base.what, fix, base.types)
+
+
+def output_index(message: str) -> int | None:
+    """Which output a "Mismatch in shape: grad_output[i] ..." message is about."""
+    m = re.search(r"grad_output\[(\d+)\]", message)
+    return int(m.group(1)) if m else None
 
 
 def unused_index(message: str) -> int | None:
