@@ -149,6 +149,19 @@ def test_pasted_code_that_does_not_parse_is_explained(source: str, title: str, m
     assert title in err["explanation"]["title"] and mentions in text
 
 
+def test_a_byte_order_mark_is_skipped_as_python_skips_it_in_files() -> None:
+    source = "import torch\nx = torch.ones(2, requires_grad=True)\n(x * 3).sum().backward()\nprint(x.grad)\n"
+    with_bom = "\ufeff" + source
+    compile(with_bom.encode("utf-8"), "<snippet>", "exec")  # Python reading the file: fine
+    assert _trace(with_bom) == _trace(source)
+
+
+def test_a_null_byte_is_pinned_to_its_line_and_column() -> None:
+    err = _trace("import torch\nx = torch.ones(2)\ny = x.s\0um()\n")["error"]
+    assert (err["kind"], err["line"], err["column"]) == ("syntax_error", 3, 8)
+    assert "invisible" in err["explanation"]["title"] and "U+0000" in err["explanation"]["what"]
+
+
 def test_optimizer_given_a_non_leaf_pins_that_tensor() -> None:
     # No torch call failed (the optimizer checks is_leaf itself): the culprit comes from
     # the optimizer's frame.

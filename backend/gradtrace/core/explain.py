@@ -731,8 +731,8 @@ def classify_syntax(message: str, line_text: str, exc_type: str = "SyntaxError")
             "between them.",
         )
     m = _CHAR_RE.search(message)
-    if m:
-        char = chr(int(m.group(1), 16))
+    if m or "null bytes" in message:
+        char = chr(int(m.group(1), 16)) if m else "\0"
         ascii_char = _ascii_for(char)
         if ascii_char == " ":
             return _syntax(

@@ -144,11 +144,17 @@ def _traced(
     soft_timeout: float | None,
     collect_garbage: bool,
 ) -> Any:
+    # A byte-order mark (code pasted from a file some Windows editors saved) is what Python
+    # skips when it reads a .py file; compile() of a string rejects it.
+    source = source.removeprefix("\ufeff")
     try:
         code = compile(source, SNIPPET_FILENAME, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes in source
-        if not isinstance(exc, SyntaxError):
-            exc = SyntaxError(str(exc), (SNIPPET_FILENAME, 1, 1, ""))
+        if not isinstance(exc, SyntaxError) or (exc.lineno is None and "\0" in source):
+            at = source.index("\0") if "\0" in source else 0
+            line = source.count("\n", 0, at) + 1
+            column = at - (source.rfind("\n", 0, at) + 1) + 1
+            exc = SyntaxError(str(exc), (SNIPPET_FILENAME, line, column, ""))
         return finish(_syntax_error_doc(exc, source))
 
     # Objects that exist before the snippet (torch's own) need no cyclic GC passes while it
