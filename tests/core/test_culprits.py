@@ -216,6 +216,9 @@ def test_a_hook_that_changes_the_gradient_shape_pins_the_hooked_node() -> None:
     # The hook is on y: pinned with the node that made it, not the node that sent the gradient.
     assert err["kind"] == "hook_changed_grad" and _node(t, err["node"])["name"] == "MulBackward0"
     assert _tensor(t, err["tensor"])["names"] == ["y"]
+    leaf = _trace(SCENARIOS["hook_changes_grad_shape_error"].replace("y.register_hook", "x.register_hook"))
+    assert leaf["error"]["kind"] == "hook_changed_grad" and _tensor(leaf, leaf["error"]["tensor"])["names"] == ["x"]
+    assert _node(leaf, leaf["error"]["node"])["name"] == "torch::autograd::AccumulateGrad"
 
 
 def test_a_gradient_of_the_wrong_shape_pins_the_output_it_was_given_for() -> None:

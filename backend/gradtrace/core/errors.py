@@ -197,9 +197,10 @@ def _pin_hooked(rec: Recorder, err: dict[str, Any], last: str) -> None:
     err["node"] = last
     for _, num, _ in sender.edges if sender is not None else []:
         target = rec.nodes.get(num)
-        if target is None or target.output is None:
+        tid = (target.output or target.variable) if target is not None else None  # a leaf: its AccumulateGrad's
+        if target is None or tid is None:
             continue
-        trec = rec.tensor_by_num.get(int(target.output[1:]))
+        trec = rec.tensor_by_num.get(int(tid[1:]))
         t = trec.ref() if trec is not None else None
         if trec is not None and t is not None and getattr(t, "_backward_hooks", None):
             err["node"], err["tensor"] = target.id, trec.id
