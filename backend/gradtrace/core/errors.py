@@ -7,7 +7,9 @@ to point at the node and/or tensor the learner should look at.
 
 from __future__ import annotations
 
+import ast
 import itertools
+import linecache
 import traceback
 from types import TracebackType
 from typing import Any
@@ -96,6 +98,37 @@ def _refused_tensor(rec: Recorder, tb: TracebackType | None, where: str, names: 
     return rec.tensor_id(found) if found is not None else None
 
 
+def _called_tensor(rec: Recorder, tb: TracebackType | None) -> str | None:
+    """The tensor the snippet called like a function: the callee of the expression that
+    failed, when it is a plain name (`model(x)`) or a name's attribute (`x.grad()`: pins x).
+    Names are looked up, never evaluated: reading an attribute could run the snippet's code."""
+    frame, lasti = None, -1
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == SNIPPET_FILENAME:
+            frame, lasti = tb.tb_frame, tb.tb_lasti
+        tb = tb.tb_next
+    if frame is None or lasti < 0:
+        return None
+    positions = list(frame.f_code.co_positions())
+    if lasti // 2 >= len(positions):
+        return None
+    line, end_line, col, end_col = positions[lasti // 2]
+    if line is None or line != end_line or col is None or end_col is None:
+        return None
+    text = linecache.getline(SNIPPET_FILENAME, line)[col:end_col]
+    try:
+        call = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return None
+    func = call.func if isinstance(call, ast.Call) else None
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    if not isinstance(func, ast.Name):
+        return None
+    value = frame.f_locals.get(func.id, frame.f_globals.get(func.id))
+    return rec.tensor_id(value) if isinstance(value, torch.Tensor) else None
+
+
 def _failed_call_tensor(rec: Recorder, pred: Any = None) -> str | None:
     call = rec.last_failed_call
     if not call:
@@ -159,6 +192,8 @@ def _pin(
         err["tensor"] = _refused_tensor(rec, tb, "optim", ("param", "params"))
     elif kind == "parameter_expected":  # the value nn.Module.__setattr__ refused
         err["tensor"] = _refused_tensor(rec, tb, "nn/modules/module", ("value",))
+    elif kind == "tensor_not_callable":
+        err["tensor"] = _called_tensor(rec, tb)
     elif kind == "float_expected":  # the integer tensor
         err["tensor"] = _failed_call_tensor(rec, lambda t: not (t.is_floating_point() or t.is_complex()))
     elif kind == "input_no_grad" and p is not None:
