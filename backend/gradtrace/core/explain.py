@@ -449,11 +449,12 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "tensor_not_callable",
-        r"'Tensor' object is not callable",
+        r"'(Tensor|torch\.Size)' object is not callable",
         "A tensor was called like a function",
         "Parentheses after a tensor call it, and tensors cannot be called. Often the name of a "
         "model or layer was reused for its output (model = model(x), then model(x) again), or "
-        "an attribute was called: x.shape() instead of x.shape.",
+        "an attribute was called: x.grad() instead of x.grad, x.shape() instead of x.shape "
+        "(x.size() is the method).",
         "Give outputs their own names (out = model(x)) and use attributes without "
         "parentheses: x.shape, x.grad, x.T.",
         types=("TypeError",),
