@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from gradtrace.core.tracer import trace_source
+from tests.core.oracle import run_plain
 from tests.core.scenarios import SCENARIOS
 
 
@@ -238,6 +239,25 @@ def test_a_gradient_of_the_wrong_shape_pins_the_output_it_was_given_for() -> Non
 def test_a_missing_tensor_attribute_gets_a_suggestion(scenario: str, advice: str) -> None:
     err = _trace(SCENARIOS[scenario])["error"]
     assert err["kind"] == "no_such_attribute" and advice in err["explanation"]["fix"]
+
+
+def test_the_failed_call_is_given_with_its_inputs_as_the_snippet_made_them() -> None:
+    source = SCENARIOS["stack_unequal_error"]
+    plain = run_plain(source)
+    t = _trace(source)
+    call = t["error"]["call"]
+    assert call["op"] == "stack" and call["inputs_elided"] == 0
+    named = [(_tensor(t, i["tensor"])["names"], i["shape"], i["dtype"]) for i in call["inputs"]]
+    a, b = plain.namespace["a"], plain.namespace["b"]
+    assert named == [(["a"], list(a.shape), str(a.dtype)), (["b"], list(b.shape), str(b.dtype))]
+
+
+def test_a_call_that_failed_earlier_is_not_blamed_for_a_later_error() -> None:
+    t = _trace(
+        "import torch\nw = torch.ones(2, requires_grad=True)\ntry:\n    w @ torch.ones(3)\n"
+        "except RuntimeError:\n    pass\nw.requires_grad_(False)\nw.numpy()\nraise ValueError('mine')\n"
+    )
+    assert t["error"]["type"] == "ValueError" and t["error"]["call"] is None and t["error"]["tensor"] is None
 
 
 def test_inplace_inside_forward_pins_the_module_line() -> None:

@@ -147,6 +147,15 @@ def test_inplace_version_error_pins_the_culprit(page: Page, server: str, api: An
     assert page.evaluate(f"() => window.__gradtrace.cy.getElementById('{err['node']}').hasClass('culprit')")
 
 
+def test_a_shape_error_shows_the_call_with_its_inputs(page: Page, server: str) -> None:
+    open_app(page, server)
+    st = run_code(page, "import torch\na = torch.ones(2, requires_grad=True)\nb = torch.ones(3, dtype=torch.float64)\nc = torch.stack([a, b])\n")
+    assert st["status"] == "error"
+    call = page.evaluate("() => window.__gradtrace.trace.error.call")
+    assert call["op"] == "stack" and [i["shape"] for i in call["inputs"]] == [[2], [3]]
+    expect(page.locator("#error-panel .error-call")).to_have_text("stack(a [2], b [3] float64)")
+
+
 def test_timeout_shows_the_timeout_message(page: Page, server: str) -> None:
     open_app(page, server)
     before = runs(page)

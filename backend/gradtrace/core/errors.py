@@ -18,6 +18,7 @@ import torch
 
 from gradtrace.core import explain, graph
 from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder
+from gradtrace.core.summary import dtype_name, shape_of
 
 
 def snippet_line(tb: TracebackType | None) -> int | None:
@@ -77,7 +78,11 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
         "version_now": None,
         "backward_pass": pass_record["index"] if pass_record is not None else None,
     }
+    # A failed call is evidence only for the exception it raised: one the snippet caught
+    # earlier says nothing about this one.
+    rec.last_failed_call = _matching_call(rec, exc)
     _pin(rec, rule.kind, err, pass_record, message, exc.__traceback__)
+    err["call"] = _failed_call(rec)
     rec.errors[id(exc)] = (exc, err)
     return err
 
@@ -96,6 +101,38 @@ def _refused_tensor(rec: Recorder, tb: TracebackType | None, where: str, names: 
                     found = value
         tb = tb.tb_next
     return rec.tensor_id(found) if found is not None else None
+
+
+_MAX_CALL_INPUTS = 8
+
+
+def _matching_call(rec: Recorder, exc: BaseException) -> dict[str, Any] | None:
+    """The recorded failed torch call if it raised `exc` (or the exception `exc` was raised
+    while handling: a library may translate errors), else None."""
+    call = rec.last_failed_call
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if call is None or seen is None:
+            return None
+        if (id(seen), type(seen)) == call["exc"]:
+            return call
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _failed_call(rec: Recorder) -> dict[str, Any] | None:
+    """The failed torch call with the shape and dtype of each tensor it was given: what a
+    learner needs to see for most shape and dtype errors."""
+    call = rec.last_failed_call
+    if call is None:
+        return None
+    inputs = []
+    for t in call["tensors"][:_MAX_CALL_INPUTS]:
+        try:
+            inputs.append({"tensor": rec.tensor_id(t), "shape": shape_of(t), "dtype": dtype_name(t.dtype)})
+        except Exception:  # a tensor broken by the failure itself: leave it out
+            continue
+    return {"op": call["op"], "inputs": inputs, "inputs_elided": max(0, len(call["tensors"]) - _MAX_CALL_INPUTS)}
 
 
 def _called_tensor(rec: Recorder, tb: TracebackType | None) -> str | None:

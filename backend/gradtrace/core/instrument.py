@@ -133,8 +133,10 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
     rec.current_call = (op, inputs)
     try:
         out = call()
-    except BaseException:
-        rec.last_failed_call = {"op": op, "tensors": inputs}
+    except BaseException as exc:
+        # The exception by id and type, not itself: holding it would keep its frames (and
+        # their tensors) alive after a snippet that caught it moved on.
+        rec.last_failed_call = {"op": op, "tensors": inputs, "exc": (id(exc), type(exc))}
         raise
     finally:
         rec.current_call = None

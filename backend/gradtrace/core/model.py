@@ -70,6 +70,20 @@ class Explanation(_Model):
     fix: str = Field(description="How to fix it.")
 
 
+class CallInput(_Model):
+    tensor: str | None = Field(description="Tensor id.")
+    shape: list[int]
+    dtype: str
+
+
+class FailedCall(_Model):
+    """The torch call that raised, as the snippet made it."""
+
+    op: str = Field(description="The function or method, e.g. stack, mul, Tensor.view, linear.")
+    inputs: list[CallInput] = Field(description="The tensors it was given (at most 8), in argument order.")
+    inputs_elided: int = Field(default=0, description="Tensors given beyond those 8.")
+
+
 class TraceError(_Model):
     """Why the snippet (or one backward pass) failed, with the culprit pinned."""
 
@@ -88,6 +102,9 @@ class TraceError(_Model):
     version_at_save: int | None = None
     version_now: int | None = None
     backward_pass: int | None = Field(default=None, description="Index of the backward pass that raised.")
+    call: FailedCall | None = Field(
+        default=None, description="The torch call that raised, with its tensors' shapes and dtypes (null if none did)."
+    )
 
 
 class SavedTensor(_Sparse):

@@ -198,6 +198,18 @@ export interface components {
              */
             stale_nodes: string[];
         };
+        /** CallInput */
+        CallInput: {
+            /** Dtype */
+            dtype: string;
+            /** Shape */
+            shape: number[];
+            /**
+             * Tensor
+             * @description Tensor id.
+             */
+            tensor: string | null;
+        };
         /**
          * Edge
          * @description Autograd direction: `target` is in `source.next_functions` at position `index`.
@@ -370,6 +382,28 @@ export interface components {
              * @description What happened, in terms of the graph.
              */
             what: string;
+        };
+        /**
+         * FailedCall
+         * @description The torch call that raised, as the snippet made it.
+         */
+        FailedCall: {
+            /**
+             * Inputs
+             * @description The tensors it was given (at most 8), in argument order.
+             */
+            inputs: components["schemas"]["CallInput"][];
+            /**
+             * Inputs Elided
+             * @description Tensors given beyond those 8.
+             * @default 0
+             */
+            inputs_elided: number;
+            /**
+             * Op
+             * @description The function or method, e.g. stack, mul, Tensor.view, linear.
+             */
+            op: string;
         };
         /** GradReceived */
         GradReceived: {
@@ -768,6 +802,8 @@ export interface components {
              * @description Index of the backward pass that raised.
              */
             backward_pass: number | null;
+            /** @description The torch call that raised, with its tensors' shapes and dtypes (null if none did). */
+            call: components["schemas"]["FailedCall"] | null;
             /**
              * Column
              * @description 1-based column (syntax errors).

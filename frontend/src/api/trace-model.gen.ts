@@ -76,6 +76,18 @@ export interface components {
              */
             stale_nodes?: string[];
         };
+        /** CallInput */
+        CallInput: {
+            /** Dtype */
+            dtype: string;
+            /** Shape */
+            shape: number[];
+            /**
+             * Tensor
+             * @description Tensor id.
+             */
+            tensor: string | null;
+        };
         /**
          * Edge
          * @description Autograd direction: `target` is in `source.next_functions` at position `index`.
@@ -231,6 +243,28 @@ export interface components {
              * @description What happened, in terms of the graph.
              */
             what: string;
+        };
+        /**
+         * FailedCall
+         * @description The torch call that raised, as the snippet made it.
+         */
+        FailedCall: {
+            /**
+             * Inputs
+             * @description The tensors it was given (at most 8), in argument order.
+             */
+            inputs: components["schemas"]["CallInput"][];
+            /**
+             * Inputs Elided
+             * @description Tensors given beyond those 8.
+             * @default 0
+             */
+            inputs_elided: number;
+            /**
+             * Op
+             * @description The function or method, e.g. stack, mul, Tensor.view, linear.
+             */
+            op: string;
         };
         /** GradReceived */
         GradReceived: {
@@ -528,6 +562,11 @@ export interface components {
              * @default null
              */
             backward_pass: number | null;
+            /**
+             * @description The torch call that raised, with its tensors' shapes and dtypes (null if none did).
+             * @default null
+             */
+            call: components["schemas"]["FailedCall"] | null;
             /**
              * Column
              * @description 1-based column (syntax errors).

@@ -1,6 +1,7 @@
 // Error/outcome panel and stdout/stderr console; all user-controlled text goes in as textContent.
 import type { Trace } from "../api/types";
 import { clear, h } from "./dom";
+import { fmtShape, shortDtype } from "../graph/format";
 
 /** Sandbox outcomes that are not the snippet's own exception. */
 export const OUTCOMES: Record<string, { title: string; text: string }> = {
@@ -34,6 +35,8 @@ export function renderErrorPanel(root: HTMLElement, trace: Trace | null, act: Er
     if (err.related_line != null) where.push(`caused at line ${err.related_line}`);
     if (err.version_at_save != null && err.version_now != null) where.push(`saved at version ${err.version_at_save}, now version ${err.version_now}`);
     if (where.length) box.append(h("p", { class: "error-where", text: where.join(" · ") }));
+    const call = failedCallText(trace);
+    if (call) box.append(h("p", { class: "error-call" }, h("code", { text: call })));
     if (ex) {
       box.append(h("h3", { text: "What happened" }), h("p", { class: "error-what", text: ex.what }));
       box.append(h("h3", { text: "How to fix it" }), h("p", { class: "error-fix", text: ex.fix }));
@@ -50,6 +53,20 @@ export function renderErrorPanel(root: HTMLElement, trace: Trace | null, act: Er
     const bits = [`${t?.nodes_elided ?? 0} nodes and ${t?.events_elided ?? 0} events were left out`, ...(t?.reasons ?? [])];
     root.append(h("div", { class: "outcome outcome-truncated" }, h("h2", { text: "The trace was bounded" }), h("p", { text: bits.join("; ") })));
   }
+}
+
+/** "stack(a [2], b [3])": the torch call that raised, with what it was given (names where
+ *  the snippet has them, else the tensor ids the inspector shows). */
+export function failedCallText(trace: Trace): string {
+  const call = trace.error?.call;
+  if (!call) return "";
+  const names = new Map(trace.tensors.map((t) => [t.id, t.names?.[0] ?? t.id]));
+  const args = call.inputs.map((i) => {
+    const dtype = shortDtype(i.dtype);
+    return [i.tensor ? names.get(i.tensor) ?? i.tensor : "tensor", fmtShape(i.shape), dtype].filter(Boolean).join(" ");
+  });
+  if (call.inputs_elided) args.push(`… ${call.inputs_elided} more`);
+  return `${call.op}(${args.join(", ")})`;
 }
 
 export function renderConsole(root: HTMLElement, trace: Trace | null, printsShown: number | null): void {
