@@ -285,6 +285,29 @@ def test_predict_mode_asks_and_grades(page: Page, service: Service) -> None:
     assert page.locator(".gt-choice.answer").count() == 1
 
 
+def test_a_failing_snippet_is_explained_once_the_timeline_reaches_the_failure(page: Page, service: Service) -> None:
+    page.goto(f"{service.url}/embed?example=inplace_version_error")
+    page.wait_for_function(
+        "() => document.querySelector('.gt-embed')?.dataset.ready === 'true'", timeout=90_000
+    )
+    err = page.evaluate("() => window.__gradtrace.trace.error")
+    strip = page.locator("details.gt-error")
+    expect(strip).to_be_visible()  # the widget opens at the end, after the failure
+    summary = strip.locator("summary")
+    title = summary.inner_text()
+    assert title == err["explanation"]["title"] and strip.get_attribute("open") is None  # one line: the graph keeps its room
+    page.get_by_role("button", name="Go to start").click()
+    expect(strip).to_be_hidden()  # before the failure, nothing spoils it
+    page.get_by_role("button", name="Go to end").click()
+    summary.click()
+    expect(strip.locator(".error-fix")).to_be_visible()
+    expect(strip.locator(".error-what")).not_to_be_empty()
+    strip.get_by_role("button", name="Show the culprit in the graph").click()
+    assert page.evaluate("() => window.__gradtrace.cy.$(':selected').map(e => e.id())") == [err["node"]]
+    culprit = page.evaluate("id => window.__gradtrace.trace.nodes.find(n => n.id === id).name", err["node"])
+    expect(page.locator(".gt-inspector h3")).to_have_text(culprit)
+
+
 DETACHED = (
     "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x.detach() * 2 + x).sum()\ny.backward()\n"
 )

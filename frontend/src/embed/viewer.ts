@@ -7,6 +7,7 @@ import { GraphCanvas } from "../view/graphCanvas";
 import { Player } from "../view/player";
 import { renderInspector } from "../view/inspector";
 import { clear, h } from "../view/dom";
+import { renderErrorPanel } from "../view/panels";
 import { CodeView } from "./codeView";
 import { parseAnnotations, pauseSteps } from "./annotations";
 import { grade, questionAt, questionIndices, type Question } from "./predict";
@@ -30,6 +31,9 @@ export class Viewer {
   private readonly captionEl: HTMLElement;
   private readonly messageEl: HTMLElement;
   private readonly predictEl: HTMLElement;
+  private readonly errorEl: HTMLDetailsElement;
+  /** The step from which the error (or the sandbox's outcome) is explained: once it happened. */
+  private errorStep = Infinity;
   trace: Trace | null = null;
   model: GraphModel | null = null;
   replay: Replay | null = null;
@@ -49,6 +53,9 @@ export class Viewer {
     this.captionEl = h("p", { class: "gt-caption", "aria-live": "polite" });
     this.messageEl = h("div", { class: "gt-message", role: "status", hidden: true });
     this.predictEl = h("div", { class: "gt-predict", hidden: true, "aria-live": "polite" });
+    // Collapsed to one line under the graph unless the widget is tall: the graph stays readable.
+    this.errorEl = h("details", { class: "gt-error", hidden: true });
+    this.errorEl.addEventListener("toggle", () => this.hooks.onChange?.());
     const graphBox = h("div", { class: "gt-canvas", role: "img", "aria-label": "Autograd graph (click a node to inspect it)" });
     const codePane = h("section", { class: "gt-pane gt-code-pane", "aria-label": "Code" }, this.code.el);
     if (!opts.readonly) {
@@ -66,7 +73,7 @@ export class Viewer {
     this.player.speed = SPEEDS.reduce((best, v) => (Math.abs(v - opts.speed) < Math.abs(best - opts.speed) ? v : best), SPEEDS[0]!);
     const timeline = h("div", { class: "gt-timeline" }, this.player.el);
     if (!opts.panes.has("timeline")) timeline.hidden = true;
-    this.root.append(main, this.predictEl, this.messageEl, timeline);
+    this.root.append(main, this.errorEl, this.predictEl, this.messageEl, timeline);
     if (footer) this.root.append(footer);
     parent.append(this.root);
     this.root.style.height = `${opts.height}px`;
@@ -121,6 +128,11 @@ export class Viewer {
     this.answered.clear();
     this.asking = null;
     this.predictEl.hidden = true;
+    // The lesson of a failing snippet: explained once the timeline reaches the failure, not
+    // before (a class stepping through should see it happen first).
+    const errIdx = trace.events.findIndex((e) => e.kind === "error");
+    this.errorStep = errIdx >= 0 ? errIdx + 1 : trace.error || trace.status !== "ok" || trace.truncated ? this.replay.total : Infinity;
+    this.errorEl.dataset["shown"] = "";
     const start = this.opts.predict ? 0 : this.opts.step === "end" ? this.replay.total : Math.min(this.opts.step, this.replay.total);
     this.replay.seek(this.replay.total);
     if (this.canvas) await this.canvas.render(this.model, defaultCollapsed(this.model), this.replay.state, null);
@@ -156,6 +168,7 @@ export class Viewer {
     const activeItem = s.active ?? (s.activeTensor ? this.model.tensorItem.get(s.activeTensor) ?? null : null);
     if (activeItem && s.step < this.replay.total && this.canvas) this.canvas.follow(this.canvas.view?.rep.get(activeItem) ?? null);
     this.code.setCurrent(s.step > 0 ? s.line : null);
+    this.showError(s.step >= this.errorStep);
     this.captionEl.textContent = describeEvent(s.event, this.model);
     this.player.update();
     this.root.dataset["step"] = String(s.step);
@@ -194,6 +207,33 @@ export class Viewer {
     });
     this.predictEl.append(h("p", { class: "gt-prompt", text: `Predict: ${q.prompt}` }), h("div", { class: "gt-choices" }, ...buttons), result);
     this.hooks.onChange?.();
+  }
+
+  private showError(show: boolean): void {
+    const was = this.errorEl.dataset["shown"] === "true";
+    if (show === was) return;
+    this.errorEl.dataset["shown"] = String(show);
+    clear(this.errorEl);
+    this.errorEl.hidden = !show;
+    if (show && this.trace) {
+      const body = h("div", { class: "error-panel" });
+      renderErrorPanel(body, this.trace, { showCulprit: () => this.pinCulprit() });
+      const title = body.querySelector("h2")?.textContent ?? "What went wrong";
+      this.errorEl.append(h("summary", { class: "gt-error-summary", text: title }), body);
+      this.errorEl.open = this.opts.height >= 560;
+    }
+    this.hooks.onChange?.();
+  }
+
+  /** Selects the node or tensor the error is about (the panel's "Show the culprit" button). */
+  private pinCulprit(): void {
+    const err = this.trace?.error;
+    const item = err?.node ?? (err?.tensor ? this.model?.tensorItem.get(err.tensor) : null);
+    if (!item || !this.canvas?.view) return;
+    this.selected = this.canvas.view.rep.get(item) ?? item;
+    this.canvas.select(this.selected);
+    this.canvas.focus(this.selected);
+    this.refreshInspector();
   }
 
   refreshInspector(): void {

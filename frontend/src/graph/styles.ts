@@ -28,7 +28,10 @@ export type StyleRule = { selector: string; style: Record<string, string | numbe
 /**
  * `big`: straight edges instead of bezier ones. Bezier control points are recomputed on every
  * repaint; straight edges doubled stepping fps on a 1,300-node view here (multi-edges overlap,
- * which matters little at the zoom such graphs are seen at).
+ * which matters little at the zoom such graphs are seen at). Labels of big views are skipped
+ * below 6 px on screen (drawing thousands of unreadable labels is what costs); a small graph in
+ * a small embed keeps them down to 4 px (a 10-node graph fitted into a 400 px widget lands at
+ * ~5 px, where a label still says which op a box is).
  */
 export function stylesheet(theme: Theme, arrows: ArrowDir = "dataflow", big = false): StyleRule[] {
   const p = PALETTES[theme];
@@ -45,7 +48,7 @@ export function stylesheet(theme: Theme, arrows: ArrowDir = "dataflow", big = fa
       "font-size": 11, "font-family": "ui-monospace, SFMono-Regular, Menlo, monospace", color: p.text,
       shape: "round-rectangle",
       "background-color": p.op, "border-width": 1, "border-color": p.opBorder,
-      "min-zoomed-font-size": 6,
+      "min-zoomed-font-size": big ? 6 : 4,
     } },
     { selector: "node.k-accumulate_grad", style: { "background-color": p.acc, shape: "round-rectangle" } },
     { selector: "node.k-custom", style: { "background-color": p.custom, "border-style": "double", "border-width": 3 } },
