@@ -183,3 +183,11 @@ def test_json_text_path_respects_the_byte_cap() -> None:
     assert len(text.encode()) <= 60_000
     trace = Trace.model_validate_json(text)
     assert trace.truncated and trace.to_json() == trace_source(LOOP.format(n=300), max_json_bytes=60_000).to_json()
+
+
+def test_a_huge_exception_message_is_clipped_and_the_byte_cap_holds() -> None:
+    text = trace_json('raise ValueError("x" * 10**7)\n')
+    assert len(text.encode()) <= 8 << 20
+    err = json.loads(text)["error"]
+    assert err["type"] == "ValueError" and err["line"] == 1
+    assert err["message"].startswith("x" * 1000) and err["message"].endswith("more characters)")

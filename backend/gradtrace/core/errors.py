@@ -48,6 +48,17 @@ def message_of(exc: BaseException) -> str:
         return "<exception str() failed>"
 
 
+MAX_MESSAGE = 16_384  # characters: PyTorch's longest real messages are a few hundred
+
+
+def clip_message(message: str) -> str:
+    """An exception message as the trace keeps it: a snippet can raise one of any size (and the
+    document has a byte cap that must hold)."""
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return f"{message[:MAX_MESSAGE]}… ({len(message) - MAX_MESSAGE} more characters)"
+
+
 def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | None) -> dict[str, Any]:
     """The error dict (model: TraceError) for `exc`; cached so a pass and the snippet share it."""
     cached = rec.errors.get(id(exc))
@@ -64,7 +75,7 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
         rule = explain.by_kind("input_no_grad")
     err: dict[str, Any] = {
         "type": exc_type,
-        "message": message,
+        "message": clip_message(message),
         # Inside a backward pass the traceback does not reach the snippet yet: use the pass's line.
         "line": snippet_line(exc.__traceback__) or (pass_record["line"] if pass_record else None),
         "column": None,

@@ -677,8 +677,14 @@ def by_kind(kind: str) -> Rule:
     return next(rule for rule in RULES if rule.kind == kind)
 
 
+# Messages are matched on their start only: the kinds' patterns all sit in the first lines,
+# and a snippet can raise a message of any size (10 MB took 10 s of regex work).
+MATCHED_CHARS = 4096
+
+
 def classify(exc_type: str, message: str) -> Rule:
     """The first rule whose pattern matches the message (and type); GENERIC otherwise."""
+    message = message[:MATCHED_CHARS]
     for rule in RULES:
         # RuntimeError rules match any exception type (torch raises subclasses such as
         # torch.OutOfMemoryError); the others only their listed types.
