@@ -296,6 +296,7 @@ def test_a_failing_snippet_is_explained_once_the_timeline_reaches_the_failure(pa
     summary = strip.locator("summary")
     title = summary.inner_text()
     assert title == err["explanation"]["title"] and strip.get_attribute("open") is None  # one line: the graph keeps its room
+    assert strip.get_attribute("data-tone") == "error"
     page.get_by_role("button", name="Go to start").click()
     expect(strip).to_be_hidden()  # before the failure, nothing spoils it
     page.get_by_role("button", name="Go to end").click()

@@ -220,6 +220,8 @@ export class Viewer {
       renderErrorPanel(body, this.trace, { showCulprit: () => this.pinCulprit() });
       const title = body.querySelector("h2")?.textContent ?? "What went wrong";
       this.errorEl.append(h("summary", { class: "gt-error-summary", text: title }), body);
+      // A bounded trace that ran fine is a notice, not an error.
+      this.errorEl.dataset["tone"] = this.trace.error || this.trace.status !== "ok" ? "error" : "notice";
       this.errorEl.open = this.opts.height >= 560;
     }
     this.hooks.onChange?.();
