@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,46 @@ def _without_torch_frames(text: str) -> str:
         if not dropping:
             out.append(line)
     return "\n".join(out)
+
+
+# Each warning with a lesson, made the way learners make it (checked against PyTorch: the
+# warning must really be raised there, with that category, at that line).
+HINTED = {
+    "nonleaf_grad": HEAD + "g = y.grad\n",
+    "tensor_copy_construct": HEAD + "t = torch.tensor(y)\n",
+    "target_size_broadcast": HEAD + "loss = torch.nn.functional.mse_loss(torch.ones(4, 1), torch.ones(4))\n",
+    "softmax_implicit_dim": HEAD + "p = torch.nn.Softmax()(torch.ones(2, 3))\n",
+    "scheduler_before_optimizer": HEAD + "opt = torch.optim.SGD([x], lr=0.1)\n"
+    "sched = torch.optim.lr_scheduler.StepLR(opt, 1)\nsched.step()\n",
+    "old_loss_arguments": HEAD + "crit = torch.nn.MSELoss(size_average=False)\n",
+    "non_full_backward_hook": HEAD + "m = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())\n"
+    "h = m.register_backward_hook(lambda *a: None)\nm(torch.ones(1, 2)).sum().backward()\n",
+    "backward_hook_no_input_grad": HEAD + "m = torch.nn.Linear(2, 2)\nh = m.register_full_backward_hook(lambda *a: None)\n"
+    "m(torch.ones(1, 2)).sum().backward()\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HINTED))
+def test_known_warnings_carry_their_lesson(kind: str) -> None:
+    source = HINTED[kind]
+    with warnings.catch_warnings(record=True) as caught:  # PyTorch itself, as the oracle
+        warnings.simplefilter("always")
+        exec(compile(source, "<plain>", "exec"), {})
+    plain = [(w.category.__name__, str(w.message)[:60]) for w in caught]
+    trace = trace_source(source).to_dict()
+    hinted = [e for e in trace["events"] if e["kind"] == "warning" and e.get("hint")]
+    assert [e["hint"]["kind"] for e in hinted] == [kind]
+    assert (hinted[0]["category"], hinted[0]["text"][:60]) in plain
+    assert all(hinted[0]["hint"][k] for k in ("title", "what", "fix"))
+
+
+def test_every_warning_lesson_has_a_case() -> None:
+    from gradtrace.core.explain import WARNING_RULES
+
+    assert {rule.kind for rule in WARNING_RULES} == set(HINTED)
+
+
+def test_other_warnings_carry_no_lesson() -> None:
+    trace = trace_source("import warnings\nwarnings.warn('my own')\n").to_dict()
+    (event,) = [e for e in trace["events"] if e["kind"] == "warning"]
+    assert "hint" not in event

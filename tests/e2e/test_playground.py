@@ -156,6 +156,16 @@ def test_a_shape_error_shows_the_call_with_its_inputs(page: Page, server: str) -
     expect(page.locator("#error-panel .error-call")).to_have_text("stack(a [2], b [3] float64)")
 
 
+def test_a_known_warning_shows_its_lesson(page: Page, server: str) -> None:
+    open_app(page, server)
+    st = run_code(page, "import torch\nx = torch.ones(2, requires_grad=True)\ny = x * 2\ny.sum().backward()\nprint(y.grad)\n")
+    assert st["status"] == "ok"
+    hint = page.evaluate("() => window.__gradtrace.trace.events.find(e => e.kind === 'warning').hint")
+    item = page.locator("#console li[data-hint='nonleaf_grad']")
+    expect(item.locator(".warning-hint strong")).to_have_text(hint["title"])
+    expect(item.locator(".warning-hint em")).to_have_text(hint["fix"])
+
+
 def test_timeout_shows_the_timeout_message(page: Page, server: str) -> None:
     open_app(page, server)
     before = runs(page)

@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from gradtrace.core import explain
 from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder
 
 
@@ -194,8 +195,10 @@ def captured(rec: Recorder, max_bytes: int) -> Iterator[tuple[CapturedStream, Ca
         call = rec.current_call
         tensor = rec.tensor_id(call[1][0]) if call and call[1] else None
         text = without_our_frames(str(message))
+        rule = explain.classify_warning(category.__name__, text)
+        hint = {"kind": rule.kind, "title": rule.title, "what": rule.what, "fix": rule.fix} if rule else None
         rec.emit("warning", snippet_line, text=text[:2000], category=category.__name__, tensor=tensor,
-                 op=call[0] if call else None)
+                 op=call[0] if call else None, hint=hint)
         err.write(warnings.formatwarning(text, category, filename, lineno, None))
 
     # catch_warnings: the snippet's filter changes end with it, and entering it invalidates

@@ -673,6 +673,101 @@ GENERIC = Rule(
 )
 
 
+# PyTorch's warnings that carry an autograd (or training) lesson. `types` are warning
+# categories. A warning is not an error: these explain what it means for the graph.
+WARNING_RULES: tuple[Rule, ...] = (
+    _rule(
+        "nonleaf_grad",
+        r"\.grad attribute of a Tensor that is not a leaf Tensor is being accessed",
+        ".grad of a non-leaf tensor stays None",
+        "Autograd stores .grad only on leaf tensors (the ones you created with "
+        "requires_grad=True, such as parameters). This tensor is the result of an operation: "
+        "backward passes its gradient on through the graph and does not keep it.",
+        "Call t.retain_grad() before backward() to keep it, or use torch.autograd.grad(loss, t), "
+        "which returns it.",
+        types=("UserWarning",),
+    ),
+    _rule(
+        "tensor_copy_construct",
+        r"To copy construct from a tensor, it is recommended to use",
+        "torch.tensor() of a tensor makes a copy outside the graph",
+        "torch.tensor(t) copies t's values into a new tensor with no grad_fn: gradients will not "
+        "flow back to t through the copy (with requires_grad=True it becomes a separate leaf).",
+        "Use t itself, or t.clone() for a copy that stays in the graph; write t.detach().clone() "
+        "when leaving the graph is what you want.",
+        types=("UserWarning",),
+    ),
+    _rule(
+        "target_size_broadcast",
+        r"Using a target size \(.*?\) that is different to the input size",
+        "The loss broadcast the target against the prediction",
+        "The prediction and the target have different shapes (for example [N, 1] and [N]), so "
+        "broadcasting compares every prediction with every target: the loss, and every gradient "
+        "backward computes from it, are wrong, with no error.",
+        "Make the shapes equal before the loss: pred.squeeze(1), or target.unsqueeze(1) "
+        "(target.view_as(pred)).",
+        types=("UserWarning",),
+    ),
+    _rule(
+        "softmax_implicit_dim",
+        r"Implicit dimension choice for (log_)?softmax",
+        "softmax without dim",
+        "softmax had to guess which dimension to normalise over; for some shapes it guesses the "
+        "batch dimension instead of the classes.",
+        "Name it: F.softmax(x, dim=-1), nn.Softmax(dim=1), F.log_softmax(x, dim=-1).",
+        types=("UserWarning",),
+    ),
+    _rule(
+        "scheduler_before_optimizer",
+        r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`",
+        "The scheduler stepped before the optimizer",
+        "lr_scheduler.step() ran before any optimizer.step(), so the schedule moved on before the "
+        "first update: its first learning rate is never used.",
+        "In the loop: loss.backward(), then optimizer.step(), then scheduler.step().",
+        types=("UserWarning",),
+    ),
+    _rule(
+        "old_loss_arguments",
+        r"size_average and reduce args will be deprecated",
+        "Old loss arguments",
+        "size_average= and reduce= come from old PyTorch versions (and old tutorials); they are "
+        "translated to reduction=.",
+        "Use reduction='mean' (the default), 'sum' or 'none'.",
+        types=("UserWarning",),
+    ),
+    _rule(
+        "non_full_backward_hook",
+        r"Using a non-full backward hook when the forward contains multiple autograd Nodes",
+        "register_backward_hook sees only the last operation",
+        "A module backward hook registered with register_backward_hook is attached to the last "
+        "autograd node of the module's forward, so its grad_input is that node's, not the "
+        "module's inputs' gradients.",
+        "Use module.register_full_backward_hook(hook): grad_input is then the gradient with "
+        "respect to the module's inputs.",
+        types=("FutureWarning", "UserWarning"),
+    ),
+    _rule(
+        "backward_hook_no_input_grad",
+        r"Full backward hook is firing when gradients are computed with respect to module outputs",
+        "The module's backward hook gets no input gradients",
+        "None of the module's inputs requires grad (typical for the first layer: the data does "
+        "not), so its full backward hook is called with grad_input of None, once the gradients "
+        "of its outputs are known.",
+        "Read grad_output in the hook, or make the input require grad if you need grad_input.",
+        types=("UserWarning",),
+    ),
+)
+
+
+def classify_warning(category: str, text: str) -> Rule | None:
+    """The lesson behind a PyTorch warning, or None for the ones without one."""
+    text = text[:MATCHED_CHARS]
+    for rule in WARNING_RULES:
+        if category in rule.types and rule.pattern.search(text):
+            return rule
+    return None
+
+
 def by_kind(kind: str) -> Rule:
     return next(rule for rule in RULES if rule.kind == kind)
 

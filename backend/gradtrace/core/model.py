@@ -210,6 +210,15 @@ class BackwardPass(_Model):
     error: TraceError | None = None
 
 
+class WarningHint(_Model):
+    """The lesson behind a PyTorch warning."""
+
+    kind: str = Field(description="Stable key, e.g. nonleaf_grad, target_size_broadcast.")
+    title: str
+    what: str
+    fix: str
+
+
 class Event(_Sparse):
     """One step of the timeline. `kind` decides which optional fields are set (unset ones are omitted)."""
 
@@ -254,6 +263,7 @@ class Event(_Sparse):
     after: ValueSummary | None = None
     text: str | None = None
     category: str | None = None
+    hint: WarningHint | None = Field(default=None, description="warning: what it means for autograd (known warnings only).")
     saved: str | None = None
     count: int | None = None
     elided_kinds: dict[str, int] | None = None

@@ -279,6 +279,8 @@ export interface components {
             grad_enabled: boolean | null;
             /** Grads */
             grads: (components["schemas"]["ValueSummary"] | null)[] | null;
+            /** @description warning: what it means for autograd (known warnings only). */
+            hint: components["schemas"]["WarningHint"] | null;
             /** Inference Mode */
             inference_mode: boolean | null;
             /**
@@ -953,6 +955,23 @@ export interface components {
              * @description All elements, flattened in row-major order (only when numel <= 16).
              */
             values: (number | boolean | string)[] | null;
+        };
+        /**
+         * WarningHint
+         * @description The lesson behind a PyTorch warning.
+         */
+        WarningHint: {
+            /** Fix */
+            fix: string;
+            /**
+             * Kind
+             * @description Stable key, e.g. nonleaf_grad, target_size_broadcast.
+             */
+            kind: string;
+            /** Title */
+            title: string;
+            /** What */
+            what: string;
         };
     };
     responses: never;

@@ -151,6 +151,11 @@ export interface components {
              */
             grads: (components["schemas"]["ValueSummary"] | null)[] | null;
             /**
+             * @description warning: what it means for autograd (known warnings only).
+             * @default null
+             */
+            hint: components["schemas"]["WarningHint"] | null;
+            /**
              * Inference Mode
              * @default null
              */
@@ -714,6 +719,23 @@ export interface components {
              * @default null
              */
             values: (number | boolean | string)[] | null;
+        };
+        /**
+         * WarningHint
+         * @description The lesson behind a PyTorch warning.
+         */
+        WarningHint: {
+            /** Fix */
+            fix: string;
+            /**
+             * Kind
+             * @description Stable key, e.g. nonleaf_grad, target_size_broadcast.
+             */
+            kind: string;
+            /** Title */
+            title: string;
+            /** What */
+            what: string;
         };
     };
     responses: never;

@@ -81,7 +81,12 @@ export function renderConsole(root: HTMLElement, trace: Trace | null, printsShow
   if (err) root.append(h("h3", { text: "stderr" }), h("pre", { class: "stderr", text: err }));
   if (warnings.length) {
     const ul = h("ul", { class: "warnings" });
-    for (const w of warnings) ul.append(h("li", { text: `line ${w.line ?? "?"}: ${w.category ? w.category + ": " : ""}${w.text ?? ""}` }));
+    for (const w of warnings) {
+      const li = h("li", { "data-hint": w.hint?.kind ?? null }, h("span", { text: `line ${w.line ?? "?"}: ${w.category ? w.category + ": " : ""}${w.text ?? ""}` }));
+      // What the warning means for the graph, for the ones PyTorch users meet most.
+      if (w.hint) li.append(h("div", { class: "warning-hint" }, h("strong", { text: w.hint.title }), h("span", { text: ` ${w.hint.what} ` }), h("em", { text: w.hint.fix })));
+      ul.append(li);
+    }
     root.append(h("h3", { text: "warnings" }), ul);
   }
   if (printsShown != null) root.dataset["prints"] = String(printsShown);
