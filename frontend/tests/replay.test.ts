@@ -52,6 +52,9 @@ describe("Replay on a tiny trace", () => {
   it("describes events in plain text", () => {
     expect(describeEvent(simple.events![1]!, m)).toBe("line 3: mul created MulBackward0");
     expect(describeEvent(simple.events![7]!, m)).toContain("a.grad accumulated");
+    const hint = { kind: "nonleaf_grad", title: ".grad of a non-leaf tensor stays None", what: "w", fix: "f" };
+    expect(describeEvent({ seq: 0, kind: "warning", line: 4, category: "UserWarning", hint } as never, m))
+      .toBe("line 4: warning (UserWarning): .grad of a non-leaf tensor stays None");
   });
   it("reports which elements a move touches", () => {
     const t = touchedBetween(m, 3, 8);

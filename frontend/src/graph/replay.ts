@@ -242,8 +242,11 @@ export function describeEvent(ev: TraceEvent | null, model: GraphModel): string 
     case "free": return `${at}saved buffers of ${ev.nodes?.length ? `${ev.nodes.length} nodes` : nodeName(ev.node)} freed`;
     case "backward_end": return `${at}backward pass ${ev.backward_pass ?? ""} ends`;
     case "print": return `${at}print`;
-    case "warning": return `${at}warning${ev.category ? ` (${ev.category})` : ""}`;
-    case "error": return `${at}error: ${model.trace.error?.type ?? "exception"}`;
+    case "warning": return `${at}warning${ev.category ? ` (${ev.category})` : ""}${ev.hint ? `: ${ev.hint.title}` : ""}`;
+    case "error": {
+      const title = model.trace.error?.explanation?.title;
+      return `${at}error: ${model.trace.error?.type ?? "exception"}${title ? ` (${title})` : ""}`;
+    }
     case "elided": return `${ev.count ?? "some"} events elided (trace was bounded)`;
     default: return at + ev.kind;
   }
