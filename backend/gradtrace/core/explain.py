@@ -505,7 +505,7 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "no_such_attribute",
-        r"^'Tensor' object has no attribute '\w+'$",
+        r"^'(Tensor|Parameter)' object has no attribute '\w+'$",
         "Tensors have no attribute of that name",
         "The attribute or method does not exist on tensors (a typo, or a method that belongs to "
         "something else).",
@@ -872,7 +872,7 @@ def classify_syntax(message: str, line_text: str, exc_type: str = "SyntaxError")
 _INDEX_RE = re.compile(r"at index (\d+)")
 
 
-_TENSOR_ATTRIBUTE = re.compile(r"^'Tensor' object has no attribute '(\w+)'$")
+_TENSOR_ATTRIBUTE = re.compile(r"^'(?:Tensor|Parameter)' object has no attribute '(\w+)'$")
 # Names meant for something else, with where they belong.
 _ELSEWHERE = {
     "zero_grad": "zero_grad() belongs to optimizers and modules: for a tensor, set w.grad = None "
