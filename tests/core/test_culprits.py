@@ -260,6 +260,34 @@ def test_a_call_that_failed_earlier_is_not_blamed_for_a_later_error() -> None:
     assert t["error"]["type"] == "ValueError" and t["error"]["call"] is None and t["error"]["tensor"] is None
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\nw = torch.ones(2, requires_grad=True)\nw.grad.zero_()\n",  # before any backward
+        "import torch\nw = torch.ones(2)\nloss = (w * 2).sum()\nprint(w.grad + 1)\n",  # needs no grad
+        "import torch\nx = torch.ones(2, requires_grad=True)\nw = x * 2\nw.sum().backward()\nw.grad.zero_()\n",  # non-leaf
+        "import torch\nx = torch.ones(2, requires_grad=True)\nw = torch.ones(2, requires_grad=True)\n"
+        "(x * 2).sum().backward()\nprint(w.grad * 3)\n",  # not reached by the pass that ran
+    ],
+)
+def test_a_none_grad_pins_the_tensor_and_says_which_reason(source: str) -> None:
+    plain = run_plain(source)
+    w = plain.namespace["w"]  # PyTorch's own flags decide which reason is the true one
+    assert isinstance(plain.exception, AttributeError | TypeError) and w.grad is None
+    if not w.requires_grad:
+        reason = "w does not require grad"
+    elif not w.is_leaf:
+        reason = "w is not a leaf"
+    elif "backward()" in source:
+        reason = "did not reach it"
+    else:
+        reason = "no backward pass has run yet"
+    t = _trace(source)
+    err = t["error"]
+    assert err["kind"] == "grad_is_none" and _tensor(t, err["tensor"])["names"] == ["w"]
+    assert err["explanation"]["what"].startswith("w.grad is None here: ") and reason in err["explanation"]["what"]
+
+
 def test_inplace_inside_forward_pins_the_module_line() -> None:
     t = _trace(SCENARIOS["inplace_in_module_forward_error"])
     err = t["error"]

@@ -11,7 +11,7 @@ import ast
 import itertools
 import linecache
 import traceback
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 import torch
@@ -146,10 +146,9 @@ def _failed_call(rec: Recorder) -> dict[str, Any] | None:
     return {"op": call["op"], "inputs": inputs, "inputs_elided": max(0, len(call["tensors"]) - _MAX_CALL_INPUTS)}
 
 
-def _called_tensor(rec: Recorder, tb: TracebackType | None) -> str | None:
-    """The tensor the snippet called like a function: the callee of the expression that
-    failed, when it is a plain name (`model(x)`) or a name's attribute (`x.grad()`: pins x).
-    Names are looked up, never evaluated: reading an attribute could run the snippet's code."""
+def _failing_expression(tb: TracebackType | None) -> tuple[FrameType, ast.expr] | None:
+    """The snippet's innermost frame in the traceback and the expression that failed there,
+    parsed from the instruction's source position (Python 3.11 keeps one per instruction)."""
     frame, lasti = None, -1
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == SNIPPET_FILENAME:
@@ -165,16 +164,65 @@ def _called_tensor(rec: Recorder, tb: TracebackType | None) -> str | None:
         return None
     text = linecache.getline(SNIPPET_FILENAME, line)[col:end_col]
     try:
-        call = ast.parse(text, mode="eval").body
+        return frame, ast.parse(text, mode="eval").body
     except SyntaxError:
         return None
-    func = call.func if isinstance(call, ast.Call) else None
+
+
+def _named_tensor(frame: FrameType, name: str) -> torch.Tensor | None:
+    """The tensor a name holds in `frame`: looked up, never evaluated (reading an attribute
+    could run the snippet's code)."""
+    value = frame.f_locals.get(name, frame.f_globals.get(name))
+    return value if isinstance(value, torch.Tensor) else None
+
+
+def _called_tensor(rec: Recorder, tb: TracebackType | None) -> str | None:
+    """The tensor the snippet called like a function: the callee of the expression that
+    failed, when it is a plain name (`model(x)`) or a name's attribute (`x.grad()`: pins x)."""
+    found = _failing_expression(tb)
+    if found is None:
+        return None
+    frame, expr = found
+    func = expr.func if isinstance(expr, ast.Call) else None
     while isinstance(func, ast.Attribute):
         func = func.value
-    if not isinstance(func, ast.Name):
-        return None
-    value = frame.f_locals.get(func.id, frame.f_globals.get(func.id))
-    return rec.tensor_id(value) if isinstance(value, torch.Tensor) else None
+    t = _named_tensor(frame, func.id) if isinstance(func, ast.Name) else None
+    return rec.tensor_id(t) if t is not None else None
+
+
+def _pin_none_grad(rec: Recorder, err: dict[str, Any], tb: TracebackType | None) -> None:
+    """`x.grad.zero_()`, `x.grad + 1`: pin x and say which of the reasons for a None .grad
+    is this one."""
+    found = _failing_expression(tb)
+    if found is None:
+        return
+    frame, expr = found
+    for node in ast.walk(expr):
+        if not (isinstance(node, ast.Attribute) and node.attr == "grad" and isinstance(node.value, ast.Name)):
+            continue
+        t = _named_tensor(frame, node.value.id)
+        if t is None:
+            continue
+        name = node.value.id
+        with graph.quiet():  # our reads must not run a subclass's or mode's code
+            # (.grad is read only where it does not warn: on leaves and retain_grad() tensors)
+            keeps = t.is_leaf or t.retains_grad
+            if t.requires_grad and keeps and t.grad is not None:
+                continue
+            if not t.requires_grad:
+                why = f"{name} does not require grad, so autograd never computes a gradient for it."
+            elif not keeps:
+                why = (f"{name} is not a leaf (it is the result of an operation): backward passes "
+                       f"its gradient on without storing it, unless {name}.retain_grad() was called first.")
+            elif rec.pass_count == 0:
+                why = (f"{name} requires grad, but no backward pass has run yet: .grad is filled by "
+                       f"loss.backward(), after the forward computation.")
+            else:
+                why = (f"{name} requires grad, but the backward passes that ran did not reach it: the "
+                       f"losses they started from do not depend on {name}.")
+        err["tensor"] = rec.tensor_id(t)
+        err["explanation"] = {**err["explanation"], "what": f"{name}.grad is None here: {why} " + err["explanation"]["what"]}
+        return
 
 
 def _failed_call_tensor(rec: Recorder, pred: Any = None) -> str | None:
@@ -265,6 +313,7 @@ def _pin(
             err["tensor"] = p["roots"][index]
     elif kind == "grad_is_none":
         _pin_nonleaf_grad(rec, err)
+        _pin_none_grad(rec, err, tb)
     elif kind == "hook_changed_grad" and p is not None and p["order"]:
         _pin_hooked(rec, err, p["order"][-1])
     elif kind in ("custom_function_grads", "custom_function_shape") and p is not None:
