@@ -437,6 +437,21 @@ def check_requires_grad_integer(run: Run) -> None:
     assert "w" not in run["tensors"] and run["tensors"]["counts"]["dtype"] == "torch.int64"
 
 
+def check_loss_shape_broadcast(run: Run) -> None:
+    assert_ok(run)
+    w, x, t = value(run, "w"), value(run, "x"), value(run, "target")
+    rows = [x[i * 3:(i + 1) * 3] for i in range(4)]
+    pred = [dot(r, w) for r in rows]
+    # Broadcast: the mean over all 16 pairs (pred_i - t_j)^2; matched: over the 4 pairs (pred_i - t_i)^2.
+    d_wrong = [sum(2 * (p - tj) for tj in t) / 16 for p in pred]
+    d_right = [2 * (p - ti) / 4 for p, ti in zip(pred, t, strict=True)]
+    want_wrong = [sum(d * r[k] for d, r in zip(d_wrong, rows, strict=True)) for k in range(3)]
+    want_right = [sum(d * r[k] for d, r in zip(d_right, rows, strict=True)) for k in range(3)]
+    assert close(value(run, "wrong_grad"), want_wrong, 1e-4) and close(grad(run, "w"), want_right, 1e-4)
+    assert not close(want_wrong, want_right, 1e-2)
+    assert "Using a target size" in run["warnings"][0]["message"]
+
+
 def check_requires_grad_nonleaf(run: Run) -> None:
     assert_error(
         run,
@@ -468,6 +483,7 @@ CHECKS: dict[str, Callable[[Run], None]] = {
     "mlp_training_step": check_mlp_training_step,
     "transformer_encoder": check_transformer_encoder,
     "clamp_vs_sigmoid": check_clamp_vs_sigmoid,
+    "loss_shape_broadcast": check_loss_shape_broadcast,
     "derived_param_in_forward": check_derived_param_in_forward,
     "vector_to_parameters_backward": check_vector_to_parameters_backward,
     "vector_to_parameters_functional_call": check_vector_to_parameters_functional_call,
@@ -491,7 +507,7 @@ CHECKS: dict[str, Callable[[Run], None]] = {
 }
 
 # Warnings an example is meant to show; any other warning is a defect of the example.
-EXPECTED_WARNINGS = {"leaf_tensors": 1}
+EXPECTED_WARNINGS = {"leaf_tensors": 1, "loss_shape_broadcast": 1}
 SLOW = {"derived_param_in_forward"}
 
 

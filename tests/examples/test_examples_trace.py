@@ -426,6 +426,14 @@ def test_warning_is_attached() -> None:
     assert any(e["kind"] == "warning" and e["line"] == line for e in doc["events"])
 
 
+
+def test_broadcasting_loss_warns_with_its_lesson_at_its_line() -> None:
+    doc = traced("loss_shape_broadcast").to_dict()
+    (warning,) = [e for e in doc["events"] if e["kind"] == "warning"]
+    assert warning["line"] == code_lines("loss_shape_broadcast", "wrong = F.mse_loss")[0]
+    assert warning["hint"]["kind"] == "target_size_broadcast"
+
+
 @pytest.mark.parametrize("name", EXAMPLE_ORDER)
 def test_golden(name: str, update_goldens: bool) -> None:
     text = trace_json(name)

@@ -46,6 +46,7 @@ EXAMPLE_ORDER: tuple[str, ...] = (
     "mlp_training_step",
     "transformer_encoder",
     "clamp_vs_sigmoid",
+    "loss_shape_broadcast",
     "derived_param_in_forward",
     # reparametrization
     "vector_to_parameters_backward",
