@@ -178,7 +178,7 @@ def _add_tensor(out: Saved, name: str, t: torch.Tensor, is_output: bool) -> None
     except Exception:
         storage = None
     out.entries.append(
-        {**_BLANK, "name": name, "shape": list(t.shape) if not t.is_nested else shape_of(t), "dtype": dtype_name(t.dtype), "version_now": version, "is_output": is_output}
+        {**_BLANK, "name": name, "shape": shape_of(t), "dtype": dtype_name(t.dtype), "version_now": version, "is_output": is_output}
     )
     out.storages.append(storage)
     out.tensors.append(t)
