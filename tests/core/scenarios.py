@@ -2071,6 +2071,20 @@ w = torch.ones(2, requires_grad=True)
 (w * 2).sum().backward()
 w.zero_grad()
 """,
+"inplace_add_grows_tensor_error": """
+import torch
+w = torch.ones(3, requires_grad=True)
+total = w * 1
+bias = torch.ones(2, 3)
+total += bias
+""",
+"reentrant_checkpoint_grad_error": """
+import torch
+from torch.utils.checkpoint import checkpoint
+x = torch.ones(2, requires_grad=True)
+y = checkpoint(lambda t: t.sin() * 2, x, use_reentrant=True)
+(g,) = torch.autograd.grad(y.sum(), x)
+""",
 "grads_batched_jacobian": """
 import torch
 x = torch.randn(3, requires_grad=True)
@@ -2201,4 +2215,6 @@ ERROR_KINDS = {
     "save_number_for_backward_error": "save_for_backward_type",
     "backwards_typo_error": "no_such_attribute",
     "tensor_zero_grad_error": "no_such_attribute",
+    "inplace_add_grows_tensor_error": "inplace_broadcast",
+    "reentrant_checkpoint_grad_error": "checkpoint_reentrant",
 }

@@ -195,6 +195,7 @@ def test_common_mistakes_pin_the_tensor_involved() -> None:
         ("mean_of_integers_error", "float_expected", "marks"),
         ("fractional_add_to_integers_error", "float_expected", "counts"),
         ("model_name_reused_error", "tensor_not_callable", "model"),  # the name now holding a tensor
+        ("inplace_add_grows_tensor_error", "inplace_broadcast", "total"),  # the tensor written in place
     ],
 )
 def test_first_week_errors_pin_the_tensor_to_look_at(scenario: str, kind: str, name: str) -> None:

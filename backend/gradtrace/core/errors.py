@@ -274,7 +274,7 @@ def _pin(
         "detach_view_inplace", "view_noncontiguous", "inplace_overlap",
         # the tensor used as a condition / as a number, the input given to BCE, the one reduced
         "tensor_bool", "not_a_scalar", "probabilities_expected", "dim_out_of_range", "grad_assign_mismatch",
-        "inference_requires_grad", "index_scalar",
+        "inference_requires_grad", "index_scalar", "inplace_broadcast",
     ):
         err["tensor"] = _failed_call_tensor(rec)
     elif kind == "dtype_mismatch":

@@ -265,6 +265,26 @@ RULES: tuple[Rule, ...] = (
         "softmax(q @ k.T / sqrt(d)) @ v by hand instead of scaled_dot_product_attention).",
     ),
     _rule(
+        "inplace_broadcast",
+        r"output with shape \[.*?\] doesn't match the broadcast shape",
+        "An in-place operation cannot grow its tensor",
+        "An in-place operation (+=, add_, mul_, ...) writes its result into the tensor's own "
+        "memory, so the result must keep that tensor's shape. Here broadcasting with the other "
+        "operand would make it bigger.",
+        "Use the out-of-place form, which makes a new tensor of the broadcast shape (a = a + b), "
+        "or give the other operand a shape that fits (b.sum(0), b[0], ...).",
+    ),
+    _rule(
+        "checkpoint_reentrant",
+        r"When use_reentrant=True, torch\.utils\.checkpoint is incompatible with \.grad\(\)",
+        "Reentrant checkpointing supports backward() only",
+        "checkpoint(..., use_reentrant=True) recomputes its segment inside a backward() of its "
+        "own, which cannot serve torch.autograd.grad or backward(inputs=...): those ask for the "
+        "gradients of particular tensors only.",
+        "Pass use_reentrant=False to checkpoint (the recommended mode), or call loss.backward() "
+        "without inputs=.",
+    ),
+    _rule(
         "derivative_not_implemented",
         r"derivative for .+ is not implemented",
         "This operation has no gradient formula",
