@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from gradtrace.core.examples import get_example
+
 SNIPPET = "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * 3).sum()\ny.backward()\n"
 RAISES = SNIPPET + "y.backward()\n"  # backward through the graph a second time
 
@@ -68,6 +70,17 @@ def test_trace_dot(tmp_path: Path) -> None:
     out = gradtrace("trace", str(src), "--format", "dot")
     assert out.returncode == 0, out.stderr
     assert out.stdout.lstrip().startswith("digraph") and "MulBackward0" in out.stdout
+
+
+def test_dot_outlines_the_culprit_and_says_the_error(tmp_path: Path) -> None:
+    src = tmp_path / "snippet.py"
+    src.write_text(get_example("inplace_version_error").source)
+    out = gradtrace("trace", str(src), "--format", "dot")
+    doc = json.loads(gradtrace("trace", str(src)).stdout)
+    culprit = doc["error"]["node"]
+    outlined = [ln for ln in out.stdout.splitlines() if "penwidth=3" in ln]
+    assert [ln.split()[0] for ln in outlined] == [culprit]
+    assert f'RuntimeError at line {doc["error"]["line"]}: {doc["error"]["explanation"]["title"]}' in out.stdout
 
 
 def test_bad_usage_exits_2_and_says_what_to_do(tmp_path: Path) -> None:

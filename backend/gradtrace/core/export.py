@@ -26,6 +26,8 @@ def to_dot(trace: Trace | dict[str, Any]) -> str:
     doc = trace if isinstance(trace, dict) else json.loads(trace.to_json())
     tensors = {t["id"]: t for t in doc.get("tensors", [])}
     outputs = {t["grad_fn"] for t in tensors.values() if t.get("grad_fn") and t.get("names")}
+    error = doc.get("error") or {}
+    culprit = error.get("node")
     lines = [
         "digraph gradtrace {",
         '  graph [rankdir=TB, fontname="Helvetica"];',
@@ -45,7 +47,8 @@ def to_dot(trace: Trace | dict[str, Any]) -> str:
             colour = "#b8f0b0"
         if node.get("stale"):
             colour = "#ffb3b3"
-        lines.append(f"  {node['id']} [label={_q(label)}, fillcolor={_q(colour)}];")
+        pin = ', color="#d62728", penwidth=3' if node["id"] == culprit else ""
+        lines.append(f"  {node['id']} [label={_q(label)}, fillcolor={_q(colour)}{pin}];")
         for i, saved in enumerate(node.get("saved", [])):
             if saved.get("kind") != "tensor":
                 continue
@@ -58,6 +61,11 @@ def to_dot(trace: Trace | dict[str, Any]) -> str:
     for edge in doc.get("edges", []):
         # Data flows from the next function (target) to the node that consumes it (source).
         lines.append(f"  {edge['target']} -> {edge['source']};")
+    if error:  # the failure, under the graph (its culprit node is outlined in red)
+        title = (error.get("explanation") or {}).get("title") or error.get("message", "")
+        at = f" at line {error['line']}" if error.get("line") else ""
+        text = f"{error.get('type', 'Error')}{at}: {title}"
+        lines.append(f'  graph [labelloc=b, fontcolor="#d62728", label={_q(text)}];')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
