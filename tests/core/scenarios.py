@@ -2085,6 +2085,20 @@ x = torch.ones(2, requires_grad=True)
 y = checkpoint(lambda t: t.sin() * 2, x, use_reentrant=True)
 (g,) = torch.autograd.grad(y.sum(), x)
 """,
+"saved_then_detached_in_place_error": """
+import torch
+a = torch.ones(2, requires_grad=True)
+b = a * 2
+c = b * b
+b.detach_()
+c.sum().backward()
+""",
+"gather_index_too_big_error": """
+import torch
+x = torch.ones(2, 2, requires_grad=True)
+idx = torch.zeros(3, 3, dtype=torch.long)
+y = torch.gather(x, 1, idx)
+""",
 "grads_batched_jacobian": """
 import torch
 x = torch.randn(3, requires_grad=True)
@@ -2217,4 +2231,6 @@ ERROR_KINDS = {
     "tensor_zero_grad_error": "no_such_attribute",
     "inplace_add_grows_tensor_error": "inplace_broadcast",
     "reentrant_checkpoint_grad_error": "checkpoint_reentrant",
+    "saved_then_detached_in_place_error": "saved_detached_inplace",
+    "gather_index_too_big_error": "shape_mismatch",
 }

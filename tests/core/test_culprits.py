@@ -289,6 +289,13 @@ def test_a_none_grad_pins_the_tensor_and_says_which_reason(source: str) -> None:
     assert err["explanation"]["what"].startswith("w.grad is None here: ") and reason in err["explanation"]["what"]
 
 
+def test_a_saved_tensor_detached_in_place_pins_the_node_that_needed_it() -> None:
+    t = _trace(SCENARIOS["saved_then_detached_in_place_error"])
+    err = t["error"]
+    c = next(x for x in t["tensors"] if x["names"] == ["c"])
+    assert err["kind"] == "saved_detached_inplace" and err["node"] == c["grad_fn"]
+
+
 def test_inplace_inside_forward_pins_the_module_line() -> None:
     t = _trace(SCENARIOS["inplace_in_module_forward_error"])
     err = t["error"]

@@ -233,6 +233,7 @@ RULES: tuple[Rule, ...] = (
         r"shapes cannot be multiplied|size of tensor a \(\d+\) must match|must match the size|"
         r"is invalid for input of size|Sizes of tensors must match|Given groups=\d+, weight of size|"
         r"stack expects each tensor to be equal size|must match the existing size|inconsistent tensor size|"
+        r"Size does not match at dimension \d+ expected index|"
         r"Expected input batch_size|target tensor expected|Expected \d+D \(unbatched\) or \d+D",
         "Tensor shapes do not fit together",
         "The operation received tensors whose shapes are incompatible. (Not an autograd error: "
@@ -273,6 +274,15 @@ RULES: tuple[Rule, ...] = (
         "operand would make it bigger.",
         "Use the out-of-place form, which makes a new tensor of the broadcast shape (a = a + b), "
         "or give the other operand a shape that fits (b.sum(0), b[0], ...).",
+    ),
+    _rule(
+        "saved_detached_inplace",
+        r"Trying to use a saved tensor that has been detached in-place",
+        "A tensor saved for backward was detached in place",
+        "detach_() cut this tensor out of the graph in place, after an operation had saved it "
+        "for backward. Backward needs it in the graph, the way it was when it was saved.",
+        "Use the out-of-place y = b.detach() (a new tensor; b stays in the graph), or call "
+        "detach_() only after backward has run.",
     ),
     _rule(
         "checkpoint_reentrant",
