@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+import torch
 
 from gradtrace.core.tracer import trace_source
 
@@ -163,3 +164,36 @@ def test_other_warnings_carry_no_lesson() -> None:
     trace = trace_source("import warnings\nwarnings.warn('my own')\n").to_dict()
     (event,) = [e for e in trace["events"] if e["kind"] == "warning"]
     assert "hint" not in event
+
+
+ZERO_GRAD_FORGOTTEN = """import torch
+w = torch.ones(2, requires_grad=True)
+opt = torch.optim.SGD([w], lr=0.0)
+for i in range(3):
+    opt.zero_grad
+    (w * 2).sum().backward()
+    opt.step()
+print(w.grad)
+"""
+
+
+def test_a_method_named_without_parentheses_is_noted_with_its_effect() -> None:
+    # The lesson must be true: in plain PyTorch the gradients of the 3 steps pile up.
+    namespace: dict[str, object] = {}
+    exec(compile(ZERO_GRAD_FORGOTTEN, "<plain>", "exec"), namespace)
+    w = namespace["w"]
+    assert isinstance(w, torch.Tensor) and w.grad is not None and w.grad.tolist() == [6.0, 6.0]
+    trace = trace_source(ZERO_GRAD_FORGOTTEN).to_dict()
+    assert trace["stdout"] == "tensor([6., 6.])\n" and trace["stderr"] == ""  # nothing printed for it
+    (note,) = [e for e in trace["events"] if e["kind"] == "warning"]
+    assert (note["line"], note["category"], note["hint"]["kind"]) == (5, "gradtrace", "method_not_called")
+    assert "opt.zero_grad()" in note["hint"]["fix"] and "adds to them" in note["text"]
+
+
+def test_calls_and_uses_of_methods_are_not_noted() -> None:
+    source = (
+        "import torch\nw = torch.ones(2, requires_grad=True)\nopt = torch.optim.SGD([w], lr=0.1)\n"
+        "step = opt.step\nloss = (w * 2).sum()\nloss.backward()\nstep()\nprint(w.grad, opt.zero_grad)\nopt.zero_grad()\n"
+    )
+    trace = trace_source(source).to_dict()
+    assert [e for e in trace["events"] if e["kind"] == "warning"] == []

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from pydantic_core import PydanticSerializationError
 
-from gradtrace.core import capture, document, errors, explain, globalstate, graph
+from gradtrace.core import capture, document, errors, explain, globalstate, graph, lint
 from gradtrace.core.instrument import instrumented
 from gradtrace.core.model import Trace
 from gradtrace.core.recorder import SNIPPET_FILENAME, Limits, Recorder
@@ -275,6 +275,9 @@ def _trace_compiled(
             sys.setrecursionlimit(recursion_limit)
 
     rec.suspended += 1  # from here on, our own torch calls are not the snippet's
+    for note in lint.findings(source):  # mistakes that raise nothing, read from the source
+        hint = {"kind": note.kind, "title": note.title, "what": note.what, "fix": note.fix}
+        rec.emit("warning", note.line, text=note.text, category="gradtrace", hint=hint)
     try:
         with graph.quiet():  # ...nor may they run the snippet's code
             return _describe_run(rec, namespace, source, status, failure, out, err, max_stdout_bytes)
