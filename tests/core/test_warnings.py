@@ -188,6 +188,9 @@ def test_a_method_named_without_parentheses_is_noted_with_its_effect() -> None:
     (note,) = [e for e in trace["events"] if e["kind"] == "warning"]
     assert (note["line"], note["category"], note["hint"]["kind"]) == (5, "gradtrace", "method_not_called")
     assert "opt.zero_grad()" in note["hint"]["fix"] and "adds to them" in note["text"]
+    zeroed = trace_source(ZERO_GRAD_FORGOTTEN.replace("opt.zero_grad\n", "if w.grad is not None:\n        w.grad.zero_\n"))
+    (note,) = [e for e in zeroed.to_dict()["events"] if e["kind"] == "warning"]
+    assert note["line"] == 6 and note["hint"]["fix"] == "Call it: w.grad.zero_()."
 
 
 def test_calls_and_uses_of_methods_are_not_noted() -> None:

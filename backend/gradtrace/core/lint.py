@@ -24,6 +24,7 @@ class Finding:
 # Methods whose call is the whole point of the statement: named without (), they do nothing.
 _EFFECTS = {
     "zero_grad": "the old gradients stay, and the next backward() adds to them",
+    "zero_": "the tensor (often a .grad) is not zeroed, so the next backward() adds to it",
     "backward": "no gradients are computed, so every .grad stays as it was (None at first)",
     "step": "the optimizer does not update the parameters",
     "retain_grad": "the tensor's gradient will not be kept",
