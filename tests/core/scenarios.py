@@ -2099,6 +2099,28 @@ x = torch.ones(2, 2, requires_grad=True)
 idx = torch.zeros(3, 3, dtype=torch.long)
 y = torch.gather(x, 1, idx)
 """,
+"no_grad_without_parentheses_error": """
+import torch
+x = torch.ones(2, requires_grad=True)
+with torch.no_grad:
+    y = x * 2
+""",
+"model_class_not_instantiated_error": """
+import torch
+import torch.nn as nn
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 1)
+    def forward(self, x):
+        return self.fc(x)
+model = Net
+out = model(torch.ones(1, 2))
+""",
+"linear_without_out_features_error": """
+import torch
+layer = torch.nn.Linear(2)
+""",
 "grads_batched_jacobian": """
 import torch
 x = torch.randn(3, requires_grad=True)
@@ -2233,4 +2255,7 @@ ERROR_KINDS = {
     "reentrant_checkpoint_grad_error": "checkpoint_reentrant",
     "saved_then_detached_in_place_error": "saved_detached_inplace",
     "gather_index_too_big_error": "shape_mismatch",
+    "no_grad_without_parentheses_error": "context_manager_not_called",
+    "model_class_not_instantiated_error": "constructor_arguments",
+    "linear_without_out_features_error": "constructor_arguments",
 }

@@ -544,6 +544,27 @@ RULES: tuple[Rule, ...] = (
         types=("AttributeError",),
     ),
     _rule(
+        "context_manager_not_called",
+        r"'type' object does not support the context manager protocol",
+        "A context manager used without ()",
+        "torch.no_grad, torch.enable_grad and torch.inference_mode are classes: the with "
+        "statement needs an instance of one, made by calling it.",
+        "Write with torch.no_grad(): (and torch.enable_grad(), torch.inference_mode()).",
+        types=("TypeError",),
+    ),
+    _rule(
+        "constructor_arguments",
+        r"__init__\(\) (takes \d+ positional arguments? but \d+ (was|were) given|"
+        r"missing \d+ required positional arguments?)",
+        "A class was created with the wrong arguments",
+        "Calling a class runs its __init__. Either a layer was created without the sizes it "
+        "needs (nn.Linear(2) instead of nn.Linear(2, 1)), or the class itself was used where an "
+        "instance was meant: model = Net without (), so model(x) passes x to __init__.",
+        "Create each layer or model once, with all its arguments (model = Net(), "
+        "layer = nn.Linear(in_features, out_features)), then call it on data: out = model(x).",
+        types=("TypeError",),
+    ),
+    _rule(
         "module_init_missing",
         r"before Module\.__init__\(\) call|object has no attribute '_(modules|parameters|buffers)'",
         "super().__init__() was not called",
