@@ -200,3 +200,41 @@ def test_calls_and_uses_of_methods_are_not_noted() -> None:
     )
     trace = trace_source(source).to_dict()
     assert [e for e in trace["events"] if e["kind"] == "warning"] == []
+
+
+def _plain_namespace(source: str) -> dict[str, object]:
+    namespace: dict[str, object] = {}
+    exec(compile(source, "<plain>", "exec"), namespace)
+    return namespace
+
+
+def _notes(source: str) -> list[tuple[int, str]]:
+    events = trace_source(source).to_dict()["events"]
+    return [(e["line"], e["hint"]["kind"]) for e in events if e["kind"] == "warning" and e["category"] == "gradtrace"]
+
+
+def test_a_grad_mode_called_on_its_own_line_is_noted() -> None:
+    source = "import torch\nx = torch.ones(2, requires_grad=True)\ntorch.no_grad()\ny = x * 2\n"
+    y = _plain_namespace(source)["y"]
+    assert isinstance(y, torch.Tensor) and y.requires_grad  # the lesson: it had no effect
+    assert _notes(source) == [(3, "grad_mode_discarded")]
+
+
+def test_a_discarded_detach_is_noted() -> None:
+    source = "import torch\nx = torch.ones(2, requires_grad=True)\nh = x * 2\nh.detach()\nout = h.sum()\n"
+    h = _plain_namespace(source)["h"]
+    assert isinstance(h, torch.Tensor) and h.grad_fn is not None  # h is still in the graph
+    assert _notes(source) == [(4, "detach_discarded")]
+    assert _notes(source.replace("h.detach()", "h = h.detach()")) == []
+
+
+def test_zero_grad_between_backward_and_step_is_noted() -> None:
+    source = (
+        "import torch\nw = torch.ones(2, requires_grad=True)\nopt = torch.optim.SGD([w], lr=0.5)\n"
+        "for i in range(2):\n    loss = (w * 3).sum()\n    loss.backward()\n    opt.zero_grad()\n    opt.step()\n"
+    )
+    w = _plain_namespace(source)["w"]
+    assert isinstance(w, torch.Tensor) and w.tolist() == [1.0, 1.0]  # the steps never moved w
+    assert _notes(source) == [(7, "zero_grad_before_step")]
+    fixed = source.replace("    loss.backward()\n    opt.zero_grad()\n", "    opt.zero_grad()\n    loss.backward()\n")
+    assert _notes(fixed) == []

@@ -32,31 +32,120 @@ _EFFECTS = {
     "train": "the module does not switch to training mode (dropout, batch norm)",
     "eval": "the module does not switch to evaluation mode (dropout and batch norm keep training behaviour)",
 }
+# Grad-mode context managers: called on their own line, they are made and thrown away.
+_MODES = {"no_grad", "enable_grad", "inference_mode"}
+
+
+def _text(node: ast.AST, fallback: str) -> str:
+    try:
+        return ast.unparse(node)
+    except Exception:  # (deeply nested source)
+        return fallback
+
+
+def _method_call(stmt: ast.stmt, names: set[str] | str) -> str | None:
+    """The receiver's text if `stmt` is `<receiver>.<name>(...)` for one of `names`."""
+    wanted = {names} if isinstance(names, str) else names
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        func = stmt.value.func
+        if isinstance(func, ast.Attribute) and func.attr in wanted:
+            return _text(func.value, "?")
+    return None
+
+
+def _not_called(stmt: ast.stmt) -> Finding | None:
+    if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Attribute) and stmt.value.attr in _EFFECTS):
+        return None
+    method, expr = stmt.value.attr, _text(stmt.value, stmt.value.attr)
+    return Finding(
+        stmt.lineno,
+        "method_not_called",
+        f"{expr} is named but not called: {_EFFECTS[method]}.",
+        f"{method} without parentheses does nothing",
+        f"{expr} only looks the method up; without () it never runs, so {_EFFECTS[method]}. "
+        "Python raises no error for this.",
+        f"Call it: {expr}().",
+    )
+
+
+def _mode_discarded(stmt: ast.stmt) -> Finding | None:
+    if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+        return None
+    func = stmt.value.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    if name not in _MODES:
+        return None
+    call = _text(stmt.value, f"{name}()")
+    return Finding(
+        stmt.lineno,
+        "grad_mode_discarded",
+        f"{call} on its own line changes nothing: grad mode stays as it was.",
+        f"{name}() needs a with statement",
+        f"{call} makes a context manager and throws it away: the lines after it still run "
+        "with the same grad mode (and still build the graph, for no_grad).",
+        f"Indent the code under it: with {call}: ... (or switch globally with "
+        "torch.set_grad_enabled(False)).",
+    )
+
+
+def _detach_discarded(stmt: ast.stmt) -> Finding | None:
+    receiver = _method_call(stmt, "detach")
+    if receiver is None:
+        return None
+    return Finding(
+        stmt.lineno,
+        "detach_discarded",
+        f"{receiver}.detach() returns a new tensor, which this line throws away: {receiver} is unchanged.",
+        "detach() does not change the tensor",
+        f"detach() returns a new tensor cut from the graph and leaves {receiver} as it was: "
+        f"{receiver} still requires grad and stays in the graph.",
+        f"Keep the result: {receiver} = {receiver}.detach() (or {receiver}.detach_() to cut it in place).",
+    )
+
+
+def _zero_grad_between(body: list[ast.stmt]) -> list[Finding]:
+    """In one block: backward(), then zero_grad(), then step() of the same optimizer: the step
+    runs on the gradients just cleared."""
+    found = []
+    backward_seen = False
+    cleared: dict[str, int] = {}  # optimizer text -> line of its zero_grad() after a backward()
+    for stmt in body:
+        if _method_call(stmt, "backward") is not None:
+            backward_seen, cleared = True, {}
+        elif (opt := _method_call(stmt, "zero_grad")) is not None and backward_seen:
+            cleared[opt] = stmt.lineno
+        elif (opt := _method_call(stmt, "step")) is not None and opt in cleared:
+            found.append(
+                Finding(
+                    cleared.pop(opt),
+                    "zero_grad_before_step",
+                    f"{opt}.zero_grad() runs between backward() and {opt}.step(): the step sees no gradients.",
+                    "zero_grad() between backward() and step()",
+                    f"backward() fills .grad, {opt}.zero_grad() clears it, and {opt}.step() then "
+                    "updates with what is left: nothing (with set_to_none, the parameters are "
+                    "skipped altogether).",
+                    f"Clear before the forward pass or right after the step: {opt}.zero_grad(), "
+                    f"forward, loss.backward(), {opt}.step().",
+                )
+            )
+    return found
 
 
 def findings(source: str) -> list[Finding]:
-    """Every statement that names one of those methods without calling it, in line order."""
+    """Every such mistake in the source, in line order."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return []
-    found = []
+    found: list[Finding] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Attribute) and node.value.attr in _EFFECTS:
-            method = node.value.attr
-            try:
-                expr = ast.unparse(node.value)
-            except Exception:  # (deeply nested source)
-                expr = method
-            found.append(
-                Finding(
-                    line=node.lineno,
-                    kind="method_not_called",
-                    text=f"{expr} is named but not called: {_EFFECTS[method]}.",
-                    title=f"{method} without parentheses does nothing",
-                    what=f"{expr} only looks the method up; without () it never runs, so "
-                    f"{_EFFECTS[method]}. Python raises no error for this.",
-                    fix=f"Call it: {expr}().",
-                )
-            )
+        if isinstance(node, ast.stmt):
+            for check in (_not_called, _mode_discarded, _detach_discarded):
+                finding = check(node)
+                if finding is not None:
+                    found.append(finding)
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(node, field, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                found += _zero_grad_between(block)
     return sorted(found, key=lambda f: f.line)
