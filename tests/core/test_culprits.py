@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -155,6 +158,28 @@ def test_a_byte_order_mark_is_skipped_as_python_skips_it_in_files() -> None:
     with_bom = "\ufeff" + source
     compile(with_bom.encode("utf-8"), "<snippet>", "exec")  # Python reading the file: fine
     assert _trace(with_bom) == _trace(source)
+
+
+def test_a_long_expression_compiles_or_not_as_in_python(tmp_path: Path) -> None:
+    # CPython's compiler gives up on expressions nested deeper than its limit, which counts the
+    # depth it is called at: find where `python file.py` gives up, and trace both sides.
+    def source(n: int) -> str:
+        return "x = " + " + ".join(["1"] * n) + "\nprint(x)\n"
+
+    def python_compiles(n: int) -> bool:
+        path = tmp_path / "long.py"
+        path.write_text(source(n))
+        return subprocess.run([sys.executable, str(path)], capture_output=True, timeout=60).returncode == 0
+
+    lo, hi = 100, 20_000
+    assert python_compiles(lo) and not python_compiles(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if python_compiles(mid) else (lo, mid)
+    assert _trace(source(lo))["status"] == "ok"  # whatever the test runner's own stack depth
+    # (The compiler counts depth in thirds of a call: the trace may compile a few terms more.)
+    err = _trace(source(hi + 10))["error"]
+    assert (err["type"], err["kind"]) == ("RecursionError", "code_too_nested")
 
 
 def test_a_null_byte_is_pinned_to_its_line_and_column() -> None:

@@ -423,6 +423,17 @@ RULES: tuple[Rule, ...] = (
         "convert it (g.reshape(w.shape).to(w.dtype)). To clear it, use w.grad = None.",
     ),
     _rule(
+        "code_too_nested",
+        r"maximum recursion depth exceeded during (compilation|ast construction)",
+        "The code is nested too deeply to compile",
+        "Python compiles an expression by descending into it, and this one (a very long chain "
+        "such as 1 + 1 + ... with thousands of terms, or brackets nested thousands deep) goes "
+        "deeper than its limit. Nothing ran.",
+        "Build long sums and products in a loop (total = 0; for v in values: total = total + v) "
+        "or with sum(...) / torch.stack(...).sum().",
+        types=("RecursionError",),
+    ),
+    _rule(
         "recursion_depth",
         r"maximum recursion depth exceeded",
         "A function called itself too many times",

@@ -135,7 +135,7 @@ def findings(source: str) -> list[Finding]:
     """Every such mistake in the source, in line order."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # (what compile() took, ast may not)
         return []
     found: list[Finding] = []
     for node in ast.walk(tree):

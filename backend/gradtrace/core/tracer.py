@@ -19,6 +19,7 @@ import io
 import linecache
 import random
 import sys
+import threading
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -45,28 +46,34 @@ def _seed() -> None:
         pass
 
 
-def _syntax_error_doc(exc: SyntaxError, source: str) -> dict[str, Any]:
+def _syntax_error_doc(exc: SyntaxError | RecursionError, source: str) -> dict[str, Any]:
+    """The document of a snippet that did not compile: nothing ran."""
+    lineno = getattr(exc, "lineno", None)
+    message = getattr(exc, "msg", None) or str(exc)
     lines = source.splitlines()
-    line_text = lines[exc.lineno - 1] if exc.lineno and 0 < exc.lineno <= len(lines) else ""
-    rule = explain.classify_syntax(exc.msg or str(exc), line_text, type(exc).__name__)
+    line_text = lines[lineno - 1] if lineno and 0 < lineno <= len(lines) else ""
+    if isinstance(exc, SyntaxError):
+        rule = explain.classify_syntax(message, line_text, type(exc).__name__)
+    else:  # nested deeper than the compiler's own stack
+        rule = explain.classify(type(exc).__name__, message)
     err = {
         "type": type(exc).__name__,
-        "message": exc.msg or str(exc),
-        "line": exc.lineno,
-        "column": exc.offset,
+        "message": message,
+        "line": lineno,
+        "column": getattr(exc, "offset", None),
         "kind": rule.kind,
         "node": None,
         "tensor": None,
         "explanation": {"title": rule.title, "what": rule.what, "fix": rule.fix},
     }
-    event = {"seq": 0, "kind": "error", "line": exc.lineno, "text": err["message"]}
+    event = {"seq": 0, "kind": "error", "line": lineno, "text": err["message"]}
     # The model fills in every other field with its default (a rare path: validating is fine).
     partial = {
         "torch_version": TORCH_VERSION,
         "status": "error",
         "error": err,
         "events": [event],
-        "stderr": f'  File "{SNIPPET_FILENAME}", line {exc.lineno}\n{type(exc).__name__}: {exc.msg}\n',
+        "stderr": f'  File "{SNIPPET_FILENAME}", line {lineno}\n{type(exc).__name__}: {message}\n',
         "source_lines": len(source.splitlines()),
     }
     return Trace.model_validate(partial).to_dict()
@@ -148,7 +155,9 @@ def _traced(
     # skips when it reads a .py file; compile() of a string rejects it.
     source = source.removeprefix("\ufeff")
     try:
-        code = compile(source, SNIPPET_FILENAME, "exec", dont_inherit=True)
+        code = _compile(source)
+    except RecursionError as exc:  # nested deeper than the compiler can go: `python` fails the same way
+        return finish(_syntax_error_doc(exc, source))
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes in source
         if not isinstance(exc, SyntaxError) or (exc.lineno is None and "\0" in source):
             at = source.index("\0") if "\0" in source else 0
@@ -208,6 +217,42 @@ def _as_main(module: types.ModuleType) -> Iterator[None]:
             sys.modules["__main__"] = saved
         else:
             sys.modules.pop("__main__", None)
+
+
+# Recursion depth a thread's target runs at (threading's bootstrap calls), given back to the
+# compiler below. The compiler counts depth in thirds of a call, so no whole number matches
+# `python` exactly: with 5, every expression `python` compiles compiles here too (a sum of
+# 2,999 terms does, under both), and a few terms more do (3,000 does here, not under
+# `python`); with 4, sums `python` compiles failed. tests/core/test_culprits.py checks it.
+_THREAD_START_DEPTH = 5
+
+
+def _compile(source: str) -> Any:
+    """compile() of the snippet, as `python snippet.py` compiles it: on a stack of its own.
+
+    The compiler gives up on expressions nested deeper than a limit that counts the recursion
+    depth it is called at (C calls included, so counting frames is not enough); `python`
+    compiles a script at depth 0. A new thread starts at a fixed, small depth wherever the
+    trace was started from (the sandbox worker, the CLI, a notebook, a test runner).
+    """
+    result: list[Any] = []
+
+    def run() -> None:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit + _THREAD_START_DEPTH)  # (the caller waits in join meanwhile)
+        try:
+            result.append(compile(source, SNIPPET_FILENAME, "exec", dont_inherit=True))
+        except BaseException as exc:  # handed to the caller's thread
+            result.append(exc)
+        finally:
+            sys.setrecursionlimit(limit)
+
+    thread = threading.Thread(target=run, name="gradtrace-compile")
+    thread.start()
+    thread.join()
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    return result[0]
 
 
 def _stack_depth() -> int:
