@@ -196,9 +196,8 @@ def captured(rec: Recorder, max_bytes: int) -> Iterator[tuple[CapturedStream, Ca
         tensor = rec.tensor_id(call[1][0]) if call and call[1] else None
         text = without_our_frames(str(message))
         rule = explain.classify_warning(category.__name__, text)
-        hint = {"kind": rule.kind, "title": rule.title, "what": rule.what, "fix": rule.fix} if rule else None
         rec.emit("warning", snippet_line, text=text[:2000], category=category.__name__, tensor=tensor,
-                 op=call[0] if call else None, hint=hint)
+                 op=call[0] if call else None, hint=explain.hint(rule) if rule else None)
         err.write(warnings.formatwarning(text, category, filename, lineno, None))
 
     # catch_warnings: the snippet's filter changes end with it, and entering it invalidates

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -819,6 +820,11 @@ WARNING_RULES: tuple[Rule, ...] = (
         types=("UserWarning",),
     ),
 )
+
+
+def hint(lesson: Any) -> dict[str, str]:
+    """A warning event's `hint` from a rule or a lint finding (both have these four fields)."""
+    return {"kind": lesson.kind, "title": lesson.title, "what": lesson.what, "fix": lesson.fix}
 
 
 def classify_warning(category: str, text: str) -> Rule | None:

@@ -321,8 +321,7 @@ def _trace_compiled(
 
     rec.suspended += 1  # from here on, our own torch calls are not the snippet's
     for note in lint.findings(source):  # mistakes that raise nothing, read from the source
-        hint = {"kind": note.kind, "title": note.title, "what": note.what, "fix": note.fix}
-        rec.emit("warning", note.line, text=note.text, category="gradtrace", hint=hint)
+        rec.emit("warning", note.line, text=note.text, category="gradtrace", hint=explain.hint(note))
     try:
         with graph.quiet():  # ...nor may they run the snippet's code
             return _describe_run(rec, namespace, source, status, failure, out, err, max_stdout_bytes)
