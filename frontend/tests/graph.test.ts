@@ -6,7 +6,7 @@ import { buildModel, tensorElId } from "../src/graph/model";
 import { buildView, defaultCollapsed, displayColumns, dynamicClasses, LABEL_MAX_COLUMNS, nodeSize, searchItems, groupsToOpen, wrapLabel } from "../src/graph/view";
 import { layeredLayout, runLayout } from "../src/graph/layout";
 import { syntheticTrace } from "../src/graph/synthetic";
-import { fmtShape } from "../src/graph/format";
+import { fmtShape, fmtValue } from "../src/graph/format";
 import { initialState } from "../src/graph/replay";
 import { stylesheet } from "../src/graph/styles";
 import * as dagre from "@dagrejs/dagre";
@@ -41,6 +41,12 @@ describe("buildModel", () => {
     const nested = buildModel({ ...simple, tensors: [t, ...simple.tensors.slice(1)] });
     expect(nested.items.get(tensorElId(t.id))!.label).toBe("nt\n[2, *, 3]");
     expect(fmtShape([2, -1, 3])).toBe("[2, *, 3]");
+  });
+  it("says what a summary without values is: nested, sparse, a lazy layer's placeholder", () => {
+    const base = { dtype: "torch.float32", values: null, min: null, max: null, mean: null, std: null };
+    expect(fmtValue({ ...base, shape: [2, -1, 3], numel: 0, layout: "nested" })).toBe("shape [2, *, 3], nested");
+    expect(fmtValue({ ...base, shape: [0], numel: 0, layout: "uninitialized" })).toMatch(/^uninitialized/);
+    expect(fmtValue({ ...base, shape: [40], numel: 40, layout: null, min: 0, max: 1 })).toBe("shape [40], min 0, max 1");
   });
   it("makes AccumulateGrad appear with its leaf (or first consumer)", () => {
     expect(m.items.get("n2")!.appearAt).toBe(1);

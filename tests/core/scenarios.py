@@ -2158,6 +2158,103 @@ print(w)
 """,
 })
 
+# Mistakes of Python and nn.Module usage met in course code, each with its own lesson.
+SCENARIOS.update({
+"lazy_linear_read_before_forward_error": """
+import torch
+import torch.nn as nn
+model = nn.Sequential(nn.LazyLinear(4), nn.ReLU(), nn.Linear(4, 1))
+print(model[0].weight.shape)
+""",
+"lazy_layer_used_before_forward_error": """
+import torch
+import torch.nn as nn
+layer = nn.LazyLinear(3)
+penalty = layer.weight.pow(2).sum()
+""",
+"lazy_linear_training": """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+model = nn.Sequential(nn.LazyLinear(4), nn.Tanh(), nn.LazyLinear(1))
+untouched = nn.LazyLinear(2)
+x = torch.randn(8, 5)
+y = x.sum(dim=1, keepdim=True)
+model(x)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for step in range(3):
+    opt.zero_grad()
+    loss = ((model(x) - y) ** 2).mean()
+    loss.backward()
+    opt.step()
+print(round(loss.item(), 6), list(model[0].weight.shape))
+""",
+"forward_misspelled_error": """
+import torch
+import torch.nn as nn
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 1)
+    def forwad(self, x):
+        return self.fc(x)
+net = Net()
+out = net(torch.randn(3, 2))
+""",
+"resize_leaf_error": """
+import torch
+w = torch.ones(6, requires_grad=True)
+w.resize_(2, 3)
+""",
+"linear_keyword_typo_error": """
+import torch
+import torch.nn as nn
+layer = nn.Linear(in_features=2, out_feature=3)
+""",
+"backward_retain_variables_error": """
+import torch
+x = torch.ones(2, requires_grad=True)
+y = (x * x).sum()
+y.backward(retain_variables=True)
+""",
+"functional_not_imported_error": """
+import torch
+x = torch.randn(3, requires_grad=True)
+y = F.relu(x).sum()
+""",
+"loss_name_typo_error": """
+import torch
+w = torch.ones(2, requires_grad=True)
+loss = (w * 3).sum()
+los.backward()
+""",
+"local_read_before_assignment_error": """
+import torch
+w = torch.ones(2, requires_grad=True)
+def train_step():
+    loss = (w * 2).sum()
+    loss.backward()
+    w = w - 0.1 * w.grad
+train_step()
+""",
+"tensor_class_with_requires_grad_error": """
+import torch
+x = torch.Tensor([1.0, 2.0], requires_grad=True)
+""",
+"weight_data_set_to_integers_error": """
+import torch
+import torch.nn as nn
+layer = nn.Linear(2, 2)
+layer.weight.data = torch.ones(2, 2, dtype=torch.int64)
+""",
+"loss_given_list_target_error": """
+import torch
+import torch.nn as nn
+pred = torch.randn(3, requires_grad=True)
+loss = nn.MSELoss()(pred, [1.0, 2.0, 3.0])
+""",
+})
+
 ERROR_KINDS = {
     "backward_twice_error": "backward_twice",
     "inplace_version_error": "inplace_version",
@@ -2258,4 +2355,16 @@ ERROR_KINDS = {
     "no_grad_without_parentheses_error": "context_manager_not_called",
     "model_class_not_instantiated_error": "constructor_arguments",
     "linear_without_out_features_error": "constructor_arguments",
+    "lazy_linear_read_before_forward_error": "lazy_uninitialized",
+    "lazy_layer_used_before_forward_error": "lazy_uninitialized",
+    "forward_misspelled_error": "forward_missing",
+    "resize_leaf_error": "resize_requires_grad",
+    "linear_keyword_typo_error": "unexpected_keyword",
+    "backward_retain_variables_error": "unexpected_keyword",
+    "functional_not_imported_error": "name_not_defined",
+    "loss_name_typo_error": "name_not_defined",
+    "local_read_before_assignment_error": "name_not_defined",
+    "tensor_class_with_requires_grad_error": "legacy_constructor",
+    "weight_data_set_to_integers_error": "requires_grad_dtype",
+    "loss_given_list_target_error": "tensor_expected",
 }

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import io
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from gradtrace.core.tracer import trace_source
 from tests.core.oracle import run_plain
@@ -439,3 +444,57 @@ def test_saved_no_grad_view_written_later_is_flagged_stale_and_pinned() -> None:
     assert (err["version_at_save"], err["version_now"], err["related_line"]) == (0, 1, 9)
     kinds = [e["kind"] for e in t["events"]]
     assert kinds.index("stale") < kinds.index("execute")
+
+
+def test_a_mistyped_name_gets_the_suggestion_python_itself_prints() -> None:
+    source = SCENARIOS["loss_name_typo_error"]
+    plain = run_plain(source)
+    assert plain.exception is not None
+    printed = io.StringIO()  # the interpreter's own display (the traceback module of 3.11 has no suggestions)
+    with contextlib.redirect_stderr(printed):
+        sys.__excepthook__(type(plain.exception), plain.exception, plain.exception.__traceback__)
+    suggested = re.search(r"Did you mean: '(\w+)'\?", printed.getvalue())
+    assert suggested is not None
+    err = _trace(source)["error"]
+    assert err["kind"] == "name_not_defined" and err["explanation"]["fix"] == f"Did you mean {suggested.group(1)}?"
+
+
+def test_an_alias_used_without_its_import_gets_the_import() -> None:
+    err = _trace(SCENARIOS["functional_not_imported_error"])["error"]
+    fix = err["explanation"]["fix"]
+    assert err["kind"] == "name_not_defined" and "import torch.nn.functional as F" in fix
+    # The import it names really defines F for the rest of the snippet.
+    fixed = SCENARIOS["functional_not_imported_error"].replace("import torch\n", "import torch\nimport torch.nn.functional as F\n", 1)
+    assert run_plain(fixed).exception is None
+
+
+@pytest.mark.parametrize(
+    ("source", "function", "suggested"),
+    [
+        (SCENARIOS["linear_keyword_typo_error"], torch.nn.Linear.__init__, "out_features"),
+        ("import torch\nclass Net(torch.nn.Module):\n    def __init__(self, hidden):\n        super().__init__()\nnet = Net(hiden=3)\n", None, "hidden"),
+    ],
+)
+def test_a_mistyped_keyword_gets_the_parameter_it_was_meant_to_be(source: str, function: Any, suggested: str) -> None:
+    err = _trace(source)["error"]
+    assert err["kind"] == "unexpected_keyword" and f"Did you mean {suggested}" in err["explanation"]["fix"]
+    if function is not None:  # the suggestion is one of the function's real parameters
+        assert suggested in inspect.signature(function).parameters
+    fixed = source.replace("out_feature=", "out_features=").replace("hiden=", "hidden=")
+    assert run_plain(fixed).exception is None
+
+
+def test_a_keyword_from_an_older_pytorch_gets_its_new_name() -> None:
+    source = SCENARIOS["backward_retain_variables_error"]
+    err = _trace(source)["error"]
+    assert err["kind"] == "unexpected_keyword" and "retain_graph" in err["explanation"]["fix"]
+    assert run_plain(source.replace("retain_variables", "retain_graph")).exception is None
+
+
+def test_a_lazy_layer_before_its_first_forward_is_listed_with_its_placeholder_shape() -> None:
+    source = "import torch\nimport torch.nn as nn\nmodel = nn.Sequential(nn.LazyLinear(3), nn.ReLU())\n"
+    t = _trace(source)
+    assert t["status"] == "ok"
+    plain = run_plain(source).namespace["model"][0].weight
+    weight = next(x for x in t["tensors"] if x["names"] == ["model.0.weight"])
+    assert weight["value"] == {"shape": list(plain.size()), "dtype": str(plain.dtype), "numel": 0, "layout": "uninitialized"}

@@ -8,6 +8,7 @@ to point at the node and/or tensor the learner should look at.
 from __future__ import annotations
 
 import ast
+import inspect
 import itertools
 import linecache
 import traceback
@@ -69,6 +70,11 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
     rule = explain.classify(exc_type, message)
     if rule.kind == "no_such_attribute":
         rule = explain.attribute_rule(message, dir(torch.Tensor)) or rule
+    elif rule.kind == "unexpected_keyword":
+        where = explain.keyword_function(message)
+        rule = explain.keyword_rule(message, _parameters_of(where, exc.__traceback__)) or rule
+    elif rule.kind == "name_not_defined":
+        rule = explain.name_rule(message, _names_in_scope(exc.__traceback__)) or rule
     if rule.kind == "retain_grad_no_grad" and pass_record is not None and any(pass_record["inputs"]):
         # backward(inputs=[...]) calls retain_grad() on its inputs: the learner never did,
         # they passed an input that needs no grad (the same lesson as autograd.grad's).
@@ -410,3 +416,56 @@ def _culprit_inplace(
         if same:
             best = event
     return best
+
+
+# Where a function named in a message ("Linear.__init__", "Tensor.backward", "Net.__init__")
+# is looked for: the snippet's own globals first, then the namespaces courses call into.
+_NAMESPACES = (torch.nn, torch.optim, torch.utils.data, torch.nn.functional, torch, torch.autograd)
+
+
+def _innermost_snippet_frame(tb: TracebackType | None) -> FrameType | None:
+    frame = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == SNIPPET_FILENAME:
+            frame = tb.tb_frame
+        tb = tb.tb_next
+    return frame
+
+
+def _names_in_scope(tb: TracebackType | None) -> list[str]:
+    """The names the failing snippet line could see (locals, globals, builtins): the
+    candidates Python's own traceback picks "Did you mean" from."""
+    frame = _innermost_snippet_frame(tb)
+    if frame is None:
+        return []
+    builtins = frame.f_globals.get("__builtins__", {})
+    builtin_names = list(builtins) if isinstance(builtins, dict) else dir(builtins)
+    return [*frame.f_locals, *frame.f_globals, *builtin_names]
+
+
+def _parameters_of(where: str | None, tb: TracebackType | None) -> list[str] | None:
+    """The parameter names of the function `where` names, found by name (dict lookups and
+    library attributes only: nothing of the snippet's is called), or None."""
+    if not where:
+        return None
+    owner, _, attr = where.rpartition(".")
+    head = owner or attr
+    found: Any = None
+    frame = _innermost_snippet_frame(tb)
+    candidate = frame.f_globals.get(head) if frame is not None else None
+    if isinstance(candidate, type) or inspect.isfunction(candidate):
+        found = candidate
+    elif head == "Tensor":
+        found = torch.Tensor
+    else:
+        found = next((vars(ns)[head] for ns in _NAMESPACES if head in vars(ns)), None)
+    if found is None:
+        return None
+    if owner:
+        found = inspect.getattr_static(found, attr, None)
+        found = getattr(found, "__func__", found)  # staticmethod / classmethod
+    try:
+        return [p for p in inspect.signature(found).parameters if p not in ("self", "cls", "ctx")]
+    except (TypeError, ValueError):  # a builtin without a signature
+        return None
+

@@ -136,7 +136,8 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "requires_grad_dtype",
-        r"only Tensors of floating point( and complex)? dtype can require gradients",
+        r"only Tensors of floating point( and complex)? dtype can require gradients|"
+        r"data set to a tensor that requires gradients must be floating point",
         "Only floating point (and complex) tensors can require gradients",
         "Gradients are not defined for integer or boolean tensors.",
         "Create it as a float tensor: torch.tensor([1., 2.], requires_grad=True) or "
@@ -609,14 +610,81 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "tensor_expected",
-        r"must be Tensor, not |expected Tensor as element \d+",
+        r"must be Tensor, not |expected Tensor as element \d+|^'(list|tuple)' object has no attribute '\w+'$",
         "A NumPy array, list or number where a tensor is needed",
         "nn layers and torch functions such as torch.cat / torch.stack take tensors. A NumPy array, "
         "a Python list or a plain number was passed instead (only some operators convert "
         "them for you).",
         "Convert first: torch.from_numpy(a).float() for a NumPy array (float32, like the "
         "layers), torch.tensor(values) for a list, torch.tensor(3.0) for a number.",
+        types=("TypeError", "AttributeError"),
+    ),
+    _rule(
+        "legacy_constructor",
+        r"^new\(\) received an invalid combination of arguments",
+        "torch.Tensor(...) is the class, not torch.tensor(...)",
+        "torch.Tensor (capital T, like torch.FloatTensor) is the tensor type: calling it makes an "
+        "uninitialized float32 tensor from sizes, or one from data, and it takes no "
+        "requires_grad= or dtype=. The lower-case torch.tensor(data, ...) is the function that "
+        "takes them.",
+        "Use torch.tensor([1., 2., 3.], requires_grad=True) for values, or torch.zeros(3, "
+        "requires_grad=True) / torch.randn(3, requires_grad=True) for a shape.",
         types=("TypeError",),
+    ),
+    _rule(
+        "lazy_uninitialized",
+        r"uninitialized parameter",
+        "A lazy module's parameter used before its first forward call",
+        "Lazy layers (nn.LazyLinear, nn.LazyConv2d, ...) learn their input size from the first "
+        "batch they see: until the model has been called once, their weight and bias are "
+        "placeholders with no shape, and reading or using them fails. Only the forward call "
+        "turns them into real parameters.",
+        "Run the model once on an example batch (model(x)) before reading its parameters or "
+        "using them elsewhere; or give the layer its input size (nn.Linear(in_features, "
+        "out_features)).",
+        types=("RuntimeError", "ValueError"),
+    ),
+    _rule(
+        "forward_missing",
+        r'is missing the required "forward" function',
+        "This module has no forward() method",
+        "Calling a module, model(x), runs its forward(x). nn.Module found no method of that "
+        "exact name on the class: it is misspelled (forwad, Forward), or indented so that it "
+        "is not inside the class.",
+        "Name the method def forward(self, x): and indent it inside the class, at the same "
+        "level as __init__.",
+        types=("NotImplementedError",),
+    ),
+    _rule(
+        "resize_requires_grad",
+        r"cannot resize variables that require grad",
+        "resize_() on a tensor that requires grad",
+        "resize_() changes a tensor's size in place, reallocating its memory; autograd cannot "
+        "describe that as a differentiable step, so it refuses it on tensors that require grad.",
+        "Use reshape() or view() (same number of elements, a new tensor in the graph), or make a "
+        "new tensor of the size you need; to change a leaf's storage on purpose, do it under "
+        "torch.no_grad() on w.data.",
+    ),
+    _rule(
+        "unexpected_keyword",
+        r"got an unexpected keyword argument '\w+'",
+        "A keyword argument the function does not take",
+        "Keyword arguments must match the names of the function's parameters exactly; this call "
+        "passed one that it does not have (a typo, a plural that should be singular, or a name "
+        "from an older PyTorch or from NumPy).",
+        "Check the spelling against the function's documentation (help(nn.Linear), "
+        "help(torch.Tensor.backward)).",
+        types=("TypeError",),
+    ),
+    _rule(
+        "name_not_defined",
+        r"^name '\w+' is not defined|^cannot access (local|free) variable '\w+'",
+        "A name that was never defined",
+        "Python looked the name up and found nothing: it was never assigned, it is assigned "
+        "only on a later line (or inside a function), it is misspelled, or it comes from a "
+        "module that was not imported.",
+        "Define it before this line, check its spelling, or import it.",
+        types=("NameError", "UnboundLocalError"),
     ),
     _rule(
         "not_a_scalar",
@@ -968,6 +1036,93 @@ def attribute_rule(message: str, tensor_attributes: list[str]) -> Rule | None:
             return base
         fix = "Did you mean " + " or ".join(close) + "?"
     return Rule(base.kind, base.pattern, f"Tensors have no attribute '{name}'", base.what, fix, base.types)
+
+
+_KEYWORD = re.compile(r"^(?:([\w.]+)\(\) )?got an unexpected keyword argument '(\w+)'")
+# Keyword names from older PyTorch (or NumPy) and what they are called now.
+_RENAMED = {
+    "retain_variables": "retain_graph (its name before PyTorch 0.4)",
+    "keep_graph": "retain_graph",
+    "keepdims": "keepdim (singular, unlike NumPy)",
+    "requires_grads": "requires_grad",
+    "learning_rate": "lr",
+}
+
+
+def keyword_function(message: str) -> str | None:
+    """The function an "unexpected keyword argument" message names, e.g. "Linear.__init__"."""
+    m = _KEYWORD.match(message)
+    return m.group(1) if m else None
+
+
+def keyword_rule(message: str, parameters: list[str] | None) -> Rule | None:
+    """For "f() got an unexpected keyword argument 'k'": what k is called now, or the
+    parameter names of f that are close to it (`parameters`: f's, when it could be found)."""
+    m = _KEYWORD.match(message)
+    if m is None:
+        return None
+    where, name = m.group(1), m.group(2)
+    base = by_kind("unexpected_keyword")
+    close = difflib.get_close_matches(name, parameters or [], n=3, cutoff=0.6)
+    if name in _RENAMED:
+        fix = f"Write {_RENAMED[name]} instead of {name}."
+    elif close:
+        fix = "Did you mean " + " or ".join(close) + "?"
+    elif parameters:
+        fix = "It takes " + ", ".join(parameters[:12]) + (", ..." if len(parameters) > 12 else "") + "."
+    else:
+        fix = base.fix
+    title = f"{where.removesuffix('.__init__')}() takes no argument named '{name}'" if where else base.title
+    return Rule(base.kind, base.pattern, title, base.what, fix, base.types)
+
+
+_NAME = re.compile(r"^name '(\w+)' is not defined")
+_LOCAL = re.compile(r"^cannot access local variable '(\w+)'")
+# Names courses use without defining them, and the import that gives them.
+_IMPORTS = {
+    "torch": "import torch",
+    "nn": "import torch.nn as nn",
+    "F": "import torch.nn.functional as F",
+    "optim": "import torch.optim as optim",
+    "np": "import numpy as np",
+    "numpy": "import numpy",
+    "math": "import math",
+    "Variable": "from torch.autograd import Variable (plain tensors with requires_grad=True do "
+    "the same today)",
+    "Function": "from torch.autograd import Function",
+    "DataLoader": "from torch.utils.data import DataLoader",
+    "TensorDataset": "from torch.utils.data import TensorDataset",
+    "Dataset": "from torch.utils.data import Dataset",
+    "Parameter": "from torch.nn import Parameter",
+}
+
+
+def name_rule(message: str, known: list[str]) -> Rule | None:
+    """For "name 'F' is not defined": the import that defines it when it is a usual alias,
+    else the names the snippet has that are close to it (`known`), as Python suggests them."""
+    base = by_kind("name_not_defined")
+    local = _LOCAL.match(message)
+    if local is not None:
+        name = local.group(1)
+        return Rule(base.kind, base.pattern, f"'{name}' is read before this function assigns it",
+                    f"The function assigns {name} somewhere, so Python treats {name} as a local "
+                    "variable in all of it (even before that line), and this line reads it "
+                    "before any value was assigned.",
+                    f"Assign {name} before this line or pass it in as an argument; to use the "
+                    f"module-level {name}, do not assign to it inside the function (or declare "
+                    f"global {name}).", base.types)
+    m = _NAME.match(message)
+    if m is None:
+        return None
+    name = m.group(1)
+    if name in _IMPORTS:
+        return Rule(base.kind, base.pattern, f"'{name}' was used without being imported",
+                    base.what, f"Add {_IMPORTS[name]} at the top of the snippet.", base.types)
+    close = difflib.get_close_matches(name, list(dict.fromkeys(known)), n=3, cutoff=0.7)
+    if not close:
+        return None
+    return Rule(base.kind, base.pattern, f"'{name}' is not defined", base.what,
+                "Did you mean " + " or ".join(close) + "?", base.types)
 
 
 def output_index(message: str) -> int | None:

@@ -60,7 +60,8 @@ class ValueSummary(_Sparse):
     layout: str | None = Field(
         default=None,
         description="Set for non-strided tensors: sparse ones (e.g. sparse_coo) have their values shown densely; "
-        "nested ones (\"nested\") have shape only.",
+        "nested ones (\"nested\") have shape only; a lazy module's parameter before its first forward call "
+        "(\"uninitialized\") has its placeholder's shape [0] and no values.",
     )
 
 

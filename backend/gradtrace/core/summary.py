@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import torch
+from torch.nn.parameter import is_lazy
 from torch.utils._python_dispatch import _disable_current_modes  # private, but stable since 1.13
 
 MAX_VALUES = 16
@@ -61,9 +62,15 @@ def _stats(d: torch.Tensor, numel: int) -> tuple[float, float, float, float]:
 
 def shape_of(t: torch.Tensor) -> list[int]:
     """`list(t.shape)`, also for nested tensors: a ragged dimension (jagged layout: a symbolic
-    size; strided layout: `t.shape` itself raises) is -1."""
+    size; strided layout: `t.shape` itself raises) is -1. A lazy module's parameter before its
+    first forward call refuses `.shape`; its placeholder's `size()` ([0]) is what it has."""
     if not t.is_nested:
-        return list(t.shape)
+        try:
+            return list(t.shape)
+        except RuntimeError:
+            if is_lazy(t):
+                return list(t.size())
+            raise
     dims: list[int] = []
     for i in range(t.dim()):
         try:
@@ -110,6 +117,9 @@ def _summarize(t: torch.Tensor | None, max_values: int, stats: bool) -> dict[str
         numel = t.numel()
         out: dict[str, Any] = {"shape": shape_of(t), "dtype": dtype_name(t.dtype), "numel": numel}
         if t.is_meta:
+            return out
+        if numel == 0 and is_lazy(t):  # a lazy module's parameter before its first forward call
+            out["layout"] = "uninitialized"
             return out
         if t.is_nested:  # its components differ in shape: no flat values or statistics
             out["layout"] = "nested"

@@ -38,7 +38,10 @@ export function fmtValue(v: ValueSummary | null | undefined): string {
     }
     return "[" + vals.join(", ") + "]";
   }
+  // A lazy layer's parameter before the first forward call: a placeholder, not data.
+  if (v.layout === "uninitialized") return "uninitialized (a lazy layer: shaped by its first forward call)";
   const parts = [`shape ${fmtShape(v.shape)}`];
+  if (v.layout) parts.push(v.layout);
   if (v.min != null) parts.push(`min ${fmtNumber(v.min)}`);
   if (v.max != null) parts.push(`max ${fmtNumber(v.max)}`);
   if (v.mean != null) parts.push(`mean ${fmtNumber(v.mean)}`);
