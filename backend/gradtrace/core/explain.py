@@ -887,6 +887,72 @@ WARNING_RULES: tuple[Rule, ...] = (
         "Read grad_output in the hook, or make the input require grad if you need grad_input.",
         types=("UserWarning",),
     ),
+    _rule(
+        "create_graph_cycle",
+        r"Using backward\(\) with create_graph=True will create a reference cycle",
+        "backward(create_graph=True) ties each parameter to its gradient",
+        "With create_graph=True the gradients written into .grad are themselves results of a "
+        "graph, and that graph refers back to the parameters: parameter -> .grad -> graph -> "
+        "parameter is a reference cycle, so memory is not freed as soon as it could be.",
+        "For gradients of gradients use torch.autograd.grad(loss, params, create_graph=True): "
+        "it returns them instead of storing them in .grad. Otherwise set p.grad = None once "
+        "done with them.",
+        types=("UserWarning",),
+    ),
+    _rule(
+        "deprecated_overload",
+        r"This overload of \w+_? is deprecated",
+        "An old argument order (p.data.add_(-lr, p.grad))",
+        "Old tutorials update weights with p.data.add_(-lr, p.grad), the scalar first. PyTorch "
+        "still runs it, but that form is deprecated: the scalar is now given by keyword.",
+        "Write p.add_(p.grad, alpha=-lr) inside with torch.no_grad(): (the same for addcmul_ and "
+        "addcdiv_: value=).",
+        types=("UserWarning",),
+    ),
+    _rule(
+        "volatile_removed",
+        r"volatile was removed and now has no effect",
+        "volatile=True does nothing any more",
+        "Variable(x, volatile=True) used to switch graph building off. Since PyTorch 0.4 the flag "
+        "is ignored (and Variable just returns a tensor), so this code builds the graph it meant "
+        "to avoid.",
+        "Put the code that needs no gradients inside with torch.no_grad(): and use tensors "
+        "directly instead of Variable(...).",
+        types=("UserWarning",),
+    ),
+    _rule(
+        "checkpoint_inputs_no_grad",
+        r"None of the inputs have requires_grad=True\. Gradients will be None",
+        "A checkpointed block none of whose inputs requires grad",
+        "Reentrant checkpointing (use_reentrant=True, also what checkpoint does when it is not "
+        "given) connects the block to the graph through its inputs only. None of them requires "
+        "grad here, so the output has no grad_fn and the parameters inside the block get no "
+        "gradient at all.",
+        "Pass use_reentrant=False (it also tracks the parameters used inside the block), or "
+        "make an input require grad.",
+        types=("UserWarning",),
+    ),
+    _rule(
+        "checkpoint_use_reentrant",
+        r"the use_reentrant parameter should be passed explicitly",
+        "checkpoint() without use_reentrant",
+        "torch.utils.checkpoint has two implementations. Without use_reentrant it takes the old, "
+        "reentrant one, which runs backward inside backward, gives no gradient to a block whose "
+        "inputs need none, and does not work with torch.autograd.grad.",
+        "Pass use_reentrant=False (what PyTorch recommends).",
+        types=("UserWarning",),
+    ),
+    _rule(
+        "underscore_renamed",
+        r"`[\w.]+` is now deprecated in favor of `[\w.]+_`",
+        "Functions that modify their argument end with an underscore",
+        "PyTorch names the functions that change a tensor in place with a trailing underscore "
+        "(clip_grad_norm_, nn.init.xavier_uniform_, zero_): the in-place write shows in the "
+        "name, and in the tensor's version counter. The old names without it still run but are "
+        "deprecated.",
+        "Call the name with the underscore, as the warning says.",
+        types=("FutureWarning", "UserWarning"),
+    ),
 )
 
 
