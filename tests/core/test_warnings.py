@@ -269,3 +269,45 @@ def test_zero_grad_between_backward_and_step_is_noted() -> None:
     assert _notes(source) == [(7, "zero_grad_before_step")]
     fixed = source.replace("    loss.backward()\n    opt.zero_grad()\n", "    opt.zero_grad()\n    loss.backward()\n")
     assert _notes(fixed) == []
+
+
+# Named tensors built on graphs a backward() already consumed, and whether gradtrace notes
+# them; the oracle is PyTorch: a backward() through a noted tensor fails, through the others
+# it runs.
+CONSUMED = {
+    "running_total": ("import torch\nw = torch.ones(3, requires_grad=True)\ntotal_loss = 0\n"
+                      "for i in range(3):\n    loss = (w * w * i).sum()\n    loss.backward()\n    total_loss += loss\n",
+                      {"total_loss": 7}),
+    "used_after_backward": ("import torch\nx = torch.ones(2, requires_grad=True)\ny = x * 2\n"
+                            "y.sum().backward()\nz = y * 3\n", {"z": 5}),
+    "running_total_of_numbers": ("import torch\nw = torch.ones(3, requires_grad=True)\ntotal_loss = 0\n"
+                                 "for i in range(3):\n    loss = (w * w * i).sum()\n    loss.backward()\n"
+                                 "    total_loss += loss.item()\n", {}),
+    "retained_graph": ("import torch\nx = torch.ones(2, requires_grad=True)\ny = x * x\n"
+                       "y.sum().backward(retain_graph=True)\nz = y * 3\n", {}),
+    "new_graph_after_training": ("import torch\nm = torch.nn.Linear(2, 1)\nopt = torch.optim.SGD(m.parameters(), lr=0.1)\n"
+                                 "for _ in range(2):\n    out = m(torch.ones(4, 2))\n    loss = (out ** 2).mean()\n"
+                                 "    opt.zero_grad()\n    loss.backward()\n    opt.step()\npred = m(torch.ones(1, 2))\n", {}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONSUMED))
+def test_a_tensor_kept_on_a_consumed_graph_is_noted(name: str) -> None:
+    source, expected = CONSUMED[name]
+    trace = trace_source(source).to_dict()
+    assert trace["status"] == "ok", trace["error"]
+    notes = [e for e in trace["events"] if e["kind"] == "warning" and e["category"] == "gradtrace"]
+    by_id = {t["id"]: t for t in trace["tensors"]}
+    noted = {by_id[e["tensor"]]["names"][0]: e["line"] for e in notes if e["hint"]["kind"] == "consumed_graph_kept"}
+    assert noted == expected
+    for var in [*expected, "z", "pred"]:  # PyTorch agrees: backward through it fails iff noted
+        namespace: dict[str, Any] = {}
+        exec(compile(source, "<plain>", "exec"), namespace)
+        if var not in namespace:
+            continue
+        try:
+            namespace[var].sum().backward()
+            failed = False
+        except RuntimeError as exc:
+            failed = "second time" in str(exc)
+        assert failed == (var in expected), var

@@ -46,7 +46,7 @@ def _module_tensors(prefix: str, module: torch.nn.Module) -> list[tuple[str, tor
     return out
 
 
-def _grad_fn(t: torch.Tensor) -> Any:
+def grad_fn_of(t: torch.Tensor) -> Any:
     """`t.grad_fn`, or None where reading it raises: a view made under no_grad whose base was
     then changed in place with grad on (the snippet's own error, which it has already seen)."""
     try:
@@ -64,7 +64,7 @@ def _tensor_dict(rec: Recorder, num: int, t: torch.Tensor, names: list[str], kep
         gf = t.grad_fn
         is_leaf = bool(t.is_leaf)
         readable = True
-    except RuntimeError:  # a broken view, see _grad_fn (once it has raised, is_leaf may not)
+    except RuntimeError:  # a broken view, see grad_fn_of (once it has raised, is_leaf may not)
         gf, is_leaf, readable = None, True, False
     grad = None
     if readable and (is_leaf or t.retains_grad):  # (a broken view's .grad only warns)
@@ -137,15 +137,18 @@ def build(
     torch_version: str,
     source_lines: int,
     truncation: dict[str, Any],
+    named: list[tuple[str, torch.Tensor]] | None = None,
 ) -> dict[str, Any]:
-    named = collect_names(scopes)
+    """The trace document; `named` is `collect_names(scopes)` when the caller has it already."""
+    if named is None:
+        named = collect_names(scopes)
     # Every graph still alive: from known live tensors and from named ones.
     roots = []
     for trec in list(rec.tensor_by_num.values()):
         t = trec.ref()
         if t is not None:
-            roots.append(_grad_fn(t))
-    roots += [_grad_fn(t) for _, t in named]
+            roots.append(grad_fn_of(t))
+    roots += [grad_fn_of(t) for _, t in named]
     live = graph.reachable(roots)
     rec.discover(live, None)  # nodes built where we could not see them (rare)
     live_ids: set[int] = set()

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from pydantic_core import PydanticSerializationError
 
-from gradtrace.core import capture, document, errors, explain, globalstate, graph, lint
+from gradtrace.core import capture, consumed, document, errors, explain, globalstate, graph, lint
 from gradtrace.core.instrument import instrumented
 from gradtrace.core.model import Trace
 from gradtrace.core.recorder import SNIPPET_FILENAME, Limits, Recorder
@@ -367,6 +367,9 @@ def _describe_run(
     # Everything allocated from here on (the document, its JSON) lives until the trace is
     # returned: automatic collections would only rescan it. `_traced` re-enables GC.
     gc.disable()
+    named = document.collect_names(scopes)
+    for note, t in consumed.findings(rec, named, document.grad_fn_of):  # graphs kept after backward freed them
+        rec.emit("warning", note.line, text=note.text, category="gradtrace", tensor=rec.tensor_id(t), hint=explain.hint(note))
     reasons = [f"stdout was cut at {max_stdout_bytes} characters"] if out.overflowed else []
     truncation: dict[str, Any] = {"stdout_truncated": out.overflowed, "reasons": reasons}
     doc = document.build(
@@ -379,6 +382,7 @@ def _describe_run(
         torch_version=TORCH_VERSION,
         source_lines=len(source.splitlines()),
         truncation=truncation,
+        named=named,
     )
     return doc
 
