@@ -2247,6 +2247,103 @@ import torch.nn as nn
 layer = nn.Linear(2, 2)
 layer.weight.data = torch.ones(2, 2, dtype=torch.int64)
 """,
+"cross_entropy_3d_target_error": """
+import torch
+import torch.nn.functional as F
+logits = torch.randn(4, 5, 6, requires_grad=True)
+loss = F.cross_entropy(logits, torch.tensor([0, 1, 2, 3]))
+""",
+"bce_logits_target_shape_error": """
+import torch
+import torch.nn as nn
+scores = torch.randn(4, 1, requires_grad=True)
+loss = nn.BCEWithLogitsLoss()(scores, torch.ones(4))
+""",
+"too_many_indices_error": """
+import torch
+x = torch.randn(3, requires_grad=True)
+y = x[0, 1]
+""",
+"pool_input_too_small_error": """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.MaxPool2d(2), nn.Conv2d(4, 8, 3), nn.MaxPool2d(2))
+out = net(torch.randn(1, 1, 8, 8))
+""",
+"lstm_hidden_batch_error": """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+lstm = nn.LSTM(10, 20)
+x = torch.randn(5, 4, 10)
+state = (torch.zeros(1, 3, 20), torch.zeros(1, 3, 20))
+out, _ = lstm(x, state)
+""",
+"layer_attribute_typo_error": """
+import torch
+import torch.nn as nn
+layer = nn.Linear(2, 3)
+w = layer.weights
+""",
+"submodule_name_typo_error": """
+import torch
+import torch.nn as nn
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(2, 3)
+    def forward(self, x):
+        return self.fc_1(x)
+net = Net()
+out = net(torch.ones(1, 2))
+""",
+"optimizer_method_typo_error": """
+import torch
+w = torch.ones(2, requires_grad=True)
+opt = torch.optim.SGD([w], lr=0.1)
+opt.zero_grads()
+""",
+"activation_class_typo_error": """
+import torch
+import torch.nn as nn
+act = nn.Relu()
+""",
+"state_dict_other_architecture_error": """
+import torch
+import torch.nn as nn
+small = nn.Linear(2, 3)
+wide = nn.Linear(2, 4)
+wide.load_state_dict(small.state_dict())
+""",
+"parameters_not_called_error": """
+import torch
+import torch.nn as nn
+model = nn.Linear(2, 1)
+opt = torch.optim.SGD(model.parameters, lr=0.1)
+""",
+"float_mask_index_error": """
+import torch
+x = torch.randn(4, requires_grad=True)
+mask = torch.tensor([1.0, 0.0, 1.0, 0.0])
+y = x[mask]
+""",
+"integer_mask_fill_error": """
+import torch
+x = torch.randn(4, requires_grad=True)
+y = x.masked_fill(torch.tensor([1, 0, 1, 0]), 0.0)
+""",
+"function_in_sequential_error": """
+import torch
+import torch.nn as nn
+model = nn.Sequential(nn.Linear(2, 2), torch.relu)
+""",
+"tensor_of_tensors_error": """
+import torch
+a = torch.ones(2, requires_grad=True)
+b = torch.ones(2, requires_grad=True)
+both = torch.tensor([a, b])
+""",
 "loss_given_list_target_error": """
 import torch
 import torch.nn as nn
@@ -2367,4 +2464,19 @@ ERROR_KINDS = {
     "tensor_class_with_requires_grad_error": "legacy_constructor",
     "weight_data_set_to_integers_error": "requires_grad_dtype",
     "loss_given_list_target_error": "tensor_expected",
+    "cross_entropy_3d_target_error": "shape_mismatch",
+    "bce_logits_target_shape_error": "shape_mismatch",
+    "too_many_indices_error": "dim_out_of_range",
+    "pool_input_too_small_error": "input_too_small",
+    "lstm_hidden_batch_error": "shape_mismatch",
+    "layer_attribute_typo_error": "no_such_member",
+    "submodule_name_typo_error": "no_such_member",
+    "optimizer_method_typo_error": "no_such_member",
+    "activation_class_typo_error": "no_such_member",
+    "state_dict_other_architecture_error": "state_dict_mismatch",
+    "parameters_not_called_error": "method_not_iterable",
+    "float_mask_index_error": "integer_expected",
+    "integer_mask_fill_error": "bool_expected",
+    "function_in_sequential_error": "module_expected",
+    "tensor_of_tensors_error": "not_a_scalar",
 }

@@ -11,7 +11,9 @@ import ast
 import inspect
 import itertools
 import linecache
+import sys
 import traceback
+import types
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -73,6 +75,8 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
     elif rule.kind == "unexpected_keyword":
         where = explain.keyword_function(message)
         rule = explain.keyword_rule(message, _parameters_of(where, exc.__traceback__)) or rule
+    elif rule.kind == "no_such_member":
+        rule = explain.member_rule(message, _members(message, exc.__traceback__)) or rule
     elif rule.kind == "name_not_defined":
         rule = explain.name_rule(message, _names_in_scope(exc.__traceback__)) or rule
     if rule.kind == "retain_grad_no_grad" and pass_record is not None and any(pass_record["inputs"]):
@@ -468,4 +472,65 @@ def _parameters_of(where: str | None, tb: TracebackType | None) -> list[str] | N
         return [p for p in inspect.signature(found).parameters if p not in ("self", "cls", "ctx")]
     except (TypeError, ValueError):  # a builtin without a signature
         return None
+
+
+def _static_attribute(obj: Any, name: str) -> Any:
+    """obj.name without running any code of the snippet's: a module's registered layers,
+    parameters and buffers, the instance dict, then the class (descriptors unevaluated)."""
+    if isinstance(obj, torch.nn.Module):
+        for registry in ("_modules", "_parameters", "_buffers"):
+            found = vars(obj).get(registry, {})
+            if name in found:
+                return found[name]
+    try:
+        return inspect.getattr_static(obj, name)
+    except AttributeError:
+        return None
+
+
+def _receiver(tb: TracebackType | None) -> Any:
+    """The object whose attribute lookup failed, for `a.b.c` in the snippet's failing expression."""
+    found = _failing_expression(tb)
+    if found is None:
+        return None
+    frame, expr = found
+    if not isinstance(expr, ast.Attribute):
+        return None
+    chain: list[str] = []
+    value: ast.expr = expr.value
+    while isinstance(value, ast.Attribute):
+        chain.append(value.attr)
+        value = value.value
+    if not isinstance(value, ast.Name):
+        return None
+    obj = frame.f_locals.get(value.id, frame.f_globals.get(value.id))
+    for name in reversed(chain):
+        obj = _static_attribute(obj, name)
+    return obj
+
+
+def _members(message: str, tb: TracebackType | None) -> list[str]:
+    """The attribute names of the object a "has no attribute" message is about: found as the
+    receiver of the snippet's failing expression (its layers and parameters too, for a module),
+    else by the class or module name the message gives."""
+    owner = explain.member_owner(message)
+    if owner is None:
+        return []
+    cls_name = owner[0]
+    obj = _receiver(tb)
+    if obj is None or (type(obj).__name__ != cls_name and getattr(obj, "__name__", None) != cls_name):
+        module = sys.modules.get(cls_name)
+        if module is not None:
+            obj = module
+        else:
+            obj = next((vars(ns)[cls_name] for ns in _NAMESPACES if isinstance(vars(ns).get(cls_name), type)), None)
+            if obj is None:
+                return []
+    names: list[str] = []
+    if isinstance(obj, torch.nn.Module):
+        for registry in ("_modules", "_parameters", "_buffers"):
+            names += list(vars(obj).get(registry, {}))
+    names += list(getattr(obj, "__dict__", {}))
+    names += dir(obj if isinstance(obj, type | types.ModuleType) else type(obj))
+    return names
 

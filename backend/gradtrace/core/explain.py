@@ -236,7 +236,9 @@ RULES: tuple[Rule, ...] = (
         r"is invalid for input of size|Sizes of tensors must match|Given groups=\d+, weight of size|"
         r"stack expects each tensor to be equal size|must match the existing size|inconsistent tensor size|"
         r"Size does not match at dimension \d+ expected index|"
-        r"Expected input batch_size|target tensor expected|Expected \d+D \(unbatched\) or \d+D",
+        r"Expected input batch_size|target tensor expected|Expected \d+D \(unbatched\) or \d+D|"
+        r"Expected target size|Target size \(.*\) must be the same as input size|"
+        r"Expected hidden\[?\d?\]? size|must be equal to input_size",
         "Tensor shapes do not fit together",
         "The operation received tensors whose shapes are incompatible. (Not an autograd error: "
         "the graph up to here is fine.)",
@@ -245,6 +247,7 @@ RULES: tuple[Rule, ...] = (
         "nn.Conv2d(in_channels, ...) needs input of shape (N, in_channels, H, W), view/reshape "
         "must keep the number of elements, and class targets of cross_entropy are one index per "
         "sample, shape (N,).",
+        types=("RuntimeError", "ValueError"),
     ),
     _rule(
         "detach_view_inplace",
@@ -599,7 +602,7 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "dim_out_of_range",
-        r"Dimension out of range",
+        r"Dimension out of range|too many indices for tensor of dimension",
         "A dimension the tensor does not have",
         "dim= counts a tensor's dimensions from 0 (or from the end with -1): a tensor of shape "
         "(3,) has only dim 0, so x.sum(dim=1) or x.softmax(dim=1) on it fails. The message says "
@@ -693,7 +696,8 @@ RULES: tuple[Rule, ...] = (
         ".item(), float() and int() turn a one-element tensor into a Python number; this tensor "
         "has more than one element.",
         "Reduce it first (t.sum().item(), t.mean().item()), pick one element (t[0].item()), or "
-        "use t.tolist() for all of them.",
+        "use t.tolist() for all of them. To make one tensor of several, use torch.stack([a, b]) "
+        "(torch.tensor([a, b]) turns each into a number, and keeps no graph).",
         types=("RuntimeError", "ValueError"),
     ),
     _rule(
@@ -708,7 +712,8 @@ RULES: tuple[Rule, ...] = (
     # Three beginner errors that are not about autograd but stop most first snippets.
     _rule(
         "integer_expected",
-        r"expected target dtype to be Long|'indices' to have one of the following scalar types",
+        r"expected target dtype to be Long|'indices' to have one of the following scalar types|"
+        r"tensors used as indices must be long, int, byte or bool",
         "Expected integer indices, got floats",
         "Class targets of cross_entropy / nll_loss and the indices of an Embedding are "
         "positions, so they must be integer tensors (torch.long). A float tensor, such as "
@@ -792,6 +797,63 @@ RULES: tuple[Rule, ...] = (
         "The snippet tried to allocate more memory than it is allowed.",
         "Use smaller tensors or fewer iterations that keep graphs alive.",
         types=("RuntimeError", "MemoryError"),
+    ),
+    _rule(
+        "input_too_small",
+        r"Output size is too small",
+        "The input is too small for this layer",
+        "Every convolution without padding shrinks height and width by kernel_size - 1, and "
+        "every pooling divides them by its stride: after the layers before this one, the input "
+        "has no pixels left for it.",
+        "Use bigger inputs, fewer pooling layers or padding= on the convolutions; "
+        "nn.AdaptiveAvgPool2d(output_size) gives a fixed size whatever comes in.",
+    ),
+    _rule(
+        "state_dict_mismatch",
+        r"Error\(s\) in loading state_dict",
+        "The saved weights do not fit this model",
+        "load_state_dict matches entries by name and by shape. The dict has names the model "
+        "does not (or lacks some it has: wrapping a model in nn.Sequential prefixes every name "
+        "with '0.'), or a tensor of another shape (a layer of another size).",
+        "Build the same architecture as the one saved (same attribute names and sizes). To load "
+        "only what matches by name, pass strict=False (shapes must still agree).",
+    ),
+    _rule(
+        "method_not_iterable",
+        r"^'method' object is not iterable",
+        "A method passed where its result was needed",
+        "model.parameters (without parentheses) is the method itself; an optimizer needs what it "
+        "returns, the parameters to update.",
+        "Call it: torch.optim.SGD(model.parameters(), lr=0.1).",
+        types=("TypeError",),
+    ),
+    _rule(
+        "bool_expected",
+        r"only supports boolean masks",
+        "A mask must be boolean",
+        "masked_fill and friends take a mask of True/False values; a mask of 0s and 1s (an "
+        "integer or float tensor) is not one.",
+        "Make it boolean: mask.bool(), or build it from a comparison (mask = x > 0).",
+    ),
+    _rule(
+        "module_expected",
+        r"is not a Module subclass",
+        "nn.Sequential (and ModuleList) take modules, not functions",
+        "torch.relu, F.relu and other functions have no parameters and are not nn.Module "
+        "instances, so a container of modules cannot hold them.",
+        "Use the module form: nn.ReLU() (layers are classes, created with ()), or call the "
+        "function inside forward().",
+        types=("TypeError",),
+    ),
+    _rule(
+        "no_such_member",
+        r"^'\w+' object has no attribute '\w+'$|^module '[\w.]+' has no attribute '\w+'$",
+        "No attribute of that name",
+        "The object has no attribute or method of that name: a typo, a layer that __init__ "
+        "stored under another name, or a method that belongs to another kind of object.",
+        "Check the spelling against where it is defined (self.name = ... in __init__, or the "
+        "documentation of the class or module).",
+        types=("AttributeError",),
     ),
 )
 
@@ -1188,6 +1250,35 @@ def name_rule(message: str, known: list[str]) -> Rule | None:
     if not close:
         return None
     return Rule(base.kind, base.pattern, f"'{name}' is not defined", base.what,
+                "Did you mean " + " or ".join(close) + "?", base.types)
+
+
+_MEMBER = re.compile(r"^(?:'(\w+)' object|module '([\w.]+)') has no attribute '(\w+)'$")
+
+
+def member_owner(message: str) -> tuple[str, str] | None:
+    """("Linear", "weights") for "'Linear' object has no attribute 'weights'"; a module's
+    dotted name for "module 'torch.nn' has no attribute 'Relu'"."""
+    m = _MEMBER.match(message)
+    return ((m.group(1) or m.group(2)), m.group(3)) if m else None
+
+
+def member_rule(message: str, candidates: list[str]) -> Rule | None:
+    """For "... has no attribute 'x'": the names of `candidates` (what the object has) close
+    to x, as Python's own traceback suggests them."""
+    found = member_owner(message)
+    if found is None:
+        return None
+    owner, name = found
+    public = [c for c in dict.fromkeys(candidates) if not c.startswith("_") or name.startswith("_")]
+    close = difflib.get_close_matches(name, public, n=3, cutoff=0.6)
+    if not close:
+        lowered = [c for c in public if c.lower() == name.lower()]  # Relu -> ReLU
+        close = lowered[:1]
+    if not close:
+        return None
+    base = by_kind("no_such_member")
+    return Rule(base.kind, base.pattern, f"{owner} has no attribute '{name}'", base.what,
                 "Did you mean " + " or ".join(close) + "?", base.types)
 
 
