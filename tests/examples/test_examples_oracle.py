@@ -452,6 +452,23 @@ def check_loss_shape_broadcast(run: Run) -> None:
     assert "Using a target size" in run["warnings"][0]["message"]
 
 
+def check_running_total_keeps_graphs(run: Run) -> None:
+    assert_ok(run)
+    w, x, y = value(run, "w0"), value(run, "x"), value(run, "y")
+    rows = [x[i * 3:(i + 1) * 3] for i in range(4)]
+    total = 0.0
+    for _ in range(3):  # gradient descent on the mean squared error, by hand
+        err = [dot(r, w) - t for r, t in zip(rows, y, strict=True)]
+        total += sum(e * e for e in err) / 4
+        g = [sum(2 * e * r[k] for e, r in zip(err, rows, strict=True)) / 4 for k in range(3)]
+        w = [wk - 0.1 * gk for wk, gk in zip(w, g, strict=True)]
+    assert close(value(run, "w"), w, 1e-4)
+    assert close(value(run, "total_loss"), [total], 1e-4)
+    total_loss = run["tensors"]["total_loss"]
+    assert total_loss["requires_grad"] and not total_loss["is_leaf"]
+    assert run["stdout"].splitlines()[0] == "AddBackward0"
+
+
 def check_requires_grad_nonleaf(run: Run) -> None:
     assert_error(
         run,
@@ -484,6 +501,7 @@ CHECKS: dict[str, Callable[[Run], None]] = {
     "transformer_encoder": check_transformer_encoder,
     "clamp_vs_sigmoid": check_clamp_vs_sigmoid,
     "loss_shape_broadcast": check_loss_shape_broadcast,
+    "running_total_keeps_graphs": check_running_total_keeps_graphs,
     "derived_param_in_forward": check_derived_param_in_forward,
     "vector_to_parameters_backward": check_vector_to_parameters_backward,
     "vector_to_parameters_functional_call": check_vector_to_parameters_functional_call,

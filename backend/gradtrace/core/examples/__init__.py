@@ -47,6 +47,7 @@ EXAMPLE_ORDER: tuple[str, ...] = (
     "transformer_encoder",
     "clamp_vs_sigmoid",
     "loss_shape_broadcast",
+    "running_total_keeps_graphs",
     "derived_param_in_forward",
     # reparametrization
     "vector_to_parameters_backward",
