@@ -508,3 +508,19 @@ def test_a_lazy_layer_before_its_first_forward_is_listed_with_its_placeholder_sh
     plain = run_plain(source).namespace["model"][0].weight
     weight = next(x for x in t["tensors"] if x["names"] == ["model.0.weight"])
     assert weight["value"] == {"shape": list(plain.size()), "dtype": str(plain.dtype), "numel": 0, "layout": "uninitialized"}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # a class whose listing raises
+        "class Meta(type):\n    def __dir__(cls):\n        raise RuntimeError('no dir')\nclass A(metaclass=Meta):\n    pass\na = A()\na.foo\n",
+        # an instance whose __dict__ raises
+        "class A:\n    @property\n    def __dict__(self):\n        raise RuntimeError('no dict')\na = A()\na.foo\n",
+    ],
+)
+def test_objects_that_refuse_to_be_listed_keep_the_lesson_without_a_suggestion(source: str) -> None:
+    plain = run_plain(source)
+    err = _trace(source)["error"]
+    assert (err["type"], err["message"]) == (type(plain.exception).__name__, str(plain.exception))
+    assert err["kind"] == "no_such_member" and "Did you mean" not in err["explanation"]["fix"]

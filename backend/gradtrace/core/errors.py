@@ -70,15 +70,10 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
     exc_type = type(exc).__name__
     message = message_of(exc)
     rule = explain.classify(exc_type, message)
-    if rule.kind == "no_such_attribute":
-        rule = explain.attribute_rule(message, dir(torch.Tensor)) or rule
-    elif rule.kind == "unexpected_keyword":
-        where = explain.keyword_function(message)
-        rule = explain.keyword_rule(message, _parameters_of(where, exc.__traceback__)) or rule
-    elif rule.kind == "no_such_member":
-        rule = explain.member_rule(message, _members(message, exc.__traceback__)) or rule
-    elif rule.kind == "name_not_defined":
-        rule = explain.name_rule(message, _names_in_scope(exc.__traceback__)) or rule
+    try:
+        rule = _with_suggestion(rule, message, exc.__traceback__)
+    except Exception:  # the snippet's objects can refuse to be listed (a raising __dir__): keep the lesson
+        pass
     if rule.kind == "retain_grad_no_grad" and pass_record is not None and any(pass_record["inputs"]):
         # backward(inputs=[...]) calls retain_grad() on its inputs: the learner never did,
         # they passed an input that needs no grad (the same lesson as autograd.grad's).
@@ -425,6 +420,19 @@ def _culprit_inplace(
 # Where a function named in a message ("Linear.__init__", "Tensor.backward", "Net.__init__")
 # is looked for: the snippet's own globals first, then the namespaces courses call into.
 _NAMESPACES = (torch.nn, torch.optim, torch.utils.data, torch.nn.functional, torch, torch.autograd)
+
+
+def _with_suggestion(rule: explain.Rule, message: str, tb: TracebackType | None) -> explain.Rule:
+    """The kind's lesson with its fix made specific: the names close to a mistyped one."""
+    if rule.kind == "no_such_attribute":
+        return explain.attribute_rule(message, dir(torch.Tensor)) or rule
+    if rule.kind == "unexpected_keyword":
+        return explain.keyword_rule(message, _parameters_of(explain.keyword_function(message), tb)) or rule
+    if rule.kind == "no_such_member":
+        return explain.member_rule(message, _members(message, tb)) or rule
+    if rule.kind == "name_not_defined":
+        return explain.name_rule(message, _names_in_scope(tb)) or rule
+    return rule
 
 
 def _innermost_snippet_frame(tb: TracebackType | None) -> FrameType | None:

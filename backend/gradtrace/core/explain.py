@@ -1166,6 +1166,9 @@ def attribute_rule(message: str, tensor_attributes: list[str]) -> Rule | None:
     return Rule(base.kind, base.pattern, f"Tensors have no attribute '{name}'", base.what, fix, base.types)
 
 
+# Suggestions compare a name with at most this many candidates (a snippet can define any
+# number of names; difflib's work grows with each).
+MAX_CANDIDATES = 5000
 _KEYWORD = re.compile(r"^(?:([\w.]+)\(\) )?got an unexpected keyword argument '(\w+)'")
 # Keyword names from older PyTorch (or NumPy) and what they are called now.
 _RENAMED = {
@@ -1246,7 +1249,7 @@ def name_rule(message: str, known: list[str]) -> Rule | None:
     if name in _IMPORTS:
         return Rule(base.kind, base.pattern, f"'{name}' was used without being imported",
                     base.what, f"Add {_IMPORTS[name]} at the top of the snippet.", base.types)
-    close = difflib.get_close_matches(name, list(dict.fromkeys(known)), n=3, cutoff=0.7)
+    close = difflib.get_close_matches(name, list(dict.fromkeys(known))[:MAX_CANDIDATES], n=3, cutoff=0.7)
     if not close:
         return None
     return Rule(base.kind, base.pattern, f"'{name}' is not defined", base.what,
@@ -1270,7 +1273,7 @@ def member_rule(message: str, candidates: list[str]) -> Rule | None:
     if found is None:
         return None
     owner, name = found
-    public = [c for c in dict.fromkeys(candidates) if not c.startswith("_") or name.startswith("_")]
+    public = [c for c in dict.fromkeys(candidates) if not c.startswith("_") or name.startswith("_")][:MAX_CANDIDATES]
     close = difflib.get_close_matches(name, public, n=3, cutoff=0.6)
     if not close:
         lowered = [c for c in public if c.lower() == name.lower()]  # Relu -> ReLU
