@@ -311,3 +311,36 @@ def test_a_tensor_kept_on_a_consumed_graph_is_noted(name: str) -> None:
         except RuntimeError as exc:
             failed = "second time" in str(exc)
         assert failed == (var in expected), var
+
+
+GRADS_PILE_UP = """import torch
+w = torch.ones(2, requires_grad=True)
+opt = torch.optim.SGD([w], lr=0.0)
+for i in range(3):
+    loss = (w * 2).sum()
+    loss.backward()
+    opt.step()
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "noted"),
+    [
+        (GRADS_PILE_UP, True),
+        (GRADS_PILE_UP.replace("    loss = ", "    opt.zero_grad()\n    loss = "), False),
+        (GRADS_PILE_UP.replace("    opt.step()\n", "    with torch.no_grad():\n        w -= 0.0 * w.grad\n"), True),
+        (GRADS_PILE_UP.replace("    opt.step()\n", "    with torch.no_grad():\n        w -= 0.0 * w.grad\n    w.grad = None\n"), False),
+        (GRADS_PILE_UP.replace("range(3)", "range(1)"), False),  # one backward: nothing piled up
+        # accumulating on purpose, cleared every second step
+        (GRADS_PILE_UP.replace("    opt.step()\n", "    if i % 2 == 1:\n        opt.step()\n        opt.zero_grad()\n"), False),
+    ],
+)
+def test_a_loop_that_never_clears_grads_is_noted_when_they_pile_up(source: str, noted: bool) -> None:
+    # The oracle: in plain PyTorch, w.grad after the loop is more than one iteration's gradient.
+    w = _plain_namespace(source)["w"]
+    assert isinstance(w, torch.Tensor)
+    piled_up = w.grad is not None and w.grad.tolist() not in ([2.0, 2.0], [0.0, 0.0])
+    lint_says = "grad_never_cleared" in [kind for _, kind in _notes(source)]
+    assert lint_says == noted
+    if noted:
+        assert piled_up and _notes(source) == [(6, "grad_never_cleared")]

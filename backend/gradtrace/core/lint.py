@@ -131,6 +131,46 @@ def _zero_grad_between(body: list[ast.stmt]) -> list[Finding]:
     return found
 
 
+# Attributes whose mention in a loop means the learner clears gradients there (a call named
+# without () is noted by `_not_called` instead).
+_CLEARS = {"zero_grad", "zero_"}
+
+
+def _grads_never_cleared(loop: ast.For | ast.While) -> Finding | None:
+    """A loop that calls backward() and updates parameters (an optimizer's step(), or an
+    in-place update from .grad) but never clears .grad: each backward() adds to the last.
+    Only a candidate: the tracer keeps it if the run really accumulated (runchecks)."""
+    backward_line, updates = None, False
+    for node in ast.walk(loop):
+        if isinstance(node, ast.Attribute):
+            if node.attr in _CLEARS or (node.attr == "grad" and isinstance(node.ctx, ast.Store | ast.Del)):
+                return None
+            if node.attr == "optim":  # an optimizer made inside the loop: fresh state each time
+                return None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr == "backward" and backward_line is None:
+                backward_line = node.lineno
+            elif node.func.attr == "step":
+                updates = True
+        if isinstance(node, ast.AugAssign) and any(
+            isinstance(n, ast.Attribute) and n.attr == "grad" for n in ast.walk(node.value)
+        ):
+            updates = True
+    if backward_line is None or not updates:
+        return None
+    return Finding(
+        backward_line,
+        "grad_never_cleared",
+        "This loop never clears .grad: each backward() adds its gradients to the previous ones.",
+        "Gradients pile up across iterations",
+        "backward() adds into .grad rather than overwriting it. Nothing in this loop resets "
+        "the gradients (no zero_grad()), so from the second iteration on each update uses "
+        "the sum of all gradients so far, and the steps grow.",
+        "Clear them once per iteration, before backward(): optimizer.zero_grad() (or "
+        "model.zero_grad(), or w.grad = None for a tensor updated by hand).",
+    )
+
+
 def findings(source: str) -> list[Finding]:
     """Every such mistake in the source, in line order."""
     try:
@@ -139,6 +179,9 @@ def findings(source: str) -> list[Finding]:
         return []
     found: list[Finding] = []
     for node in ast.walk(tree):
+        if isinstance(node, ast.For | ast.While) and (finding := _grads_never_cleared(node)) is not None:
+            if all(f.line != finding.line for f in found):  # nested loops: one note per backward()
+                found.append(finding)
         if isinstance(node, ast.stmt):
             for check in (_not_called, _mode_discarded, _detach_discarded):
                 finding = check(node)

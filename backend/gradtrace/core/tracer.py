@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from pydantic_core import PydanticSerializationError
 
-from gradtrace.core import capture, consumed, document, errors, explain, globalstate, graph, lint
+from gradtrace.core import capture, document, errors, explain, globalstate, graph, lint, runchecks
 from gradtrace.core.instrument import instrumented
 from gradtrace.core.model import Trace
 from gradtrace.core.recorder import SNIPPET_FILENAME, Limits, Recorder
@@ -321,6 +321,8 @@ def _trace_compiled(
 
     rec.suspended += 1  # from here on, our own torch calls are not the snippet's
     for note in lint.findings(source):  # mistakes that raise nothing, read from the source
+        if note.kind == "grad_never_cleared" and not runchecks.added_to_old_grads(rec, note.line):
+            continue  # (the run shows no gradient added to an old one: nothing to say)
         rec.emit("warning", note.line, text=note.text, category="gradtrace", hint=explain.hint(note))
     try:
         with graph.quiet():  # ...nor may they run the snippet's code
@@ -368,7 +370,7 @@ def _describe_run(
     # returned: automatic collections would only rescan it. `_traced` re-enables GC.
     gc.disable()
     named = document.collect_names(scopes)
-    for note, t in consumed.findings(rec, named, document.grad_fn_of):  # graphs kept after backward freed them
+    for note, t in runchecks.consumed_graphs(rec, named, document.grad_fn_of):  # graphs kept after backward freed them
         rec.emit("warning", note.line, text=note.text, category="gradtrace", tensor=rec.tensor_id(t), hint=explain.hint(note))
     reasons = [f"stdout was cut at {max_stdout_bytes} characters"] if out.overflowed else []
     truncation: dict[str, Any] = {"stdout_truncated": out.overflowed, "reasons": reasons}

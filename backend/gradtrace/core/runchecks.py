@@ -1,9 +1,11 @@
-"""Notes on the graphs alive at the end: named tensors built on graphs backward() consumed.
+"""Checks on the finished run's records, for mistakes that raise nothing.
 
 `total_loss += loss` in a training loop raises nothing, yet every iteration's graph stays
 attached to `total_loss`, and a backward() through it would fail: those graphs' saved
-tensors were freed by the backward() calls that used them. This reads the recorder's node
-records (edges, freed buffers, passes run); nothing of the snippet's runs.
+tensors were freed by the backward() calls that used them. And a loop that never clears
+`.grad` is only a mistake if its backward passes really added to old gradients. Both are read
+from the recorder's records (node edges, freed buffers, passes run); nothing of the
+snippet's runs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from gradtrace.core.recorder import Recorder
 MAX_NOTES = 3  # a list of such tensors would otherwise give one note per element
 
 
-def findings(rec: Recorder, named: list[tuple[str, torch.Tensor]], grad_fn: Any) -> list[tuple[Finding, torch.Tensor]]:
+def consumed_graphs(rec: Recorder, named: list[tuple[str, torch.Tensor]], grad_fn: Any) -> list[tuple[Finding, torch.Tensor]]:
     """(finding, tensor) for each named tensor whose graph (not itself run by a backward pass)
     reaches a node whose saved tensors a backward pass freed. `grad_fn(t)` reads a tensor's node."""
     executed = {nid for p in rec.passes for nid in p["order"]}
@@ -70,3 +72,21 @@ def _finding(name: str, line: int) -> Finding:
         "several losses over one graph, add them and call backward() once, or pass "
         "retain_graph=True to the first backward().",
     )
+
+
+def added_to_old_grads(rec: Recorder, line: int) -> bool:
+    """Whether a backward pass called at `line` accumulated into a .grad that already held a
+    gradient (not None, not all zeros): what a loop that never clears gradients does."""
+    for record in rec.passes:
+        if record["line"] != line:
+            continue
+        for acc in record["accumulated"]:
+            before = acc["before"]
+            if before is None:
+                continue
+            values = before.get("values")
+            if values is not None and any(v != 0 for v in values):
+                return True
+            if values is None and (before.get("min") not in (0, None) or before.get("max") not in (0, None)):
+                return True
+    return False
