@@ -140,7 +140,7 @@ async function loadTrace(raw: Trace, id: string | null): Promise<number> {
     error: trace.error?.line ?? null, related: trace.error?.related_line ?? null, current: null,
   }, false);
   renderErrorPanel(byId("error-panel"), trace, { showCulprit });
-  renderConsole(byId("console"), trace, null);
+  renderConsole(byId("console"), trace, null, { showWarning });
   showState(replay.state);
   if (trace.error && (trace.error.node || trace.error.tensor)) pinCulprit();
   lastRenderMs = performance.now() - t0;
@@ -173,6 +173,22 @@ function pinCulprit(): void {
   canvas.select(rep);
   canvas.focus(rep);
   app.dataset["culprit"] = item;
+  refreshInspector();
+}
+
+/** Show a warning's node or tensor: at the warning's step, or where the item exists (a node of
+ *  an earlier training iteration has made way for the next one's by the end). */
+function showWarning(index: number): void {
+  if (!session) return;
+  const ev = session.trace.events[index];
+  const itemId = ev?.node ?? (ev?.tensor ? session.model.tensorItem.get(ev.tensor) ?? null : null);
+  const item = itemId ? session.model.items.get(itemId) : undefined;
+  if (!item) return;
+  const step = index + 1;
+  seek(step >= item.appearAt && step < item.goneAt ? step : item.appearAt);
+  selected = canvas.view?.rep.get(item.id) ?? item.id;
+  canvas.select(selected);
+  canvas.focus(selected);
   refreshInspector();
 }
 
@@ -383,6 +399,7 @@ window.__gradtrace = {
   get layout() { return canvas.lastLayout; },
   get restyled() { return canvas.lastRestyled; },
   get editorLine() { return editor.currentLine; },
+  get selected() { return selected; },
   get editorText() { return editor.text; },
   get player() {
     const s = session?.replay.state;

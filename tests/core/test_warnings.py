@@ -344,3 +344,38 @@ def test_a_loop_that_never_clears_grads_is_noted_when_they_pile_up(source: str, 
     assert lint_says == noted
     if noted:
         assert piled_up and _notes(source) == [(6, "grad_never_cleared")]
+
+
+SQUASHED = {
+    "softmax_twice": ("import torch\nimport torch.nn.functional as F\nx = torch.randn(4, 3, requires_grad=True)\n"
+                      "y = torch.tensor([0, 1, 2, 0])\nloss = F.cross_entropy(F.softmax(x, dim=1), y)\n",
+                      ["NllLossBackward0", "LogSoftmaxBackward0", "SoftmaxBackward0"]),
+    "nll_of_probabilities": ("import torch\nimport torch.nn.functional as F\nx = torch.randn(4, 3, requires_grad=True)\n"
+                             "y = torch.tensor([0, 1, 2, 0])\nloss = F.nll_loss(F.softmax(x, dim=1), y)\n",
+                             ["NllLossBackward0", "SoftmaxBackward0"]),
+    "log_of_softmax": ("import torch\nimport torch.nn.functional as F\nx = torch.randn(4, 3, requires_grad=True)\n"
+                       "y = torch.tensor([0, 1, 2, 0])\nloss = torch.log(torch.softmax(x, dim=1))\n",
+                       ["LogBackward0", "SoftmaxBackward0"]),
+    "sigmoid_twice": ("import torch\nimport torch.nn.functional as F\nx = torch.randn(4, 3, requires_grad=True)\n"
+                      "y = torch.ones(4, 3)\nloss = F.binary_cross_entropy_with_logits(torch.sigmoid(x), y)\n",
+                      ["BinaryCrossEntropyWithLogitsBackward0", "SigmoidBackward0"]),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SQUASHED))
+def test_a_loss_given_an_already_squashed_input_is_noted_at_its_node(kind: str) -> None:
+    source, chain = SQUASHED[kind]
+    loss = _plain_namespace(source)["loss"]  # PyTorch's own graph has the pair
+    assert isinstance(loss, torch.Tensor)
+    names, node = [], loss.grad_fn
+    while node is not None:
+        names.append(node.name())
+        node = node.next_functions[0][0] if node.next_functions else None
+    assert names[: len(chain)] == chain
+    trace = trace_source(source).to_dict()
+    (note,) = [e for e in trace["events"] if e["kind"] == "warning"]
+    assert (note["line"], note["hint"]["kind"]) == (5, kind)
+    noted = next(n for n in trace["nodes"] if n["id"] == note["node"])
+    assert noted["name"] == chain[-2] and noted["line"] == 5
+    fixed = source.replace("F.softmax(x, dim=1)", "x").replace("torch.softmax(x, dim=1)", "x").replace("torch.sigmoid(x)", "x")
+    assert _notes(fixed) == []

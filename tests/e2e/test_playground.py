@@ -166,6 +166,27 @@ def test_a_known_warning_shows_its_lesson(page: Page, server: str) -> None:
     expect(item.locator(".warning-hint em")).to_have_text(hint["fix"])
 
 
+def test_a_warning_about_a_node_shows_it_in_the_graph(page: Page, server: str) -> None:
+    open_app(page, server)
+    # The softmax before cross_entropy sits in a loop: by the end the node the note is about
+    # (first iteration) has made way for the next iteration's.
+    st = run_code(
+        page,
+        "import torch\nimport torch.nn.functional as F\nx = torch.randn(4, 3, requires_grad=True)\n"
+        "for i in range(2):\n    loss = F.cross_entropy(F.softmax(x * (i + 1), dim=1), torch.tensor([0, 1, 2, 0]))\n"
+        "    loss.backward()\n",
+    )
+    assert st["status"] == "ok"
+    note = page.evaluate("() => window.__gradtrace.trace.events.find(e => e.kind === 'warning' && e.node)")
+    assert note["hint"]["kind"] == "softmax_twice"
+    item = page.locator("#console li[data-hint='softmax_twice']")
+    item.get_by_role("button", name=re.compile(r"Show what the warning at line 5 is about")).click()
+    page.wait_for_function("id => window.__gradtrace.selected === id", arg=note["node"])
+    # Shown at a step where that node is drawn, and the inspector describes it.
+    assert page.evaluate("id => window.__gradtrace.cy.getElementById(id).visible()", note["node"])
+    expect(page.locator("#inspector h3").first).to_contain_text("LogSoftmaxBackward0")
+
+
 def test_timeout_shows_the_timeout_message(page: Page, server: str) -> None:
     open_app(page, server)
     before = runs(page)

@@ -90,3 +90,57 @@ def added_to_old_grads(rec: Recorder, line: int) -> bool:
             if values is None and (before.get("min") not in (0, None) or before.get("max") not in (0, None)):
                 return True
     return False
+
+
+# (a node, the node its first input comes from) that say a squashing function ran twice or a
+# loss was given the wrong kind of input; what it means and the fix.
+_PAIRS: dict[tuple[str, str], tuple[str, str, str, str]] = {
+    ("LogSoftmaxBackward0", "SoftmaxBackward0"): (
+        "softmax_twice",
+        "softmax applied twice",
+        "cross_entropy (and log_softmax) apply softmax themselves; given probabilities, they "
+        "squash them a second time. The loss never gets near 0 and its gradients shrink, so "
+        "the model learns slowly or not at all.",
+        "Give cross_entropy the raw scores (logits): remove the softmax before it (keep it only "
+        "to read probabilities, outside the loss).",
+    ),
+    ("NllLossBackward0", "SoftmaxBackward0"): (
+        "nll_of_probabilities",
+        "nll_loss given probabilities, not log-probabilities",
+        "nll_loss expects log-probabilities (log_softmax's output); on probabilities its value "
+        "is just minus the probability of the target, and its gradients are not those of the "
+        "cross-entropy.",
+        "Use log_softmax instead of softmax before nll_loss, or cross_entropy on the raw scores.",
+    ),
+    ("LogBackward0", "SoftmaxBackward0"): (
+        "log_of_softmax",
+        "log(softmax(x)) instead of log_softmax(x)",
+        "softmax can round small probabilities to 0, and log(0) is -inf: the loss and its "
+        "gradients become inf or nan. log_softmax computes the same thing without that step.",
+        "Use torch.log_softmax(x, dim=...) (or cross_entropy on the raw scores).",
+    ),
+    ("BinaryCrossEntropyWithLogitsBackward0", "SigmoidBackward0"): (
+        "sigmoid_twice",
+        "sigmoid applied twice",
+        "BCEWithLogitsLoss applies the sigmoid itself; given probabilities, it squashes them "
+        "again, so predictions can never reach 0 or 1 inside the loss and its gradients shrink.",
+        "Give BCEWithLogitsLoss the raw scores; or keep the sigmoid and use BCELoss.",
+    ),
+}
+
+
+def squashed_twice(rec: Recorder) -> list[tuple[Finding, str]]:
+    """(finding, node id) for each line where a loss or log_softmax takes its input straight
+    from a softmax or sigmoid it should not get (once per line and kind)."""
+    found: list[tuple[Finding, str]] = []
+    seen: set[tuple[str, int]] = set()
+    for nrec in list(rec.nodes.values()):
+        for _, target, _ in nrec.edges[:1]:
+            source = rec.nodes.get(target)
+            lesson = _PAIRS.get((nrec.name, source.name)) if source is not None else None
+            if lesson is None or nrec.line is None or (lesson[0], nrec.line) in seen:
+                continue
+            seen.add((lesson[0], nrec.line))
+            kind, title, what, fix = lesson
+            found.append((Finding(nrec.line, kind, f"{title}: {nrec.name} takes the output of {source.name}.", title, what, fix), nrec.id))
+    return found

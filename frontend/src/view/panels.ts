@@ -69,22 +69,32 @@ export function failedCallText(trace: Trace): string {
   return `${call.op}(${args.join(", ")})`;
 }
 
-export function renderConsole(root: HTMLElement, trace: Trace | null, printsShown: number | null): void {
+export interface ConsoleActions {
+  /** Show what a warning is about (its node or tensor, `trace.events[index]`) in the graph. */
+  showWarning: (index: number) => void;
+}
+
+export function renderConsole(root: HTMLElement, trace: Trace | null, printsShown: number | null, act?: ConsoleActions): void {
   clear(root);
   root.append(h("h2", { text: "Output" }));
   if (!trace) { root.append(h("p", { class: "muted", text: "stdout and stderr of the run appear here." })); return; }
   const out = trace.stdout ?? "";
   const err = trace.stderr ?? "";
-  const warnings = trace.events.filter((e) => e.kind === "warning");
+  const warnings = trace.events.map((e, index) => ({ e, index })).filter(({ e }) => e.kind === "warning");
   if (!out && !err && !warnings.length) { root.append(h("p", { class: "muted", text: "(no output)" })); return; }
   if (out) root.append(h("h3", { text: "stdout" }), h("pre", { class: "stdout", text: out }));
   if (err) root.append(h("h3", { text: "stderr" }), h("pre", { class: "stderr", text: err }));
   if (warnings.length) {
     const ul = h("ul", { class: "warnings" });
-    for (const w of warnings) {
+    for (const { e: w, index } of warnings) {
       const li = h("li", { "data-hint": w.hint?.kind ?? null }, h("span", { text: `line ${w.line ?? "?"}: ${w.category ? w.category + ": " : ""}${w.text ?? ""}` }));
       // What the warning means for the graph, for the ones PyTorch users meet most.
       if (w.hint) li.append(h("div", { class: "warning-hint" }, h("strong", { text: w.hint.title }), h("span", { text: ` ${w.hint.what} ` }), h("em", { text: w.hint.fix })));
+      if (act && (w.node || w.tensor)) {
+        const b = h("button", { type: "button", class: "btn btn-small", text: "Show in the graph", "aria-label": `Show what the warning at line ${w.line ?? "?"} is about in the graph` });
+        b.addEventListener("click", () => act.showWarning(index));
+        li.append(b);
+      }
       ul.append(li);
     }
     root.append(h("h3", { text: "warnings" }), ul);
