@@ -137,7 +137,9 @@ def squashed_twice(rec: Recorder) -> list[tuple[Finding, str]]:
     for nrec in list(rec.nodes.values()):
         for _, target, _ in nrec.edges[:1]:
             source = rec.nodes.get(target)
-            lesson = _PAIRS.get((nrec.name, source.name)) if source is not None else None
+            if source is None:
+                continue
+            lesson = _PAIRS.get((nrec.name, source.name))
             if lesson is None or nrec.line is None or (lesson[0], nrec.line) in seen:
                 continue
             seen.add((lesson[0], nrec.line))
