@@ -24,14 +24,20 @@ from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder
 from gradtrace.core.summary import dtype_name, shape_of
 
 
-def snippet_line(tb: TracebackType | None) -> int | None:
-    """The innermost snippet line in a traceback."""
-    line = None
+def _innermost_snippet(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback entry of the innermost frame of the snippet's own code."""
+    found = None
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == SNIPPET_FILENAME:
-            line = tb.tb_lineno
+            found = tb
         tb = tb.tb_next
-    return line
+    return found
+
+
+def snippet_line(tb: TracebackType | None) -> int | None:
+    """The innermost snippet line in a traceback."""
+    entry = _innermost_snippet(tb)
+    return entry.tb_lineno if entry is not None else None
 
 
 def snippet_traceback(exc: BaseException) -> str:
@@ -154,13 +160,10 @@ def _failed_call(rec: Recorder) -> dict[str, Any] | None:
 def _failing_expression(tb: TracebackType | None) -> tuple[FrameType, ast.expr] | None:
     """The snippet's innermost frame in the traceback and the expression that failed there,
     parsed from the instruction's source position (Python 3.11 keeps one per instruction)."""
-    frame, lasti = None, -1
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == SNIPPET_FILENAME:
-            frame, lasti = tb.tb_frame, tb.tb_lasti
-        tb = tb.tb_next
-    if frame is None or lasti < 0:
+    entry = _innermost_snippet(tb)
+    if entry is None or entry.tb_lasti < 0:
         return None
+    frame, lasti = entry.tb_frame, entry.tb_lasti
     positions = list(frame.f_code.co_positions())
     if lasti // 2 >= len(positions):
         return None
@@ -436,12 +439,8 @@ def _with_suggestion(rule: explain.Rule, message: str, tb: TracebackType | None)
 
 
 def _innermost_snippet_frame(tb: TracebackType | None) -> FrameType | None:
-    frame = None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == SNIPPET_FILENAME:
-            frame = tb.tb_frame
-        tb = tb.tb_next
-    return frame
+    entry = _innermost_snippet(tb)
+    return entry.tb_frame if entry is not None else None
 
 
 def _names_in_scope(tb: TracebackType | None) -> list[str]:
