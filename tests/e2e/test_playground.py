@@ -180,7 +180,7 @@ def test_a_warning_about_a_node_shows_it_in_the_graph(page: Page, server: str) -
     note = page.evaluate("() => window.__gradtrace.trace.events.find(e => e.kind === 'warning' && e.node)")
     assert note["hint"]["kind"] == "softmax_twice"
     item = page.locator("#console li[data-hint='softmax_twice']")
-    item.get_by_role("button", name=re.compile(r"Show what the warning at line 5 is about")).click()
+    item.get_by_role("button", name="Show in the graph (warning at line 5)").click()
     page.wait_for_function("id => window.__gradtrace.selected === id", arg=note["node"])
     # Shown at a step where that node is drawn, and the inspector describes it.
     assert page.evaluate("id => window.__gradtrace.cy.getElementById(id).visible()", note["node"])

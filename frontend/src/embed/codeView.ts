@@ -10,7 +10,8 @@ export class CodeView {
   private current: number | null = null;
 
   constructor(private readonly editable: boolean, private hidden: Set<number> = new Set(), onRun?: () => void) {
-    this.el = h("div", { class: "gt-code", "data-editable": String(editable) });
+    // Read-only code scrolls: focusable so keyboard users can scroll it too.
+    this.el = h("div", { class: "gt-code", "data-editable": String(editable), tabindex: editable ? null : "0" });
     if (editable) {
       this.textarea = h("textarea", { class: "gt-textarea", spellcheck: "false", "aria-label": "Code (editable)" });
       this.textarea.addEventListener("keydown", (e) => {

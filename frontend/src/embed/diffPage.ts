@@ -19,6 +19,10 @@ const colB = h("section", { "aria-label": "Snippet B" }, h("h2", { text: "B" }))
 root.append(summary, h("div", { class: "gt-diff" }, colA, colB));
 const va = new Viewer(colA, opts);
 const vb = new Viewer(colB, opts);
+// Each widget labels its panes "Code", "Autograd graph", ...: say which snippet they belong to.
+for (const [col, name] of [[colA, "A"], [colB, "B"]] as const) {
+  for (const el of col.querySelectorAll<HTMLElement>(".gt-embed [aria-label]")) el.setAttribute("aria-label", `${name}: ${el.getAttribute("aria-label") ?? ""}`);
+}
 let diff: TraceDiff | null = null;
 
 /** `z...`/`u...` = encoded code (as in #code=), `example:NAME`, or plain text code. */

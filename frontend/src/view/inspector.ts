@@ -94,7 +94,7 @@ function renderNode(root: HTMLElement, n: TraceNode, model: GraphModel, s: Repla
   const recv = s.received.get(n.id);
   if (recv) {
     root.append(h("h4", { text: "Gradient received (grad_outputs)" }));
-    recv.forEach((g, i) => root.append(h("div", { class: "kv" }, h("dt", { text: `#${i}` }), pre(fmtValue(g)))));
+    root.append(h("dl", {}, ...recv.map((g, i) => h("div", { class: "kv" }, h("dt", { text: `#${i}` }), h("dd", {}, pre(fmtValue(g)))))));
   }
   if (n.saved?.length) {
     root.append(h("h4", { text: `Saved for backward (${n.saved.length})` }));

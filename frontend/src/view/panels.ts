@@ -91,7 +91,7 @@ export function renderConsole(root: HTMLElement, trace: Trace | null, printsShow
       // What the warning means for the graph, for the ones PyTorch users meet most.
       if (w.hint) li.append(h("div", { class: "warning-hint" }, h("strong", { text: w.hint.title }), h("span", { text: ` ${w.hint.what} ` }), h("em", { text: w.hint.fix })));
       if (act && (w.node || w.tensor)) {
-        const b = h("button", { type: "button", class: "btn btn-small", text: "Show in the graph", "aria-label": `Show what the warning at line ${w.line ?? "?"} is about in the graph` });
+        const b = h("button", { type: "button", class: "btn btn-small", text: "Show in the graph", "aria-label": `Show in the graph (warning at line ${w.line ?? "?"})` });
         b.addEventListener("click", () => act.showWarning(index));
         li.append(b);
       }
