@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page
 
+from gradtrace.core.export_html import render_html
+from gradtrace.core.tracer import trace_source
 from tests.browser_support import ROOT
+from tests.core.scenarios import SCENARIOS
 
 from .helpers import open_app, run_example
 
@@ -50,4 +54,13 @@ def test_the_embed_widget_passes_axe(page: Page, server: str, query: str) -> Non
 def test_the_diff_page_passes_axe(page: Page, server: str) -> None:
     page.goto(f"{server}/diff?a=import%20torch%0Ax%20%3D%20torch.ones(2%2C%20requires_grad%3DTrue)%0Ay%20%3D%20x%20*%202&b=import%20torch")
     page.wait_for_function("() => document.getElementById('diff').dataset.ready === 'true'", timeout=120_000)
+    assert _violations(page) == []
+
+
+def test_a_self_contained_export_passes_axe(page: Page, server: str, tmp_path: Path) -> None:
+    source = SCENARIOS["inplace_version_error"]
+    path = tmp_path / "lesson.html"
+    path.write_text(render_html(trace_source(source), source, title="An in-place error"))
+    page.goto(path.as_uri())
+    page.wait_for_selector(".gt-embed[data-ready='true']", timeout=60_000)
     assert _violations(page) == []

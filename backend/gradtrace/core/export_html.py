@@ -100,7 +100,7 @@ def render_html(
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n</head>\n<body>\n"
         "<noscript>This gradtrace lesson needs JavaScript to play the autograd graph.</noscript>\n"
-        '<div id="embed"></div>\n'
+        f'<main id="embed"><h1 class="sr-only">{html.escape(title)}</h1></main>\n'
         f"{data_tag}"
         f"<script>{_script_safe(js)}</script>\n"
         "</body>\n</html>\n"
