@@ -7,6 +7,7 @@ docs/trace-format.md are a public contract: add fields, never rename them.
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any, ClassVar, Literal
 
@@ -299,6 +300,7 @@ class Trace(_Model):
     source_lines: int = Field(default=0, description="Number of lines in the snippet.")
 
     _json: str | None = PrivateAttr(default=None)
+    _source: str | None = PrivateAttr(default=None)  # set by trace_source: the code the viewer shows
 
     def to_json(self, indent: int | None = None) -> str:
         """Deterministic JSON: field order is the model's, no timestamps.
@@ -313,6 +315,34 @@ class Trace(_Model):
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(self.to_json())
         return result
+
+    def to_html(self, source: str | None = None, *, title: str = "gradtrace lesson") -> str:
+        """A self-contained page that plays this trace offline (what `--format html` writes).
+        `source` defaults to the snippet `trace_source` ran. Needs the built viewer bundle."""
+        from gradtrace.core.export_html import render_html
+
+        return render_html(self, source if source is not None else self._source or "", title=title)
+
+    def __repr__(self) -> str:
+        error = f"{self.error.type} at line {self.error.line} ({self.error.kind})" if self.error else None
+        return (
+            f"Trace(status={self.status!r}, nodes={len(self.nodes)}, tensors={len(self.tensors)}, "
+            f"backward_passes={len(self.backward_passes)}, error={error!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the trace as the interactive widget, in a sandboxed iframe (scripts
+        only: no access to the notebook's page); a one-line summary if no viewer is built."""
+        from gradtrace.core.export_html import ViewerNotBuilt
+
+        try:
+            page = self.to_html()
+        except ViewerNotBuilt as exc:
+            return f"<pre>{html.escape(repr(self))}\n{html.escape(str(exc))}</pre>"
+        return (
+            f'<iframe srcdoc="{html.escape(page, quote=True)}" sandbox="allow-scripts" '
+            'style="width:100%;height:540px;border:0" title="gradtrace: the autograd graph of this trace"></iframe>'
+        )
 
 
 def trace_json_schema() -> dict[str, Any]:

@@ -108,6 +108,7 @@ def trace_source(
             size = len(trace.to_json())
         if size > max_json_bytes:  # not seen, but the cap is a promise
             trace = Trace.model_validate(document.shrink(doc, max_json_bytes - (size - max_json_bytes)))
+        trace._source = source  # (for to_html / the notebook view)
         return trace
 
     return _traced(source, finish, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout, collect_garbage)
