@@ -368,6 +368,9 @@ async function loadExamples(): Promise<void> {
   try {
     const list = await listExamples();
     for (const ex of list) examplesSel.append(h("option", { value: ex.name, title: ex.description, text: ex.title }));
+    // Opened as ?example=NAME (a link from a course page): the menu names what is shown.
+    const opened = new URLSearchParams(location.search).get("example");
+    if (opened && list.some((ex) => ex.name === opened)) examplesSel.value = opened;
     app.dataset["examples"] = String(list.length);
   } catch (e) {
     exampleDesc.textContent = `Examples unavailable: ${e instanceof Error ? e.message : String(e)}`;

@@ -156,6 +156,15 @@ def test_a_shape_error_shows_the_call_with_its_inputs(page: Page, server: str) -
     expect(page.locator("#error-panel .error-call")).to_have_text("stack(a [2], b [3] float64)")
 
 
+def test_a_link_to_an_example_runs_it_and_names_it_in_the_menu(page: Page, server: str, api: Any) -> None:
+    open_app(page, server, query="?example=retain_grad")
+    page.wait_for_function("document.getElementById('app').dataset.runs === '1'", timeout=90_000)
+    example = api.example("retain_grad")
+    assert page.evaluate("() => window.__gradtrace.editorText") == example["source"]
+    expect(page.get_by_label("Examples")).to_have_value("retain_grad")
+    expect(page.locator("#example-desc")).to_have_text(example["description"])
+
+
 def test_a_known_warning_shows_its_lesson(page: Page, server: str) -> None:
     open_app(page, server)
     st = run_code(page, "import torch\nx = torch.ones(2, requires_grad=True)\ny = x * 2\ny.sum().backward()\nprint(y.grad)\n")
