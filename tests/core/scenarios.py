@@ -2344,6 +2344,48 @@ a = torch.ones(2, requires_grad=True)
 b = torch.ones(2, requires_grad=True)
 both = torch.tensor([a, b])
 """,
+"two_outputs_one_gradient_error": """
+import torch
+class Split(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2, x * 3
+    @staticmethod
+    def backward(ctx, g):
+        return g
+x = torch.ones(2, requires_grad=True)
+a, b = Split.apply(x)
+(a + b).sum().backward()
+""",
+"hook_returns_text_error": """
+import torch
+x = torch.ones(2, requires_grad=True)
+h = x.register_hook(lambda g: print(g) or "seen")
+(x * 2).sum().backward()
+""",
+"hessian_of_vector_error": """
+import torch
+from torch.autograd.functional import hessian
+H = hessian(lambda t: t ** 2, torch.ones(2))
+""",
+"strict_jacobian_constant_error": """
+import torch
+from torch.autograd.functional import jacobian
+J = jacobian(lambda t: torch.ones(2), torch.ones(2), strict=True)
+""",
+"gradient_differentiated_again_error": """
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+y = (x ** 3).sum()
+g, = torch.autograd.grad(y, x)
+h, = torch.autograd.grad(g.sum(), x)
+""",
+"leaf_grad_backward_again_error": """
+import torch
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+(x ** 3).sum().backward()
+x.grad.sum().backward()
+""",
 "loss_given_list_target_error": """
 import torch
 import torch.nn as nn
@@ -2479,4 +2521,10 @@ ERROR_KINDS = {
     "integer_mask_fill_error": "bool_expected",
     "function_in_sequential_error": "module_expected",
     "tensor_of_tensors_error": "not_a_scalar",
+    "two_outputs_one_gradient_error": "custom_backward_arguments",
+    "hook_returns_text_error": "hook_return_type",
+    "hessian_of_vector_error": "nonscalar_backward",
+    "strict_jacobian_constant_error": "no_grad_fn",
+    "gradient_differentiated_again_error": "no_grad_fn",
+    "leaf_grad_backward_again_error": "no_grad_fn",
 }

@@ -524,3 +524,27 @@ def test_objects_that_refuse_to_be_listed_keep_the_lesson_without_a_suggestion(s
     err = _trace(source)["error"]
     assert (err["type"], err["message"]) == (type(plain.exception).__name__, str(plain.exception))
     assert err["kind"] == "no_such_member" and "Did you mean" not in err["explanation"]["fix"]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "first_pass", "fixed_pass", "subject"),
+    [
+        ("gradient_differentiated_again_error", "grad(y, x)", "grad(y, x, create_graph=True)", "If it is computed from a gradient"),
+        ("leaf_grad_backward_again_error", ".sum().backward()\nx.grad", ".sum().backward(create_graph=True)\nx.grad", "It is computed from a .grad"),
+    ],
+)
+def test_differentiating_a_gradient_made_without_create_graph_says_so(
+    scenario: str, first_pass: str, fixed_pass: str, subject: str
+) -> None:
+    source = SCENARIOS[scenario]
+    err = _trace(source)["error"]
+    assert err["kind"] == "no_grad_fn" and subject in err["explanation"]["what"]
+    assert "create_graph=True" in err["explanation"]["fix"]
+    # The fix it gives works in plain PyTorch: the first pass with create_graph=True.
+    fixed = source.replace(first_pass, fixed_pass)
+    assert fixed != source and run_plain(fixed).exception is None
+
+
+def test_an_output_without_grad_fn_and_no_earlier_pass_gets_no_second_derivative_hint() -> None:
+    err = _trace(SCENARIOS["no_grad_fn_error"])["error"]
+    assert err["kind"] == "no_grad_fn" and "create_graph" not in err["explanation"]["what"]

@@ -159,11 +159,21 @@ def _failed_call(rec: Recorder) -> dict[str, Any] | None:
 
 def _failing_expression(tb: TracebackType | None) -> tuple[FrameType, ast.expr] | None:
     """The snippet's innermost frame in the traceback and the expression that failed there,
-    parsed from the instruction's source position (Python 3.11 keeps one per instruction)."""
+    parsed from the instruction's source position (Python 3.11 keeps one per instruction).
+    An error described while a backward pass runs has not reached the snippet's frames yet:
+    the snippet frame that called the pass is then on the stack, at that call."""
     entry = _innermost_snippet(tb)
-    if entry is None or entry.tb_lasti < 0:
+    if entry is not None:
+        frame, lasti = entry.tb_frame, entry.tb_lasti
+    else:
+        caller: FrameType | None = sys._getframe(1)
+        while caller is not None and caller.f_code.co_filename != SNIPPET_FILENAME:
+            caller = caller.f_back
+        if caller is None:
+            return None
+        frame, lasti = caller, caller.f_lasti
+    if lasti < 0:
         return None
-    frame, lasti = entry.tb_frame, entry.tb_lasti
     positions = list(frame.f_code.co_positions())
     if lasti // 2 >= len(positions):
         return None
@@ -315,6 +325,8 @@ def _pin(
             err["tensor"] = p["inputs"][index]
     elif kind in ("nonscalar_backward", "no_grad_fn") and p is not None:
         err["tensor"] = p["roots"][0] if p["roots"] else None
+        if kind == "no_grad_fn":
+            _second_derivative_hint(rec, err, p, tb)
     elif kind == "gradient_shape" and p is not None:  # "grad_output[i] ... output[i]": the i-th root
         index = explain.output_index(message)
         if index is not None and index < len(p["roots"]):
@@ -328,6 +340,46 @@ def _pin(
         err["node"] = p["order"][-1] if p["order"] else None
     elif p is not None and p["order"]:
         err["node"] = p["order"][-1]
+
+
+def _second_derivative_hint(rec: Recorder, err: dict[str, Any], p: dict[str, Any], tb: TracebackType | None) -> None:
+    """A pass from an output with no grad_fn, after a pass that built no graph: most likely a
+    gradient being differentiated again (`x.grad.sum().backward()`, `grad(g.sum(), x)`), which
+    needs create_graph=True on the first pass."""
+    if not any(q["index"] < p["index"] and not q["create_graph"] for q in rec.passes):
+        return
+    found = _failing_expression(tb)
+    root = _differentiated_expression(found[1]) if found is not None else None
+    from_grad = root is not None and any(isinstance(n, ast.Attribute) and n.attr == "grad" for n in ast.walk(root))
+    subject = "It is computed from a .grad, which" if from_grad else (
+        "If it is computed from a gradient (of an earlier backward() or autograd.grad()), that gradient")
+    explanation = err["explanation"]
+    err["explanation"] = {
+        **explanation,
+        "what": f"{explanation['what']} {subject} was made without create_graph=True: a plain tensor "
+        "outside any graph, which cannot be differentiated again.",
+        "fix": "For a second derivative, let the first pass build a graph: g, = torch.autograd.grad(y, x, "
+        f"create_graph=True) (or y.backward(create_graph=True)). {explanation['fix']}",
+    }
+
+
+def _differentiated_expression(expr: ast.expr) -> ast.expr | None:
+    """What a backward call differentiates: `out` in `out.backward()`, the first argument of
+    `torch.autograd.grad(out, ...)` / `torch.autograd.backward(out)`."""
+    if not isinstance(expr, ast.Call):
+        return None
+    func = expr.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    if name == "backward" and isinstance(func, ast.Attribute) and not _is_module_path(func.value):
+        return func.value
+    if name in ("grad", "backward"):
+        return expr.args[0] if expr.args else None
+    return None
+
+
+def _is_module_path(expr: ast.expr) -> bool:
+    """`torch.autograd` and the like: where `backward` is a function, not a tensor method."""
+    return isinstance(expr, ast.Attribute) and expr.attr == "autograd" or isinstance(expr, ast.Name) and expr.id == "autograd"
 
 
 def _pin_hooked(rec: Recorder, err: dict[str, Any], last: str) -> None:

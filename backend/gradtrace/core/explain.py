@@ -79,7 +79,8 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "nonscalar_backward",
-        r"grad can be implicitly created only for (real )?scalar outputs",
+        r"grad can be implicitly created only for (real )?scalar outputs|"
+        r"returned by the function given to hessian should contain a single element",
         "backward() on a non-scalar tensor needs a gradient",
         "backward() without arguments assumes the output is a single number (d out/d out = 1). "
         "This output has several elements, so autograd does not know how to weight them.",
@@ -88,7 +89,8 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "no_grad_fn",
-        r"does not require grad and does not have a grad_fn",
+        r"does not require grad and does not have a grad_fn|"
+        r"does not require gradients\. The outputs must be computed in a differentiable manner",
         "The output is not connected to any tensor that requires grad",
         "The tensor you called backward on has no grad_fn: it was computed from tensors that do "
         "not require grad, or under torch.no_grad()/inference_mode, or after detach()/.data.",
@@ -458,6 +460,28 @@ RULES: tuple[Rule, ...] = (
         "engine passes it on to the node that produced the tensor, which expects exactly that.",
         "Return a tensor shaped like the gradient it received (g * 0.5, g.clamp(-1, 1)), or "
         "None to leave the gradient unchanged.",
+    ),
+    _rule(
+        "hook_return_type",
+        r"but hook returned '\w+'",
+        "A gradient hook returned something that is not a tensor",
+        "A hook registered with register_hook is called with the gradient and may return a "
+        "replacement; whatever it returns other than None is used as the gradient, so it must "
+        "be a tensor.",
+        "Return a tensor (g * 2, g.clamp(-1, 1)) or None; to only look at the gradient, print "
+        "it and return nothing.",
+        types=("TypeError", "RuntimeError"),
+    ),
+    _rule(
+        "custom_backward_arguments",
+        r"backward\(\) (takes \d+ positional arguments? but \d+ (was|were) given|"
+        r"missing \d+ required positional arguments?)",
+        "A custom Function's backward() takes one gradient per output",
+        "The engine calls backward(ctx, *grad_outputs) with one gradient for each tensor "
+        "forward() returned: a forward that returns two tensors gets backward(ctx, g1, g2).",
+        "Give backward one parameter per output of forward (after ctx), or return a single "
+        "tensor from forward.",
+        types=("TypeError",),
     ),
     _rule(
         "inference_requires_grad",
