@@ -2,10 +2,11 @@
 
 `total_loss += loss` in a training loop raises nothing, yet every iteration's graph stays
 attached to `total_loss`, and a backward() through it would fail: those graphs' saved
-tensors were freed by the backward() calls that used them. And a loop that never clears
-`.grad` is only a mistake if its backward passes really added to old gradients. Both are read
-from the recorder's records (node edges, freed buffers, passes run); nothing of the
-snippet's runs.
+tensors were freed by the backward() calls that used them. A loop that never clears `.grad`
+is only a mistake if its backward passes really added to old gradients. And a loss given an
+already squashed input (softmax before cross_entropy) shows as a pair of nodes. All are read
+from the recorder's records (node names and edges, freed buffers, passes run); nothing of
+the snippet's runs.
 """
 
 from __future__ import annotations
