@@ -2386,6 +2386,15 @@ x = torch.tensor([1.0, 2.0], requires_grad=True)
 (x ** 3).sum().backward()
 x.grad.sum().backward()
 """,
+"rebinding_update_error": """
+import torch
+w = torch.ones(2, requires_grad=True)
+x = torch.tensor([1.0, 2.0])
+for step in range(3):
+    loss = (w * x).sum()
+    loss.backward()
+    w = w - 0.1 * w.grad
+""",
 "loss_given_list_target_error": """
 import torch
 import torch.nn as nn
@@ -2527,4 +2536,5 @@ ERROR_KINDS = {
     "strict_jacobian_constant_error": "no_grad_fn",
     "gradient_differentiated_again_error": "no_grad_fn",
     "leaf_grad_backward_again_error": "no_grad_fn",
+    "rebinding_update_error": "grad_is_none",
 }

@@ -548,3 +548,18 @@ def test_differentiating_a_gradient_made_without_create_graph_says_so(
 def test_an_output_without_grad_fn_and_no_earlier_pass_gets_no_second_derivative_hint() -> None:
     err = _trace(SCENARIOS["no_grad_fn_error"])["error"]
     assert err["kind"] == "no_grad_fn" and "create_graph" not in err["explanation"]["what"]
+
+
+def test_a_hand_written_update_that_rebinds_the_leaf_is_named_with_its_line() -> None:
+    source = SCENARIOS["rebinding_update_error"]
+    plain = run_plain(source)
+    w = plain.namespace["w"]
+    assert not w.is_leaf and w.grad_fn is not None  # PyTorch: the name now holds a non-leaf
+    err = _trace(source)["error"]
+    assert (err["kind"], err["line"]) == ("grad_is_none", 8)
+    assert "line 8 (w = w - 0.1 * w.grad) rebinds the name w" in err["explanation"]["what"]
+    assert "with torch.no_grad(): w -= lr * w.grad" in err["explanation"]["fix"]
+    # The fix it gives runs: an in-place update under no_grad keeps w a leaf with a .grad.
+    fixed = source.replace("    w = w - 0.1 * w.grad\n", "    with torch.no_grad():\n        w -= 0.1 * w.grad\n    w.grad.zero_()\n")
+    after = run_plain(fixed)
+    assert after.exception is None and after.namespace["w"].is_leaf

@@ -11,6 +11,7 @@ import ast
 import inspect
 import itertools
 import linecache
+import re
 import sys
 import traceback
 import types
@@ -232,6 +233,10 @@ def _pin_none_grad(rec: Recorder, err: dict[str, Any], tb: TracebackType | None)
             elif not keeps:
                 why = (f"{name} is not a leaf (it is the result of an operation): backward passes "
                        f"its gradient on without storing it, unless {name}.retain_grad() was called first.")
+                rebound = _rebinding_update(rec, t, name)
+                if rebound is not None:
+                    err["explanation"] = {**err["explanation"], "fix": rebound[1]}
+                    why = rebound[0]
             elif rec.pass_count == 0:
                 why = (f"{name} requires grad, but no backward pass has run yet: .grad is filled by "
                        f"loss.backward(), after the forward computation.")
@@ -241,6 +246,24 @@ def _pin_none_grad(rec: Recorder, err: dict[str, Any], tb: TracebackType | None)
         err["tensor"] = rec.tensor_id(t)
         err["explanation"] = {**err["explanation"], "what": f"{name}.grad is None here: {why} " + err["explanation"]["what"]}
         return
+
+
+def _rebinding_update(rec: Recorder, t: torch.Tensor, name: str) -> tuple[str, str] | None:
+    """`w = w - lr * w.grad`, the classic hand-written update: it rebinds w to a new tensor
+    computed from the old leaf, so w is a non-leaf from then on. (why, fix) when the node
+    behind `name` was made by such a line."""
+    num = rec.node_num(t.grad_fn) if t.grad_fn is not None else None
+    nrec = rec.nodes.get(num) if num is not None else None
+    if nrec is None or nrec.line is None:
+        return None
+    text = linecache.getline(SNIPPET_FILENAME, nrec.line).strip()
+    if not re.match(rf"{re.escape(name)}\s*=[^=]", text) or f"{name}.grad" not in text:
+        return None
+    why = (f"{name} is not a leaf any more: line {nrec.line} ({text}) rebinds the name {name} to a "
+           f"new tensor computed from the old one, so the next backward() stores no .grad on it.")
+    fix = (f"Update the leaf in place instead: with torch.no_grad(): {name} -= lr * {name}.grad, then "
+           f"{name}.grad.zero_() (or use torch.optim.SGD([{name}], lr=lr)).")
+    return why, fix
 
 
 def _failed_call_tensor(rec: Recorder, pred: Any = None) -> str | None:
