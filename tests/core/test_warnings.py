@@ -379,3 +379,28 @@ def test_a_loss_given_an_already_squashed_input_is_noted_at_its_node(kind: str) 
     assert noted["name"] == chain[-2] and noted["line"] == 5
     fixed = source.replace("F.softmax(x, dim=1)", "x").replace("torch.softmax(x, dim=1)", "x").replace("torch.sigmoid(x)", "x")
     assert _notes(fixed) == []
+
+
+def _finding_kinds(module: Any) -> set[str]:
+    """The kinds a checker module gives its Finding(line, kind, ...) calls."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(module))
+    return {
+        call.args[1].value
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "Finding"
+        and len(call.args) > 1 and isinstance(call.args[1], ast.Constant) and isinstance(call.args[1].value, str)
+    }
+
+
+def test_every_warning_lesson_and_note_is_in_the_documented_tables() -> None:
+    from gradtrace.core import explain, lint, runchecks
+
+    kinds = {rule.kind for rule in explain.WARNING_RULES} | _finding_kinds(lint) | _finding_kinds(runchecks)
+    kinds |= {lesson[0] for lesson in runchecks._PAIRS.values()}
+    assert {"method_not_called", "grad_never_cleared", "consumed_graph_kept", "softmax_twice"} <= kinds
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "trace-format.md").read_text()
+    missing = sorted(kind for kind in kinds if f"`{kind}`" not in doc)
+    assert not missing, f"add these kinds to docs/trace-format.md's warning tables: {missing}"
