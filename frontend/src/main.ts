@@ -135,8 +135,11 @@ async function loadTrace(raw: Trace, id: string | null): Promise<number> {
   session = { trace, id, model, replay, collapsed };
   selected = null;
   await canvas.render(model, collapsed, replay.state, focusItemFor(model));
+  const warned: [number, string][] = trace.events
+    .filter((e) => e.kind === "warning" && e.line != null)
+    .map((e) => [e.line!, e.hint?.title ?? (e.text ?? "").split("\n")[0]!.slice(0, 120)]);
   editor.setMarks({
-    noGrad: [...model.noGradLines], detach: [...model.detachLines],
+    noGrad: [...model.noGradLines], detach: [...model.detachLines], warnings: warned,
     error: trace.error?.line ?? null, related: trace.error?.related_line ?? null, current: null,
   }, false);
   renderErrorPanel(byId("error-panel"), trace, { showCulprit });

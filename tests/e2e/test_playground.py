@@ -175,6 +175,27 @@ def test_a_known_warning_shows_its_lesson(page: Page, server: str) -> None:
     expect(item.locator(".warning-hint em")).to_have_text(hint["fix"])
 
 
+def test_lines_that_warned_are_underlined_with_what_they_say(page: Page, server: str) -> None:
+    open_app(page, server)
+    st = run_code(
+        page,
+        "import torch\nw = torch.ones(2, requires_grad=True)\nopt = torch.optim.SGD([w], lr=0.0)\n"
+        "for i in range(3):\n    loss = (w * 2).sum()\n    loss.backward()\n    opt.step()\n",
+    )
+    assert st["status"] == "ok"
+    hints = page.evaluate("() => window.__gradtrace.trace.events.filter(e => e.kind === 'warning').map(e => [e.line, e.hint.title])")
+    assert hints == [[6, "Gradients pile up across iterations"]]
+    line = page.locator(".cm-warning-line")
+    expect(line).to_have_count(1)
+    expect(line).to_have_attribute("data-line", "6")
+    expect(line).to_have_attribute("title", "Gradients pile up across iterations")
+    # Editing the code drops the marks: they belong to the code that ran.
+    page.locator(".cm-content").click()
+    page.keyboard.press("End")
+    page.keyboard.type(" ")
+    expect(page.locator(".cm-warning-line")).to_have_count(0)
+
+
 def test_a_warning_about_a_node_shows_it_in_the_graph(page: Page, server: str) -> None:
     open_app(page, server)
     # The softmax before cross_entropy sits in a loop: by the end the node the note is about

@@ -13,10 +13,12 @@ export interface LineMarks {
   related: number | null;
   noGrad: number[];
   detach: number[];
+  /** Lines that raised a warning (or a gradtrace note), with what it says (shown on hover). */
+  warnings: [number, string][];
 }
 
 const setMarks = StateEffect.define<LineMarks>();
-const EMPTY: LineMarks = { current: null, error: null, related: null, noGrad: [], detach: [] };
+const EMPTY: LineMarks = { current: null, error: null, related: null, noGrad: [], detach: [], warnings: [] };
 
 const marksField = StateField.define<{ marks: LineMarks; deco: DecorationSet }>({
   create: () => ({ marks: EMPTY, deco: Decoration.none }),
@@ -39,6 +41,11 @@ function buildDeco(state: EditorState, m: LineMarks): DecorationSet {
     l.push(cls);
     classes.set(line, l);
   };
+  const titles = new Map<number, string[]>();
+  for (const [l, title] of m.warnings) {
+    if (!titles.has(l)) add(l, "cm-warning-line");
+    titles.set(l, [...(titles.get(l) ?? []), title]);
+  }
   for (const l of m.noGrad) add(l, "cm-nograd-line");
   for (const l of m.detach) add(l, "cm-detach-line");
   add(m.related, "cm-related-line");
@@ -47,7 +54,10 @@ function buildDeco(state: EditorState, m: LineMarks): DecorationSet {
   const b = new RangeSetBuilder<Decoration>();
   for (const line of [...classes.keys()].sort((a, c) => a - c)) {
     const from = state.doc.line(line).from;
-    b.add(from, from, Decoration.line({ class: classes.get(line)!.join(" "), attributes: { "data-line": String(line) } }));
+    const attributes: Record<string, string> = { "data-line": String(line) };
+    const said = titles.get(line);
+    if (said) attributes["title"] = [...new Set(said)].join("\n");
+    b.add(from, from, Decoration.line({ class: classes.get(line)!.join(" "), attributes }));
   }
   return b.finish();
 }
@@ -132,7 +142,7 @@ export class CodeEditor {
 
   setMarks(m: Partial<LineMarks>, scroll = true): void {
     const next = { ...this.marks, ...m };
-    const same = next.current === this.marks.current && next.error === this.marks.error && next.related === this.marks.related && next.noGrad === this.marks.noGrad && next.detach === this.marks.detach;
+    const same = next.current === this.marks.current && next.error === this.marks.error && next.related === this.marks.related && next.noGrad === this.marks.noGrad && next.detach === this.marks.detach && next.warnings === this.marks.warnings;
     if (same) return;
     this.marks = next;
     const effects: StateEffect<unknown>[] = [setMarks.of(next)];
