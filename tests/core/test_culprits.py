@@ -563,3 +563,12 @@ def test_a_hand_written_update_that_rebinds_the_leaf_is_named_with_its_line() ->
     fixed = source.replace("    w = w - 0.1 * w.grad\n", "    with torch.no_grad():\n        w -= 0.1 * w.grad\n    w.grad.zero_()\n")
     after = run_plain(fixed)
     assert after.exception is None and after.namespace["w"].is_leaf
+
+
+def test_a_class_of_the_snippet_named_tensor_is_not_taken_for_torch_tensor() -> None:
+    source = "import torch\nclass Tensor:\n    def backwards(self):\n        pass\nt = Tensor()\nt.backward()\n"
+    plain = run_plain(source)
+    assert isinstance(plain.exception, AttributeError) and hasattr(torch.Tensor, "backward")
+    err = _trace(source)["error"]
+    # torch.Tensor has backward: the suggestion comes from the snippet's own class
+    assert err["kind"] == "no_such_member" and err["explanation"]["fix"] == "Did you mean backwards?"

@@ -503,6 +503,9 @@ _NAMESPACES = (torch.nn, torch.optim, torch.utils.data, torch.nn.functional, tor
 def _with_suggestion(rule: explain.Rule, message: str, tb: TracebackType | None) -> explain.Rule:
     """The kind's lesson with its fix made specific: the names close to a mistyped one."""
     if rule.kind == "no_such_attribute":
+        owner = explain.member_owner(message)
+        if owner is not None and hasattr(torch.Tensor, owner[1]):  # not a torch tensor: a class of the snippet's named Tensor
+            return explain.member_rule(message, _members(message, tb)) or explain.by_kind("no_such_member")
         return explain.attribute_rule(message, dir(torch.Tensor)) or rule
     if rule.kind == "unexpected_keyword":
         return explain.keyword_rule(message, _parameters_of(explain.keyword_function(message), tb)) or rule
