@@ -11,7 +11,7 @@ import { CodeEditor } from "./view/editor";
 import { GraphCanvas } from "./view/graphCanvas";
 import { Player } from "./view/player";
 import { renderInspector } from "./view/inspector";
-import { renderConsole, renderErrorPanel } from "./view/panels";
+import { renderConsole, renderErrorPanel, warningMarks } from "./view/panels";
 import { byId, download, h } from "./view/dom";
 import { syntheticTrace } from "./graph/synthetic";
 import { renderShare } from "./embed/share";
@@ -135,11 +135,8 @@ async function loadTrace(raw: Trace, id: string | null): Promise<number> {
   session = { trace, id, model, replay, collapsed };
   selected = null;
   await canvas.render(model, collapsed, replay.state, focusItemFor(model));
-  const warned: [number, string][] = trace.events
-    .filter((e) => e.kind === "warning" && e.line != null)
-    .map((e) => [e.line!, e.hint?.title ?? (e.text ?? "").split("\n")[0]!.slice(0, 120)]);
   editor.setMarks({
-    noGrad: [...model.noGradLines], detach: [...model.detachLines], warnings: warned,
+    noGrad: [...model.noGradLines], detach: [...model.detachLines], warnings: warningMarks(trace),
     error: trace.error?.line ?? null, related: trace.error?.related_line ?? null, current: null,
   }, false);
   renderErrorPanel(byId("error-panel"), trace, { showCulprit });

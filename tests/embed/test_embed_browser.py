@@ -309,6 +309,19 @@ def test_a_failing_snippet_is_explained_once_the_timeline_reaches_the_failure(pa
     expect(page.locator(".gt-inspector h3")).to_have_text(culprit)
 
 
+def test_the_widget_underlines_lines_that_warned(page: Page, service: Service) -> None:
+    page.goto(f"{service.url}/embed?example=running_total_keeps_graphs")
+    page.wait_for_function(
+        "() => document.querySelector('.gt-embed')?.dataset.ready === 'true'", timeout=90_000
+    )
+    notes = page.evaluate("() => window.__gradtrace.trace.events.filter(e => e.kind === 'warning').map(e => [e.line, e.hint.title])")
+    assert notes == [[20, "total_loss holds graphs that backward() already used"]]
+    warned = page.locator(".gt-line.gt-warned")
+    expect(warned).to_have_count(1)
+    expect(warned).to_have_attribute("data-line", "20")
+    expect(warned).to_have_attribute("title", notes[0][1])
+
+
 DETACHED = (
     "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x.detach() * 2 + x).sum()\ny.backward()\n"
 )

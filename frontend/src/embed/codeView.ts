@@ -40,6 +40,19 @@ export class CodeView {
     this.setCurrent(this.current);
   }
 
+  /** Underlines the lines that warned, with what the warning says as their title. */
+  setWarnings(marks: [number, string][]): void {
+    for (const row of this.lines) { row.classList.remove("gt-warned"); row.removeAttribute("title"); }
+    const said = new Map<number, string[]>();
+    for (const [line, text] of marks) said.set(line, [...(said.get(line) ?? []), text]);
+    for (const [line, texts] of said) {
+      const row = this.lines[line - 1];
+      if (!row) continue;
+      row.classList.add("gt-warned");
+      row.title = [...new Set(texts)].join("\n");
+    }
+  }
+
   setCurrent(line: number | null): void {
     if (this.current != null) this.lines[this.current - 1]?.classList.remove("gt-current");
     this.current = line;

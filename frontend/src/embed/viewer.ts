@@ -7,7 +7,7 @@ import { GraphCanvas } from "../view/graphCanvas";
 import { Player } from "../view/player";
 import { renderInspector } from "../view/inspector";
 import { clear, h } from "../view/dom";
-import { renderErrorPanel } from "../view/panels";
+import { renderErrorPanel, warningMarks } from "../view/panels";
 import { CodeView } from "./codeView";
 import { parseAnnotations, pauseSteps } from "./annotations";
 import { grade, questionAt, questionIndices, type Question } from "./predict";
@@ -133,6 +133,7 @@ export class Viewer {
     const errIdx = trace.events.findIndex((e) => e.kind === "error");
     this.errorStep = errIdx >= 0 ? errIdx + 1 : trace.error || trace.status !== "ok" || trace.truncated ? this.replay.total : Infinity;
     this.errorEl.dataset["shown"] = "";
+    this.code.setWarnings(warningMarks(trace));
     const start = this.opts.predict ? 0 : this.opts.step === "end" ? this.replay.total : Math.min(this.opts.step, this.replay.total);
     this.replay.seek(this.replay.total);
     if (this.canvas) await this.canvas.render(this.model, defaultCollapsed(this.model), this.replay.state, null);

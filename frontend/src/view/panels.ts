@@ -69,6 +69,14 @@ export function failedCallText(trace: Trace): string {
   return `${call.op}(${args.join(", ")})`;
 }
 
+/** [line, what it says] for every warning with a line: PyTorch's own (first line of its text)
+ *  and gradtrace's notes (their lesson's title). The editors underline these lines. */
+export function warningMarks(trace: Trace): [number, string][] {
+  return trace.events
+    .filter((e) => e.kind === "warning" && e.line != null)
+    .map((e) => [e.line!, e.hint?.title ?? (e.text ?? "").split("\n")[0]!.slice(0, 120)]);
+}
+
 export interface ConsoleActions {
   /** Show what a warning is about (its node or tensor, `trace.events[index]`) in the graph. */
   showWarning: (index: number) => void;
