@@ -2395,6 +2395,12 @@ for step in range(3):
     loss.backward()
     w = w - 0.1 * w.grad
 """,
+"format_vector_loss_error": """
+import torch
+w = torch.ones(1, requires_grad=True)
+loss = (w * 3) ** 2
+print(f"loss {loss:.4f}")
+""",
 "loss_given_list_target_error": """
 import torch
 import torch.nn as nn
@@ -2537,4 +2543,5 @@ ERROR_KINDS = {
     "gradient_differentiated_again_error": "no_grad_fn",
     "leaf_grad_backward_again_error": "no_grad_fn",
     "rebinding_update_error": "grad_is_none",
+    "format_vector_loss_error": "format_tensor",
 }

@@ -147,13 +147,14 @@ HINTED = {
     "checkpoint_use_reentrant": HEAD + "from torch.utils.checkpoint import checkpoint\n"
     "out = checkpoint(torch.nn.Linear(2, 2), y.unsqueeze(0))\n",
     "underscore_renamed": HEAD + "w = torch.nn.Parameter(torch.empty(2, 2))\ntorch.nn.init.xavier_uniform(w)\n",
+    "scalar_from_grad_tensor": HEAD + "s = float(y.sum())\n",
 }
 
 
 # PyTorch raises these once per process (TORCH_WARN_ONCE): in the test process only the first
 # run would see them, so the oracle and the trace each get a fresh process (as every sandboxed
 # trace does: a fresh worker).
-ONCE_PER_PROCESS = {"create_graph_cycle", "deprecated_overload"}
+ONCE_PER_PROCESS = {"create_graph_cycle", "deprecated_overload", "scalar_from_grad_tensor"}
 
 
 def _fresh_process_warnings(source: str, tmp_path: Path) -> tuple[list[tuple[str, str]], dict[str, Any]]:

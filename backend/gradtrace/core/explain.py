@@ -823,6 +823,16 @@ RULES: tuple[Rule, ...] = (
         types=("RuntimeError", "MemoryError"),
     ),
     _rule(
+        "format_tensor",
+        r"unsupported format string passed to Tensor\.__format__",
+        "A format such as :.4f needs a number, not a tensor",
+        "f-strings format a tensor with a spec like :.4f only when it is a single number (0-d); "
+        "this one has a dimension (shape [1], or several values).",
+        "Format the number: f\"{loss.item():.4f}\" for a one-element tensor; for several values, "
+        "format each one (t.tolist()).",
+        types=("TypeError",),
+    ),
+    _rule(
         "input_too_small",
         r"Output size is too small",
         "The input is too small for this layer",
@@ -971,6 +981,16 @@ WARNING_RULES: tuple[Rule, ...] = (
         "not), so its full backward hook is called with grad_input of None, once the gradients "
         "of its outputs are known.",
         "Read grad_output in the hook, or make the input require grad if you need grad_input.",
+        types=("UserWarning",),
+    ),
+    _rule(
+        "scalar_from_grad_tensor",
+        r"Converting a tensor with requires_grad=True to a scalar",
+        "float() / int() of a tensor that requires grad leaves the graph",
+        "The Python number it returns carries no history: anything computed from it is a "
+        "constant to autograd, so no gradient flows back through it.",
+        "For logging, read it on purpose: t.item() or float(t.detach()). To keep gradients, "
+        "stay with tensor operations (t * 2, not float(t) * 2).",
         types=("UserWarning",),
     ),
     _rule(
