@@ -273,8 +273,8 @@ def test_zero_grad_between_backward_and_step_is_noted() -> None:
 
 
 # Named tensors built on graphs a backward() already consumed, and whether gradtrace notes
-# them; the oracle is PyTorch: a backward() through a noted tensor fails, through the others
-# it runs.
+# them; the oracle is PyTorch: a backward() through a noted tensor fails, through z or pred
+# in the other cases it runs.
 CONSUMED = {
     "running_total": ("import torch\nw = torch.ones(3, requires_grad=True)\ntotal_loss = 0\n"
                       "for i in range(3):\n    loss = (w * w * i).sum()\n    loss.backward()\n    total_loss += loss\n",
@@ -284,6 +284,10 @@ CONSUMED = {
     "running_total_of_numbers": ("import torch\nw = torch.ones(3, requires_grad=True)\ntotal_loss = 0\n"
                                  "for i in range(3):\n    loss = (w * w * i).sum()\n    loss.backward()\n"
                                  "    total_loss += loss.item()\n", {}),
+    # built before the pass that used part of its graph: a backward through it would fail (and
+    # be explained then), but nothing was built on a used graph
+    "built_before_the_pass": ("import torch\nx = torch.ones(2, requires_grad=True)\ny = x * x\n"
+                              "a = y.sum()\nb = y.mean()\na.backward()\n", {}),
     "retained_graph": ("import torch\nx = torch.ones(2, requires_grad=True)\ny = x * x\n"
                        "y.sum().backward(retain_graph=True)\nz = y * 3\n", {}),
     "new_graph_after_training": ("import torch\nm = torch.nn.Linear(2, 1)\nopt = torch.optim.SGD(m.parameters(), lr=0.1)\n"

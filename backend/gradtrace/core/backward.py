@@ -290,6 +290,8 @@ def _finish(
                 freed.append(nid)
         record["freed"] = freed
         if freed:
-            rec.emit("free", line, backward_pass=record["index"], nodes=freed)
+            seq = rec.emit("free", line, backward_pass=record["index"], nodes=freed)["seq"]
+            for nid in freed:
+                rec.freed_at[int(nid[1:])] = seq
     if not failed:
         rec.emit("backward_end", line, backward_pass=record["index"])

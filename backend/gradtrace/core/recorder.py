@@ -168,6 +168,7 @@ class Recorder:
         self.last_failed_call: dict[str, Any] | None = None
         self.current_pass: dict[str, Any] | None = None
         self.hooked: set[int] = set()  # nums of nodes that carry our backward hooks
+        self.freed_at: dict[int, int] = {}  # node num -> seq of the event that freed its saved tensors
         self.stale_reported: set[tuple[int, str]] = set()  # (node num, saved name) reported stale
         # Node num -> (its execute event, its variable's grad before) between pre and post hook.
         self.executing: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}

@@ -11,6 +11,7 @@ the snippet's runs.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -22,40 +23,50 @@ MAX_NOTES = 3  # a list of such tensors would otherwise give one note per elemen
 
 
 def consumed_graphs(rec: Recorder, named: list[tuple[str, torch.Tensor]], grad_fn: Any) -> list[tuple[Finding, torch.Tensor]]:
-    """(finding, tensor) for each named tensor whose graph (not itself run by a backward pass)
-    reaches a node whose saved tensors a backward pass freed. `grad_fn(t)` reads a tensor's node."""
+    """(finding, tensor) for each named tensor whose node was built after a backward pass
+    freed the saved tensors of a node its graph reaches (and was not itself run by a pass):
+    a new graph built on a used one. `grad_fn(t)` reads a tensor's node."""
     executed = {nid for p in rec.passes for nid in p["order"]}
-    clean: set[int] = set()  # nodes known to reach no freed node
+    earliest: dict[int, float] = {}  # node num -> earliest free (event seq) its graph reaches
     reported: set[int] = set()
     found: list[tuple[Finding, torch.Tensor]] = []
     for name, t in named:
         node = grad_fn(t)
         num = rec.node_num(node) if node is not None else None
         nrec = rec.nodes.get(num) if num is not None else None
-        if nrec is None or nrec.line is None or num in reported or nrec.released or nrec.id in executed:
+        if nrec is None or nrec.line is None or nrec.created_event is None:
+            continue
+        if nrec.num in reported or nrec.released or nrec.id in executed:
             continue
         reported.add(nrec.num)
-        if _reaches_freed(rec, nrec.num, clean):
+        if _earliest_free(rec, nrec.num, earliest) < nrec.created_event:
             found.append((_finding(name, nrec.line), t))
             if len(found) == MAX_NOTES:
                 break
     return found
 
 
-def _reaches_freed(rec: Recorder, start: int, clean: set[int]) -> bool:
-    seen, todo = {start}, [start]
+def _earliest_free(rec: Recorder, start: int, memo: dict[int, float]) -> float:
+    """The earliest event seq at which a pass freed a node reachable from `start` (inf: none),
+    by an iterative post-order walk of the node records (graphs can be deep)."""
+    todo: list[tuple[int, bool]] = [(start, False)]
     while todo:
-        nrec = rec.nodes.get(todo.pop())
-        if nrec is None:
+        num, children_done = todo.pop()
+        if num in memo:
             continue
-        if nrec.released:
-            return True
-        for _, target, _ in nrec.edges:
-            if target not in seen and target not in clean:
-                seen.add(target)
-                todo.append(target)
-    clean |= seen  # (only when nothing was found: a found path leaves `seen` mixed)
-    return False
+        nrec = rec.nodes.get(num)
+        targets = [target for _, target, _ in nrec.edges] if nrec is not None else []
+        if not children_done:
+            memo_pending = [c for c in targets if c not in memo]
+            if memo_pending:
+                todo.append((num, True))
+                todo.extend((c, False) for c in memo_pending)  # (autograd graphs have no cycles)
+                continue
+        value = float(rec.freed_at.get(num, math.inf))
+        for c in targets:
+            value = min(value, memo.get(c, math.inf))
+        memo[num] = value
+    return memo[start]
 
 
 def _finding(name: str, line: int) -> Finding:
