@@ -572,3 +572,10 @@ def test_a_class_of_the_snippet_named_tensor_is_not_taken_for_torch_tensor() -> 
     err = _trace(source)["error"]
     # torch.Tensor has backward: the suggestion comes from the snippet's own class
     assert err["kind"] == "no_such_member" and err["explanation"]["fix"] == "Did you mean backwards?"
+
+
+def test_a_tensor_formatted_like_a_number_is_pinned() -> None:
+    t = _trace(SCENARIOS["format_vector_loss_error"])
+    err = t["error"]
+    assert err["kind"] == "format_tensor" and _tensor(t, err["tensor"])["names"] == ["loss"]
+    assert _tensor(t, err["tensor"])["shape"] == list(run_plain(SCENARIOS["format_vector_loss_error"]).namespace["loss"].shape)

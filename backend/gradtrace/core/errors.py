@@ -331,6 +331,8 @@ def _pin(
         err["tensor"] = _refused_tensor(rec, tb, "nn/modules/module", ("value",))
     elif kind == "tensor_not_callable":
         err["tensor"] = _called_tensor(rec, tb)
+    elif kind == "format_tensor":
+        err["tensor"] = _formatted_tensor(rec, tb)
     elif kind == "float_expected":  # the integer tensor
         err["tensor"] = _failed_call_tensor(rec, lambda t: not (t.is_floating_point() or t.is_complex()))
     elif kind == "input_no_grad" and p is not None:
@@ -363,6 +365,21 @@ def _pin(
         err["node"] = p["order"][-1] if p["order"] else None
     elif p is not None and p["order"]:
         err["node"] = p["order"][-1]
+
+
+def _formatted_tensor(rec: Recorder, tb: TracebackType | None) -> str | None:
+    """The tensor an f-string formatted with a spec (`f"{loss:.4f}"`): the first named one that
+    is not 0-d (those format fine)."""
+    found = _failing_expression(tb)
+    if found is None:
+        return None
+    frame, expr = found
+    for node in ast.walk(expr):
+        if isinstance(node, ast.FormattedValue) and node.format_spec is not None and isinstance(node.value, ast.Name):
+            t = _named_tensor(frame, node.value.id)
+            if t is not None and t.dim() > 0:
+                return rec.tensor_id(t)
+    return None
 
 
 def _second_derivative_hint(rec: Recorder, err: dict[str, Any], p: dict[str, Any], tb: TracebackType | None) -> None:
