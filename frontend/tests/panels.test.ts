@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import type { Trace } from "../src/api/types";
-import { failedCallText } from "../src/view/panels";
+import { failedCallText, groupWarnings, warningMarks } from "../src/view/panels";
 
 const simple = JSON.parse(readFileSync(new URL("./fixtures/simple.json", import.meta.url), "utf8")) as Trace;
 
@@ -27,5 +27,19 @@ describe("failedCallText", () => {
   it("says nothing when no torch call raised", () => {
     expect(failedCallText(withCall(null))).toBe("");
     expect(failedCallText({ ...simple, error: null })).toBe("");
+  });
+});
+
+describe("groupWarnings and warningMarks", () => {
+  const warn = (seq: number, line: number, text: string, hint?: string) =>
+    ({ seq, kind: "warning", line, text, category: "UserWarning", hint: hint ? { kind: "k", title: hint, what: "w", fix: "f" } : null }) as unknown as Trace["events"][number];
+  const events = [warn(0, 6, "a"), warn(1, 6, "a"), warn(2, 7, "b"), warn(3, 6, "a"), warn(4, 6, "c\nmore", "Lesson")];
+  it("lists a warning repeated in a loop once, first occurrence first, with its count", () => {
+    const groups = groupWarnings(events.map((e, index) => ({ e, index })));
+    expect(groups.map((g) => [g.index, g.e.text, g.count])).toEqual([[0, "a", 3], [2, "b", 1], [4, "c\nmore", 1]]);
+  });
+  it("marks each warned line with the lesson's title, else the text's first line", () => {
+    const marks = warningMarks({ ...simple, events });
+    expect(marks).toEqual([[6, "a"], [6, "a"], [7, "b"], [6, "a"], [6, "Lesson"]]);
   });
 });

@@ -82,6 +82,22 @@ export interface ConsoleActions {
   showWarning: (index: number) => void;
 }
 
+const MAX_WARNING_ITEMS = 200;
+
+type Indexed = { e: Trace["events"][number]; index: number };
+
+/** Warnings with the same line, category and text as one entry (the first), counted. */
+export function groupWarnings(warnings: Indexed[]): (Indexed & { count: number })[] {
+  const byKey = new Map<string, Indexed & { count: number }>();
+  for (const w of warnings) {
+    const key = `${w.e.line}\u0000${w.e.category ?? ""}\u0000${w.e.text ?? ""}`;
+    const seen = byKey.get(key);
+    if (seen) seen.count += 1;
+    else byKey.set(key, { ...w, count: 1 });
+  }
+  return [...byKey.values()];
+}
+
 export function renderConsole(root: HTMLElement, trace: Trace | null, printsShown: number | null, act?: ConsoleActions): void {
   clear(root);
   root.append(h("h2", { text: "Output" }));
@@ -94,8 +110,11 @@ export function renderConsole(root: HTMLElement, trace: Trace | null, printsShow
   if (err) root.append(h("h3", { text: "stderr" }), h("pre", { class: "stderr", text: err }));
   if (warnings.length) {
     const ul = h("ul", { class: "warnings" });
-    for (const { e: w, index } of warnings) {
-      const li = h("li", { "data-hint": w.hint?.kind ?? null }, h("span", { text: `line ${w.line ?? "?"}: ${w.category ? w.category + ": " : ""}${w.text ?? ""}` }));
+    // A warning repeated in a loop (warnings.simplefilter("always")) is listed once, with its count.
+    const groups = groupWarnings(warnings);
+    for (const { e: w, index, count } of groups.slice(0, MAX_WARNING_ITEMS)) {
+      const li = h("li", { "data-hint": w.hint?.kind ?? null, "data-count": String(count) },
+        h("span", { text: `line ${w.line ?? "?"}: ${w.category ? w.category + ": " : ""}${w.text ?? ""}${count > 1 ? ` (×${count})` : ""}` }));
       // What the warning means for the graph, for the ones PyTorch users meet most.
       if (w.hint) li.append(h("div", { class: "warning-hint" }, h("strong", { text: w.hint.title }), h("span", { text: ` ${w.hint.what} ` }), h("em", { text: w.hint.fix })));
       if (act && (w.node || w.tensor)) {
@@ -105,6 +124,7 @@ export function renderConsole(root: HTMLElement, trace: Trace | null, printsShow
       }
       ul.append(li);
     }
+    if (groups.length > MAX_WARNING_ITEMS) ul.append(h("li", { class: "muted", text: `… ${groups.length - MAX_WARNING_ITEMS} more distinct warnings` }));
     root.append(h("h3", { text: "warnings" }), ul);
   }
   if (printsShown != null) root.dataset["prints"] = String(printsShown);
