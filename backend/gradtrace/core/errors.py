@@ -8,37 +8,18 @@ to point at the node and/or tensor the learner should look at.
 from __future__ import annotations
 
 import ast
-import inspect
 import itertools
 import linecache
 import re
-import sys
 import traceback
-import types
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any
 
 import torch
 
-from gradtrace.core import explain, graph
+from gradtrace.core import explain, failing, graph, suggest
 from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder
 from gradtrace.core.summary import dtype_name, shape_of
-
-
-def _innermost_snippet(tb: TracebackType | None) -> TracebackType | None:
-    """The traceback entry of the innermost frame of the snippet's own code."""
-    found = None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == SNIPPET_FILENAME:
-            found = tb
-        tb = tb.tb_next
-    return found
-
-
-def snippet_line(tb: TracebackType | None) -> int | None:
-    """The innermost snippet line in a traceback."""
-    entry = _innermost_snippet(tb)
-    return entry.tb_lineno if entry is not None else None
 
 
 def snippet_traceback(exc: BaseException) -> str:
@@ -78,7 +59,7 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
     message = message_of(exc)
     rule = explain.classify(exc_type, message)
     try:
-        rule = _with_suggestion(rule, message, exc.__traceback__)
+        rule = suggest.with_suggestion(rule, message, exc.__traceback__)
     except Exception:  # the snippet's objects can refuse to be listed (a raising __dir__): keep the lesson
         pass
     if rule.kind == "retain_grad_no_grad" and pass_record is not None and any(pass_record["inputs"]):
@@ -89,7 +70,7 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
         "type": exc_type,
         "message": clip_message(message),
         # Inside a backward pass the traceback does not reach the snippet yet: use the pass's line.
-        "line": snippet_line(exc.__traceback__) or (pass_record["line"] if pass_record else None),
+        "line": failing.snippet_line(exc.__traceback__) or (pass_record["line"] if pass_record else None),
         "column": None,
         "kind": rule.kind,
         "node": None,
@@ -158,68 +139,31 @@ def _failed_call(rec: Recorder) -> dict[str, Any] | None:
     return {"op": call["op"], "inputs": inputs, "inputs_elided": max(0, len(call["tensors"]) - _MAX_CALL_INPUTS)}
 
 
-def _failing_expression(tb: TracebackType | None) -> tuple[FrameType, ast.expr] | None:
-    """The snippet's innermost frame in the traceback and the expression that failed there,
-    parsed from the instruction's source position (Python 3.11 keeps one per instruction).
-    An error described while a backward pass runs has not reached the snippet's frames yet:
-    the snippet frame that called the pass is then on the stack, at that call."""
-    entry = _innermost_snippet(tb)
-    if entry is not None:
-        frame, lasti = entry.tb_frame, entry.tb_lasti
-    else:
-        caller: FrameType | None = sys._getframe(1)
-        while caller is not None and caller.f_code.co_filename != SNIPPET_FILENAME:
-            caller = caller.f_back
-        if caller is None:
-            return None
-        frame, lasti = caller, caller.f_lasti
-    if lasti < 0:
-        return None
-    positions = list(frame.f_code.co_positions())
-    if lasti // 2 >= len(positions):
-        return None
-    line, end_line, col, end_col = positions[lasti // 2]
-    if line is None or line != end_line or col is None or end_col is None:
-        return None
-    text = linecache.getline(SNIPPET_FILENAME, line)[col:end_col]
-    try:
-        return frame, ast.parse(text, mode="eval").body
-    except SyntaxError:
-        return None
-
-
-def _named_tensor(frame: FrameType, name: str) -> torch.Tensor | None:
-    """The tensor a name holds in `frame`: looked up, never evaluated (reading an attribute
-    could run the snippet's code)."""
-    value = frame.f_locals.get(name, frame.f_globals.get(name))
-    return value if isinstance(value, torch.Tensor) else None
-
-
 def _called_tensor(rec: Recorder, tb: TracebackType | None) -> str | None:
     """The tensor the snippet called like a function: the callee of the expression that
     failed, when it is a plain name (`model(x)`) or a name's attribute (`x.grad()`: pins x)."""
-    found = _failing_expression(tb)
+    found = failing.failing_expression(tb)
     if found is None:
         return None
     frame, expr = found
     func = expr.func if isinstance(expr, ast.Call) else None
     while isinstance(func, ast.Attribute):
         func = func.value
-    t = _named_tensor(frame, func.id) if isinstance(func, ast.Name) else None
+    t = failing.named_tensor(frame, func.id) if isinstance(func, ast.Name) else None
     return rec.tensor_id(t) if t is not None else None
 
 
 def _pin_none_grad(rec: Recorder, err: dict[str, Any], tb: TracebackType | None) -> None:
     """`x.grad.zero_()`, `x.grad + 1`: pin x and say which of the reasons for a None .grad
     is this one."""
-    found = _failing_expression(tb)
+    found = failing.failing_expression(tb)
     if found is None:
         return
     frame, expr = found
     for node in ast.walk(expr):
         if not (isinstance(node, ast.Attribute) and node.attr == "grad" and isinstance(node.value, ast.Name)):
             continue
-        t = _named_tensor(frame, node.value.id)
+        t = failing.named_tensor(frame, node.value.id)
         if t is None:
             continue
         name = node.value.id
@@ -370,13 +314,13 @@ def _pin(
 def _formatted_tensor(rec: Recorder, tb: TracebackType | None) -> str | None:
     """The tensor an f-string formatted with a spec (`f"{loss:.4f}"`): the first named one that
     is not 0-d (those format fine)."""
-    found = _failing_expression(tb)
+    found = failing.failing_expression(tb)
     if found is None:
         return None
     frame, expr = found
     for node in ast.walk(expr):
         if isinstance(node, ast.FormattedValue) and node.format_spec is not None and isinstance(node.value, ast.Name):
-            t = _named_tensor(frame, node.value.id)
+            t = failing.named_tensor(frame, node.value.id)
             if t is not None and t.dim() > 0:
                 return rec.tensor_id(t)
     return None
@@ -388,7 +332,7 @@ def _second_derivative_hint(rec: Recorder, err: dict[str, Any], p: dict[str, Any
     needs create_graph=True on the first pass."""
     if not any(q["index"] < p["index"] and not q["create_graph"] for q in rec.passes):
         return
-    found = _failing_expression(tb)
+    found = failing.failing_expression(tb)
     root = _differentiated_expression(found[1]) if found is not None else None
     from_grad = root is not None and any(isinstance(n, ast.Attribute) and n.attr == "grad" for n in ast.walk(root))
     subject = "It is computed from a .grad, which" if from_grad else (
@@ -510,129 +454,3 @@ def _culprit_inplace(
         if same:
             best = event
     return best
-
-
-# Where a function named in a message ("Linear.__init__", "Tensor.backward", "Net.__init__")
-# is looked for: the snippet's own globals first, then the namespaces courses call into.
-_NAMESPACES = (torch.nn, torch.optim, torch.utils.data, torch.nn.functional, torch, torch.autograd)
-
-
-def _with_suggestion(rule: explain.Rule, message: str, tb: TracebackType | None) -> explain.Rule:
-    """The kind's lesson with its fix made specific: the names close to a mistyped one."""
-    if rule.kind == "no_such_attribute":
-        owner = explain.member_owner(message)
-        if owner is not None and hasattr(torch.Tensor, owner[1]):  # not a torch tensor: a class of the snippet's named Tensor
-            return explain.member_rule(message, _members(message, tb)) or explain.by_kind("no_such_member")
-        return explain.attribute_rule(message, dir(torch.Tensor)) or rule
-    if rule.kind == "unexpected_keyword":
-        return explain.keyword_rule(message, _parameters_of(explain.keyword_function(message), tb)) or rule
-    if rule.kind == "no_such_member":
-        return explain.member_rule(message, _members(message, tb)) or rule
-    if rule.kind == "name_not_defined":
-        return explain.name_rule(message, _names_in_scope(tb)) or rule
-    return rule
-
-
-def _innermost_snippet_frame(tb: TracebackType | None) -> FrameType | None:
-    entry = _innermost_snippet(tb)
-    return entry.tb_frame if entry is not None else None
-
-
-def _names_in_scope(tb: TracebackType | None) -> list[str]:
-    """The names the failing snippet line could see (locals, globals, builtins): the
-    candidates Python's own traceback picks "Did you mean" from."""
-    frame = _innermost_snippet_frame(tb)
-    if frame is None:
-        return []
-    builtins = frame.f_globals.get("__builtins__", {})
-    builtin_names = list(builtins) if isinstance(builtins, dict) else dir(builtins)
-    return [*frame.f_locals, *frame.f_globals, *builtin_names]
-
-
-def _parameters_of(where: str | None, tb: TracebackType | None) -> list[str] | None:
-    """The parameter names of the function `where` names, found by name (dict lookups and
-    library attributes only: nothing of the snippet's is called), or None."""
-    if not where:
-        return None
-    owner, _, attr = where.rpartition(".")
-    head = owner or attr
-    found: Any = None
-    frame = _innermost_snippet_frame(tb)
-    candidate = frame.f_globals.get(head) if frame is not None else None
-    if isinstance(candidate, type) or inspect.isfunction(candidate):
-        found = candidate
-    elif head == "Tensor":
-        found = torch.Tensor
-    else:
-        found = next((vars(ns)[head] for ns in _NAMESPACES if head in vars(ns)), None)
-    if found is None:
-        return None
-    if owner:
-        found = inspect.getattr_static(found, attr, None)
-        found = getattr(found, "__func__", found)  # staticmethod / classmethod
-    try:
-        return [p for p in inspect.signature(found).parameters if p not in ("self", "cls", "ctx")]
-    except (TypeError, ValueError):  # a builtin without a signature
-        return None
-
-
-def _static_attribute(obj: Any, name: str) -> Any:
-    """obj.name without running any code of the snippet's: a module's registered layers,
-    parameters and buffers, the instance dict, then the class (descriptors unevaluated)."""
-    if isinstance(obj, torch.nn.Module):
-        for registry in ("_modules", "_parameters", "_buffers"):
-            found = vars(obj).get(registry, {})
-            if name in found:
-                return found[name]
-    try:
-        return inspect.getattr_static(obj, name)
-    except AttributeError:
-        return None
-
-
-def _receiver(tb: TracebackType | None) -> Any:
-    """The object whose attribute lookup failed, for `a.b.c` in the snippet's failing expression."""
-    found = _failing_expression(tb)
-    if found is None:
-        return None
-    frame, expr = found
-    if not isinstance(expr, ast.Attribute):
-        return None
-    chain: list[str] = []
-    value: ast.expr = expr.value
-    while isinstance(value, ast.Attribute):
-        chain.append(value.attr)
-        value = value.value
-    if not isinstance(value, ast.Name):
-        return None
-    obj = frame.f_locals.get(value.id, frame.f_globals.get(value.id))
-    for name in reversed(chain):
-        obj = _static_attribute(obj, name)
-    return obj
-
-
-def _members(message: str, tb: TracebackType | None) -> list[str]:
-    """The attribute names of the object a "has no attribute" message is about: found as the
-    receiver of the snippet's failing expression (its layers and parameters too, for a module),
-    else by the class or module name the message gives."""
-    owner = explain.member_owner(message)
-    if owner is None:
-        return []
-    cls_name = owner[0]
-    obj = _receiver(tb)
-    if obj is None or (type(obj).__name__ != cls_name and getattr(obj, "__name__", None) != cls_name):
-        module = sys.modules.get(cls_name)
-        if module is not None:
-            obj = module
-        else:
-            obj = next((vars(ns)[cls_name] for ns in _NAMESPACES if isinstance(vars(ns).get(cls_name), type)), None)
-            if obj is None:
-                return []
-    names: list[str] = []
-    if isinstance(obj, torch.nn.Module):
-        for registry in ("_modules", "_parameters", "_buffers"):
-            names += list(vars(obj).get(registry, {}))
-    names += list(getattr(obj, "__dict__", {}))
-    names += dir(obj if isinstance(obj, type | types.ModuleType) else type(obj))
-    return names
-

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from pydantic_core import PydanticSerializationError
 
-from gradtrace.core import capture, document, errors, explain, globalstate, graph, lint, runchecks
+from gradtrace.core import capture, document, errors, explain, failing, globalstate, graph, lint, runchecks
 from gradtrace.core.instrument import instrumented
 from gradtrace.core.model import Trace
 from gradtrace.core.recorder import SNIPPET_FILENAME, Limits, Recorder
@@ -411,7 +411,7 @@ def _unreadable_doc(
     err: dict[str, Any] = {
         "type": exc_type,
         "message": message,
-        "line": errors.snippet_line(failure.__traceback__) if failure is not None else None,
+        "line": failing.snippet_line(failure.__traceback__) if failure is not None else None,
         "kind": "tracer_broken",
         "node": None,
         "tensor": None,

@@ -1,0 +1,81 @@
+"""Where the snippet failed: its innermost frame and the expression that raised there.
+
+Read from the traceback (or, while a backward pass runs, from the calling snippet frame on
+the stack) and the instruction's source position; names are looked up in the frame, never
+evaluated (reading an attribute could run the snippet's code).
+"""
+
+from __future__ import annotations
+
+import ast
+import linecache
+import sys
+from types import FrameType, TracebackType
+from typing import Any
+
+import torch
+
+from gradtrace.core.recorder import SNIPPET_FILENAME
+
+
+def innermost(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback entry of the innermost frame of the snippet's own code."""
+    found = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == SNIPPET_FILENAME:
+            found = tb
+        tb = tb.tb_next
+    return found
+
+
+def snippet_line(tb: TracebackType | None) -> int | None:
+    """The innermost snippet line in a traceback."""
+    entry = innermost(tb)
+    return entry.tb_lineno if entry is not None else None
+
+
+def innermost_frame(tb: TracebackType | None) -> FrameType | None:
+    """The innermost frame of the snippet's own code in a traceback."""
+    entry = innermost(tb)
+    return entry.tb_frame if entry is not None else None
+
+
+def failing_expression(tb: TracebackType | None) -> tuple[FrameType, ast.expr] | None:
+    """The snippet's innermost frame in the traceback and the expression that failed there,
+    parsed from the instruction's source position (Python 3.11 keeps one per instruction).
+    An error described while a backward pass runs has not reached the snippet's frames yet:
+    the snippet frame that called the pass is then on the stack, at that call."""
+    entry = innermost(tb)
+    if entry is not None:
+        frame, lasti = entry.tb_frame, entry.tb_lasti
+    else:
+        caller: FrameType | None = sys._getframe(1)
+        while caller is not None and caller.f_code.co_filename != SNIPPET_FILENAME:
+            caller = caller.f_back
+        if caller is None:
+            return None
+        frame, lasti = caller, caller.f_lasti
+    if lasti < 0:
+        return None
+    positions = list(frame.f_code.co_positions())
+    if lasti // 2 >= len(positions):
+        return None
+    line, end_line, col, end_col = positions[lasti // 2]
+    if line is None or line != end_line or col is None or end_col is None:
+        return None
+    text = linecache.getline(SNIPPET_FILENAME, line)[col:end_col]
+    try:
+        return frame, ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return None
+
+
+def looked_up(frame: FrameType, name: str) -> Any:
+    """What a name holds in `frame` (its locals, then its globals): a dict lookup."""
+    return frame.f_locals.get(name, frame.f_globals.get(name))
+
+
+def named_tensor(frame: FrameType, name: str) -> torch.Tensor | None:
+    """The tensor a name holds in `frame`, if it holds one."""
+    value = looked_up(frame, name)
+    return value if isinstance(value, torch.Tensor) else None
