@@ -2401,6 +2401,20 @@ w = torch.ones(1, requires_grad=True)
 loss = (w * 3) ** 2
 print(f"loss {loss:.4f}")
 """,
+"scaled_at_creation_error": """
+import torch
+w = torch.randn(3, requires_grad=True) * 0.01
+x = torch.ones(3)
+loss = (w * x).sum()
+loss.backward()
+w.data -= 0.1 * w.grad
+""",
+"cat_without_list_error": """
+import torch
+a = torch.ones(2, requires_grad=True)
+b = torch.ones(2)
+c = torch.cat(a, b)
+""",
 "loss_given_list_target_error": """
 import torch
 import torch.nn as nn
@@ -2544,4 +2558,6 @@ ERROR_KINDS = {
     "leaf_grad_backward_again_error": "no_grad_fn",
     "rebinding_update_error": "grad_is_none",
     "format_vector_loss_error": "format_tensor",
+    "scaled_at_creation_error": "grad_is_none",
+    "cat_without_list_error": "tensor_list_expected",
 }

@@ -579,3 +579,15 @@ def test_a_tensor_formatted_like_a_number_is_pinned() -> None:
     err = t["error"]
     assert err["kind"] == "format_tensor" and _tensor(t, err["tensor"])["names"] == ["loss"]
     assert _tensor(t, err["tensor"])["shape"] == list(run_plain(SCENARIOS["format_vector_loss_error"]).namespace["loss"].shape)
+
+
+def test_a_leaf_scaled_on_the_line_that_made_it_is_explained_with_the_fix_that_works() -> None:
+    source = SCENARIOS["scaled_at_creation_error"]
+    w = run_plain(source).namespace["w"]
+    assert not w.is_leaf and w.grad_fn.name() == "MulBackward0"  # PyTorch: w is the product, not the leaf
+    err = _trace(source)["error"]
+    assert (err["kind"], err["line"]) == ("grad_is_none", 7)
+    assert "on line 3 (w = torch.randn(3, requires_grad=True) * 0.01) the tensor created with" in err["explanation"]["what"]
+    fixed = source.replace("torch.randn(3, requires_grad=True) * 0.01", "(torch.randn(3) * 0.01).requires_grad_()")
+    after = run_plain(fixed)
+    assert after.exception is None and after.namespace["w"].is_leaf

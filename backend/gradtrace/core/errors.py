@@ -193,21 +193,31 @@ def _pin_none_grad(rec: Recorder, err: dict[str, Any], tb: TracebackType | None)
 
 
 def _rebinding_update(rec: Recorder, t: torch.Tensor, name: str) -> tuple[str, str] | None:
-    """`w = w - lr * w.grad`, the classic hand-written update: it rebinds w to a new tensor
-    computed from the old leaf, so w is a non-leaf from then on. (why, fix) when the node
-    behind `name` was made by such a line."""
+    """Two classic ways a name meant for a leaf ends up on a non-leaf, read from the line that
+    made its node: `w = w - lr * w.grad` (a hand-written update rebinding w to a new tensor)
+    and `w = torch.randn(3, requires_grad=True) * 0.01` (the leaf is the unnamed tensor
+    before the scaling). (why, fix), or None."""
     num = rec.node_num(t.grad_fn) if t.grad_fn is not None else None
     nrec = rec.nodes.get(num) if num is not None else None
     if nrec is None or nrec.line is None:
         return None
     text = linecache.getline(SNIPPET_FILENAME, nrec.line).strip()
-    if not re.match(rf"{re.escape(name)}\s*=[^=]", text) or f"{name}.grad" not in text:
+    if not re.match(rf"{re.escape(name)}\s*=[^=]", text):
         return None
-    why = (f"{name} is not a leaf any more: line {nrec.line} ({text}) rebinds the name {name} to a "
-           f"new tensor computed from the old one, so the next backward() stores no .grad on it.")
-    fix = (f"Update the leaf in place instead: with torch.no_grad(): {name} -= lr * {name}.grad, then "
-           f"{name}.grad.zero_() (or use torch.optim.SGD([{name}], lr=lr)).")
-    return why, fix
+    if f"{name}.grad" in text:
+        why = (f"{name} is not a leaf any more: line {nrec.line} ({text}) rebinds the name {name} to a "
+               f"new tensor computed from the old one, so the next backward() stores no .grad on it.")
+        fix = (f"Update the leaf in place instead: with torch.no_grad(): {name} -= lr * {name}.grad, then "
+               f"{name}.grad.zero_() (or use torch.optim.SGD([{name}], lr=lr)).")
+        return why, fix
+    if "requires_grad=True" in text:
+        why = (f"{name} is not a leaf: on line {nrec.line} ({text}) the tensor created with "
+               f"requires_grad=True is the leaf, and {name} is the result of the operation applied "
+               f"to it on the same line ({nrec.name}); that unnamed leaf gets the .grad.")
+        fix = (f"Make the finished tensor the leaf: build it without requires_grad, then call "
+               f"requires_grad_() on the result, e.g. {name} = (torch.randn(3) * 0.01).requires_grad_().")
+        return why, fix
+    return None
 
 
 def _failed_call_tensor(rec: Recorder, pred: Any = None) -> str | None:

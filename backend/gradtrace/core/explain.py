@@ -647,6 +647,15 @@ RULES: tuple[Rule, ...] = (
         types=("TypeError", "AttributeError"),
     ),
     _rule(
+        "tensor_list_expected",
+        r"must be tuple of Tensors, not Tensor",
+        "torch.cat and torch.stack take one list of tensors",
+        "The tensors to join go in a single list or tuple, the first argument; passed one by one, "
+        "the second tensor lands where dim= goes.",
+        "Put them in a list: torch.cat([a, b], dim=0), torch.stack([a, b]).",
+        types=("TypeError",),
+    ),
+    _rule(
         "legacy_constructor",
         r"^new\(\) received an invalid combination of arguments",
         "torch.Tensor(...) is the class, not torch.tensor(...)",
