@@ -2415,6 +2415,18 @@ a = torch.ones(2, requires_grad=True)
 b = torch.ones(2)
 c = torch.cat(a, b)
 """,
+"loader_unpacks_two_from_one_error": """
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+data = TensorDataset(torch.randn(4, 2))
+for x, y in DataLoader(data, batch_size=2):
+    pass
+""",
+"dataset_sizes_differ_error": """
+import torch
+from torch.utils.data import TensorDataset
+data = TensorDataset(torch.randn(4, 2), torch.randn(3))
+""",
 "loss_given_list_target_error": """
 import torch
 import torch.nn as nn
@@ -2560,4 +2572,6 @@ ERROR_KINDS = {
     "format_vector_loss_error": "format_tensor",
     "scaled_at_creation_error": "grad_is_none",
     "cat_without_list_error": "tensor_list_expected",
+    "loader_unpacks_two_from_one_error": "unpack_mismatch",
+    "dataset_sizes_differ_error": "shape_mismatch",
 }

@@ -409,3 +409,17 @@ def test_every_warning_lesson_and_note_is_in_the_documented_tables() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "trace-format.md").read_text()
     missing = sorted(kind for kind in kinds if f"`{kind}`" not in doc)
     assert not missing, f"add these kinds to docs/trace-format.md's warning tables: {missing}"
+
+
+def test_a_backward_from_a_loss_rebuilt_from_numbers_is_noted() -> None:
+    source = (
+        "import torch\nw = torch.ones(2, requires_grad=True)\n"
+        "loss = torch.tensor((w * 2).sum().item(), requires_grad=True)\nloss.backward()\n"
+    )
+    namespace = _plain_namespace(source)
+    w, loss = namespace["w"], namespace["loss"]
+    assert isinstance(w, torch.Tensor) and isinstance(loss, torch.Tensor)
+    assert w.grad is None and loss.is_leaf  # PyTorch: the pass reached nothing but the loss
+    assert _notes(source) == [(4, "backward_from_leaf")]
+    # computed from w, it is no leaf and w gets its gradient: nothing to note
+    assert _notes(source.replace("torch.tensor((w * 2).sum().item(), requires_grad=True)", "(w * 2).sum()")) == []

@@ -240,7 +240,7 @@ RULES: tuple[Rule, ...] = (
         r"Size does not match at dimension \d+ expected index|"
         r"Expected input batch_size|target tensor expected|Expected \d+D \(unbatched\) or \d+D|"
         r"Expected target size|Target size \(.*\) must be the same as input size|"
-        r"Expected hidden\[?\d?\]? size|must be equal to input_size",
+        r"Expected hidden\[?\d?\]? size|must be equal to input_size|^Size mismatch between tensors",
         "Tensor shapes do not fit together",
         "The operation received tensors whose shapes are incompatible. (Not an autograd error: "
         "the graph up to here is fine.)",
@@ -249,7 +249,7 @@ RULES: tuple[Rule, ...] = (
         "nn.Conv2d(in_channels, ...) needs input of shape (N, in_channels, H, W), view/reshape "
         "must keep the number of elements, and class targets of cross_entropy are one index per "
         "sample, shape (N,).",
-        types=("RuntimeError", "ValueError"),
+        types=("RuntimeError", "ValueError", "AssertionError"),
     ),
     _rule(
         "detach_view_inplace",
@@ -645,6 +645,17 @@ RULES: tuple[Rule, ...] = (
         "Convert first: torch.from_numpy(a).float() for a NumPy array (float32, like the "
         "layers), torch.tensor(values) for a list, torch.tensor(3.0) for a number.",
         types=("TypeError", "AttributeError"),
+    ),
+    _rule(
+        "unpack_mismatch",
+        r"^(not enough|too many) values to unpack \(expected \d+",
+        "Unpacked into a different number of names than the item holds",
+        "a, b = item (or for x, y in loader) needs exactly as many values as names. A "
+        "TensorDataset of one tensor yields 1-tuples, of two tensors (x, y) pairs; a model's "
+        "forward returns what its return statement gives.",
+        "Print one item to see its structure (print(next(iter(loader)))), then unpack to match: "
+        "for (x,) in loader, or build the dataset from (inputs, targets).",
+        types=("ValueError",),
     ),
     _rule(
         "tensor_list_expected",

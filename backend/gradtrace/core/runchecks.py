@@ -158,3 +158,35 @@ def squashed_twice(rec: Recorder) -> list[tuple[Finding, str]]:
             kind, title, what, fix = lesson
             found.append((Finding(nrec.line, kind, f"{title}: {nrec.name} takes the output of {source.name}.", title, what, fix), nrec.id))
     return found
+
+
+def backward_from_leaf(rec: Recorder) -> list[tuple[Finding, str]]:
+    """(finding, tensor id) for each line whose backward pass started from a leaf tensor: a
+    loss rebuilt from numbers (`torch.tensor(loss.item(), requires_grad=True)`) has no
+    history, so the pass reaches nothing but itself."""
+    found: list[tuple[Finding, str]] = []
+    lines: set[int] = set()
+    for record in rec.passes:
+        line = record["line"]
+        if line is None or line in lines or record["error"] is not None:
+            continue
+        for tid in record["roots"]:
+            trec = rec.tensor_by_num.get(int(tid[1:])) if tid else None
+            t = trec.ref() if trec is not None else None
+            if t is None or t.grad_fn is not None or not t.requires_grad:
+                continue
+            lines.add(line)
+            found.append((Finding(
+                line,
+                "backward_from_leaf",
+                "backward() starts from a leaf: it reaches no other tensor.",
+                "backward() from a tensor with no history",
+                "The tensor backward() starts from was created, not computed: it has no grad_fn "
+                "(for example a loss rebuilt from numbers with torch.tensor(loss.item(), "
+                "requires_grad=True)), so the pass only sets its own .grad and no parameter gets "
+                "a gradient.",
+                "Compute the loss with tensor operations from the parameters, and keep it a tensor: "
+                "no .item(), float() or torch.tensor() on the way.",
+            ), tid))
+            break
+    return found

@@ -375,6 +375,8 @@ def _describe_run(
         rec.emit("warning", note.line, text=note.text, category="gradtrace", tensor=rec.tensor_id(t), hint=explain.hint(note))
     for note, nid in runchecks.squashed_twice(rec):  # softmax into cross_entropy, ...
         rec.emit("warning", note.line, text=note.text, category="gradtrace", node=nid, hint=explain.hint(note))
+    for note, tid in runchecks.backward_from_leaf(rec):  # a loss rebuilt from numbers
+        rec.emit("warning", note.line, text=note.text, category="gradtrace", tensor=tid, hint=explain.hint(note))
     reasons = [f"stdout was cut at {max_stdout_bytes} characters"] if out.overflowed else []
     truncation: dict[str, Any] = {"stdout_truncated": out.overflowed, "reasons": reasons}
     doc = document.build(
