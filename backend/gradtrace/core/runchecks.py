@@ -22,6 +22,15 @@ from gradtrace.core.recorder import Recorder
 MAX_NOTES = 3  # a list of such tensors would otherwise give one note per element
 
 
+def notes(rec: Recorder, named: list[tuple[str, torch.Tensor]], grad_fn: Any) -> list[tuple[Finding, str | None, str | None]]:
+    """Every check's findings, as (finding, node id, tensor id) of what each is about."""
+    found: list[tuple[Finding, str | None, str | None]] = []
+    found += [(f, None, rec.tensor_id(t)) for f, t in consumed_graphs(rec, named, grad_fn)]
+    found += [(f, nid, None) for f, nid in squashed_twice(rec)]
+    found += [(f, None, tid) for f, tid in backward_from_leaf(rec)]
+    return found
+
+
 def consumed_graphs(rec: Recorder, named: list[tuple[str, torch.Tensor]], grad_fn: Any) -> list[tuple[Finding, torch.Tensor]]:
     """(finding, tensor) for each named tensor whose node was built after a backward pass
     freed the saved tensors of a node its graph reaches (and was not itself run by a pass):

@@ -29,6 +29,7 @@ from pydantic_core import PydanticSerializationError
 
 from gradtrace.core import capture, document, errors, explain, failing, globalstate, graph, lint, runchecks
 from gradtrace.core.instrument import instrumented
+from gradtrace.core.lint import Finding
 from gradtrace.core.model import Trace
 from gradtrace.core.recorder import SNIPPET_FILENAME, Limits, Recorder
 
@@ -324,7 +325,7 @@ def _trace_compiled(
     for note in lint.findings(source):  # mistakes that raise nothing, read from the source
         if note.kind == "grad_never_cleared" and not runchecks.added_to_old_grads(rec, note.line):
             continue  # (the run shows no gradient added to an old one: nothing to say)
-        rec.emit("warning", note.line, text=note.text, category="gradtrace", hint=explain.hint(note))
+        _note(rec, note)
     try:
         with graph.quiet():  # ...nor may they run the snippet's code
             return _describe_run(rec, namespace, source, status, failure, out, err, max_stdout_bytes)
@@ -340,6 +341,12 @@ def _trace_compiled(
             with _output_discarded():
                 namespace.clear()
                 failure = None  # its traceback holds the snippet's frames
+
+
+def _note(rec: Recorder, finding: Finding, node: str | None = None, tensor: str | None = None) -> None:
+    """A gradtrace note (category "gradtrace", not written to stderr) with its lesson."""
+    rec.emit("warning", finding.line, text=finding.text, category="gradtrace", node=node, tensor=tensor,
+             hint=explain.hint(finding))
 
 
 def _describe_run(
@@ -371,12 +378,8 @@ def _describe_run(
     # returned: automatic collections would only rescan it. `_traced` re-enables GC.
     gc.disable()
     named = document.collect_names(scopes)
-    for note, t in runchecks.consumed_graphs(rec, named, document.grad_fn_of):  # graphs kept after backward freed them
-        rec.emit("warning", note.line, text=note.text, category="gradtrace", tensor=rec.tensor_id(t), hint=explain.hint(note))
-    for note, nid in runchecks.squashed_twice(rec):  # softmax into cross_entropy, ...
-        rec.emit("warning", note.line, text=note.text, category="gradtrace", node=nid, hint=explain.hint(note))
-    for note, tid in runchecks.backward_from_leaf(rec):  # a loss rebuilt from numbers
-        rec.emit("warning", note.line, text=note.text, category="gradtrace", tensor=tid, hint=explain.hint(note))
+    for note, node, tensor in runchecks.notes(rec, named, document.grad_fn_of):  # read from the run's records
+        _note(rec, note, node, tensor)
     reasons = [f"stdout was cut at {max_stdout_bytes} characters"] if out.overflowed else []
     truncation: dict[str, Any] = {"stdout_truncated": out.overflowed, "reasons": reasons}
     doc = document.build(
