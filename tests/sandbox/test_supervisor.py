@@ -195,7 +195,13 @@ def test_a_cancelled_run_leaves_nothing_behind(sandbox: Sandbox) -> None:
 def test_concurrent_runs_cannot_touch_each_other(sandbox: Sandbox) -> None:
     victim = "import time\ntime.sleep(1.5)\nprint('alive')\n"
     attacker = (
-        "import os, signal, ctypes\nhits = []\n"
+        "import os, signal, ctypes, time\nhits = []\n"
+        # The tracer compiles a snippet on a short-lived thread of the worker; until that thread
+        # has fully exited its id (2) is the worker's own, and kill() on it 'succeeds' (pid 1 of
+        # a namespace ignores its own SIGKILL/SIGSTOP). Only other processes count as hits.
+        "deadline = time.monotonic() + 5\n"
+        "while os.listdir('/proc/self/task') != ['1'] and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
         "for pid in range(2, 5000):  # 1 is the attacker itself (pid 1 of its namespace)\n"
         "    for sig in (signal.SIGKILL, signal.SIGSTOP):\n"
         "        try:\n            os.kill(pid, sig)\n            hits.append(pid)\n        except OSError:\n            pass\n"
