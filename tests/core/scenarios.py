@@ -1922,6 +1922,13 @@ s = (nt * 2).relu()
 s.values().sum().backward()
 print(a.grad.sum(), nt.shape[0])
 """,
+"nested_tensor_leaf": """
+import torch
+nt = torch.nested.nested_tensor([torch.randn(2, 3), torch.randn(4, 3)], requires_grad=True)
+out = nt.sin()
+torch.nested.to_padded_tensor(out, 0.0).sum().backward()
+print(nt.grad.is_nested, [g.shape for g in nt.grad.unbind()])
+""",
 "nested_tensor_saved_hooks": """
 import torch
 a = torch.randn(1, 2, requires_grad=True)

@@ -236,7 +236,7 @@ def check_graph_and_saved(source: str) -> None:
             assert entry is not None, (nid, key, "missing from the trace")
             if isinstance(value, torch.Tensor):
                 assert entry["kind"] == "tensor" and not entry["freed"] and not entry["stale"], (nid, key)
-                assert (entry["shape"], entry["dtype"]) == (list(value.shape), str(value.dtype)), (nid, key)
+                assert (entry["shape"], entry["dtype"]) == (_shape(value), str(value.dtype)), (nid, key)
                 if entry.get("packed"):  # a pack hook holds it: no version (autograd checks none)
                     continue
                 if not value.is_inference():
