@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import io
 import linecache
@@ -88,6 +89,8 @@ def run_plain(source: str, record_order: bool = False) -> PlainRun:
     # Process-wide switches a scenario may flip, put back so later tests start clean.
     anomaly = (torch.is_anomaly_enabled(), torch.is_anomaly_check_nan_enabled())
     dtype, grad = torch.get_default_dtype(), torch.is_grad_enabled()
+    # ...and the interpreter's own tables, which a hostile scenario replaces (`builtins.len`).
+    names, table, modules = dict(builtins.__dict__), sys.modules, dict(sys.modules)
     try:
         # stdin empty, as for `python file.py < /dev/null` (how the tracer runs a snippet;
         # pytest's own stdin raises OSError on read).
@@ -96,6 +99,11 @@ def run_plain(source: str, record_order: bool = False) -> PlainRun:
     except BaseException as e:  # noqa: BLE001 - the snippet's outcome is what we compare
         exc = e
     finally:
+        builtins.__dict__.update(names)  # first: the lines below may call a builtin
+        for name in builtins.__dict__.keys() - names.keys():
+            del builtins.__dict__[name]
+        sys.modules = table
+        table.update(modules)
         autograd_mod._engine_run_backward = original
         torch.autograd.set_detect_anomaly(*anomaly)
         torch.set_default_dtype(dtype)

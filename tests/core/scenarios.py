@@ -1929,6 +1929,30 @@ out = nt.sin()
 torch.nested.to_padded_tensor(out, 0.0).sum().backward()
 print(nt.grad.is_nested, [g.shape for g in nt.grad.unbind()])
 """,
+"snippet_replaces_builtins": """
+import builtins
+import sys
+import torch
+x = torch.ones(3, requires_grad=True)
+y = (x * 2).sum()
+y.backward()
+builtins.len = lambda obj: 0
+builtins.isinstance = lambda *args: False
+builtins.str = lambda *args: "str"
+del builtins.getattr
+sys.modules.clear()
+""",
+"builtin_replaced_before_backward": """
+import builtins
+import torch
+x = torch.ones(3, requires_grad=True)
+y = (x * 2).sum()
+builtins.len = lambda obj: 0
+try:
+    y.backward()
+except RuntimeError as e:
+    print("backward failed:", e)
+""",
 "nested_tensor_saved_hooks": """
 import torch
 a = torch.randn(1, 2, requires_grad=True)

@@ -343,6 +343,29 @@ print(x.grad)
     assert (torch.rand(1).item(), random.random(), np.random.rand()) == expected
 
 
+def test_replaced_builtins_and_modules_are_given_back_and_the_graph_is_kept() -> None:
+    import builtins
+    import json
+    import sys
+
+    src = """import builtins, sys, torch
+x = torch.ones(2, requires_grad=True)
+(x * 3).sum().backward()
+builtins.len = lambda obj: 0
+builtins.print = None
+builtins.extra = 1
+del builtins.sorted
+sys.modules['json'] = None
+sys.modules = {}
+"""
+    names, modules = dict(vars(builtins)), dict(sys.modules)
+    t = _trace(src)
+    assert t["status"] == "ok", t["error"]
+    assert [n["name"] for n in t["nodes"]] == ["torch::autograd::AccumulateGrad", "MulBackward0", "SumBackward0"]
+    assert dict(vars(builtins)) == names
+    assert sys.modules["json"] is json and modules.items() <= sys.modules.items()
+
+
 def test_a_snippet_that_breaks_the_tracer_still_gets_a_trace() -> None:
     # Replacing something the document is read with is the snippet's own business: the
     # result says so (and keeps its output) instead of failing the trace.

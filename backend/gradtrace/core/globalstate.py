@@ -8,6 +8,7 @@ streams reseeded (the tracer seeds them so that traces are deterministic).
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import random
@@ -54,6 +55,31 @@ def given_back(argv0: str) -> Iterator[None]:
         for restore in _RESTORERS:
             with contextlib.suppress(Exception):
                 restore(saved)
+
+
+# Bound now: a snippet can rebind `builtins.vars` as easily as anything else.
+_BUILTINS = builtins.__dict__
+
+
+class interpreter_kept:
+    """Give back the builtins and the module table as they were before the body.
+
+    `builtins.len = ...`, `del builtins.isinstance` or `sys.modules.clear()` in a snippet
+    would break the tracer's own reading of the run (and, under the Python API, the host).
+    Modules the snippet imported stay, as after any import. A class, not a generator: on the
+    way out nothing may call a builtin (contextlib's exit calls `next`) before they are back.
+    """
+
+    def __enter__(self) -> None:
+        self.names = dict(_BUILTINS)
+        self.table, self.modules = sys.modules, dict(sys.modules)
+
+    def __exit__(self, *exc_info: object) -> None:
+        for name in _BUILTINS.keys() - self.names.keys():
+            del _BUILTINS[name]
+        _BUILTINS.update(self.names)
+        sys.modules = self.table
+        self.table.update(self.modules)
 
 
 def _dtype(saved: dict[str, Any]) -> None:

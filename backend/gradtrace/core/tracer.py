@@ -303,7 +303,8 @@ def _trace_compiled(
         # recursion fails, or not, where it would in plain Python.
         sys.setrecursionlimit(recursion_limit + _stack_depth() + _FRAMES_PER_CALL)
         try:
-            exec(code, namespace)
+            with globalstate.interpreter_kept():  # given back before any of our code runs on
+                exec(code, namespace)
         except capture.SoftTimeout as exc:
             status, failure = "timeout", exc
         except capture.OutputLimit as exc:
