@@ -39,7 +39,8 @@ def run_plain(source: str, record_order: bool = False) -> PlainRun:
     torch.manual_seed(0)
     random.seed(0)
     namespace: dict[str, Any] = {"__name__": "__main__"}
-    out = io.StringIO()
+    # A text stream over bytes, as stdout is for `python file.py > out` (it has a .buffer).
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
     orders: list[list[str]] = []
     original = torch.autograd.graph._engine_run_backward
     import torch.autograd as autograd_mod
@@ -108,7 +109,13 @@ def run_plain(source: str, record_order: bool = False) -> PlainRun:
         torch.autograd.set_detect_anomaly(*anomaly)
         torch.set_default_dtype(dtype)
         torch.set_grad_enabled(grad)
-    return PlainRun(namespace=namespace, exception=exc, stdout=out.getvalue(), order=orders)
+    return PlainRun(namespace=namespace, exception=exc, stdout=_text(out), order=orders)
+
+
+def _text(stream: io.TextIOWrapper) -> str:
+    raw = stream.buffer
+    assert isinstance(raw, io.BytesIO)
+    return raw.getvalue().decode("utf-8", "replace")
 
 
 @contextlib.contextmanager

@@ -1953,6 +1953,50 @@ try:
 except RuntimeError as e:
     print("backward failed:", e)
 """,
+"snippet_objects_that_lie_to_readers": """
+import torch
+class Liar:
+    @property
+    def __class__(self):
+        return torch.Tensor
+    def __getattr__(self, name):
+        raise RuntimeError("no " + name)
+class Counting(list):
+    def __getitem__(self, i):
+        print("getitem", i)
+        return list.__getitem__(self, i)
+class Loud(dict):
+    def items(self):
+        print("items")
+        return dict.items(self)
+class Key(str):
+    def __repr__(self):
+        print("repr")
+        return "key"
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(2, 1)
+    def named_modules(self, *args, **kwargs):
+        print("named_modules")
+        return super().named_modules(*args, **kwargs)
+liar = Liar()
+x = torch.ones(2, requires_grad=True)
+parts = Counting([x * 2, x * 3])
+heads = Loud({Key("a"): x * 4, 1: x * 5})
+globals()[7] = x * 6
+net = Net()
+net(x).sum().backward()
+print(x.grad)
+""",
+"stdout_bytes": """
+import sys
+import torch
+x = torch.ones(2, requires_grad=True)
+sys.stdout.buffer.write(b"caf\\xc3\\xa9\\n")
+sys.stdout.buffer.flush()
+print(sys.stdout.encoding)
+""",
 "nested_tensor_saved_hooks": """
 import torch
 a = torch.randn(1, 2, requires_grad=True)

@@ -16,9 +16,9 @@ from tests.core.scenarios import ERROR_KINDS, SCENARIOS
 def _named_tensors(namespace: dict[str, Any]) -> dict[str, torch.Tensor]:
     out: dict[str, torch.Tensor] = {}
     for var, value in namespace.items():
-        if var.startswith("__"):
+        if not isinstance(var, str) or var.startswith("__"):
             continue
-        if isinstance(value, torch.Tensor):
+        if issubclass(type(value), torch.Tensor):  # (not an object whose __class__ says so)
             out[var] = value
         elif isinstance(value, torch.nn.Module):
             for name, p in value.named_parameters(prefix=var):

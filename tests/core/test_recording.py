@@ -343,7 +343,7 @@ print(x.grad)
     assert (torch.rand(1).item(), random.random(), np.random.rand()) == expected
 
 
-def test_replaced_builtins_and_modules_are_given_back_and_the_graph_is_kept() -> None:
+def test_replaced_builtins_modules_and_torch_names_are_given_back_and_the_graph_is_kept() -> None:
     import builtins
     import json
     import sys
@@ -357,25 +357,38 @@ builtins.extra = 1
 del builtins.sorted
 sys.modules['json'] = None
 sys.modules = {}
+torch.is_grad_enabled = None
+torch.Tensor.__repr__ = lambda self: 'hacked'
+del torch.Tensor.backward
+torch.nn.Module.__call__ = None
 """
+    import torch
+
     names, modules = dict(vars(builtins)), dict(sys.modules)
+    torch_names, tensor_attrs, module_attrs = dict(vars(torch)), dict(vars(torch.Tensor)), dict(vars(torch.nn.Module))
     t = _trace(src)
     assert t["status"] == "ok", t["error"]
     assert [n["name"] for n in t["nodes"]] == ["torch::autograd::AccumulateGrad", "MulBackward0", "SumBackward0"]
     assert dict(vars(builtins)) == names
     assert sys.modules["json"] is json and modules.items() <= sys.modules.items()
+    assert torch_names.items() <= vars(torch).items()
+    assert dict(vars(torch.Tensor)) == tensor_attrs and dict(vars(torch.nn.Module)) == module_attrs
 
 
 def test_a_snippet_that_breaks_the_tracer_still_gets_a_trace() -> None:
     # Replacing something the document is read with is the snippet's own business: the
-    # result says so (and keeps its output) instead of failing the trace.
-    import torch.nn as nn
+    # result says so (and keeps its output) instead of failing the trace. (torch's public
+    # names and the builtins are given back; the tracer's own modules are not.)
+    from gradtrace.core import document
 
-    original = nn.Module.named_modules
+    original = document.summarize
     try:
-        t = _trace("import torch.nn as nn\nm = nn.Linear(2, 2)\nprint('before')\nnn.Module.named_modules = None\n")
+        t = _trace(
+            "import torch\nm = torch.nn.Linear(2, 2)\nprint('before')\n"
+            "import gradtrace.core.document\ngradtrace.core.document.summarize = None\n"
+        )
     finally:
-        nn.Module.named_modules = original  # type: ignore[method-assign]
+        document.summarize = original
     assert t["status"] == "error" and t["error"]["kind"] == "tracer_broken"
     assert t["error"]["type"] == "TracerError" and "TypeError" in t["error"]["message"]
     assert t["stdout"] == "before\n" and t["events"][-1]["kind"] == "error"

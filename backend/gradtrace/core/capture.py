@@ -32,6 +32,22 @@ class SoftTimeout(BaseException):
     """The snippet ran past its soft time limit."""
 
 
+class _BytesSide(io.RawIOBase):
+    """The binary side of a CapturedStream: bytes are decoded as UTF-8 (undecodable ones as
+    U+FFFD, since the document is text) and captured with the rest."""
+
+    def __init__(self, text: CapturedStream) -> None:
+        self.text = text
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        data = bytes(memoryview(b))
+        self.text.write(data.decode("utf-8", "replace"))
+        return len(data)
+
+
 class CapturedStream(io.TextIOBase):
     """A text stream that keeps at most `limit` characters and reports printed lines."""
 
@@ -46,8 +62,15 @@ class CapturedStream(io.TextIOBase):
         self.pending = ""
         self.overflowed = False
 
+    encoding = "utf-8"  # what a pipe's stdout has here (libraries branch on it)
+
     def writable(self) -> bool:
         return True
+
+    @property
+    def buffer(self) -> _BytesSide:
+        """`sys.stdout.buffer`, for snippets that write bytes; kept as (decoded) text."""
+        return _BytesSide(self)
 
     def write(self, s: str) -> int:
         if not isinstance(s, str):

@@ -15,7 +15,7 @@ import orjson
 import torch
 
 from gradtrace.core import graph
-from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder, scope_items
+from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder, scope_items, submodules
 from gradtrace.core.summary import shape_of, summarize
 
 
@@ -24,7 +24,7 @@ def collect_names(scopes: list[dict[str, Any]]) -> list[tuple[str, torch.Tensor]
     found: list[tuple[str, torch.Tensor]] = []
     for scope in scopes:
         for var, value in scope_items(scope):
-            if isinstance(value, torch.Tensor):
+            if issubclass(type(value), torch.Tensor):
                 found.append((var, value))
             else:
                 found.extend(_module_tensors(var, value))
@@ -33,15 +33,15 @@ def collect_names(scopes: list[dict[str, Any]]) -> list[tuple[str, torch.Tensor]
 
 def _module_tensors(prefix: str, module: torch.nn.Module) -> list[tuple[str, torch.Tensor]]:
     out: list[tuple[str, torch.Tensor]] = []
-    for sub_name, sub in module.named_modules(prefix=prefix):
-        for pname, p in sub._parameters.items():
+    for sub_name, sub in submodules(prefix, module):
+        for pname, p in dict.items(vars(sub).get("_parameters") or {}):
             if p is not None:
                 out.append((f"{sub_name}.{pname}", p))
-        for bname, b in sub._buffers.items():
+        for bname, b in dict.items(vars(sub).get("_buffers") or {}):
             if b is not None:
                 out.append((f"{sub_name}.{bname}", b))
         for attr, v in vars(sub).items():
-            if isinstance(v, torch.Tensor) and not attr.startswith("_"):
+            if issubclass(type(v), torch.Tensor) and type(attr) is str and not attr.startswith("_"):
                 out.append((f"{sub_name}.{attr}", v))
     return out
 

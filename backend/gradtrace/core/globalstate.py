@@ -59,20 +59,28 @@ def given_back(argv0: str) -> Iterator[None]:
 
 # Bound now: a snippet can rebind `builtins.vars` as easily as anything else.
 _BUILTINS = builtins.__dict__
+# What the tracer (and torch's own Python code) calls after the run, which a snippet can
+# reassign: `torch.is_grad_enabled = None`, `torch.Tensor.__repr__ = ...`.
+_MODULES = (torch, torch.autograd, torch.autograd.graph, torch.nn, torch.nn.functional)
+_CLASSES = (torch.Tensor, torch.nn.Parameter, torch.nn.Module, torch.autograd.Function)
 
 
 class interpreter_kept:
-    """Give back the builtins and the module table as they were before the body.
+    """Give back the builtins, the module table and torch's public namespaces as they were
+    before the body.
 
-    `builtins.len = ...`, `del builtins.isinstance` or `sys.modules.clear()` in a snippet
-    would break the tracer's own reading of the run (and, under the Python API, the host).
-    Modules the snippet imported stay, as after any import. A class, not a generator: on the
-    way out nothing may call a builtin (contextlib's exit calls `next`) before they are back.
+    `builtins.len = ...`, `sys.modules.clear()` or `torch.is_grad_enabled = None` in a
+    snippet would break the tracer's own reading of the run, and under the Python API the
+    host would keep them. Names the snippet added to torch stay (torch adds submodules as
+    they are imported); added builtins go. A class, not a generator: on the way out nothing
+    may call a builtin (contextlib's exit calls `next`) before they are back.
     """
 
     def __enter__(self) -> None:
         self.names = dict(_BUILTINS)
         self.table, self.modules = sys.modules, dict(sys.modules)
+        self.spaces = [dict(vars(m)) for m in _MODULES]
+        self.attrs = [dict(vars(c)) for c in _CLASSES]
 
     def __exit__(self, *exc_info: object) -> None:
         for name in _BUILTINS.keys() - self.names.keys():
@@ -80,6 +88,16 @@ class interpreter_kept:
         _BUILTINS.update(self.names)
         sys.modules = self.table
         self.table.update(self.modules)
+        for module, space in zip(_MODULES, self.spaces, strict=True):
+            vars(module).update(space)
+        for cls, attrs in zip(_CLASSES, self.attrs, strict=True):
+            now = vars(cls)
+            for name, value in attrs.items():
+                if now.get(name, _MISSING) is not value:
+                    setattr(cls, name, value)
+
+
+_MISSING = object()
 
 
 def _dtype(saved: dict[str, Any]) -> None:

@@ -27,27 +27,66 @@ _TAG_KEY = "gradtrace"
 _MAX_ITEMS_PER_CONTAINER = 64
 
 
+_NAMED_KINDS = (torch.Tensor, torch.nn.Module)
+_KEY_TYPES = (str, int, bool)
+
+
+def _nameable(value: Any) -> bool:
+    # type(), not isinstance(): an object's `__class__` is whatever it says it is.
+    return issubclass(type(value), _NAMED_KINDS)
+
+
+def _head(seq: list[Any] | tuple[Any, ...], n: int) -> list[Any] | tuple[Any, ...]:
+    if isinstance(seq, list):
+        return list.__getitem__(seq, slice(0, n))
+    return tuple.__getitem__(seq, slice(0, n))
+
+
 def scope_items(scope: dict[str, Any]) -> list[tuple[str, Any]]:
     """(name, value) for the tensors and modules a learner can name in `scope`: its variables
     and, one level down, the items of its lists, tuples and dicts (`layers[0]`,
-    `heads['a']`; at most 64 per container), in a stable order."""
+    `heads['a']`; at most 64 per container), in a stable order.
+
+    Reads through the base types' own methods, so none of the snippet's code runs (a list
+    subclass's `__getitem__`, a dict subclass's `items`, a key's `__repr__`)."""
     found: list[tuple[str, Any]] = []
-    for var, value in list(scope.items()):
-        if var.startswith("__"):
+    for var, value in list(dict.items(scope)):
+        if type(var) is not str or var.startswith("__"):  # globals()[1] = ... is allowed
             continue
-        if isinstance(value, torch.Tensor | torch.nn.Module):
+        if _nameable(value):
             found.append((var, value))
         elif isinstance(value, list | tuple):
-            for i, v in enumerate(value[:_MAX_ITEMS_PER_CONTAINER]):
-                if isinstance(v, torch.Tensor | torch.nn.Module):
+            head = _head(value, _MAX_ITEMS_PER_CONTAINER)
+            for i, v in enumerate(head):
+                if _nameable(v):
                     found.append((f"{var}[{i}]", v))
         elif isinstance(value, dict):
-            for i, (k, v) in enumerate(value.items()):
+            for i, (k, v) in enumerate(dict.items(value)):
                 if i >= _MAX_ITEMS_PER_CONTAINER:
                     break
-                if isinstance(v, torch.Tensor | torch.nn.Module) and isinstance(k, str | int):
+                if _nameable(v) and type(k) in _KEY_TYPES:
                     found.append((f"{var}[{k!r}]", v))
     return found
+
+
+def submodules(prefix: str, module: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """`module.named_modules(prefix=prefix)`, read from the `_modules` dicts themselves: a
+    subclass may override named_modules, `__getattr__` or `__hash__` with the snippet's code,
+    which must not run again here. Pre-order, each module once, no recursion."""
+    out: list[tuple[str, torch.nn.Module]] = []
+    seen: set[int] = set()  # (ids only to skip repeats, never written out)
+    todo = [(prefix, module)]
+    while todo:
+        name, mod = todo.pop()
+        if id(mod) in seen:
+            continue
+        seen.add(id(mod))
+        out.append((name, mod))
+        children = vars(mod).get("_modules") or {}
+        for child_name, child in reversed(list(dict.items(children))):
+            if issubclass(type(child), torch.nn.Module):
+                todo.append((f"{name}.{child_name}" if name else child_name, child))
+    return out
 
 
 @dataclass(slots=True)
@@ -226,7 +265,7 @@ class Recorder:
         for scope in scopes:
             for var, value in scope_items(scope):
                 if isinstance(value, torch.nn.Module) and var != "self":
-                    for sub, mod in value.named_modules(prefix=var):
+                    for sub, mod in submodules(var, value):
                         known = self.module_names.get(id(mod))
                         if known is None or known[0]() is not mod or known[1].startswith("<"):
                             self.module_names[id(mod)] = (weakref.ref(mod), sub)
