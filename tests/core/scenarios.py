@@ -1955,6 +1955,11 @@ except RuntimeError as e:
 """,
 "snippet_objects_that_lie_to_readers": """
 import torch
+# Every method below fails once the snippet is over: reading the results must call none.
+finished = False
+def check():
+    if finished:
+        raise RuntimeError("snippet code ran after the snippet")
 class Liar:
     @property
     def __class__(self):
@@ -1963,22 +1968,22 @@ class Liar:
         raise RuntimeError("no " + name)
 class Counting(list):
     def __getitem__(self, i):
-        print("getitem", i)
+        check()
         return list.__getitem__(self, i)
 class Loud(dict):
     def items(self):
-        print("items")
+        check()
         return dict.items(self)
 class Key(str):
     def __repr__(self):
-        print("repr")
+        check()
         return "key"
 class Net(torch.nn.Module):
     def __init__(self):
         super().__init__()
         self.fc = torch.nn.Linear(2, 1)
     def named_modules(self, *args, **kwargs):
-        print("named_modules")
+        check()
         return super().named_modules(*args, **kwargs)
 liar = Liar()
 x = torch.ones(2, requires_grad=True)
@@ -1988,6 +1993,7 @@ globals()[7] = x * 6
 net = Net()
 net(x).sum().backward()
 print(x.grad)
+finished = True
 """,
 "stdout_bytes": """
 import sys
