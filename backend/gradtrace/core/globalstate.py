@@ -63,6 +63,7 @@ _BUILTINS = builtins.__dict__
 # reassign: `torch.is_grad_enabled = None`, `torch.Tensor.__repr__ = ...`.
 _MODULES = (torch, torch.autograd, torch.autograd.graph, torch.nn, torch.nn.functional)
 _CLASSES = (torch.Tensor, torch.nn.Parameter, torch.nn.Module, torch.autograd.Function)
+_MISSING = object()
 
 
 class interpreter_kept:
@@ -95,9 +96,6 @@ class interpreter_kept:
             for name, value in attrs.items():
                 if now.get(name, _MISSING) is not value:
                     setattr(cls, name, value)
-
-
-_MISSING = object()
 
 
 def _dtype(saved: dict[str, Any]) -> None:
