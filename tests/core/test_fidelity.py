@@ -21,8 +21,13 @@ def _named_tensors(namespace: dict[str, Any]) -> dict[str, torch.Tensor]:
         if issubclass(type(value), torch.Tensor):  # (not an object whose __class__ says so)
             out[var] = value
         elif isinstance(value, torch.nn.Module):
-            for name, p in value.named_parameters(prefix=var):
-                out[name] = p
+            # nn.Module's own walk: the snippet's override of named_modules may refuse by now.
+            seen: set[int] = set()
+            for prefix, module in torch.nn.Module.named_modules(value, prefix=var):
+                for name, p in module._parameters.items():
+                    if p is not None and id(p) not in seen:
+                        seen.add(id(p))
+                        out[f"{prefix}.{name}"] = p
     return out
 
 
