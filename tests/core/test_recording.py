@@ -297,6 +297,15 @@ def test_the_snippet_is_main_as_in_plain_python(src: str, tmp_path: Any) -> None
     assert sys.modules["__main__"] is main  # given back after the snippet
 
 
+def _process_hooks() -> tuple[Any, ...]:
+    import gc
+    import sys
+    import threading
+
+    return (sys.excepthook, sys.displayhook, sys.unraisablehook, threading.excepthook, list(gc.callbacks),
+            sys.gettrace(), sys.getprofile(), threading.gettrace())
+
+
 def test_a_trace_leaves_the_calling_process_as_it_was() -> None:
     # The Python API runs snippets in the caller's process (a notebook): settings the
     # snippet changes, and the random streams the tracer seeds, are given back.
@@ -319,13 +328,20 @@ torch.use_deterministic_algorithms(True)
 torch.set_num_threads(1)
 os.chdir("/")
 sys.path.append("/nowhere")
+import threading
+threading.excepthook = None
+sys.excepthook = sys.displayhook = sys.unraisablehook = None
+gc.callbacks.append(lambda phase, info: None)
+sys.setprofile(lambda frame, event, arg: None)
+threading.settrace(print)
 x = torch.ones(2, requires_grad=True)
 (x * 3).sum().backward()
 print(x.grad)
 """
     before = (torch.get_default_dtype(), torch.is_anomaly_enabled(), torch.are_deterministic_algorithms_enabled(),
               torch.get_num_threads(), torch._tensor_str.PRINT_OPTS.precision, os.getcwd(), list(sys.path),
-              list(sys.argv), torch._C._len_torch_function_stack(), gc.get_threshold(), gc.isenabled())
+              list(sys.argv), torch._C._len_torch_function_stack(), gc.get_threshold(), gc.isenabled(),
+              _process_hooks())
     torch.manual_seed(123)
     random.seed(123)
     np.random.seed(123)
@@ -338,8 +354,10 @@ print(x.grad)
     assert t["stdout"] == "['<snippet>']\ntensor([3., 3.])\n"  # argv as for `python <snippet>`
     after = (torch.get_default_dtype(), torch.is_anomaly_enabled(), torch.are_deterministic_algorithms_enabled(),
              torch.get_num_threads(), torch._tensor_str.PRINT_OPTS.precision, os.getcwd(), list(sys.path),
-             list(sys.argv), torch._C._len_torch_function_stack(), gc.get_threshold(), gc.isenabled())
+             list(sys.argv), torch._C._len_torch_function_stack(), gc.get_threshold(), gc.isenabled(),
+             _process_hooks())
     assert after == before
+    assert trace_source("x = 1\n").status == "ok"  # (a thread can start: the tracer compiles on one)
     assert (torch.rand(1).item(), random.random(), np.random.rand()) == expected
 
 

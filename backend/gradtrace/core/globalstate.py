@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import gc
 import os
 import random
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,6 +48,7 @@ def given_back(argv0: str) -> Iterator[None]:
         "print": _print_options(),
         "rng": (torch.get_rng_state(), random.getstate(), numpy.random.get_state() if numpy else None),
         "sys": (list(sys.argv), list(sys.path), _cwd()),
+        "hooks": _hooks_now(),
     }
     sys.argv = [argv0]
     try:
@@ -96,6 +99,34 @@ class interpreter_kept:
             for name, value in attrs.items():
                 if now.get(name, _MISSING) is not value:
                     setattr(cls, name, value)
+
+
+def _hooks_now() -> dict[str, Any]:
+    return {
+        "sys": {name: getattr(sys, name) for name in _SYS_HOOKS},
+        "thread": threading.excepthook,
+        "gc": list(gc.callbacks),
+        "trace": (sys.gettrace(), sys.getprofile(), threading.gettrace(), threading.getprofile()),
+    }
+
+
+# `threading.excepthook = None` makes every later Thread fail to start (the tracer compiles
+# on one); a `sys.excepthook` or trace function left behind would change the host's errors
+# and speed.
+_SYS_HOOKS = ("excepthook", "displayhook", "unraisablehook", "breakpointhook")
+
+
+def _hooks(saved: dict[str, Any]) -> None:
+    before = saved["hooks"]
+    for name, hook in before["sys"].items():
+        setattr(sys, name, hook)
+    threading.excepthook = before["thread"]
+    gc.callbacks[:] = before["gc"]
+    trace, profile, thread_trace, thread_profile = before["trace"]
+    sys.settrace(trace)
+    sys.setprofile(profile)
+    threading.settrace(thread_trace)
+    threading.setprofile(thread_profile)
 
 
 def _dtype(saved: dict[str, Any]) -> None:
@@ -153,4 +184,4 @@ def _sys(saved: dict[str, Any]) -> None:
         os.chdir(cwd)
 
 
-_RESTORERS = (_dtype, _device, _anomaly, _deterministic, _matmul, _threads, _print, _rng, _sys)
+_RESTORERS = (_hooks, _dtype, _device, _anomaly, _deterministic, _matmul, _threads, _print, _rng, _sys)
