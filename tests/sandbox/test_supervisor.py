@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from gradtrace.core.model import Event, Trace
 from gradtrace.sandbox import Overloaded, RunLimits, SandboxLimits, SandboxUnavailable, Supervisor
+from tests.core.oracle import graph_names
 
 from .conftest import LoopThread, Sandbox, processes, start_sandbox
 
@@ -190,6 +192,20 @@ def test_a_cancelled_run_leaves_nothing_behind(sandbox: Sandbox) -> None:
     sandbox.loop.call(scenario())
     assert not sandbox.run_processes()
     assert sandbox.run("print(1)")["status"] == "ok"
+
+
+def test_a_snippet_that_breaks_the_interpreter_still_gets_its_graph(sandbox: Sandbox) -> None:
+    # In a worker these used to crash the tracer (tagged tracer_crashed) or the process
+    # (SIGSEGV after sys.modules.clear()), losing the graph.
+    result = sandbox.run(
+        "import builtins, sys, torch\nx = torch.ones(3, requires_grad=True)\ny = (x * 3).sum()\ny.backward()\n"
+        "builtins.len = lambda obj: 0\nbuiltins.isinstance = lambda *a: False\nbuiltins.str = None\n"
+        "torch.is_grad_enabled = None\nsys.modules.clear()\n"
+    )
+    assert result["status"] == "ok", result["error"]
+    x = torch.ones(3, requires_grad=True)
+    y = (x * 3).sum()
+    assert sorted(n["name"] for n in result["nodes"]) == graph_names(y.grad_fn)
 
 
 def test_concurrent_runs_cannot_touch_each_other(sandbox: Sandbox) -> None:
