@@ -101,6 +101,12 @@ class interpreter_kept:
                     setattr(cls, name, value)
 
 
+# `threading.excepthook = None` makes every later Thread fail to start (the tracer compiles
+# on one); a `sys.excepthook` or trace function left behind would change the host's errors
+# and speed.
+_SYS_HOOKS = ("excepthook", "displayhook", "unraisablehook", "breakpointhook")
+
+
 def _hooks_now() -> dict[str, Any]:
     return {
         "sys": {name: getattr(sys, name) for name in _SYS_HOOKS},
@@ -108,12 +114,6 @@ def _hooks_now() -> dict[str, Any]:
         "gc": list(gc.callbacks),
         "trace": (sys.gettrace(), sys.getprofile(), threading.gettrace(), threading.getprofile()),
     }
-
-
-# `threading.excepthook = None` makes every later Thread fail to start (the tracer compiles
-# on one); a `sys.excepthook` or trace function left behind would change the host's errors
-# and speed.
-_SYS_HOOKS = ("excepthook", "displayhook", "unraisablehook", "breakpointhook")
 
 
 def _hooks(saved: dict[str, Any]) -> None:
