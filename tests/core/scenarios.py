@@ -64,6 +64,35 @@ y = x.exp()
 y.backward()
 y.backward()
 """,
+    "rnn_hidden_state_carried_error": """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+cell = nn.RNNCell(2, 3)
+h = torch.zeros(1, 3)
+opt = torch.optim.SGD(cell.parameters(), lr=0.1)
+for step in range(3):
+    h = cell(torch.randn(1, 2), h)
+    loss = h.pow(2).sum()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+""",
+    "rnn_hidden_state_detached": """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+cell = nn.RNNCell(2, 3)
+h = torch.zeros(1, 3)
+opt = torch.optim.SGD(cell.parameters(), lr=0.1)
+for step in range(3):
+    h = cell(torch.randn(1, 2), h)
+    loss = h.pow(2).sum()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    h = h.detach()
+""",
     "inplace_version_error": """
 import torch
 a = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)

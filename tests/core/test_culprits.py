@@ -62,6 +62,26 @@ def test_backward_twice_pins_freed_node_and_first_pass() -> None:
     assert second["error"]["kind"] == "backward_twice"
 
 
+def test_backward_into_an_earlier_iterations_graph_says_detach() -> None:
+    # PyTorch's own verdict: the carried hidden state fails at the second backward, the
+    # detached one runs; the trace tells the two apart from its records.
+    plain = run_plain(SCENARIOS["rnn_hidden_state_carried_error"])
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 12
+    assert run_plain(SCENARIOS["rnn_hidden_state_detached"]).exception is None
+    t = _trace(SCENARIOS["rnn_hidden_state_carried_error"])
+    err = t["error"]
+    assert (err["kind"], err["line"], err["related_line"]) == ("backward_twice", 12, 12)
+    node = _node(t, err["node"])
+    assert (node["name"], node["line"]) == ("TanhBackward0", 9)
+    assert err["node"] in t["backward_passes"][0]["freed"]  # the first iteration's
+    assert err["explanation"]["title"] == "Backward into an earlier iteration's graph"
+    assert "h = h.detach()" in err["explanation"]["fix"]
+    assert "line 9 takes it as an input" in err["explanation"]["what"]
+    # A graph reused as it was built (no line ran again) keeps the general lesson.
+    once = _trace(SCENARIOS["backward_twice_error"])["error"]["explanation"]
+    assert once["title"] == "Backward through a graph whose buffers were already freed"
+
+
 def test_derived_parameter_in_init_pins_sigmoid_node() -> None:
     src = """
 import torch

@@ -230,6 +230,53 @@ def _failed_call_tensor(rec: Recorder, pred: Any = None) -> str | None:
     return None
 
 
+def _carried_explanation(rec: Recorder, node: str | None, freed_by_line: int | None) -> dict[str, str] | None:
+    """The lesson for a backward into an earlier iteration's graph, or None.
+
+    When the freed node's own line built the same kind of node again after the free, the
+    code ran again (a loop) and the new graph still leads into the old one: a tensor from the
+    earlier iteration (an RNN's hidden state, a running total) was carried over. Recomputing
+    it in the loop, the general advice, is then already done; detaching it is the fix.
+    """
+    num = int(node[1:]) if node else None
+    old = rec.nodes.get(num) if num is not None else None
+    freed = rec.freed_at.get(num) if num is not None else None
+    if old is None or old.line is None or freed is None:
+        return None
+    later = [n for n in rec.nodes.values() if n.created_event is not None and n.created_event > freed]
+    if not any(n.line == old.line and n.name == old.name for n in later):
+        return None
+    # The line where a new node takes an input from a node built before the free.
+    bridge = None
+    for n in later:
+        for _, target, _ in n.edges:
+            t = rec.nodes.get(target)
+            if t is not None and t.created_event is not None and t.created_event < freed and t.kind != "accumulate_grad":
+                bridge = n.line
+                break
+        if bridge is not None:
+            break
+    by = f"the backward() at line {freed_by_line}" if freed_by_line is not None else "an earlier backward()"
+    uses = f" (line {bridge} takes it as an input)" if bridge is not None else ""
+    return {
+        "title": "Backward into an earlier iteration's graph",
+        "what": (
+            f"This pass reached {old.name} from line {old.line}, built in an earlier iteration: "
+            f"{by} already ran it and freed the tensors it saved. Line {old.line} has built a "
+            f"fresh {old.name} since, but a tensor from the earlier iteration still feeds the "
+            f"new graph{uses}, so backward follows its history into the old, freed graph. "
+            "Typical causes: an RNN's hidden state, or a running total, carried from one "
+            "iteration to the next."
+        ),
+        "fix": (
+            "Cut the carried tensor off its history once an iteration's backward() is done: "
+            "h = h.detach() (truncated backpropagation through time), or keep numbers instead "
+            "of graphs for totals (total += loss.item()). retain_graph=True would silence the "
+            "error, but every step would then backpropagate through all the earlier ones."
+        ),
+    }
+
+
 def _odd_dtype_tensor(rec: Recorder) -> str | None:
     """Of the failed call's tensors, the one whose dtype the others do not share: the input
     (a float64 array, an int target), not the model's parameters. Ties go to data, that is
@@ -257,6 +304,9 @@ def _pin(
             if earlier["index"] < p["index"] and node in earlier["freed"]:
                 err["related_line"] = earlier["line"]
                 break
+        carried = _carried_explanation(rec, node, err["related_line"])
+        if carried is not None:
+            err["explanation"] = carried
     elif kind == "inplace_version" or (kind in ("saved_view_inplace", "view_no_grad_inplace") and p is not None):
         # In backward, a stale saved view fails with its own message; the node that saved it
         # was flagged stale before the pass, like any other.
