@@ -82,6 +82,23 @@ def test_backward_into_an_earlier_iterations_graph_says_detach() -> None:
     assert once["title"] == "Backward through a graph whose buffers were already freed"
 
 
+@pytest.mark.parametrize(
+    ("call", "argument"),
+    [("torch.autograd.grad(out, x)", "grad_outputs"), ("torch.autograd.backward(out)", "grad_tensors")],
+)
+def test_nonscalar_output_fix_names_the_calls_own_argument(call: str, argument: str) -> None:
+    src = f"import torch\nx = torch.randn(3, requires_grad=True)\nout = x * 2\n{call}\n"
+    assert isinstance(run_plain(src).exception, RuntimeError)
+    err = _trace(src)["error"]
+    assert (err["kind"], err["line"]) == ("nonscalar_backward", 4)
+    assert argument in err["explanation"]["title"]
+    # Both fixes the explanation gives run under plain PyTorch in place of the failing call.
+    fixes = re.findall(r"torch\.autograd\.\w+\(out(?:\.sum\(\))?(?:, [^()]*(?:\([^()]*\))?)?\)", err["explanation"]["fix"])
+    assert len(fixes) == 2 and any(argument in f for f in fixes)
+    for fix in fixes:
+        assert run_plain(src.replace(call, fix)).exception is None, fix
+
+
 def test_derived_parameter_in_init_pins_sigmoid_node() -> None:
     src = """
 import torch

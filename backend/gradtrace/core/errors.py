@@ -230,6 +230,14 @@ def _failed_call_tensor(rec: Recorder, pred: Any = None) -> str | None:
     return None
 
 
+# The calls whose weights argument is not backward()'s `gradient`: how the call reads, and
+# the argument's name.
+_WEIGHTS_ARGUMENT = {
+    "torch.autograd.grad": ("torch.autograd.grad({}, x)", "grad_outputs"),
+    "torch.autograd.backward": ("torch.autograd.backward({})", "grad_tensors"),
+}
+
+
 def _carried_explanation(rec: Recorder, node: str | None, freed_by_line: int | None) -> dict[str, str] | None:
     """The lesson for a backward into an earlier iteration's graph, or None.
 
@@ -356,6 +364,17 @@ def _pin(
         err["tensor"] = p["roots"][0] if p["roots"] else None
         if kind == "no_grad_fn":
             _second_derivative_hint(rec, err, p, tb)
+        elif p["api"] in _WEIGHTS_ARGUMENT:
+            # The general fix names backward()'s argument; these calls name it differently.
+            call, argument = _WEIGHTS_ARGUMENT[p["api"]]
+            err["explanation"] = {
+                "title": f"{p['api']}() of a non-scalar output needs {argument}",
+                "what": f"Without {argument}, {p['api']}() assumes the output is a single number "
+                "(d out/d out = 1). This output has several elements, so autograd does not know how "
+                "to weight them.",
+                "fix": f"Reduce it first ({call.format('out.sum()')}) or pass the vector of weights: "
+                f"{call.format('out')[:-1]}, {argument}=torch.ones_like(out)).",
+            }
     elif kind == "gradient_shape" and p is not None:  # "grad_output[i] ... output[i]": the i-th root
         index = explain.output_index(message)
         if index is not None and index < len(p["roots"]):
