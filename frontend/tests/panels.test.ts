@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import type { Trace } from "../src/api/types";
-import { failedCallText, groupWarnings, warningMarks } from "../src/view/panels";
+import { errorWhere, failedCallText, groupWarnings, warningMarks } from "../src/view/panels";
 
 const simple = JSON.parse(readFileSync(new URL("./fixtures/simple.json", import.meta.url), "utf8")) as Trace;
 
@@ -41,5 +41,21 @@ describe("groupWarnings and warningMarks", () => {
   it("marks each warned line with the lesson's title, else the text's first line", () => {
     const marks = warningMarks({ ...simple, events });
     expect(marks).toEqual([[6, "a"], [6, "a"], [7, "b"], [6, "a"], [6, "Lesson"]]);
+  });
+});
+
+describe("errorWhere", () => {
+  const base = { type: "RuntimeError", message: "m", kind: "backward_twice", node: null, tensor: null, explanation: null };
+  it("names the line and the line that caused it", () => {
+    const err = { ...base, line: 12, column: null, related_line: 5 } as NonNullable<Trace["error"]>;
+    expect(errorWhere(err)).toBe("line 12 · caused at line 5");
+  });
+  it("says when the cause is an earlier run of the same line (a loop)", () => {
+    const err = { ...base, line: 12, column: null, related_line: 12 } as NonNullable<Trace["error"]>;
+    expect(errorWhere(err)).toBe("line 12 · caused by an earlier run of line 12");
+  });
+  it("gives the column and the saved and current versions", () => {
+    const err = { ...base, line: 3, column: 7, related_line: null, version_at_save: 0, version_now: 1 } as NonNullable<Trace["error"]>;
+    expect(errorWhere(err)).toBe("line 3, column 7 · saved at version 0, now version 1");
   });
 });

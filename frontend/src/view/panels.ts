@@ -30,11 +30,8 @@ export function renderErrorPanel(root: HTMLElement, trace: Trace | null, act: Er
     const box = h("div", { class: "error-box", role: outcome ? null : "alert", "data-kind": err.kind });
     box.append(h("h2", { class: "error-title", text: ex?.title ?? `${err.type}` }));
     box.append(h("p", { class: "error-message" }, h("code", { text: `${err.type}: ${err.message}` })));
-    const where: string[] = [];
-    if (err.line != null) where.push(`line ${err.line}${err.column != null ? `, column ${err.column}` : ""}`);
-    if (err.related_line != null) where.push(`caused at line ${err.related_line}`);
-    if (err.version_at_save != null && err.version_now != null) where.push(`saved at version ${err.version_at_save}, now version ${err.version_now}`);
-    if (where.length) box.append(h("p", { class: "error-where", text: where.join(" · ") }));
+    const where = errorWhere(err);
+    if (where) box.append(h("p", { class: "error-where", text: where }));
     const call = failedCallText(trace);
     if (call) box.append(h("p", { class: "error-call" }, h("code", { text: call })));
     if (ex) {
@@ -53,6 +50,18 @@ export function renderErrorPanel(root: HTMLElement, trace: Trace | null, act: Er
     const bits = [`${t?.nodes_elided ?? 0} nodes and ${t?.events_elided ?? 0} events were left out`, ...(t?.reasons ?? [])];
     root.append(h("div", { class: "outcome outcome-truncated" }, h("h2", { text: "The trace was bounded" }), h("p", { text: bits.join("; ") })));
   }
+}
+
+/** "line 12 · caused at line 5": where the error is and where it comes from. In a loop the
+ *  cause can be the same line, run in an earlier iteration: said so, not "line 12 · line 12". */
+export function errorWhere(err: NonNullable<Trace["error"]>): string {
+  const where: string[] = [];
+  if (err.line != null) where.push(`line ${err.line}${err.column != null ? `, column ${err.column}` : ""}`);
+  if (err.related_line != null) {
+    where.push(err.related_line === err.line ? `caused by an earlier run of line ${err.related_line}` : `caused at line ${err.related_line}`);
+  }
+  if (err.version_at_save != null && err.version_now != null) where.push(`saved at version ${err.version_at_save}, now version ${err.version_now}`);
+  return where.join(" · ");
 }
 
 /** "stack(a [2], b [3])": the torch call that raised, with what it was given (names where
