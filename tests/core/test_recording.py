@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from gradtrace.core.tracer import trace_source
+from tests.core.oracle import run_plain
 from tests.core.scenarios import SCENARIOS
 
 
@@ -241,6 +242,69 @@ print(x.grad)
     assert [p["line"] for p in t["backward_passes"]] == [12]
     assert t["stdout"] == "tensor([4., 4., 4.])\n"
     assert threading.Thread.__dict__["start"] is original
+
+
+@pytest.mark.parametrize(
+    ("start", "line"),
+    [
+        ("threading.Thread(target=lambda: None).start()", 8),
+        ("list(DataLoader([1.0, 2.0], num_workers=2))", 8),
+        # (torch.compile's note is given the same way; under `python` compiling warns itself)
+    ],
+)
+def test_the_tracers_own_notes_are_not_python_warnings(start: str, line: int) -> None:
+    # A snippet that records warnings, or turns them into errors, sees what it sees under
+    # `python`: the notes about what gradtrace does differently are trace events only.
+    source = f"""
+import threading
+import warnings
+import torch
+from torch.utils.data import DataLoader
+with warnings.catch_warnings(record=True) as seen:
+    warnings.simplefilter("always")
+    {start}
+print(len(seen))
+warnings.simplefilter("error")
+{start}
+print("done")
+"""
+    plain = run_plain(source)
+    assert plain.exception is None
+    t = _trace(source)
+    assert t["status"] == "ok", t["error"]
+    assert (t["stdout"], t["stderr"]) == (plain.stdout, "")
+    notes = [e for e in t["events"] if e["kind"] == "warning" and e["category"] == "gradtrace"]
+    assert [e["line"] for e in notes] == [line]  # once, where it first happened
+    assert notes[0]["hint"]["title"] and notes[0]["hint"]["fix"]
+
+
+def test_a_process_the_snippet_forks_ends_with_the_snippet_untraced() -> None:
+    # The child runs the rest of the snippet (here: a backward pass, then it ends first);
+    # the trace is the parent's, with a note at the fork, and the child never returns into
+    # this process's code (it would run the rest of the test suite a second time).
+    import os
+
+    source = """
+import os
+import torch
+x = torch.ones(2, requires_grad=True)
+y = (x * 2).sum()
+pid = os.fork()
+if pid == 0:
+    y.backward()
+    print("child", x.grad)
+else:
+    os.waitpid(pid, 0)
+    print("parent", x.grad)
+"""
+    me = os.getpid()
+    t = _trace(source)
+    assert os.getpid() == me
+    assert t["status"] == "ok", t["error"]
+    assert t["stdout"] == "parent None\n"
+    assert t["backward_passes"] == []
+    notes = [e for e in t["events"] if e["kind"] == "warning" and e.get("hint", {}).get("kind") == "fork_not_traced"]
+    assert [e["line"] for e in notes] == [6]
 
 
 @pytest.mark.parametrize("depth", [950, 1100])

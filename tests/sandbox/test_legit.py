@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -79,3 +80,32 @@ def test_dataloader_with_workers_runs_in_the_sandbox(sandbox: Sandbox) -> None:
     assert result["stdout"] == f"{w.grad.tolist()}\n"
     notes = [e for e in result["events"] if e["kind"] == "warning" and "num_workers=4" in e["text"]]
     assert [e["line"] for e in notes] == [5]
+
+
+def test_a_forking_snippet_returns_the_parents_trace(sandbox: Sandbox) -> None:
+    # The child runs the rest of the snippet and ends first; it used to finish the trace too
+    # and write its own document (and stream events) on the parent's result pipe.
+    source = (
+        "import os\nimport torch\n"
+        "x = torch.ones(2, requires_grad=True)\n"
+        "y = (x * 3).sum()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    y.backward()\n"
+        "    print('child', x.grad)\n"
+        "else:\n"
+        "    os.waitpid(pid, 0)\n"
+        "    y.backward()\n"
+        "    print('parent', x.grad)\n"
+    )
+    events: list[dict[str, Any]] = []
+    result = sandbox.run(source, events=events)
+    assert result["status"] == "ok", result["error"]
+    x = torch.ones(2, requires_grad=True)
+    (x * 3).sum().backward()
+    assert result["stdout"] == f"parent {x.grad}\n"
+    assert [p["line"] for p in result["backward_passes"]] == [11]
+    notes = [e for e in result["events"] if e["kind"] == "warning" and e.get("hint", {}).get("kind") == "fork_not_traced"]
+    assert [e["line"] for e in notes] == [5]
+    # The stream carried the parent's events only: one pass, begun at line 11.
+    assert [e["line"] for e in events if e["kind"] == "backward_begin"] == [11]

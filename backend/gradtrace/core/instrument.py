@@ -15,8 +15,8 @@ import functools
 import os
 import sys
 import threading
-import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -24,7 +24,7 @@ from torch.optim import optimizer as optim
 from torch.overrides import TorchFunctionMode
 from torch.utils.data import dataloader
 
-from gradtrace.core import backward, graph
+from gradtrace.core import backward, explain, graph
 from gradtrace.core.recorder import CallContext, Recorder
 from gradtrace.core.summary import shape_of
 
@@ -285,15 +285,43 @@ def _pop_mode(mode: TorchFunctionMode) -> bool:
     return False
 
 
-_COMPILE_NOTE = (
+@dataclass(frozen=True)
+class _Lesson:
+    """A note the tracer itself gives (what it changed or does not show), with its lesson."""
+
+    kind: str
+    text: str
+    title: str
+    what: str
+    fix: str
+
+
+def _say(live: _Live, lesson: _Lesson, text: str | None = None) -> None:
+    """Note `lesson` at the snippet line running now, as gradtrace notes are: an event with its
+    hint, never a Python warning (a snippet that turns warnings into errors, or records
+    them, must see what it sees under `python`) and never on the snippet's stderr."""
+    rec = live.rec
+    if rec is None:
+        return
+    line = rec.context(None).line
+    rec.emit("warning", line, text=text or lesson.text, category="gradtrace", hint=explain.hint(lesson))
+
+
+_COMPILE_NOTE = _Lesson(
+    "compile_eager",
     "gradtrace runs torch.compile'd code eagerly, op by op, so that every autograd node can be "
     "shown (a compiled region would be one opaque node, and compiling under a tracer is not "
-    "supported by PyTorch); values and gradients are the same."
+    "supported by PyTorch); values and gradients are the same.",
+    "torch.compile ran eagerly here",
+    "The compiled function ran op by op, as without torch.compile, so each autograd node it "
+    "builds is in the graph. Values and gradients are the ones the compiled code gives (up to "
+    "rounding); its speed is not.",
+    "Nothing to change: outside gradtrace the same code compiles as usual.",
 )
 
 
 @contextlib.contextmanager
-def _eager_compile() -> Iterator[None]:
+def _eager_compile(live: _Live) -> Iterator[None]:
     """torch.compile off while tracing: Dynamo would trace our TorchFunctionMode itself."""
     config = sys.modules.get("torch._dynamo.config")
     before_env = os.environ.get("TORCH_COMPILE_DISABLE")
@@ -310,7 +338,7 @@ def _eager_compile() -> Iterator[None]:
         nonlocal warned
         if not warned:  # `@torch.compile(...)` calls it twice; one note is enough
             warned = True
-            warnings.warn(_COMPILE_NOTE, UserWarning, stacklevel=2)
+            _say(live, _COMPILE_NOTE)
         return original(*args, **kwargs)
 
     torch.compile = compile  # type: ignore[assignment]
@@ -327,11 +355,16 @@ def _eager_compile() -> Iterator[None]:
             config.disable = before  # type: ignore[attr-defined]
 
 
-_DATA_NOTE = (
+_DATA_NOTE = _Lesson(
+    "dataloader_in_process",
     "gradtrace loads this DataLoader's batches in the snippet's own process (num_workers={n} "
     "ran as 0): worker processes would build no autograd graph, and the sandbox runs one "
     "process. A map-style dataset gives the same batches in the same order; worker_init_fn "
-    "is not called, and an IterableDataset yields its stream once instead of once per worker."
+    "is not called, and an IterableDataset yields its stream once instead of once per worker.",
+    "DataLoader workers ran in process",
+    "Worker processes only load data, they build no autograd graph; here the batches were "
+    "loaded by the snippet's own process instead, in the same order for a map-style dataset.",
+    "Nothing to change: outside gradtrace the loader starts its workers as usual.",
 )
 
 
@@ -346,7 +379,7 @@ def _replaced(owner: type, name: str, replacement: Any) -> Iterator[None]:
         setattr(owner, name, original)
 
 
-def _in_process_data_loading() -> contextlib.AbstractContextManager[None]:
+def _in_process_data_loading(live: _Live) -> contextlib.AbstractContextManager[None]:
     """DataLoader workers off while tracing: batches are loaded in this process.
 
     Worker processes only load data (no autograd graph is built there), the sandbox has no
@@ -364,8 +397,8 @@ def _in_process_data_loading() -> contextlib.AbstractContextManager[None]:
             return original(self)
         if not warned:
             warned = True
-            # stacklevel 2: the snippet line that iterates (a for loop, iter(), next(iter(...))).
-            warnings.warn(_DATA_NOTE.format(n=workers), UserWarning, stacklevel=2)
+            # at the snippet line that iterates (a for loop, iter(), next(iter(...)))
+            _say(live, _DATA_NOTE, _DATA_NOTE.text.format(n=workers))
         if self.persistent_workers and self._iterator is not None:
             # As DataLoader does with persistent workers: the same iterator, reset. Making a
             # new one would draw one more number from the global RNG than the plain run does.
@@ -391,13 +424,29 @@ def _in_process_data_loading() -> contextlib.AbstractContextManager[None]:
     return _replaced(dataloader.DataLoader, "__iter__", __iter__)
 
 
-_THREAD_NOTE = (
+_THREAD_NOTE = _Lesson(
+    "thread_not_traced",
     "gradtrace records the snippet's main thread only: what this thread runs (its torch ops, "
-    "graphs and backward passes) is not shown in the trace, though it runs as usual."
+    "graphs and backward passes) is not shown in the trace, though it runs as usual.",
+    "A thread's work is not traced",
+    "PyTorch's Python modes, which gradtrace observes torch calls with, are per thread: the "
+    "thread runs as usual, but its ops, graphs and backward passes are not in the trace.",
+    "To see them, run that work on the main thread (call the function instead of starting a "
+    "thread with it).",
+)
+
+_FORK_NOTE = _Lesson(
+    "fork_not_traced",
+    "gradtrace records the snippet's own process only: a child it forks runs the rest of the "
+    "snippet as usual, but its output, graphs and backward passes are not in the trace.",
+    "A forked process is not traced",
+    "After os.fork() (or a multiprocessing 'fork' start) the child runs on its own copy of "
+    "everything; the trace shows the parent, the process the snippet started in.",
+    "To see the child's work, run it in the snippet's own process.",
 )
 
 
-def _thread_note() -> contextlib.AbstractContextManager[None]:
+def _thread_note(live: _Live) -> contextlib.AbstractContextManager[None]:
     """Say so when the snippet starts a thread: torch-function modes are per thread, so a
     thread's ops are not observed (recording them would also interleave two timelines)."""
     original = threading.Thread.__dict__["start"]
@@ -407,10 +456,42 @@ def _thread_note() -> contextlib.AbstractContextManager[None]:
         nonlocal warned
         if not warned:
             warned = True
-            warnings.warn(_THREAD_NOTE, UserWarning, stacklevel=2)
+            _say(live, _THREAD_NOTE)
         original(self)
 
     return _replaced(threading.Thread, "start", start)
+
+
+# The traces in progress in this process (one, or a few nested Python-API calls): what a
+# snippet's fork copies. `os.register_at_fork` cannot be undone, so it is registered once.
+_tracing: list[_Live] = []
+
+
+def _forked_parent() -> None:
+    for live in _tracing:
+        _say(live, _FORK_NOTE)
+
+
+def _forked_child() -> None:
+    # The child runs the rest of the snippet on its copy of the recorder; the tracer ends it
+    # when the snippet ends (see tracer._trace_compiled). The live event stream belongs to
+    # the parent: the child's events must not reach it.
+    for live in _tracing:
+        if live.rec is not None:
+            live.rec.on_event = None
+
+
+os.register_at_fork(after_in_parent=_forked_parent, after_in_child=_forked_child)
+
+
+@contextlib.contextmanager
+def _fork_watch(live: _Live) -> Iterator[None]:
+    """While the snippet runs, a fork it makes is noted and its child kept off the stream."""
+    _tracing.append(live)
+    try:
+        yield
+    finally:
+        _tracing.remove(live)
 
 
 class _Packed:
@@ -603,7 +684,7 @@ def instrumented(rec: Recorder) -> Iterator[None]:
     autograd_module._engine_run_backward = engine_run
     c_autograd._push_saved_tensors_default_hooks = push_saved_hooks
     try:
-        with _eager_compile(), _in_process_data_loading(), _thread_note():
+        with _eager_compile(live), _in_process_data_loading(live), _thread_note(live), _fork_watch(live):
             # Pushed and popped by hand, not `with mode`: the snippet may have popped our mode
             # (or left its own modes on top); the stack is put back as it was, either way.
             depth = torch._C._len_torch_function_stack()

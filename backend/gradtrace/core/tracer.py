@@ -17,6 +17,7 @@ import contextlib
 import gc
 import io
 import linecache
+import os
 import random
 import sys
 import threading
@@ -302,6 +303,7 @@ def _trace_compiled(
         # host's) frames, and each torch call adds the mode's few. Give those back, so deep
         # recursion fails, or not, where it would in plain Python.
         sys.setrecursionlimit(recursion_limit + _stack_depth() + _FRAMES_PER_CALL)
+        pid = os.getpid()
         try:
             with globalstate.interpreter_kept():  # given back before any of our code runs on
                 exec(code, namespace)
@@ -319,6 +321,11 @@ def _trace_compiled(
             if explain.classify(type(exc).__name__, errors.message_of(exc)).kind == "out_of_memory":
                 status = "memory_limit"
         finally:
+            if os.getpid() != pid:
+                # A process the snippet forked ends where the snippet ends, as under `python`;
+                # going on would make it trace too, and write a second document where the
+                # parent writes its own (the sandbox's result pipe, the CLI's stdout).
+                os._exit(0 if status == "ok" else 1)
             torch.set_grad_enabled(grad_enabled)
             sys.setrecursionlimit(recursion_limit)
 
