@@ -469,7 +469,9 @@ _tracing: list[_Live] = []
 
 def _forked_parent() -> None:
     for live in _tracing:
-        _say(live, _FORK_NOTE)
+        if not live.forked:
+            live.forked = True
+            _say(live, _FORK_NOTE)
 
 
 def _forked_child() -> None:
@@ -529,11 +531,12 @@ def wrapped_saved_hooks(pack_hook: Any, unpack_hook: Any) -> tuple[Any, Any]:
 class _Live:
     """The recorder of the trace in progress, or None once it is over."""
 
-    __slots__ = ("rec", "mode")
+    __slots__ = ("rec", "mode", "forked")
 
     def __init__(self, rec: Recorder) -> None:
         self.rec: Recorder | None = rec
         self.mode: _Mode | None = None
+        self.forked = False  # noted once: a multiprocessing pool forks a process per worker
 
 
 @contextlib.contextmanager
