@@ -628,3 +628,21 @@ def test_a_leaf_scaled_on_the_line_that_made_it_is_explained_with_the_fix_that_w
     fixed = source.replace("torch.randn(3, requires_grad=True) * 0.01", "(torch.randn(3) * 0.01).requires_grad_()")
     after = run_plain(fixed)
     assert after.exception is None and after.namespace["w"].is_leaf
+
+
+def test_multiprocessing_without_shared_memory_is_explained() -> None:
+    # In the sandbox a Pool fails with a bare FileNotFoundError from multiprocessing's own
+    # code (no shared memory); the same failure, raised here by looking up a segment that
+    # does not exist, is told apart from a snippet's missing file by where it was raised.
+    src = (
+        "from multiprocessing import shared_memory\n"
+        "import torch\n"
+        "seg = shared_memory.SharedMemory(name='gradtrace-no-such-segment')\n"
+    )
+    plain = run_plain(src)
+    assert isinstance(plain.exception, FileNotFoundError) and plain.line == 3
+    err = _trace(src)["error"]
+    assert (err["type"], err["line"], err["kind"]) == ("FileNotFoundError", 3, "multiprocessing_unavailable")
+    assert "pool.map" in err["explanation"]["fix"]
+    missing_file = _trace("open('/nonexistent/gradtrace/data.csv')\n")["error"]
+    assert (missing_file["type"], missing_file["kind"]) == ("FileNotFoundError", "exception")

@@ -401,10 +401,12 @@ def _finding_kinds(module: Any) -> set[str]:
 
 
 def test_every_warning_lesson_and_note_is_in_the_documented_tables() -> None:
-    from gradtrace.core import explain, lint, runchecks
+    from gradtrace.core import explain, instrument, lint, runchecks
 
     kinds = {rule.kind for rule in explain.WARNING_RULES} | _finding_kinds(lint) | _finding_kinds(runchecks)
     kinds |= {lesson[0] for lesson in runchecks._PAIRS.values()}
+    kinds |= {v.kind for v in vars(instrument).values() if isinstance(v, instrument._Lesson)}
+    assert {"thread_not_traced", "fork_not_traced", "compile_eager", "dataloader_in_process"} <= kinds
     assert {"method_not_called", "grad_never_cleared", "consumed_graph_kept", "softmax_twice"} <= kinds
     doc = (Path(__file__).resolve().parents[2] / "docs" / "trace-format.md").read_text()
     missing = sorted(kind for kind in kinds if f"`{kind}`" not in doc)

@@ -109,3 +109,17 @@ def test_a_forking_snippet_returns_the_parents_trace(sandbox: Sandbox) -> None:
     assert [e["line"] for e in notes] == [5]
     # The stream carried the parent's events only: one pass, begun at line 11.
     assert [e["line"] for e in events if e["kind"] == "backward_begin"] == [11]
+
+
+def test_a_multiprocessing_pool_is_explained_in_the_sandbox(sandbox: Sandbox) -> None:
+    # No shared memory in the sandbox: the pool cannot start, and says why.
+    source = (
+        "import multiprocessing as mp\n"
+        "def square(v):\n    return v * v\n"
+        "with mp.Pool(2) as pool:\n"
+        "    print(pool.map(square, [1, 2, 3]))\n"
+    )
+    result = sandbox.run(source)
+    assert result["status"] == "error"
+    err = result["error"]
+    assert (err["kind"], err["line"]) == ("multiprocessing_unavailable", 4)

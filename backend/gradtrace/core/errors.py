@@ -62,6 +62,8 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
         rule = suggest.with_suggestion(rule, message, exc.__traceback__)
     except Exception:  # the snippet's objects can refuse to be listed (a raising __dir__): keep the lesson
         pass
+    if rule is explain.GENERIC and isinstance(exc, OSError) and _raised_in(exc.__traceback__, "/multiprocessing/"):
+        rule = explain.by_kind("multiprocessing_unavailable")
     if rule.kind == "retain_grad_no_grad" and pass_record is not None and any(pass_record["inputs"]):
         # backward(inputs=[...]) calls retain_grad() on its inputs: the learner never did,
         # they passed an input that needs no grad (the same lesson as autograd.grad's).
@@ -89,6 +91,15 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
     err["call"] = _failed_call(rec)
     rec.errors[id(exc)] = (exc, err)
     return err
+
+
+def _raised_in(tb: TracebackType | None, where: str) -> bool:
+    """Whether the traceback passes through a file whose path contains `where`."""
+    while tb is not None:
+        if where in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _refused_tensor(rec: Recorder, tb: TracebackType | None, where: str, names: tuple[str, ...]) -> str | None:

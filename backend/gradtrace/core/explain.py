@@ -909,6 +909,20 @@ RULES: tuple[Rule, ...] = (
         "documentation of the class or module).",
         types=("AttributeError",),
     ),
+    # Chosen from the traceback, not the message (a bare "[Errno 2] No such file or
+    # directory"): see errors.describe.
+    _rule(
+        "multiprocessing_unavailable",
+        r"(?!)",
+        "No worker processes here",
+        "multiprocessing (a Pool, a Queue, a Lock) needs shared memory for its semaphores and "
+        "queues, and the sandbox that runs snippets has none: the pool could not even start. "
+        "Worker processes would also build no autograd graph the trace could show.",
+        "Do the work in the snippet's own process: [f(x) for x in items] instead of "
+        "pool.map(f, items). (DataLoader's num_workers needs no change: its batches are loaded "
+        "in process here.)",
+        types=("OSError", "FileNotFoundError", "PermissionError"),
+    ),
 )
 
 GENERIC = Rule(
