@@ -646,3 +646,22 @@ def test_multiprocessing_without_shared_memory_is_explained() -> None:
     assert "pool.map" in err["explanation"]["fix"]
     missing_file = _trace("open('/nonexistent/gradtrace/data.csv')\n")["error"]
     assert (missing_file["type"], missing_file["kind"]) == ("FileNotFoundError", "exception")
+
+
+def test_backward_through_a_frozen_model_names_the_freezing_lines() -> None:
+    src = """import torch
+lin = torch.nn.Linear(2, 2)
+for p in lin.parameters():
+    p.requires_grad = False
+out = lin(torch.randn(1, 2)).sum()
+out.backward()
+"""
+    plain = run_plain(src)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 6
+    err = _trace(src)["error"]
+    assert (err["kind"], err["line"]) == ("no_grad_fn", 6)
+    assert "switched requires_grad off (froze) 2 tensors (line 4)" in err["explanation"]["what"]
+    assert "Freeze only the layers you do not train" in err["explanation"]["fix"]
+    # Without any freezing, the general lesson only.
+    plain_err = _trace("import torch\nx = torch.ones(2)\n(x * 2).sum().backward()\n")["error"]
+    assert plain_err["kind"] == "no_grad_fn" and "froze" not in plain_err["explanation"]["what"]

@@ -81,6 +81,32 @@ with torch.inference_mode():
     assert t["nodes"] == []  # none of these built a node
 
 
+def test_the_requires_grad_setter_is_an_event_like_requires_grad_() -> None:
+    # `w.requires_grad = True` is the usual way courses make a leaf; freezing a layer is
+    # `p.requires_grad = False`. The setter returns nothing, which once hid it.
+    src = """import torch
+w = torch.zeros(2)
+w.requires_grad = True
+lin = torch.nn.Linear(2, 1)
+for p in lin.parameters():
+    p.requires_grad = False
+lin.bias.requires_grad_(True)
+"""
+    plain = run_plain(src).namespace
+    t = _trace(src)
+    events = [(e["line"], e["op"], e["tensor"], e["value"]) for e in t["events"] if e["kind"] == "requires_grad"]
+    ids = {name: v["id"] for v in t["tensors"] for name in v["names"]}
+    assert events == [
+        (3, "requires_grad=", ids["w"], True),
+        (6, "requires_grad=", ids["lin.weight"], False),
+        (6, "requires_grad=", ids["lin.bias"], False),
+        (7, "requires_grad_", ids["lin.bias"], True),
+    ]
+    flags = {name: v["requires_grad"] for v in t["tensors"] for name in v["names"] if name != "p"}
+    assert flags == {"w": plain["w"].requires_grad, "lin.weight": plain["lin"].weight.requires_grad,
+                     "lin.bias": plain["lin"].bias.requires_grad}
+
+
 def test_saved_tensors_versions_and_freed() -> None:
     src = """import torch
 x = torch.ones(3, requires_grad=True)

@@ -374,7 +374,8 @@ def _pin(
     elif kind in ("nonscalar_backward", "no_grad_fn") and p is not None:
         err["tensor"] = p["roots"][0] if p["roots"] else None
         if kind == "no_grad_fn":
-            _second_derivative_hint(rec, err, p, tb)
+            if not _second_derivative_hint(rec, err, p, tb):
+                _frozen_hint(rec, err)
         elif p["api"] in _WEIGHTS_ARGUMENT:
             # The general fix names backward()'s argument; these calls name it differently.
             call, argument = _WEIGHTS_ARGUMENT[p["api"]]
@@ -416,12 +417,34 @@ def _formatted_tensor(rec: Recorder, tb: TracebackType | None) -> str | None:
     return None
 
 
-def _second_derivative_hint(rec: Recorder, err: dict[str, Any], p: dict[str, Any], tb: TracebackType | None) -> None:
+def _frozen_hint(rec: Recorder, err: dict[str, Any]) -> None:
+    """An output with no grad_fn in a snippet that switched requires_grad off (froze layers):
+    when everything it depends on is frozen, nothing is tracked. Names the lines that did."""
+    lines: dict[int, set[str]] = {}
+    for event in itertools.chain(rec.events_head, rec.events_tail):
+        if event["kind"] == "requires_grad" and event.get("value") is False and event["line"] is not None:
+            lines.setdefault(event["line"], set()).add(event["tensor"])
+    if not lines:
+        return
+    count = len(set().union(*lines.values()))
+    where = ", ".join(str(line) for line in sorted(lines))
+    explanation = err["explanation"]
+    err["explanation"] = {
+        **explanation,
+        "what": f"{explanation['what']} The snippet switched requires_grad off (froze) {count} "
+        f"tensor{'s' if count != 1 else ''} (line{'s' if len(lines) > 1 else ''} {where}): if those are all "
+        "the output is computed from, autograd tracked none of it.",
+        "fix": "Freeze only the layers you do not train and keep requires_grad=True on the ones you "
+        f"do (those given to the optimizer): a model with every parameter frozen has nothing to backpropagate to. {explanation['fix']}",
+    }
+
+
+def _second_derivative_hint(rec: Recorder, err: dict[str, Any], p: dict[str, Any], tb: TracebackType | None) -> bool:
     """A pass from an output with no grad_fn, after a pass that built no graph: most likely a
     gradient being differentiated again (`x.grad.sum().backward()`, `grad(g.sum(), x)`), which
-    needs create_graph=True on the first pass."""
+    needs create_graph=True on the first pass. Whether it applied."""
     if not any(q["index"] < p["index"] and not q["create_graph"] for q in rec.passes):
-        return
+        return False
     found = failing.failing_expression(tb)
     root = _differentiated_expression(found[1]) if found is not None else None
     from_grad = root is not None and any(isinstance(n, ast.Attribute) and n.attr == "grad" for n in ast.walk(root))
@@ -435,6 +458,7 @@ def _second_derivative_hint(rec: Recorder, err: dict[str, Any], p: dict[str, Any
         "fix": "For a second derivative, let the first pass build a graph: g, = torch.autograd.grad(y, x, "
         f"create_graph=True) (or y.backward(create_graph=True)). {explanation['fix']}",
     }
+    return True
 
 
 def _differentiated_expression(expr: ast.expr) -> ast.expr | None:

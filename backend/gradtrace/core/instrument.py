@@ -168,8 +168,9 @@ def _after_call(
         rec.grad_state = grad_state
         rec.emit("grad_mode", rec.context(op).line, grad_enabled=grad_state[0], inference_mode=grad_state[1])
     outs = _tensors_out(out)
-    if not outs and all(_version(t) == v for t, v in zip(inputs, versions, strict=True)):
-        return  # the common "nothing happened to autograd" case (item(), size(), ...)
+    if not outs and op != "requires_grad=" and all(_version(t) == v for t, v in zip(inputs, versions, strict=True)):
+        return  # the common "nothing happened to autograd" case (item(), size(), ...); the
+        # requires_grad setter returns nothing either, but is an event
     ctx: CallContext | None = None
 
     def context() -> CallContext:
