@@ -124,3 +124,25 @@ describe("Replay of a pass run inside another's backward", () => {
     expect(r.state.outer).toHaveLength(1);
   });
 });
+
+describe("Replay of .data and .grad assignments", () => {
+  const trace = normalizeTrace(JSON.parse(readFileSync(new URL("./fixtures/set_grad_data.json", import.meta.url), "utf8")) as Trace);
+  const m = buildModel(trace);
+  const at = (kind: string): number => trace.events.findIndex((e) => e.kind === kind);
+  it("clears the step's .grad at `w.grad = None`, and gives it back stepping back", () => {
+    const r = new Replay(m);
+    r.seek(at("set_grad"));
+    expect(r.state.grads.get("t0")?.values).toEqual([3, 3]);
+    r.forward();
+    expect(r.state.grads.has("t0")).toBe(true);
+    expect(r.state.grads.get("t0")).toBeNull();
+    expect(r.state.activeTensor).toBe("t0");
+    r.back();
+    expect(r.state.grads.get("t0")?.values).toEqual([3, 3]);
+  });
+  it("says what each assignment did", () => {
+    expect(describeEvent(trace.events[at("set_grad")]!, m)).toBe("line 5: w.grad set to None");
+    expect(describeEvent(trace.events[at("set_data")]!, m))
+      .toBe("line 4: w.data replaced: new values, version stays 0 (autograd does not see it)");
+  });
+});

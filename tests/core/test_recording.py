@@ -107,6 +107,37 @@ lin.bias.requires_grad_(True)
                      "lin.bias": plain["lin"].bias.requires_grad}
 
 
+def test_grad_and_data_assignments_are_events() -> None:
+    # `w.grad = None` clears a gradient, `w.data = ...` swaps the values without moving the
+    # version counter (what autograd's checks cannot see): both return nothing.
+    import torch
+
+    src = """import torch
+w = torch.ones(2, requires_grad=True)
+(w * 3).sum().backward()
+w.data = w.data - 0.1 * w.grad
+g = w.grad
+w.grad = None
+w.grad = torch.full((2,), 5.0)
+y = w * 2
+y.grad = torch.zeros(2)
+"""
+    plain = run_plain(src).namespace
+    t = _trace(src)
+    ids = {name: v["id"] for v in t["tensors"] for name in v["names"]}
+    sets = [e for e in t["events"] if e["kind"] in ("set_grad", "set_data")]
+    assert [(e["kind"], e["line"], e["tensor"]) for e in sets] == [
+        ("set_data", 4, ids["w"]), ("set_grad", 6, ids["w"]), ("set_grad", 7, ids["w"]), ("set_grad", 9, ids["y"]),
+    ]
+    data, cleared, given, nonleaf = sets
+    assert data["after"]["values"] == (torch.ones(2) - 0.1 * plain["g"]).tolist()
+    assert (data["version_before"], data["version_after"]) == (0, plain["w"]._version) == (0, 0)
+    assert cleared["before"]["values"] == plain["g"].tolist() and "after" not in cleared
+    assert "before" not in given and given["after"]["values"] == plain["w"].grad.tolist()
+    # A non-leaf's .grad is not read (reading it warns; the plain run does not).
+    assert "before" not in nonleaf and "after" not in nonleaf
+
+
 def test_saved_tensors_versions_and_freed() -> None:
     src = """import torch
 x = torch.ones(3, requires_grad=True)

@@ -130,6 +130,9 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
     else:
         with torch._C.DisableTorchFunction():
             versions = [_version(t) for t in inputs]
+    # `t.grad = g`: the gradient it replaces, for the event (read with torch functions off:
+    # `.grad` is itself a torch function).
+    before = _grad_of(rec, inputs[0]) if op == "grad=" and inputs else None
     rec.current_call = (op, inputs)
     try:
         out = call()
@@ -144,19 +147,37 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
     try:
         if torch._C._len_torch_dispatch_stack():  # a TorchDispatchMode the snippet entered
             with graph.quiet():
-                _after_call(rec, op, inputs, versions, out)
+                _after_call(rec, op, inputs, versions, out, before)
         elif plain and not torch._C._len_torch_function_stack() and _plain_out(out):
-            _after_call(rec, op, inputs, versions, out)
+            _after_call(rec, op, inputs, versions, out, before)
         else:
             with torch._C.DisableTorchFunction():
-                _after_call(rec, op, inputs, versions, out)
+                _after_call(rec, op, inputs, versions, out, before)
     finally:
         rec.suspended -= 1
     return out
 
 
+def _grad_of(rec: Recorder, t: torch.Tensor) -> dict[str, Any] | None:
+    """Summary of `t.grad`, read without running torch functions, and not for a non-leaf that
+    does not retain its grad (reading that warns, which the plain run would not)."""
+    with torch._C.DisableTorchFunction():
+        if not (t.is_leaf or t.retains_grad):
+            return None
+        return backward._small(t.grad, rec.grad_shapes)
+
+
+# Setters return nothing, yet change what autograd sees of a tensor: each is an event.
+_SETTERS = frozenset({"requires_grad=", "grad=", "data="})
+
+
 def _after_call(
-    rec: Recorder, op: str, inputs: list[torch.Tensor], versions: list[int | None], out: Any
+    rec: Recorder,
+    op: str,
+    inputs: list[torch.Tensor],
+    versions: list[int | None],
+    out: Any,
+    grad_before: dict[str, Any] | None = None,
 ) -> None:
     # Inside a backward pass (a custom Function's backward, a hook, checkpoint's recompute)
     # grad mode is the engine's business, not the snippet's: no grad_mode / no_grad_op
@@ -168,9 +189,8 @@ def _after_call(
         rec.grad_state = grad_state
         rec.emit("grad_mode", rec.context(op).line, grad_enabled=grad_state[0], inference_mode=grad_state[1])
     outs = _tensors_out(out)
-    if not outs and op != "requires_grad=" and all(_version(t) == v for t, v in zip(inputs, versions, strict=True)):
-        return  # the common "nothing happened to autograd" case (item(), size(), ...); the
-        # requires_grad setter returns nothing either, but is an event
+    if not outs and op not in _SETTERS and all(_version(t) == v for t, v in zip(inputs, versions, strict=True)):
+        return  # the common "nothing happened to autograd" case (item(), size(), ...)
     ctx: CallContext | None = None
 
     def context() -> CallContext:
@@ -252,6 +272,14 @@ def _after_call(
         )
     elif op in ("requires_grad_", "requires_grad=") and inputs:
         rec.emit("requires_grad", context().line, op=op, tensor=rec.tensor_id(inputs[0]), value=inputs[0].requires_grad)
+    elif op == "grad=" and inputs:
+        # `after` absent: .grad is None now (w.grad = None, the usual way to clear it)
+        rec.emit("set_grad", context().line, op=op, tensor=rec.tensor_id(inputs[0]), before=grad_before,
+                 after=_grad_of(rec, inputs[0]))
+    elif op == "data=" and inputs:
+        # New values, same version counter: what autograd's checks cannot see.
+        rec.emit("set_data", context().line, op=op, tensor=rec.tensor_id(inputs[0]), version_before=versions[0],
+                 version_after=_version(inputs[0]), after=backward._small(inputs[0].detach(), rec.grad_shapes))
     elif (
         in_pass is None
         and not made_graph

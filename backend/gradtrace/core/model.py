@@ -235,6 +235,8 @@ class Event(_Sparse):
         "no_grad_op",
         "detach",
         "requires_grad",
+        "set_grad",
+        "set_data",
         "stale",
         "backward_begin",
         "execute",

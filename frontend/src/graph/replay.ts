@@ -116,6 +116,9 @@ export function applyEvent(s: ReplayState, ev: TraceEvent, model: GraphModel): v
       s.activeTensor = t;
       break;
     }
+    case "set_grad":
+      if (ev.tensor) { s.grads.set(ev.tensor, ev.after ?? null); s.activeTensor = ev.tensor; }
+      break;
     case "free":
       if (ev.node) s.freed.add(ev.node);
       for (const n of ev.nodes ?? []) s.freed.add(n);
@@ -235,6 +238,8 @@ export function describeEvent(ev: TraceEvent | null, model: GraphModel): string 
     case "no_grad_op": return `${at}${ev.op ?? "op"} ran without recording a node (grad disabled)`;
     case "detach": return `${at}detach(): ${tensorName(ev.tensor)} is cut from the graph`;
     case "requires_grad": return `${at}requires_grad set to ${String(ev.value)} on ${tensorName(ev.tensor)}`;
+    case "set_grad": return `${at}${tensorName(ev.tensor)}.grad ${ev.after ? "replaced" : "set to None"}`;
+    case "set_data": return `${at}${tensorName(ev.tensor)}.data replaced: new values, version stays ${ev.version_after ?? "?"} (autograd does not see it)`;
     case "stale": return `${at}${nodeName(ev.node)} now holds a stale saved tensor${ev.saved ? ` (${ev.saved})` : ""}`;
     case "backward_begin": return `${at}backward pass ${ev.backward_pass ?? ""} begins`;
     case "execute": return `${at}backward executes ${nodeName(ev.node)}`;
