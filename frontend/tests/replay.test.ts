@@ -53,6 +53,8 @@ describe("Replay on a tiny trace", () => {
     expect(describeEvent(simple.events![1]!, m)).toBe("line 3: mul created MulBackward0");
     expect(describeEvent(simple.events![7]!, m)).toContain("a.grad accumulated");
     const hint = { kind: "nonleaf_grad", title: ".grad of a non-leaf tensor stays None", what: "w", fix: "f" };
+    expect(describeEvent({ seq: 0, kind: "retain_grad", line: 4, tensor: "t0", op: "retain_grad" } as never, m))
+      .toBe("line 4: retain_grad() on a: backward will keep its .grad (a leaf keeps it anyway)");
     expect(describeEvent({ seq: 0, kind: "warning", line: 4, category: "UserWarning", hint } as never, m))
       .toBe("line 4: warning (UserWarning): .grad of a non-leaf tensor stays None");
   });

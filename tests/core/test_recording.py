@@ -107,10 +107,26 @@ lin.bias.requires_grad_(True)
                      "lin.bias": plain["lin"].bias.requires_grad}
 
 
+def test_retain_grad_is_an_event() -> None:
+    src = """import torch
+x = torch.ones(2, requires_grad=True)
+y = x * 2
+y.retain_grad()
+z = (y * y).sum()
+z.backward(inputs=[x])
+"""
+    plain = run_plain(src).namespace
+    t = _trace(src)
+    ids = {name: v["id"] for v in t["tensors"] for name in v["names"]}
+    # One event, for the snippet's own call (backward(inputs=...) retains nothing it did not ask for).
+    assert [(e["line"], e["tensor"]) for e in t["events"] if e["kind"] == "retain_grad"] == [(4, ids["y"])]
+    flags = {name: v["retains_grad"] for v in t["tensors"] for name in v["names"]}
+    assert flags == {name: plain[name].retains_grad for name in ("x", "y", "z")}
+
+
 def test_grad_and_data_assignments_are_events() -> None:
     # `w.grad = None` clears a gradient, `w.data = ...` swaps the values without moving the
     # version counter (what autograd's checks cannot see): both return nothing.
-    import torch
 
     src = """import torch
 w = torch.ones(2, requires_grad=True)
@@ -130,7 +146,8 @@ y.grad = torch.zeros(2)
         ("set_data", 4, ids["w"]), ("set_grad", 6, ids["w"]), ("set_grad", 7, ids["w"]), ("set_grad", 9, ids["y"]),
     ]
     data, cleared, given, nonleaf = sets
-    assert data["after"]["values"] == (torch.ones(2) - 0.1 * plain["g"]).tolist()
+    # (shape only: new data can be uninitialized memory, as LazyLinear's materialized weight)
+    assert (data["after"]["shape"], "values" in data["after"]) == (list(plain["w"].shape), False)
     assert (data["version_before"], data["version_after"]) == (0, plain["w"]._version) == (0, 0)
     assert cleared["before"]["values"] == plain["g"].tolist() and "after" not in cleared
     assert "before" not in given and given["after"]["values"] == plain["w"].grad.tolist()

@@ -26,7 +26,7 @@ from torch.utils.data import dataloader
 
 from gradtrace.core import backward, explain, graph
 from gradtrace.core.recorder import CallContext, Recorder
-from gradtrace.core.summary import shape_of
+from gradtrace.core.summary import dtype_name, shape_of
 
 _BACKWARD_APIS = {
     torch.Tensor.backward: "Tensor.backward",
@@ -167,8 +167,8 @@ def _grad_of(rec: Recorder, t: torch.Tensor) -> dict[str, Any] | None:
         return backward._small(t.grad, rec.grad_shapes)
 
 
-# Setters return nothing, yet change what autograd sees of a tensor: each is an event.
-_SETTERS = frozenset({"requires_grad=", "grad=", "data="})
+# Calls that return nothing, yet change what autograd does with a tensor: each is an event.
+_SETTERS = frozenset({"requires_grad=", "grad=", "data=", "retain_grad"})
 
 
 def _after_call(
@@ -272,14 +272,20 @@ def _after_call(
         )
     elif op in ("requires_grad_", "requires_grad=") and inputs:
         rec.emit("requires_grad", context().line, op=op, tensor=rec.tensor_id(inputs[0]), value=inputs[0].requires_grad)
+    elif op == "retain_grad" and inputs:
+        rec.emit("retain_grad", context().line, op=op, tensor=rec.tensor_id(inputs[0]))
     elif op == "grad=" and inputs:
         # `after` absent: .grad is None now (w.grad = None, the usual way to clear it)
         rec.emit("set_grad", context().line, op=op, tensor=rec.tensor_id(inputs[0]), before=grad_before,
                  after=_grad_of(rec, inputs[0]))
     elif op == "data=" and inputs:
-        # New values, same version counter: what autograd's checks cannot see.
-        rec.emit("set_data", context().line, op=op, tensor=rec.tensor_id(inputs[0]), version_before=versions[0],
-                 version_after=_version(inputs[0]), after=backward._small(inputs[0].detach(), rec.grad_shapes))
+        # New values, same version counter: what autograd's checks cannot see. Shape only: the
+        # new data may be uninitialized memory (LazyLinear materializes its weight as
+        # torch.empty and fills it next), which would make the trace differ run to run.
+        t = inputs[0]
+        after = {"shape": shape_of(t), "dtype": dtype_name(t.dtype), "numel": t.numel()}
+        rec.emit("set_data", context().line, op=op, tensor=rec.tensor_id(t), version_before=versions[0],
+                 version_after=_version(t), after=after)
     elif (
         in_pass is None
         and not made_graph

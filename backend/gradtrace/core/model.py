@@ -235,6 +235,7 @@ class Event(_Sparse):
         "no_grad_op",
         "detach",
         "requires_grad",
+        "retain_grad",
         "set_grad",
         "set_data",
         "stale",
