@@ -283,9 +283,9 @@ def _after_call(
         # new data may be uninitialized memory (LazyLinear materializes its weight as
         # torch.empty and fills it next), which would make the trace differ run to run.
         t = inputs[0]
-        after = {"shape": shape_of(t), "dtype": dtype_name(t.dtype), "numel": t.numel()}
+        shape_only = {"shape": shape_of(t), "dtype": dtype_name(t.dtype), "numel": t.numel()}
         rec.emit("set_data", context().line, op=op, tensor=rec.tensor_id(t), version_before=versions[0],
-                 version_after=_version(t), after=after)
+                 version_after=_version(t), after=shape_only)
     elif (
         in_pass is None
         and not made_graph
