@@ -55,6 +55,8 @@ describe("Replay on a tiny trace", () => {
     const hint = { kind: "nonleaf_grad", title: ".grad of a non-leaf tensor stays None", what: "w", fix: "f" };
     expect(describeEvent({ seq: 0, kind: "retain_grad", line: 4, tensor: "t0", op: "retain_grad" } as never, m))
       .toBe("line 4: retain_grad() on a: backward will keep its .grad (a leaf keeps it anyway)");
+    expect(describeEvent({ seq: 0, kind: "hook", line: 5, tensor: "t0", op: "register_hook" } as never, m))
+      .toBe("line 5: gradient hook registered on a: it runs during backward");
     expect(describeEvent({ seq: 0, kind: "warning", line: 4, category: "UserWarning", hint } as never, m))
       .toBe("line 4: warning (UserWarning): .grad of a non-leaf tensor stays None");
   });

@@ -124,6 +124,29 @@ z.backward(inputs=[x])
     assert flags == {name: plain[name].retains_grad for name in ("x", "y", "z")}
 
 
+def test_hooks_the_snippet_registers_are_events() -> None:
+    # The snippet's own registrations (also from a helper it defined); not the tensor hooks
+    # torch registers for a module's full backward hook on every forward call.
+    src = """import torch
+lin = torch.nn.Linear(2, 2)
+lin.register_full_backward_hook(lambda m, gi, go: None)
+x = torch.ones(1, 2, requires_grad=True)
+y = lin(x)
+def watch(t):
+    return t.register_hook(lambda g: g * 10)
+handle = watch(y)
+x.register_post_accumulate_grad_hook(lambda p: None)
+y.sum().backward()
+"""
+    plain = run_plain(src).namespace
+    t = _trace(src)
+    ids = {name: v["id"] for v in t["tensors"] for name in v["names"]}
+    hooks = [(e["line"], e["op"], e["tensor"]) for e in t["events"] if e["kind"] == "hook"]
+    assert hooks == [(7, "register_hook", ids["y"]), (9, "register_post_accumulate_grad_hook", ids["x"])]
+    x = next(v for v in t["tensors"] if "x" in v["names"])
+    assert x["grad"]["values"] == plain["x"].grad.flatten().tolist()  # the hook's x10 is in it
+
+
 def test_grad_and_data_assignments_are_events() -> None:
     # `w.grad = None` clears a gradient, `w.data = ...` swaps the values without moving the
     # version counter (what autograd's checks cannot see): both return nothing.

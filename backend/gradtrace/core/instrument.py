@@ -25,7 +25,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils.data import dataloader
 
 from gradtrace.core import backward, explain, graph
-from gradtrace.core.recorder import CallContext, Recorder
+from gradtrace.core.recorder import SNIPPET_FILENAME, CallContext, Recorder
 from gradtrace.core.summary import dtype_name, shape_of
 
 _BACKWARD_APIS = {
@@ -158,6 +158,19 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
     return out
 
 
+def _snippet_called(method: str) -> bool:
+    """Whether the snippet itself called the Tensor method `method` (defined in Python, in
+    torch/_tensor.py), not torch's own code (a module's full backward hook registers tensor
+    hooks on every forward call)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name == method and frame.f_code.co_filename.endswith("_tensor.py"):
+            caller = frame.f_back
+            return caller is not None and caller.f_code.co_filename == SNIPPET_FILENAME
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
 def _grad_of(rec: Recorder, t: torch.Tensor) -> dict[str, Any] | None:
     """Summary of `t.grad`, read without running torch functions, and not for a non-leaf that
     does not retain its grad (reading that warns, which the plain run would not)."""
@@ -168,7 +181,7 @@ def _grad_of(rec: Recorder, t: torch.Tensor) -> dict[str, Any] | None:
 
 
 # Calls that return nothing, yet change what autograd does with a tensor: each is an event.
-_SETTERS = frozenset({"requires_grad=", "grad=", "data=", "retain_grad"})
+_SETTERS = frozenset({"requires_grad=", "grad=", "data=", "retain_grad", "register_hook", "register_post_accumulate_grad_hook"})
 
 
 def _after_call(
@@ -274,6 +287,9 @@ def _after_call(
         rec.emit("requires_grad", context().line, op=op, tensor=rec.tensor_id(inputs[0]), value=inputs[0].requires_grad)
     elif op == "retain_grad" and inputs:
         rec.emit("retain_grad", context().line, op=op, tensor=rec.tensor_id(inputs[0]))
+    elif op in ("register_hook", "register_post_accumulate_grad_hook") and inputs and _snippet_called(op):
+        # The hook runs inside a later backward pass (its effect is in that pass's grads).
+        rec.emit("hook", context().line, op=op, tensor=rec.tensor_id(inputs[0]))
     elif op == "grad=" and inputs:
         # `after` absent: .grad is None now (w.grad = None, the usual way to clear it)
         rec.emit("set_grad", context().line, op=op, tensor=rec.tensor_id(inputs[0]), before=grad_before,

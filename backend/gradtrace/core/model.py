@@ -236,6 +236,7 @@ class Event(_Sparse):
         "detach",
         "requires_grad",
         "retain_grad",
+        "hook",
         "set_grad",
         "set_data",
         "stale",

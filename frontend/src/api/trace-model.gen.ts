@@ -164,7 +164,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "node" | "leaf" | "inplace" | "grad_mode" | "no_grad_op" | "detach" | "requires_grad" | "retain_grad" | "set_grad" | "set_data" | "stale" | "backward_begin" | "execute" | "accumulate" | "free" | "backward_end" | "print" | "warning" | "error" | "elided";
+            kind: "node" | "leaf" | "inplace" | "grad_mode" | "no_grad_op" | "detach" | "requires_grad" | "retain_grad" | "hook" | "set_grad" | "set_data" | "stale" | "backward_begin" | "execute" | "accumulate" | "free" | "backward_end" | "print" | "warning" | "error" | "elided";
             /**
              * Line
              * @default null

@@ -239,6 +239,7 @@ export function describeEvent(ev: TraceEvent | null, model: GraphModel): string 
     case "detach": return `${at}detach(): ${tensorName(ev.tensor)} is cut from the graph`;
     case "requires_grad": return `${at}requires_grad set to ${String(ev.value)} on ${tensorName(ev.tensor)}`;
     case "retain_grad": return `${at}retain_grad() on ${tensorName(ev.tensor)}: backward will keep its .grad${model.tensorById.get(ev.tensor ?? "")?.is_leaf ? " (a leaf keeps it anyway)" : ""}`;
+    case "hook": return `${at}${ev.op === "register_post_accumulate_grad_hook" ? "post-accumulate-grad hook" : "gradient hook"} registered on ${tensorName(ev.tensor)}: it runs during backward`;
     case "set_grad": return `${at}${tensorName(ev.tensor)}.grad ${ev.after ? "replaced" : "set to None"}`;
     case "set_data": return `${at}${tensorName(ev.tensor)}.data replaced: new values, version stays ${ev.version_after ?? "?"} (autograd does not see it)`;
     case "stale": return `${at}${nodeName(ev.node)} now holds a stale saved tensor${ev.saved ? ` (${ev.saved})` : ""}`;
