@@ -124,6 +124,28 @@ z.backward(inputs=[x])
     assert flags == {name: plain[name].retains_grad for name in ("x", "y", "z")}
 
 
+def test_detach_events_are_the_snippets_cuts() -> None:
+    # copy.deepcopy of a module reads every parameter's .data (nn.TransformerEncoder does it
+    # per layer): torch's own code, and a leaf's data cuts no graph, so no event. The
+    # snippet's own .data / detach() on a leaf are events, and so is a cut of a real graph
+    # made inside torch (vector_to_parameters reads .data of slices of a computed vector).
+    src = """import copy
+import torch
+layer = torch.nn.Linear(2, 2)
+twin = copy.deepcopy(layer)
+w = torch.ones(2, requires_grad=True)
+a = w.data
+b = w.detach()
+v = torch.ones(4, requires_grad=True) * 2
+torch.nn.utils.vector_to_parameters(v[:2], [w])
+"""
+    plain = run_plain(src).namespace
+    assert not plain["v"].is_leaf and plain["w"].grad_fn is None  # the link from v to w is cut
+    t = _trace(src)
+    cuts = [(e["line"], e["op"]) for e in t["events"] if e["kind"] == "detach"]
+    assert cuts == [(6, "data"), (7, "detach"), (9, "data")]
+
+
 def test_hooks_the_snippet_registers_are_events() -> None:
     # The snippet's own registrations (also from a helper it defined); not the tensor hooks
     # torch registers for a module's full backward hook on every forward call.

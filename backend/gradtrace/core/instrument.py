@@ -158,6 +158,15 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
     return out
 
 
+def _called_from_snippet() -> bool:
+    """Whether the torch call being recorded was made by the snippet's own code: the frame
+    that called it is the first one outside this module (C methods and getters have none)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back  # type: ignore[assignment]
+    return frame is not None and frame.f_code.co_filename == SNIPPET_FILENAME
+
+
 def _snippet_called(method: str) -> bool:
     """Whether the snippet itself called the Tensor method `method` (defined in Python, in
     torch/_tensor.py), not torch's own code (a module's full backward hook registers tensor
@@ -274,7 +283,9 @@ def _after_call(
         if in_pass is not None:
             in_pass["created_nodes"].extend(n.id for n in new_nodes)
 
-    if op in ("detach", "data") and inputs and inputs[0].requires_grad:
+    if op in ("detach", "data") and inputs and inputs[0].requires_grad and (not inputs[0].is_leaf or _called_from_snippet()):
+        # A leaf's `.data` read by torch's own code (deepcopy of every parameter of a
+        # TransformerEncoder: 144 of them) cuts no graph and is not the snippet's doing.
         res = outs[0] if outs else None
         rec.emit(
             "detach",
