@@ -430,6 +430,19 @@ os.waitpid(second, 0)
     assert [e["line"] for e in notes] == [6]
 
 
+def test_a_snippet_that_replaces_getpid_is_not_taken_for_a_forked_child() -> None:
+    # The tracer tells a forked child by its pid; a snippet's fake os.getpid must not make
+    # the traced process end itself.
+    import os
+
+    getpid, exit_ = os.getpid, os._exit
+    try:
+        t = _trace("import os\nos.getpid = lambda: 12345\nos._exit = None\nprint('still here')\n")
+    finally:
+        os.getpid, os._exit = getpid, exit_
+    assert (t["status"], t["stdout"]) == ("ok", "still here\n")
+
+
 @pytest.mark.parametrize("depth", [950, 1100])
 def test_recursion_limit_is_the_one_plain_python_has(depth: int, tmp_path: Any) -> None:
     # The snippet runs below the tracer's frames (and pytest's): that must not make a

@@ -266,6 +266,10 @@ def _stack_depth() -> int:
     return depth
 
 
+# Held here: a snippet may replace os.getpid (or os._exit) while it runs.
+_getpid, _exit = os.getpid, os._exit
+
+
 def _trace_compiled(
     code: Any,
     source: str,
@@ -303,7 +307,7 @@ def _trace_compiled(
         # host's) frames, and each torch call adds the mode's few. Give those back, so deep
         # recursion fails, or not, where it would in plain Python.
         sys.setrecursionlimit(recursion_limit + _stack_depth() + _FRAMES_PER_CALL)
-        pid = os.getpid()
+        pid = _getpid()
         try:
             with globalstate.interpreter_kept():  # given back before any of our code runs on
                 exec(code, namespace)
@@ -321,11 +325,11 @@ def _trace_compiled(
             if explain.classify(type(exc).__name__, errors.message_of(exc)).kind == "out_of_memory":
                 status = "memory_limit"
         finally:
-            if os.getpid() != pid:
+            if _getpid() != pid:
                 # A process the snippet forked ends where the snippet ends, as under `python`;
                 # going on would make it trace too, and write a second document where the
                 # parent writes its own (the sandbox's result pipe, the CLI's stdout).
-                os._exit(0 if status == "ok" else 1)
+                _exit(0 if status == "ok" else 1)
             torch.set_grad_enabled(grad_enabled)
             sys.setrecursionlimit(recursion_limit)
 
