@@ -78,21 +78,6 @@ for step in range(3):
     loss.backward()
     opt.step()
 """,
-    "rnn_hidden_state_detached": """
-import torch
-import torch.nn as nn
-torch.manual_seed(0)
-cell = nn.RNNCell(2, 3)
-h = torch.zeros(1, 3)
-opt = torch.optim.SGD(cell.parameters(), lr=0.1)
-for step in range(3):
-    h = cell(torch.randn(1, 2), h)
-    loss = h.pow(2).sum()
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    h = h.detach()
-""",
     "inplace_version_error": """
 import torch
 a = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
@@ -2547,8 +2532,12 @@ loss = nn.MSELoss()(pred, [1.0, 2.0, 3.0])
 """,
 })
 
+# The fix of the carried hidden state: the same loop, cut after each step.
+SCENARIOS["rnn_hidden_state_detached"] = SCENARIOS["rnn_hidden_state_carried_error"] + "    h = h.detach()\n"
+
 ERROR_KINDS = {
     "backward_twice_error": "backward_twice",
+    "rnn_hidden_state_carried_error": "backward_twice",
     "inplace_version_error": "inplace_version",
     "inplace_leaf_error": "inplace_leaf",
     "slice_assign_leaf_error": "inplace_leaf_view",
