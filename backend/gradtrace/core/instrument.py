@@ -5,7 +5,8 @@ backward APIs); `Function.apply` and `torch.autograd.graph.increment_version` ar
 because they bypass the mode; global module hooks keep the `nn.Module` stack for grouping. Each hook calls the real
 function with the real arguments and returns its result untouched. Two things are switched off while
 tracing, each with a note: torch.compile (runs eagerly) and DataLoader worker processes (loads in process);
-starting a thread gets a note too (its ops are not observed).
+starting a thread or forking gets a note too (their ops are not observed). Notes are trace events,
+never Python warnings: the snippet must see the warnings it sees under `python`.
 """
 
 from __future__ import annotations
@@ -159,18 +160,19 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
 
 
 def _called_from_snippet() -> bool:
-    """Whether the torch call being recorded was made by the snippet's own code: the frame
-    that called it is the first one outside this module (C methods and getters have none)."""
+    """Whether the torch call being recorded (a C method or getter: it has no frame of its
+    own) was made by the snippet's own code: the first frame outside this module."""
     frame = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename == __file__:
         frame = frame.f_back  # type: ignore[assignment]
     return frame is not None and frame.f_code.co_filename == SNIPPET_FILENAME
 
 
-def _snippet_called(method: str) -> bool:
-    """Whether the snippet itself called the Tensor method `method` (defined in Python, in
-    torch/_tensor.py), not torch's own code (a module's full backward hook registers tensor
-    hooks on every forward call)."""
+def _snippet_called_tensor_method(method: str) -> bool:
+    """Whether the snippet itself called the Tensor method `method`, one defined in Python
+    (torch/_tensor.py: its frame, then torch's dispatch, sit between the caller and us), not
+    torch's own code (a module's full backward hook registers tensor hooks on every forward
+    call)."""
     frame = sys._getframe(2)
     while frame is not None:
         if frame.f_code.co_name == method and frame.f_code.co_filename.endswith("_tensor.py"):
@@ -298,7 +300,7 @@ def _after_call(
         rec.emit("requires_grad", context().line, op=op, tensor=rec.tensor_id(inputs[0]), value=inputs[0].requires_grad)
     elif op == "retain_grad" and inputs:
         rec.emit("retain_grad", context().line, op=op, tensor=rec.tensor_id(inputs[0]))
-    elif op in ("register_hook", "register_post_accumulate_grad_hook") and inputs and _snippet_called(op):
+    elif op in ("register_hook", "register_post_accumulate_grad_hook") and inputs and _snippet_called_tensor_method(op):
         # The hook runs inside a later backward pass (its effect is in that pass's grads).
         rec.emit("hook", context().line, op=op, tensor=rec.tensor_id(inputs[0]))
     elif op == "grad=" and inputs:
