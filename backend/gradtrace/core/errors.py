@@ -12,7 +12,8 @@ import itertools
 import linecache
 import re
 import traceback
-from types import TracebackType
+from collections.abc import Iterator
+from types import FrameType, TracebackType
 from typing import Any
 
 import torch
@@ -93,13 +94,17 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
     return err
 
 
-def _raised_in(tb: TracebackType | None, where: str) -> bool:
-    """Whether the traceback passes through a file whose path contains `where`."""
+def _frames_in(tb: TracebackType | None, where: str) -> Iterator[FrameType]:
+    """The traceback's frames, outermost first, whose file path contains `where`."""
     while tb is not None:
         if where in tb.tb_frame.f_code.co_filename:
-            return True
+            yield tb.tb_frame
         tb = tb.tb_next
-    return False
+
+
+def _raised_in(tb: TracebackType | None, where: str) -> bool:
+    """Whether the traceback passes through a file whose path contains `where`."""
+    return any(True for _ in _frames_in(tb, where))
 
 
 def _refused_tensor(rec: Recorder, tb: TracebackType | None, where: str, names: tuple[str, ...]) -> str | None:
@@ -107,14 +112,11 @@ def _refused_tensor(rec: Recorder, tb: TracebackType | None, where: str, names: 
     file path containing `where`) in the traceback: no torch call failed, so there is no
     failed call to read it from."""
     found = None
-    while tb is not None:
-        frame = tb.tb_frame
-        if where in frame.f_code.co_filename:
-            for local in names:
-                value = frame.f_locals.get(local)
-                if isinstance(value, torch.Tensor):
-                    found = value
-        tb = tb.tb_next
+    for frame in _frames_in(tb, where):
+        for local in names:
+            value = frame.f_locals.get(local)
+            if isinstance(value, torch.Tensor):
+                found = value
     return rec.tensor_id(found) if found is not None else None
 
 
