@@ -283,10 +283,23 @@ def test_output_limit_and_soft_timeout() -> None:
     assert [n["name"] for n in t["nodes"]][-1] == "MulBackward0"  # the graph up to the stop stays
 
 
-def test_swallowing_timeouts_does_not_help() -> None:
+def test_soft_cpu_timeout_stops_a_busy_loop_on_the_cpu_clock() -> None:
+    # The sandbox's CPU limit kills a busy worker before its wall clock runs out; the CPU
+    # deadline stops the snippet first, so the graph up to the stop is kept.
+    busy = "import torch\nx = torch.ones(1, requires_grad=True)\ny = x * 2\nwhile True:\n    pass\n"
+    t = _trace(busy, soft_cpu_timeout=0.3)
+    assert t["status"] == "timeout" and t["error"]["line"] in (4, 5)
+    assert "CPU time" in t["error"]["message"]
+    assert [n["name"] for n in t["nodes"]][-1] == "MulBackward0"
+    # Sleeping uses no CPU: the CPU deadline does not fire where only the wall clock runs.
+    t = _trace("import time\ntime.sleep(0.6)\nprint('awake')\n", soft_cpu_timeout=0.3)
+    assert t["status"] == "ok" and t["stdout"] == "awake\n"
+
+
+@pytest.mark.parametrize("clock", ["soft_timeout", "soft_cpu_timeout"])
+def test_swallowing_timeouts_does_not_help(clock: str) -> None:
     src = "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass\n"
-    t = _trace(src, soft_timeout=0.2)
-    assert t["status"] in ("timeout",) or t["status"] == "ok"  # re-armed timer fires again
+    t = _trace(src, **{clock: 0.2})  # the re-armed timer fires again, and then every line raises
     assert t["status"] == "timeout"
 
 

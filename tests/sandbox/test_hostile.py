@@ -42,7 +42,7 @@ CASES: dict[str, tuple[str, dict[str, Any], set[str]]] = {
     "sleep_forever": ("import time\ntime.sleep(10**6)\n", SHORT, {"timeout"}),
     "sigalrm_ignored": (
         # Defeats the tracer's soft timeout; the wall clock kill still lands.
-        "import signal, time\nfor s in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGXCPU):\n"
+        "import signal, time\nfor s in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGXCPU, signal.SIGPROF):\n"
         "    signal.signal(s, signal.SIG_IGN)\nwhile True:\n    pass\n",
         SHORT,
         {"timeout"},

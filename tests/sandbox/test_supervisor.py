@@ -40,6 +40,7 @@ def test_health_reports_every_layer_active(sandbox: Sandbox) -> None:
 
 
 def test_zygote_has_a_clean_environment_and_a_big_stack(sandbox: Sandbox) -> None:
+    sandbox.settle()  # a worker being forked holds its pipes in the zygote for a moment
     assert sandbox.sup._proc is not None
     pid = sandbox.sup._proc.pid
     env = dict(
@@ -110,6 +111,16 @@ def test_a_streaming_run_stopped_by_the_soft_timeout_ends_cleanly(sandbox: Sandb
     assert result["status"] == "timeout", result["error"]
     assert result["error"]["kind"] != "malformed_output"
     assert events and all(Event.model_validate(e) for e in events)
+
+
+def test_a_busy_loop_is_stopped_before_the_cpu_limit_with_its_graph(sandbox: Sandbox) -> None:
+    # The CPU budget runs out long before the wall clock: the kernel's kill would lose the
+    # graph; the tracer's CPU deadline stops the snippet first and returns it.
+    source = "import torch\nx = torch.ones(2, requires_grad=True)\ny = (x * 2).sum()\nwhile True:\n    pass\n"
+    result = sandbox.run(source, wall_seconds=10, cpu_seconds=2)
+    assert result["status"] == "timeout", result["error"]
+    assert "CPU time" in result["error"]["message"] and result["error"]["line"] in (4, 5)
+    assert [n["name"] for n in result["nodes"]] == ["torch::autograd::AccumulateGrad", "MulBackward0", "SumBackward0"]
 
 
 def test_forged_events_are_dropped_not_forwarded(sandbox: Sandbox) -> None:

@@ -247,14 +247,26 @@ def _ours(frame: Any) -> bool:
 
 
 @contextlib.contextmanager
-def soft_timeout(seconds: float | None) -> Iterator[None]:
-    """Interrupt Python code after `seconds` (re-armed so a swallowed interrupt fires again)."""
-    if not seconds or threading.current_thread() is not threading.main_thread():
+def soft_timeout(seconds: float | None, cpu_seconds: float | None = None) -> Iterator[None]:
+    """Interrupt Python code after `seconds` of wall time or `cpu_seconds` of the process's CPU
+    time, whichever comes first (re-armed so a swallowed interrupt fires again).
+
+    The CPU clock matters because the sandbox's hard CPU limit kills a busy snippet (a
+    `while True:` loop) before its wall clock runs out, and a killed worker returns no graph.
+    """
+    clocks = [(signal.ITIMER_REAL, signal.SIGALRM, seconds), (signal.ITIMER_PROF, signal.SIGPROF, cpu_seconds)]
+    timers = [(which, sig, after) for which, sig, after in clocks if after]
+    if not timers or threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    message = f"the snippet ran longer than {seconds:g} s"
+    messages: dict[int, str] = {
+        signal.SIGALRM: f"the snippet ran longer than {seconds or 0:g} s",
+        signal.SIGPROF: f"the snippet used more than {cpu_seconds or 0:g} s of CPU time",
+    }
+    timer_of: dict[int, int] = {signal.SIGALRM: signal.ITIMER_REAL, signal.SIGPROF: signal.ITIMER_PROF}
     fired = [0]
+    why = [""]  # the message of the clock that ran out
 
     def raise_on_every_line(frame: Any, event: str, _arg: Any) -> Any:
         if _ours(frame):
@@ -262,19 +274,20 @@ def soft_timeout(seconds: float | None) -> Iterator[None]:
         # Only on line events: raising on others (exception, return) makes Python drop the
         # trace function altogether.
         if event == "line":
-            raise SoftTimeout(message)
+            raise SoftTimeout(why[0])
         return raise_on_every_line
 
-    def handler(_signum: int, frame: Any) -> None:
+    def handler(signum: int, frame: Any) -> None:
         if frame is not None and _ours(frame):
             # In the tracer's own code (a backward hook, a node's finalizer, a weakref
             # callback, a record half made): raised there the interrupt would be lost (Python
             # ignores exceptions in finalizers, and then the swallowed-interrupt rule below
             # would turn on) or leave the records inconsistent. Try again in a moment, when
             # the snippet's own code runs.
-            signal.setitimer(signal.ITIMER_REAL, 0.005, 0.25)
+            signal.setitimer(timer_of[signum], 0.005, 0.25)
             return
         fired[0] += 1
+        why[0] = messages[signum]
         if fired[0] > 1:
             # The snippet swallowed the first interrupt (`except BaseException:`): from now on
             # every line it runs raises, so no handler can keep it going.
@@ -286,15 +299,17 @@ def soft_timeout(seconds: float | None) -> Iterator[None]:
                 if frame.f_code.co_filename == SNIPPET_FILENAME and frame.f_code.co_name == "<module>":
                     break  # what is further out is the tracer's and the host's
                 frame = frame.f_back
-        raise SoftTimeout(message)
+        raise SoftTimeout(why[0])
 
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.25)
+    previous = {sig: signal.signal(sig, handler) for _, sig, _ in timers}
+    for which, _, after in timers:
+        signal.setitimer(which, after, 0.25)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        for which, sig, _ in timers:
+            signal.setitimer(which, 0)
+            signal.signal(sig, previous[sig])
         if fired[0] > 1:
             sys.settrace(None)
             here: Any = sys._getframe()

@@ -89,9 +89,13 @@ def trace_source(
     max_stdout_bytes: int = 1 << 20,
     on_event: Callable[[dict[str, Any]], None] | None = None,
     soft_timeout: float | None = None,
+    soft_cpu_timeout: float | None = None,
     collect_garbage: bool = True,
 ) -> Trace:
     """Run `source` under observation and return its trace (see docs/trace-format.md).
+
+    `soft_timeout` / `soft_cpu_timeout` (seconds of wall / CPU time) stop the snippet with a
+    partial trace of status "timeout", before a hard limit would kill the process.
 
     `collect_garbage=False` skips the GC pass that frees the snippet's cyclic garbage before
     returning: for a process that exits right after (the sandbox worker), it is wasted time.
@@ -113,7 +117,7 @@ def trace_source(
         trace._source = source  # (for to_html / the notebook view)
         return trace
 
-    return _traced(source, finish, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout, collect_garbage)
+    return _traced(source, finish, max_nodes, max_json_bytes, max_stdout_bytes, on_event, (soft_timeout, soft_cpu_timeout), collect_garbage)
 
 
 def trace_json(
@@ -124,6 +128,7 @@ def trace_json(
     max_stdout_bytes: int = 1 << 20,
     on_event: Callable[[dict[str, Any]], None] | None = None,
     soft_timeout: float | None = None,
+    soft_cpu_timeout: float | None = None,
     collect_garbage: bool = True,
 ) -> str:
     """Like `trace_source`, but the document as compact JSON text, never validated here.
@@ -138,7 +143,7 @@ def trace_json(
             data = document.encode(document.shrink(doc, max_json_bytes))
         return data.decode()
 
-    return _traced(source, finish, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout, collect_garbage)
+    return _traced(source, finish, max_nodes, max_json_bytes, max_stdout_bytes, on_event, (soft_timeout, soft_cpu_timeout), collect_garbage)
 
 
 _GC_SCALE = 10  # see `_traced`
@@ -151,7 +156,7 @@ def _traced(
     max_json_bytes: int,
     max_stdout_bytes: int,
     on_event: Callable[[dict[str, Any]], None] | None,
-    soft_timeout: float | None,
+    soft_timeouts: tuple[float | None, float | None],
     collect_garbage: bool,
 ) -> Any:
     # A byte-order mark (code pasted from a file some Windows editors saved) is what Python
@@ -182,7 +187,7 @@ def _traced(
     gc.set_threshold(thresholds[0] * _GC_SCALE, *thresholds[1:])
     try:
         return finish(
-            _trace_compiled(code, source, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeout, collect_garbage)
+            _trace_compiled(code, source, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeouts, collect_garbage)
         )
     finally:
         gc.set_threshold(*thresholds)
@@ -277,7 +282,7 @@ def _trace_compiled(
     max_json_bytes: int,
     max_stdout_bytes: int,
     on_event: Callable[[dict[str, Any]], None] | None,
-    soft_timeout: float | None,
+    soft_timeouts: tuple[float | None, float | None],
     tear_down: bool,
 ) -> dict[str, Any]:
     # Tracebacks and warnings can then quote the snippet's lines.
@@ -301,7 +306,7 @@ def _trace_compiled(
         hooks.enter_context(globalstate.given_back(SNIPPET_FILENAME))
         _seed()
         hooks.enter_context(instrumented(rec))
-        hooks.enter_context(capture.soft_timeout(soft_timeout))
+        hooks.enter_context(capture.soft_timeout(*soft_timeouts))
         hooks.enter_context(_as_main(main))
         # `python snippet.py` starts the snippet at depth 1; here it starts below our (and the
         # host's) frames, and each torch call adds the mode's few. Give those back, so deep

@@ -98,7 +98,17 @@ class EffectiveLimits(BaseModel):
     def soft_timeout(self) -> float:
         """When the tracer stops the snippet itself (a partial trace beats a kill)."""
         # SIGALRM measures wall time, so it is derived from the wall limit only (on a loaded
-        # machine wall time runs ahead of CPU time; the kernel enforces the CPU budget). The
-        # margin leaves the tracer time to assemble the partial trace before the hard kill.
-        wall = self.wall_seconds
-        return max(0.2, wall - min(3.0, max(0.5, wall * 0.15)))
+        # machine wall time runs ahead of CPU time). The margin leaves the tracer time to
+        # assemble the partial trace before the hard kill.
+        return _before(self.wall_seconds)
+
+    @property
+    def soft_cpu_timeout(self) -> float:
+        """The same on the process's CPU clock: a busy loop reaches the kernel's CPU limit
+        (a kill, no graph) before the wall limit."""
+        return _before(self.cpu_seconds)
+
+
+def _before(limit: float) -> float:
+    """A soft deadline under a hard `limit`: a margin of 15% of it, between 0.5 and 3 s."""
+    return max(0.2, limit - min(3.0, max(0.5, limit * 0.15)))

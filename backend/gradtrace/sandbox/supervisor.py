@@ -389,7 +389,7 @@ class Supervisor:
         deadline = loop.time() + eff.wall_seconds
         job = {
             "source": source,
-            "limits": {**eff.model_dump(), "soft_timeout": eff.soft_timeout},
+            "limits": {**eff.model_dump(), "soft_timeout": eff.soft_timeout, "soft_cpu_timeout": eff.soft_cpu_timeout},
             "stream": on_event is not None,
             "max_events": self.limits.max_events_streamed,
             "max_event_bytes": 2 * eff.trace_bytes,

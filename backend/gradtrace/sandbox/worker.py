@@ -163,6 +163,7 @@ def worker_main(
                 max_stdout_bytes=limits["stdout_bytes"],
                 on_event=on_event,
                 soft_timeout=limits["soft_timeout"],
+                soft_cpu_timeout=limits["soft_cpu_timeout"],
                 collect_garbage=False,  # this process exits right after: no tidying up
             )
             # trace_json gives text already; any other tracer (tests) may give a model.
