@@ -29,7 +29,17 @@ class OutputLimit(BaseException):
 
 
 class SoftTimeout(BaseException):
-    """The snippet ran past its soft time limit."""
+    """The snippet ran past its soft time limit.
+
+    Raised in the snippet, its traceback says where. Made up for a run that could not be
+    interrupted (see `tracer.describe_stuck`), `line` and `scopes` (the locals of the
+    snippet's running functions) say it instead.
+    """
+
+    def __init__(self, message: str, line: int | None = None, scopes: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.scopes = scopes or []
 
 
 class _BytesSide(io.RawIOBase):

@@ -187,7 +187,7 @@ def _traced(
     gc.set_threshold(thresholds[0] * _GC_SCALE, *thresholds[1:])
     try:
         return finish(
-            _trace_compiled(code, source, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeouts, collect_garbage)
+            _trace_compiled(code, source, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeouts, collect_garbage, finish)
         )
     finally:
         gc.set_threshold(*thresholds)
@@ -284,6 +284,7 @@ def _trace_compiled(
     on_event: Callable[[dict[str, Any]], None] | None,
     soft_timeouts: tuple[float | None, float | None],
     tear_down: bool,
+    finish: Callable[[dict[str, Any]], Any],
 ) -> dict[str, Any]:
     # Tracebacks and warnings can then quote the snippet's lines.
     linecache.cache[SNIPPET_FILENAME] = (len(source), None, source.splitlines(True), SNIPPET_FILENAME)
@@ -313,8 +314,10 @@ def _trace_compiled(
         # recursion fails, or not, where it would in plain Python.
         sys.setrecursionlimit(recursion_limit + _stack_depth() + _FRAMES_PER_CALL)
         pid = _getpid()
+        kept = globalstate.interpreter_kept()
+        _running.append(_Run(rec, namespace, source, out, err, max_stdout_bytes, finish, kept))
         try:
-            with globalstate.interpreter_kept():  # given back before any of our code runs on
+            with kept:  # given back before any of our code runs on
                 exec(code, namespace)
         except capture.SoftTimeout as exc:
             status, failure = "timeout", exc
@@ -335,19 +338,12 @@ def _trace_compiled(
                 # going on would make it trace too, and write a second document where the
                 # parent writes its own (the sandbox's result pipe, the CLI's stdout).
                 _exit(0 if status == "ok" else 1)
+            _running.pop()
             torch.set_grad_enabled(grad_enabled)
             sys.setrecursionlimit(recursion_limit)
 
-    rec.suspended += 1  # from here on, our own torch calls are not the snippet's
-    for note in lint.findings(source):  # mistakes that raise nothing, read from the source
-        if note.kind == "grad_never_cleared" and not runchecks.added_to_old_grads(rec, note.line):
-            continue  # (the run shows no gradient added to an old one: nothing to say)
-        _note(rec, note)
     try:
-        with graph.quiet():  # ...nor may they run the snippet's code
-            return _describe_run(rec, namespace, source, status, failure, out, err, max_stdout_bytes)
-    except Exception as exc:  # the snippet broke what we read its results with
-        return _unreadable_doc(rec, exc, source, status, failure, out.getvalue(), err.getvalue()[:max_stdout_bytes])
+        return _document_of(rec, namespace, source, status, failure, out, err, max_stdout_bytes)
     finally:
         rec.active = False
         # `python snippet.py` frees the snippet's globals at exit. In a process that goes on
@@ -358,6 +354,79 @@ def _trace_compiled(
             with _output_discarded():
                 namespace.clear()
                 failure = None  # its traceback holds the snippet's frames
+
+
+def _document_of(
+    rec: Recorder,
+    namespace: dict[str, Any],
+    source: str,
+    status: str,
+    failure: BaseException | None,
+    out: Any,
+    err: Any,
+    max_stdout_bytes: int,
+) -> dict[str, Any]:
+    """The document of a run that has ended (or, in `describe_stuck`, been frozen)."""
+    rec.suspended += 1  # from here on, our own torch calls are not the snippet's
+    for note in lint.findings(source):  # mistakes that raise nothing, read from the source
+        if note.kind == "grad_never_cleared" and not runchecks.added_to_old_grads(rec, note.line):
+            continue  # (the run shows no gradient added to an old one: nothing to say)
+        _note(rec, note)
+    try:
+        with graph.quiet():  # ...nor may they run the snippet's code
+            return _describe_run(rec, namespace, source, status, failure, out, err, max_stdout_bytes)
+    except Exception as exc:  # the snippet broke what we read its results with
+        return _unreadable_doc(rec, exc, source, status, failure, out.getvalue(), err.getvalue()[:max_stdout_bytes])
+
+
+class _Run:
+    """A run in progress: what `describe_stuck` needs to describe it from outside."""
+
+    __slots__ = ("rec", "namespace", "source", "out", "err", "max_stdout_bytes", "finish", "kept")
+
+    def __init__(self, rec: Recorder, namespace: dict[str, Any], source: str, out: Any, err: Any,
+                 max_stdout_bytes: int, finish: Callable[[dict[str, Any]], Any], kept: globalstate.interpreter_kept) -> None:
+        self.rec, self.namespace, self.source, self.out, self.err = rec, namespace, source, out, err
+        self.max_stdout_bytes, self.finish, self.kept = max_stdout_bytes, finish, kept
+
+
+_running: list[_Run] = []  # innermost last (the Python API can trace from inside a trace)
+
+
+def where_stuck(thread_id: int) -> tuple[int | None, list[dict[str, Any]]] | None:
+    """Where the snippet running on thread `thread_id` is now: its innermost line, and the
+    locals of its functions that are running (innermost last), read from the live frames.
+    None when no snippet is running (it has ended and its trace is being made)."""
+    if not _running:
+        return None
+    frame = sys._current_frames().get(thread_id)
+    line, scopes = None, []
+    while frame is not None:
+        if frame.f_code.co_filename == SNIPPET_FILENAME:
+            line = line or frame.f_lineno
+            if frame.f_code.co_name != "<module>":
+                scopes.append({k: v for k, v in frame.f_locals.items() if k != "self"})
+        frame = frame.f_back
+    return line, scopes[::-1]
+
+
+def describe_stuck(message: str, line: int | None, scopes: list[dict[str, Any]]) -> Any:
+    """The finished trace (what `trace_json` / `trace_source` would return) of the run in
+    progress, stopped by a timeout at `line`; None if no run is in progress.
+
+    For a run that cannot be interrupted: one long C++ operation, or a snippet that
+    ignores the timeout's signals. Call it in a forked copy of the process (see the sandbox
+    worker): the thread running the snippet is not in the copy, so nothing changes the
+    records while they are read, and the original can be killed on time.
+    """
+    if not _running:
+        return None
+    run = _running[-1]
+    run.kept.__exit__(None, None, None)  # builtins and torch's namespaces as we knew them
+    run.rec.on_event = None  # the live stream is the original process's
+    failure = capture.SoftTimeout(message, line, scopes)
+    doc = _document_of(run.rec, run.namespace, run.source, "timeout", failure, run.out, run.err, run.max_stdout_bytes)
+    return run.finish(doc)
 
 
 def _note(rec: Recorder, finding: Finding, node: str | None = None, tensor: str | None = None) -> None:
@@ -385,10 +454,12 @@ def _describe_run(
         if isinstance(failure, capture.SoftTimeout | capture.OutputLimit):
             error["kind"] = status
             error["explanation"] = None
+            if isinstance(failure, capture.SoftTimeout) and failure.line is not None:
+                error["line"] = failure.line  # no traceback: the run was frozen, not interrupted
         else:
             stderr += errors.snippet_traceback(failure)
         rec.emit("error", error["line"], text=error["message"][:2000], node=error["node"], tensor=error["tensor"])
-        scopes += _frame_locals(failure)
+        scopes += _frame_locals(failure) + getattr(failure, "scopes", [])
     rec.active = True
     gc.collect()  # free unreachable graphs now, so "alive" does not depend on GC timing
     # Everything allocated from here on (the document, its JSON) lives until the trace is

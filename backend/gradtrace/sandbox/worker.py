@@ -7,9 +7,12 @@ It never returns: every path ends in os._exit, so no zygote code runs in the chi
 
 from __future__ import annotations
 
+import _thread
 import json
 import os
 import signal
+import sys
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +32,7 @@ EXIT_OK = 0
 EXIT_LAYER_FAILED = 70
 EXIT_TRACER_CRASHED = 71
 EXIT_NO_JOB = 72
+EXIT_NOT_STUCK = 73  # the watchdog's copy found no run to describe
 
 # Bound before any snippet runs: a snippet that monkeypatches json/os only hurts itself.
 _dumps = json.dumps
@@ -36,6 +40,11 @@ _write_all = write_all
 _exit = os._exit
 _sigmask = signal.pthread_sigmask
 _ALL_SIGNALS = signal.valid_signals()
+_fork, _waitpid, _exit_code = os.fork, os.waitpid, os.waitstatus_to_exitcode
+_sleep, _monotonic, _cpu, _get_ident = time.sleep, time.monotonic, time.process_time, _thread.get_ident
+
+# The watchdog takes over halfway between the tracer's soft deadline and the hard limit.
+WATCH_POINT = 0.5
 
 
 def apply_layers(cfg: dict[str, Any], fds: list[int], pidns: str) -> dict[str, str]:
@@ -107,6 +116,9 @@ def worker_main(
 ) -> None:
     """Entry point of the forked worker; never returns."""
     code = EXIT_OK
+    # One trace document leaves this process: the run's own, or the watchdog's (`_Watch`).
+    # Whoever takes `delivering` first writes it; `pipe` keeps event frames whole.
+    delivering, pipe = _thread.allocate_lock(), _thread.allocate_lock()
     try:
         # The zygote's SIGCHLD wake-up plumbing must not leak into the worker.
         signal.set_wakeup_fd(-1)
@@ -131,6 +143,7 @@ def worker_main(
         # Tighten to this request's limits (lowering needs no privilege).
         isolate.lower_rlimits(memory_bytes=limits["memory_bytes"], cpu_seconds=limits["cpu_seconds"])
 
+        stream_closed = [False]
         on_event: Callable[[dict[str, Any]], None] | None = None
         if job.get("stream"):
             # Stay inside what the parent accepts (more would end the run as output_limit).
@@ -138,7 +151,7 @@ def worker_main(
             max_one = int(job.get("event_bytes", 0))
 
             def on_event(event: dict[str, Any]) -> None:
-                if budget[0] <= 0:
+                if budget[0] <= 0 or stream_closed[0]:
                     return
                 payload = _dumps(event, default=str).encode()
                 if len(payload) > max_one or len(payload) > budget[1]:
@@ -151,10 +164,20 @@ def worker_main(
                 # waits until the frame is out.
                 old = _sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
                 try:
-                    _write_all(result_fd, frame)
+                    with pipe:
+                        if not stream_closed[0]:
+                            _write_all(result_fd, frame)
                 finally:
                     _sigmask(signal.SIG_SETMASK, old)
 
+        tracer = sys.modules.get(getattr(trace_fn, "__module__", ""))
+        describe, where = getattr(tracer, "describe_stuck", None), getattr(tracer, "where_stuck", None)
+        if describe is not None and where is not None:  # (a test's stand-in tracer may have neither)
+            watch = _Watch(limits, result_fd, delivering, pipe, stream_closed, _get_ident(), where, describe)
+            try:
+                _thread.start_new_thread(watch.run, ())
+            except RuntimeError:
+                pass  # no thread to spare: the run goes on without its watchdog
         try:
             trace = trace_fn(
                 job["source"],
@@ -172,11 +195,93 @@ def worker_main(
             # The tracer itself failed (or the snippet broke it): say so on the real stderr
             # of nobody (fd 2 is /dev/null) and let the supervisor tag the run.
             traceback.print_exc()
+            _claim(delivering)
             _exit(EXIT_TRACER_CRASHED)
         _sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)  # nothing interrupts the last frame
+        _claim(delivering)
         _write_all(result_fd, encode_frame(FRAME_RESULT, payload))
     except BaseException:
         code = EXIT_TRACER_CRASHED
     finally:
         # os._exit: no atexit handlers, no zygote code, threads the snippet left die with us.
+        _claim(delivering)
         _exit(code)
+
+
+def _claim(delivering: Any) -> None:
+    """Go on to deliver once the watchdog is not delivering (it exits the process, or gives way)."""
+    if _owner[0] != _get_ident():
+        delivering.acquire()
+        _owner[0] = _get_ident()
+
+
+_owner: list[int | None] = [None]  # the thread that took `delivering`
+
+
+class _Watch:
+    """The worker's watchdog thread: delivers a trace of a run that cannot be stopped.
+
+    The tracer stops the snippet at its soft deadlines with a signal, whose handler runs
+    between two Python instructions. A snippet inside one long C++ operation (a huge
+    matmul), or one that ignores those signals, is still running when the hard limit kills
+    the worker, and its graph would be lost. Halfway from the soft deadline to the hard
+    limit, the watchdog forks: the copy holds the run's records as they stand, without the
+    thread that runs the snippet, so it can describe them undisturbed (status `timeout`,
+    the line where the snippet was) and write the document; then the worker exits.
+    """
+
+    def __init__(self, limits: dict[str, Any], result_fd: int, delivering: Any, pipe: Any,
+                 stream_closed: list[bool], main: int, where: Callable[..., Any], describe: Callable[..., Any]) -> None:
+        soft, hard = limits.get("soft_timeout"), limits["wall_seconds"]
+        soft_cpu, hard_cpu = limits.get("soft_cpu_timeout"), limits["cpu_seconds"]
+        self.wall, self.cpu = hard, hard_cpu
+        now, cpu = _monotonic(), _cpu()
+        self.wall_at = now + (soft + WATCH_POINT * (hard - soft) if soft else hard)
+        self.cpu_at = cpu + (soft_cpu + WATCH_POINT * (hard_cpu - soft_cpu) if soft_cpu else hard_cpu)
+        self.result_fd, self.delivering, self.pipe, self.stream_closed = result_fd, delivering, pipe, stream_closed
+        self.main, self.where, self.describe = main, where, describe
+
+    def run(self) -> None:
+        _sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)  # the snippet's signals are the main thread's
+        while _monotonic() < self.wall_at and _cpu() < self.cpu_at:
+            _sleep(0.05)
+        limit = f"{self.wall:g} s time" if _monotonic() >= self.wall_at else f"{self.cpu:g} s CPU"
+        if not self.delivering.acquire(False):
+            return  # the run is delivering its own trace
+        _owner[0] = _get_ident()
+        pid = -1
+        try:
+            with self.pipe:  # between two event frames: none may be written while the copy runs
+                self.stream_closed[0] = True
+            where = self.where(self.main)
+            if where is not None:  # (None: the snippet has ended, the tracer is describing it)
+                pid = _fork()
+                if pid == 0:
+                    self._describe_copy(limit, *where)  # never returns
+            if pid > 0 and _exit_code(_waitpid(pid, 0)[1]) == EXIT_OK:
+                _exit(EXIT_OK)  # the copy delivered the trace
+        except BaseException:
+            pass  # (a fork refused: the snippet took every process slot)
+        # Nothing delivered: the run goes on, and delivers its own trace or meets the hard limit.
+        self.stream_closed[0] = False
+        _owner[0] = None
+        self.delivering.release()
+
+    def _describe_copy(self, limit: str, line: int | None, scopes: list[dict[str, Any]]) -> None:
+        """In the forked copy: describe the run as it stands, deliver it, exit."""
+        code = EXIT_NOT_STUCK
+        try:
+            at = f" at line {line}" if line else ""
+            trace = self.describe(
+                f"the snippet was still running{at} close to its {limit} limit, inside a "
+                "call that cannot be interrupted (or with the timeout's signals ignored); the "
+                "trace shows the run as it stood then",
+                line,
+                scopes,
+            )
+            if trace is not None:
+                payload = (trace if isinstance(trace, str) else trace.to_json()).encode()
+                _write_all(self.result_fd, encode_frame(FRAME_RESULT, payload))
+                code = EXIT_OK
+        finally:
+            _exit(code)
