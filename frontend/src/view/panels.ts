@@ -5,7 +5,7 @@ import { fmtShape, shortDtype } from "../graph/format";
 
 /** Sandbox outcomes that are not the snippet's own exception. */
 export const OUTCOMES: Record<string, { title: string; text: string }> = {
-  timeout: { title: "Time limit reached", text: "The snippet ran longer than the sandbox allows and was stopped. The graph shows what was recorded before that. Look for an endless loop or a very long training loop, and shorten it." },
+  timeout: { title: "Time limit reached", text: "The snippet ran longer than the sandbox allows and was stopped. The graph shows what was recorded before that. Look for an endless loop, a very long training loop or one operation on huge tensors, and make it smaller." },
   memory_limit: { title: "Memory limit reached", text: "The snippet tried to use more memory than the sandbox allows and was stopped. Use smaller tensors or fewer iterations." },
   output_limit: { title: "Output limit reached", text: "The snippet printed or built more than the sandbox keeps (output, events or graph size). What fit is shown; print less or build a smaller graph." },
   rejected: { title: "Snippet rejected", text: "The sandbox refused to run this snippet (for example, it tried something that is not allowed, such as network or file access, or it is too large)." },
