@@ -360,6 +360,22 @@ def test_runtime_dir_must_be_private(tmp_path: Path) -> None:
         _runtime_dir(str(shared))
 
 
+def test_a_native_crash_names_the_snippets_line(sandbox: Sandbox) -> None:
+    # The graph dies with the worker, but Python's fault handler reports the stack: the
+    # innermost line of the snippet is pinned (here inside a function, called from line 7).
+    source = (
+        "import torch\nx = torch.ones(2, requires_grad=True)\ndef boom():\n    import ctypes\n"
+        "    return ctypes.string_at(0)\ny = (x * 2).sum()\nboom()\n"
+    )
+    result = sandbox.run(source)
+    assert (result["status"], result["error"]["kind"], result["error"]["line"]) == ("error", "crashed", 5)
+    assert "SIGSEGV at line 5" in result["error"]["message"]
+    # A report the snippet forges cannot point outside its own lines.
+    forged = "import os, ctypes\nos.write(4, b'Fatal: File \"<snippet>\", line 99 in f')\nctypes.string_at(0)\n"
+    result = sandbox.run(forged)
+    assert (result["error"]["kind"], result["error"]["line"]) == ("crashed", None)
+
+
 # Snippets the tracer's signals cannot stop: the watchdog delivers the run as it stood.
 STUCK = {
     "one_long_cpp_call": ("z = torch.ones(1).expand(10**12).sum()\n", {4}, {"wall_seconds": 5, "cpu_seconds": 20}),

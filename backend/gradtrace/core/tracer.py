@@ -13,6 +13,7 @@ untrusted bytes anyway, so validating twice would only cost time).
 from __future__ import annotations
 
 import builtins
+import collections
 import contextlib
 import gc
 import io
@@ -401,13 +402,17 @@ def where_stuck(thread_id: int) -> tuple[int | None, list[dict[str, Any]]] | Non
         return None
     frame = sys._current_frames().get(thread_id)
     line, scopes = None, []
-    while frame is not None:
+    # Only the innermost few: a runaway recursion can be millions of frames deep.
+    while frame is not None and len(scopes) < _STUCK_SCOPES:
         if frame.f_code.co_filename == SNIPPET_FILENAME:
             line = line or frame.f_lineno
             if frame.f_code.co_name != "<module>":
                 scopes.append({k: v for k, v in frame.f_locals.items() if k != "self"})
         frame = frame.f_back
     return line, scopes[::-1]
+
+
+_STUCK_SCOPES = 20
 
 
 def describe_stuck(message: str, line: int | None, scopes: list[dict[str, Any]]) -> Any:
@@ -546,12 +551,13 @@ def _public_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _frame_locals(exc: BaseException) -> list[dict[str, Any]]:
-    """Locals of the snippet's functions that were running when it failed (innermost last)."""
-    scopes = []
+    """Locals of the snippet's functions that were running when it failed (innermost last;
+    only the innermost few: a runaway recursion is millions of frames deep)."""
+    frames: collections.deque[Any] = collections.deque(maxlen=_STUCK_SCOPES)
     tb = exc.__traceback__
     while tb is not None:
         frame = tb.tb_frame
         if frame.f_code.co_filename == SNIPPET_FILENAME and frame.f_code.co_name != "<module>":
-            scopes.append({k: v for k, v in frame.f_locals.items() if k != "self"})
+            frames.append(frame)
         tb = tb.tb_next
-    return scopes
+    return [{k: v for k, v in frame.f_locals.items() if k != "self"} for frame in frames]

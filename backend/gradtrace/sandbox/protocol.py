@@ -22,6 +22,10 @@ FRAME = struct.Struct("!cI")
 FRAME_LAYERS = b"L"
 FRAME_EVENT = b"E"
 FRAME_RESULT = b"R"
+# Not a frame: the worker's faulthandler writes its report ("Fatal Python error: ...", the
+# Python stack) straight onto the result pipe when native code crashes. Read to the end.
+FAULT_HEAD = b"Fatal"
+FAULT_BYTES = 16 << 10
 
 # Bound at import: a snippet that monkeypatches os.write/os.read must not be able to make the
 # worker's own writes spin or lie.

@@ -15,6 +15,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import resource
 import select
 import signal
@@ -34,7 +35,16 @@ from gradtrace.sandbox import worker as worker_codes
 from gradtrace.sandbox.cgroups import SlotCgroups
 from gradtrace.sandbox.isolate import LAYER_ORDER, minimal_paths
 from gradtrace.sandbox.limits import EffectiveLimits, RunLimits, SandboxLimits
-from gradtrace.sandbox.protocol import FRAME, FRAME_EVENT, FRAME_LAYERS, FRAME_RESULT, LEN, encode_message
+from gradtrace.sandbox.protocol import (
+    FAULT_BYTES,
+    FAULT_HEAD,
+    FRAME,
+    FRAME_EVENT,
+    FRAME_LAYERS,
+    FRAME_RESULT,
+    LEN,
+    encode_message,
+)
 
 log = logging.getLogger("gradtrace.sandbox")
 
@@ -124,6 +134,7 @@ class _Outcome:
     events: list[dict[str, Any]] = field(default_factory=list)
     exit: dict[str, Any] | None = None
     oom_killed: bool = False
+    fault: bytes = b""  # the fault handler's report of a native crash (untrusted text)
 
 
 class Supervisor:
@@ -498,6 +509,12 @@ class Supervisor:
                     return
                 out.result = await self._read_body(w, size)
                 return
+            elif head == FAULT_HEAD:
+                # A native crash: the worker is dying; keep (a bounded start of) its report.
+                out.fault = head
+                while chunk := await w.reader.read(FAULT_BYTES - len(out.fault)):
+                    out.fault += chunk
+                return
             else:
                 out.malformed = f"unknown frame type {kind!r}"
                 return
@@ -517,11 +534,12 @@ class Supervisor:
         message: str,
         lines: int,
         events: list[dict[str, Any]] | None = None,
+        line: int | None = None,
     ) -> dict[str, Any]:
         trace = Trace(
             torch_version=self.torch_version,
             status=status,  # type: ignore[arg-type]
-            error=TraceError(type="SandboxError", message=message, line=None, kind=kind),
+            error=TraceError(type="SandboxError", message=message, line=line, kind=kind),
             events=[Event.model_validate(e) for e in events or []],
             source_lines=lines,
         )
@@ -568,7 +586,11 @@ class Supervisor:
                 lines,
                 out.events,
             )
-        return self._failure(*self._death(out.exit, eff), lines, out.events)
+        status, kind, message = self._death(out.exit, eff)
+        line = _crash_line(out.fault, lines) if kind == "crashed" else None
+        if line is not None:
+            message = message.replace("before producing a trace", f"at line {line}", 1)
+        return self._failure(status, kind, message, lines, out.events, line)
 
     def _death(self, exit: dict[str, Any] | None, eff: EffectiveLimits) -> tuple[str, str, str]:
         """(status, kind, message) for a worker that ended without a result."""
@@ -971,3 +993,14 @@ def _raise_stack_limit() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_STACK)
     soft = STACK_BYTES if hard == resource.RLIM_INFINITY else min(STACK_BYTES, hard)
     resource.setrlimit(resource.RLIMIT_STACK, (soft, hard))
+
+
+# (core.recorder.SNIPPET_FILENAME: the web process does not import the tracing core)
+_SNIPPET_FRAME = re.compile(rb'File "<snippet>", line (\d{1,9})')
+
+
+def _crash_line(report: bytes, lines: int) -> int | None:
+    """The snippet's innermost line in a fault handler report (most recent call first)."""
+    match = _SNIPPET_FRAME.search(report)
+    line = int(match.group(1)) if match else 0
+    return line if 1 <= line <= lines else None  # the report is the snippet's to forge

@@ -8,6 +8,7 @@ It never returns: every path ends in os._exit, so no zygote code runs in the chi
 from __future__ import annotations
 
 import _thread
+import faulthandler
 import json
 import os
 import signal
@@ -178,6 +179,9 @@ def worker_main(
                 _thread.start_new_thread(watch.run, ())
             except RuntimeError:
                 pass  # no thread to spare: the run goes on without its watchdog
+        # A crash in native code (ctypes, a C-stack overflow) kills the worker with its graph;
+        # Python's fault handler at least writes the stack, so the parent can say which line.
+        faulthandler.enable(file=result_fd, all_threads=False)
         try:
             trace = trace_fn(
                 job["source"],
@@ -198,6 +202,7 @@ def worker_main(
             _claim(delivering)
             _exit(EXIT_TRACER_CRASHED)
         _sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)  # nothing interrupts the last frame
+        faulthandler.disable()
         _claim(delivering)
         _write_all(result_fd, encode_frame(FRAME_RESULT, payload))
     except BaseException:
