@@ -401,7 +401,8 @@ def where_stuck(thread_id: int) -> tuple[int | None, list[dict[str, Any]]] | Non
     if not _running:
         return None
     frame = sys._current_frames().get(thread_id)
-    line, scopes = None, []
+    line: int | None = None
+    scopes: list[dict[str, Any]] = []
     # Only the innermost few: a runaway recursion can be millions of frames deep.
     while frame is not None and len(scopes) < _STUCK_SCOPES:
         if frame.f_code.co_filename == SNIPPET_FILENAME:
