@@ -276,6 +276,8 @@ class _Watch:
         """In the forked copy: describe the run as it stands, deliver it, exit."""
         code = EXIT_NOT_STUCK
         try:
+            # A crash here must not write a fault report: the run may still deliver its own.
+            faulthandler.disable()
             at = f" at line {line}" if line else ""
             trace = self.describe(
                 f"the snippet was still running{at} close to its {limit} limit, inside a "
