@@ -273,6 +273,21 @@ def _stack_depth() -> int:
 
 
 # Held here: a snippet may replace os.getpid (or os._exit) while it runs.
+class _Run:
+    """A run in progress: what its document is made from (when it ends, or from outside by
+    `describe_stuck`)."""
+
+    __slots__ = ("rec", "namespace", "source", "out", "err", "max_stdout_bytes", "finish", "kept")
+
+    def __init__(self, rec: Recorder, namespace: dict[str, Any], source: str, out: Any, err: Any,
+                 max_stdout_bytes: int, finish: Callable[[dict[str, Any]], Any], kept: globalstate.interpreter_kept) -> None:
+        self.rec, self.namespace, self.source, self.out, self.err = rec, namespace, source, out, err
+        self.max_stdout_bytes, self.finish, self.kept = max_stdout_bytes, finish, kept
+
+
+_running: list[_Run] = []  # innermost last (the Python API can trace from inside a trace)
+
+
 _getpid, _exit = os.getpid, os._exit
 
 
@@ -316,7 +331,8 @@ def _trace_compiled(
         sys.setrecursionlimit(recursion_limit + _stack_depth() + _FRAMES_PER_CALL)
         pid = _getpid()
         kept = globalstate.interpreter_kept()
-        _running.append(_Run(rec, namespace, source, out, err, max_stdout_bytes, finish, kept))
+        run = _Run(rec, namespace, source, out, err, max_stdout_bytes, finish, kept)
+        _running.append(run)
         try:
             with kept:  # given back before any of our code runs on
                 exec(code, namespace)
@@ -344,7 +360,7 @@ def _trace_compiled(
             sys.setrecursionlimit(recursion_limit)
 
     try:
-        return _document_of(rec, namespace, source, status, failure, out, err, max_stdout_bytes)
+        return _document_of(run, status, failure)
     finally:
         rec.active = False
         # `python snippet.py` frees the snippet's globals at exit. In a process that goes on
@@ -357,17 +373,9 @@ def _trace_compiled(
                 failure = None  # its traceback holds the snippet's frames
 
 
-def _document_of(
-    rec: Recorder,
-    namespace: dict[str, Any],
-    source: str,
-    status: str,
-    failure: BaseException | None,
-    out: Any,
-    err: Any,
-    max_stdout_bytes: int,
-) -> dict[str, Any]:
+def _document_of(run: _Run, status: str, failure: BaseException | None) -> dict[str, Any]:
     """The document of a run that has ended (or, in `describe_stuck`, been frozen)."""
+    rec, source = run.rec, run.source
     rec.suspended += 1  # from here on, our own torch calls are not the snippet's
     for note in lint.findings(source):  # mistakes that raise nothing, read from the source
         if note.kind == "grad_never_cleared" and not runchecks.added_to_old_grads(rec, note.line):
@@ -375,23 +383,10 @@ def _document_of(
         _note(rec, note)
     try:
         with graph.quiet():  # ...nor may they run the snippet's code
-            return _describe_run(rec, namespace, source, status, failure, out, err, max_stdout_bytes)
+            return _describe_run(run, status, failure)
     except Exception as exc:  # the snippet broke what we read its results with
-        return _unreadable_doc(rec, exc, source, status, failure, out.getvalue(), err.getvalue()[:max_stdout_bytes])
-
-
-class _Run:
-    """A run in progress: what `describe_stuck` needs to describe it from outside."""
-
-    __slots__ = ("rec", "namespace", "source", "out", "err", "max_stdout_bytes", "finish", "kept")
-
-    def __init__(self, rec: Recorder, namespace: dict[str, Any], source: str, out: Any, err: Any,
-                 max_stdout_bytes: int, finish: Callable[[dict[str, Any]], Any], kept: globalstate.interpreter_kept) -> None:
-        self.rec, self.namespace, self.source, self.out, self.err = rec, namespace, source, out, err
-        self.max_stdout_bytes, self.finish, self.kept = max_stdout_bytes, finish, kept
-
-
-_running: list[_Run] = []  # innermost last (the Python API can trace from inside a trace)
+        stdout, stderr = run.out.getvalue(), run.err.getvalue()[: run.max_stdout_bytes]
+        return _unreadable_doc(rec, exc, source, status, failure, stdout, stderr)
 
 
 def where_stuck(thread_id: int) -> tuple[int | None, list[dict[str, Any]]] | None:
@@ -431,8 +426,7 @@ def describe_stuck(message: str, line: int | None, scopes: list[dict[str, Any]])
     run.kept.__exit__(None, None, None)  # builtins and torch's namespaces as we knew them
     run.rec.on_event = None  # the live stream is the original process's
     failure = capture.SoftTimeout(message, line, scopes)
-    doc = _document_of(run.rec, run.namespace, run.source, "timeout", failure, run.out, run.err, run.max_stdout_bytes)
-    return run.finish(doc)
+    return run.finish(_document_of(run, "timeout", failure))
 
 
 def _note(rec: Recorder, finding: Finding, node: str | None = None, tensor: str | None = None) -> None:
@@ -441,20 +435,12 @@ def _note(rec: Recorder, finding: Finding, node: str | None = None, tensor: str 
              hint=explain.hint(finding))
 
 
-def _describe_run(
-    rec: Recorder,
-    namespace: dict[str, Any],
-    source: str,
-    status: str,
-    failure: BaseException | None,
-    out: Any,
-    err: Any,
-    max_stdout_bytes: int,
-) -> dict[str, Any]:
+def _describe_run(run: _Run, status: str, failure: BaseException | None) -> dict[str, Any]:
     """The trace document of a finished run: its error (if any) explained, its graph read."""
+    rec, namespace, out, max_stdout_bytes = run.rec, run.namespace, run.out, run.max_stdout_bytes
     error = None
     scopes = [namespace]
-    stderr = err.getvalue()
+    stderr = run.err.getvalue()
     if failure is not None:
         error = errors.describe(rec, failure, _failing_pass(rec, failure))
         if isinstance(failure, capture.SoftTimeout | capture.OutputLimit):
@@ -484,7 +470,7 @@ def _describe_run(
         stdout=out.getvalue(),
         stderr=stderr[:max_stdout_bytes],
         torch_version=TORCH_VERSION,
-        source_lines=len(source.splitlines()),
+        source_lines=len(run.source.splitlines()),
         truncation=truncation,
         named=named,
     )
