@@ -136,6 +136,19 @@ def worker_main(
                 _exit(EXIT_LAYER_FAILED)
         _write_all(result_fd, encode_frame(FRAME_LAYERS, _dumps(report).encode()))
 
+        # The watchdog thread starts now, while the worker waits for its job: its start costs
+        # the request nothing. It waits, without the GIL, until `arm` gives it the deadlines.
+        stream_closed = [False]
+        tracer = sys.modules.get(getattr(trace_fn, "__module__", ""))
+        describe, where = getattr(tracer, "describe_stuck", None), getattr(tracer, "where_stuck", None)
+        watch = None
+        if describe is not None and where is not None:  # (a test's stand-in tracer may have neither)
+            watch = _Watch(result_fd, delivering, pipe, stream_closed, _get_ident(), where, describe)
+            try:
+                _thread.start_new_thread(watch.run, ())
+            except RuntimeError:
+                watch = None  # no thread to spare: the run goes on without its watchdog
+
         job = read_message(job_fd, limit=cfg["max_job_bytes"])
         if job is None:
             _exit(EXIT_NO_JOB)
@@ -144,7 +157,6 @@ def worker_main(
         # Tighten to this request's limits (lowering needs no privilege).
         isolate.lower_rlimits(memory_bytes=limits["memory_bytes"], cpu_seconds=limits["cpu_seconds"])
 
-        stream_closed = [False]
         on_event: Callable[[dict[str, Any]], None] | None = None
         if job.get("stream"):
             # Stay inside what the parent accepts (more would end the run as output_limit).
@@ -171,14 +183,8 @@ def worker_main(
                 finally:
                     _sigmask(signal.SIG_SETMASK, old)
 
-        tracer = sys.modules.get(getattr(trace_fn, "__module__", ""))
-        describe, where = getattr(tracer, "describe_stuck", None), getattr(tracer, "where_stuck", None)
-        if describe is not None and where is not None:  # (a test's stand-in tracer may have neither)
-            watch = _Watch(limits, result_fd, delivering, pipe, stream_closed, _get_ident(), where, describe)
-            try:
-                _thread.start_new_thread(watch.run, ())
-            except RuntimeError:
-                pass  # no thread to spare: the run goes on without its watchdog
+        if watch is not None:
+            watch.arm(limits)
         # A crash in native code (ctypes, a C-stack overflow) kills the worker with its graph;
         # Python's fault handler at least writes the stack, so the parent can say which line.
         faulthandler.enable(file=result_fd, all_threads=False)
@@ -235,21 +241,30 @@ class _Watch:
     the line where the snippet was) and write the document; then the worker exits.
     """
 
-    def __init__(self, limits: dict[str, Any], result_fd: int, delivering: Any, pipe: Any,
-                 stream_closed: list[bool], main: int, where: Callable[..., Any], describe: Callable[..., Any]) -> None:
+    def __init__(self, result_fd: int, delivering: Any, pipe: Any, stream_closed: list[bool], main: int,
+                 where: Callable[..., Any], describe: Callable[..., Any]) -> None:
+        self.result_fd, self.delivering, self.pipe, self.stream_closed = result_fd, delivering, pipe, stream_closed
+        self.main, self.where, self.describe = main, where, describe
+        self.armed = _thread.allocate_lock()
+        self.armed.acquire()  # released by `arm`
+
+    def arm(self, limits: dict[str, Any]) -> None:
+        """Start the clocks of a job (from the job's limits, as the tracer's soft deadlines)."""
         soft, hard = limits.get("soft_timeout"), limits["wall_seconds"]
         soft_cpu, hard_cpu = limits.get("soft_cpu_timeout"), limits["cpu_seconds"]
         self.wall, self.cpu = hard, hard_cpu
         now, cpu = _monotonic(), _cpu()
         self.wall_at = now + (soft + WATCH_POINT * (hard - soft) if soft else hard)
         self.cpu_at = cpu + (soft_cpu + WATCH_POINT * (hard_cpu - soft_cpu) if soft_cpu else hard_cpu)
-        self.result_fd, self.delivering, self.pipe, self.stream_closed = result_fd, delivering, pipe, stream_closed
-        self.main, self.where, self.describe = main, where, describe
+        self.armed.release()
 
     def run(self) -> None:
         _sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)  # the snippet's signals are the main thread's
-        while _monotonic() < self.wall_at and _cpu() < self.cpu_at:
-            _sleep(0.05)
+        self.armed.acquire()
+        while (left := min(self.wall_at - _monotonic(), self.cpu_at - _cpu())) > 0:
+            # CPU time runs no faster than wall time for one thread; the snippet's threads can
+            # make it run faster, hence the bound on each wait.
+            _sleep(min(left, 0.25))
         limit = f"{self.wall:g} s time" if _monotonic() >= self.wall_at else f"{self.cpu:g} s CPU"
         if not self.delivering.acquire(False):
             return  # the run is delivering its own trace
