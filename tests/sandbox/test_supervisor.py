@@ -360,6 +360,13 @@ def test_runtime_dir_must_be_private(tmp_path: Path) -> None:
         _runtime_dir(str(shared))
 
 
+def test_a_snippet_that_ends_the_process_is_explained(sandbox: Sandbox) -> None:
+    result = sandbox.run("import os\nprint('bye')\nos._exit(3)\n")
+    assert (result["status"], result["error"]["kind"]) == ("error", "exited")
+    assert "exit status 3" in result["error"]["message"]
+    assert "sys.exit()" in result["error"]["explanation"]["fix"]
+
+
 def test_a_native_crash_names_the_snippets_line(sandbox: Sandbox) -> None:
     # The graph dies with the worker, but Python's fault handler reports the stack: the
     # innermost line of the snippet is pinned (here inside a function, called from line 7).
@@ -370,6 +377,7 @@ def test_a_native_crash_names_the_snippets_line(sandbox: Sandbox) -> None:
     result = sandbox.run(source)
     assert (result["status"], result["error"]["kind"], result["error"]["line"]) == ("error", "crashed", 5)
     assert "SIGSEGV at line 5" in result["error"]["message"]
+    assert result["error"]["explanation"]["title"] == "The process crashed in native code"
     # A report the snippet forges cannot point outside its own lines.
     forged = "import os, ctypes\nos.write(4, b'Fatal: File \"<snippet>\", line 99 in f')\nctypes.string_at(0)\n"
     result = sandbox.run(forged)

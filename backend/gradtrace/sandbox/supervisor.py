@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gradtrace.core.model import Event, Trace, TraceError
+from gradtrace.core.model import Event, Explanation, Trace, TraceError
 from gradtrace.sandbox import worker as worker_codes
 from gradtrace.sandbox.cgroups import SlotCgroups
 from gradtrace.sandbox.isolate import LAYER_ORDER, minimal_paths
@@ -536,10 +536,17 @@ class Supervisor:
         events: list[dict[str, Any]] | None = None,
         line: int | None = None,
     ) -> dict[str, Any]:
+        lesson = _LESSONS.get(kind)
         trace = Trace(
             torch_version=self.torch_version,
             status=status,  # type: ignore[arg-type]
-            error=TraceError(type="SandboxError", message=message, line=line, kind=kind),
+            error=TraceError(
+                type="SandboxError",
+                message=message,
+                line=line,
+                kind=kind,
+                explanation=Explanation(title=lesson[0], what=lesson[1], fix=lesson[2]) if lesson else None,
+            ),
             events=[Event.model_validate(e) for e in events or []],
             source_lines=lines,
         )
@@ -993,6 +1000,26 @@ def _raise_stack_limit() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_STACK)
     soft = STACK_BYTES if hard == resource.RLIM_INFINITY else min(STACK_BYTES, hard)
     resource.setrlimit(resource.RLIMIT_STACK, (soft, hard))
+
+
+# (title, what happened, how to fix it) for the ends of a run the snippet's own code can
+# cause, where no exception of the snippet's explains it. Limits have the playground's cards.
+_LESSONS: dict[str, tuple[str, str, str]] = {
+    "crashed": (
+        "The process crashed in native code",
+        "Code below Python (ctypes, a C extension, or a bug inside PyTorch) made the process "
+        "crash. Everything it held went with it, the graph too; the line, when known, is where "
+        "the snippet was when it crashed.",
+        "Leave out ctypes and raw memory access. If plain PyTorch code crashes, make the snippet "
+        "as small as it can be while it still crashes, and report it to PyTorch.",
+    ),
+    "exited": (
+        "The snippet ended the process",
+        "os._exit() ended the process before the trace was made, "
+        "so there is no graph to show.",
+        "Let the snippet end normally; sys.exit() is fine (the trace is kept).",
+    ),
+}
 
 
 # (core.recorder.SNIPPET_FILENAME: the web process does not import the tracing core)
