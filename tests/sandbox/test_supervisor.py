@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -186,10 +187,16 @@ def test_a_dead_idle_worker_is_replaced_transparently(sandbox: Sandbox) -> None:
 
 
 def _gone(pid: int) -> bool:
+    """Exited as a whole, as the supervisor sees it (its pidfd is readable). A zombie thread
+    group leader is not enough: the worker's other thread (its watchdog) may still be exiting."""
     try:
-        return "zombie" in Path(f"/proc/{pid}/status").read_text()
-    except (FileNotFoundError, ProcessLookupError):  # ESRCH while the kernel tears it down
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
         return True
+    try:
+        return bool(select.select([fd], [], [], 0)[0])
+    finally:
+        os.close(fd)
 
 
 def test_a_cancelled_run_leaves_nothing_behind(sandbox: Sandbox) -> None:
