@@ -34,6 +34,26 @@ def _write(text: str, out: str | None) -> None:
         ) from exc
 
 
+def _whole_above_0(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0 (e.g. 5000)")
+    return value
+
+
+def _seconds_above_0(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0 (e.g. 10 or 2.5)")
+    return value
+
+
 def _read_source(path: str) -> str:
     if path == "-":
         return sys.stdin.read()
@@ -90,6 +110,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.max_nodes is not None:
         options["max_nodes"] = args.max_nodes
+    if args.timeout is not None:
+        options["soft_timeout"] = args.timeout
     trace = trace_source(source, **options)
     if args.format == "dot":
         from gradtrace.core.export import to_dot
@@ -203,7 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
     p.add_argument("--indent", action="store_true", help="pretty-print the JSON")
     p.add_argument(
-        "--max-nodes", type=int, metavar="N", help="graph nodes kept before eliding (default 20000)"
+        "--max-nodes", type=_whole_above_0, metavar="N", help="graph nodes kept before eliding (default 20000)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=_seconds_above_0,
+        metavar="SECONDS",
+        help="stop the snippet after this much wall-clock time and keep the trace so far "
+        "(status timeout; default: no limit, as under python)",
     )
     p.set_defaults(func=cmd_trace)
 

@@ -74,6 +74,13 @@ def test_negative_limit(client: httpx.Client) -> None:
     assert_envelope(r, 422, "validation_error")
 
 
+def test_trace_cap_too_small_for_any_document(client: httpx.Client) -> None:
+    # The tracer cannot keep a smaller cap (not even an error document fits): refused up front.
+    r = client.post("/api/v1/traces", json={"source": "x = 1", "limits": {"trace_bytes": 100}})
+    err = assert_envelope(r, 422, "validation_error")
+    assert err["detail"][0]["field"] == "body.limits.trace_bytes" and "1024" in err["detail"][0]["hint"]
+
+
 def test_unknown_trace_id(client: httpx.Client) -> None:
     err = assert_envelope(client.get("/api/v1/traces/" + "0" * 32), 404, "trace_not_found")
     assert err["detail"] == {"id": "0" * 32}

@@ -99,6 +99,19 @@ def test_bad_usage_exits_2_and_says_what_to_do(tmp_path: Path) -> None:
     assert gradtrace("trace", str(tmp_path / "latin1.py")).returncode == 2
     unwritable = gradtrace("schema", "-o", str(tmp_path / "no" / "such" / "dir" / "s.json"))
     assert unwritable.returncode == 2 and "-o" in unwritable.stderr
+    for option, value in (("--max-nodes", "-5"), ("--max-nodes", "many"), ("--timeout", "0"), ("--timeout", "nan")):
+        bad = gradtrace("trace", "x.py", option, value)
+        assert bad.returncode == 2 and f"argument {option}" in bad.stderr and "above 0" in bad.stderr
+
+
+def test_timeout_keeps_the_trace_so_far(tmp_path: Path) -> None:
+    src = tmp_path / "loop.py"
+    src.write_text("import torch\nx = torch.ones(1, requires_grad=True)\ny = x * 2\nwhile True:\n    pass\n")
+    done = gradtrace("trace", str(src), "--timeout", "0.5")
+    assert done.returncode == 0, done.stderr
+    trace = json.loads(done.stdout)
+    assert trace["status"] == "timeout" and trace["error"]["line"] in (4, 5)  # the loop's line or its body's
+    assert [n["name"] for n in trace["nodes"]] == ["torch::autograd::AccumulateGrad", "MulBackward0"]
 
 
 def test_examples_list_and_print() -> None:

@@ -296,6 +296,16 @@ def test_soft_cpu_timeout_stops_a_busy_loop_on_the_cpu_clock() -> None:
     assert t["status"] == "ok" and t["stdout"] == "awake\n"
 
 
+@pytest.mark.parametrize(
+    ("limit", "value"),
+    [("max_nodes", 0), ("max_nodes", True), ("max_json_bytes", 10), ("max_stdout_bytes", -1),
+     ("soft_timeout", -1), ("soft_cpu_timeout", float("nan"))],
+)
+def test_a_bad_limit_is_a_value_error_that_names_it(limit: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=limit):
+        trace_source("x = 1\n", **{limit: value})
+
+
 @pytest.mark.parametrize("clock", ["soft_timeout", "soft_cpu_timeout"])
 def test_swallowing_timeouts_does_not_help(clock: str) -> None:
     src = "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass\n"

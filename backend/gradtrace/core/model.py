@@ -14,6 +14,9 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 SCHEMA_VERSION = "1"
+# The smallest cap a trace's JSON may have: a document with no graph (status, error,
+# timeline head) fits in it, so a capped trace is always a valid one.
+MIN_TRACE_BYTES = 1024
 
 Status = Literal["ok", "error", "timeout", "memory_limit", "output_limit", "rejected"]
 Number = float | int | bool | str  # str only for nan / inf / -inf and complex numbers

@@ -18,6 +18,7 @@ import contextlib
 import gc
 import io
 import linecache
+import math
 import os
 import random
 import sys
@@ -32,7 +33,7 @@ from pydantic_core import PydanticSerializationError
 from gradtrace.core import capture, document, errors, explain, failing, globalstate, graph, lint, runchecks
 from gradtrace.core.instrument import instrumented
 from gradtrace.core.lint import Finding
-from gradtrace.core.model import Trace
+from gradtrace.core.model import MIN_TRACE_BYTES, Trace
 from gradtrace.core.recorder import SNIPPET_FILENAME, Limits, Recorder
 
 TORCH_VERSION = torch.__version__
@@ -147,6 +148,18 @@ def trace_json(
     return _traced(source, finish, max_nodes, max_json_bytes, max_stdout_bytes, on_event, (soft_timeout, soft_cpu_timeout), collect_garbage)
 
 
+def _check_limits(**limits: Any) -> None:
+    """A caller's bad limit is a ValueError that names it, before anything runs."""
+    for name in ("max_nodes", "max_json_bytes", "max_stdout_bytes"):
+        value, least = limits[name], MIN_TRACE_BYTES if name == "max_json_bytes" else int(name == "max_nodes")
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ValueError(f"{name} must be a whole number of at least {least}, not {value!r}")
+    for name in ("soft_timeout", "soft_cpu_timeout"):
+        value = limits[name]
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value < math.inf):
+            raise ValueError(f"{name} must be a number of seconds above 0 (or None for no limit), not {value!r}")
+
+
 _GC_SCALE = 10  # see `_traced`
 
 
@@ -160,6 +173,8 @@ def _traced(
     soft_timeouts: tuple[float | None, float | None],
     collect_garbage: bool,
 ) -> Any:
+    _check_limits(max_nodes=max_nodes, max_json_bytes=max_json_bytes, max_stdout_bytes=max_stdout_bytes,
+                  soft_timeout=soft_timeouts[0], soft_cpu_timeout=soft_timeouts[1])
     # A byte-order mark (code pasted from a file some Windows editors saved) is what Python
     # skips when it reads a .py file; compile() of a string rejects it.
     source = source.removeprefix("\ufeff")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gradtrace.core.model import MIN_TRACE_BYTES
+
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
@@ -29,7 +31,7 @@ class SandboxLimits(BaseSettings):
     file_bytes: int = Field(default=64 * MiB, gt=0, description="Largest file a run may write (RLIMIT_FSIZE).")
     open_files: int = Field(default=256, ge=16, description="Open file descriptors of a run (RLIMIT_NOFILE).")
     stdout_bytes: int = Field(default=1 * MiB, gt=0, description="Captured stdout/stderr of a run; the rest is dropped and flagged.")
-    trace_bytes: int = Field(default=8 * MiB, gt=0, description="Largest trace JSON a worker may return; more is an output_limit result.")
+    trace_bytes: int = Field(default=8 * MiB, ge=MIN_TRACE_BYTES, description="Largest trace JSON a worker may return; more is an output_limit result.")
     event_bytes: int = Field(default=64 * KiB, gt=0, description="Largest single streamed timeline event a worker may send.")
     max_events_streamed: int = Field(default=20000, ge=0, description="Streamed events forwarded per run; the rest are dropped (the final trace has the full, capped timeline).")
     source_bytes: int = Field(default=64 * KiB, gt=0, description="Largest snippet (UTF-8 bytes); larger ones are answered with status rejected.")
@@ -78,7 +80,7 @@ class RunLimits(BaseModel):
     cpu_seconds: int | None = Field(default=None, gt=0, description="CPU seconds (capped by the server's maximum).")
     memory_bytes: int | None = Field(default=None, gt=0, description="Memory budget in bytes (capped by the server's maximum).")
     stdout_bytes: int | None = Field(default=None, gt=0, description="Captured stdout bytes (capped by the server's maximum).")
-    trace_bytes: int | None = Field(default=None, gt=0, description="Trace JSON bytes (capped by the server's maximum).")
+    trace_bytes: int | None = Field(default=None, ge=MIN_TRACE_BYTES, description="Trace JSON bytes (capped by the server's maximum).")
     max_nodes: int | None = Field(default=None, gt=0, description="Graph nodes (capped by the server's maximum).")
 
 
