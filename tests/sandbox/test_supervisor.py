@@ -420,3 +420,22 @@ def test_a_run_that_cannot_be_interrupted_still_returns_its_graph(sandbox: Sandb
     assert result["events"][-1]["kind"] == "error" and result["events"][-1]["line"] == line
     if events is not None:
         assert events and all(Event.model_validate(e) for e in events)
+
+
+def test_a_run_stuck_inside_backward_is_shown_in_its_open_pass(sandbox: Sandbox) -> None:
+    source = (
+        "import torch\n"
+        "class Slow(torch.autograd.Function):\n"
+        "    @staticmethod\n    def forward(ctx, x):\n        return x * 2\n"
+        "    @staticmethod\n    def backward(ctx, g):\n"
+        "        torch.ones(1).expand(10**12).sum()\n"  # line 8
+        "        return g * 2\n"
+        "x = torch.ones(3, requires_grad=True)\ny = Slow.apply(x).sum()\ny.backward()\n"
+    )
+    result = sandbox.run(source, wall_seconds=5, cpu_seconds=20)
+    assert result["status"] == "timeout", result["error"]
+    assert (result["error"]["line"], result["error"]["backward_pass"]) == (8, 0)
+    names = {n["id"]: n["name"] for n in result["nodes"]}
+    (bw,) = result["backward_passes"]
+    # The engine ran SumBackward0 and was inside SlowBackward when the run was frozen.
+    assert [names[n] for n in bw["order"]] == ["SumBackward0", "SlowBackward"]

@@ -457,12 +457,16 @@ def _describe_run(run: _Run, status: str, failure: BaseException | None) -> dict
     scopes = [namespace]
     stderr = run.err.getvalue()
     if failure is not None:
-        error = errors.describe(rec, failure, _failing_pass(rec, failure))
+        # A run frozen by `describe_stuck` has no traceback: its line comes with the exception,
+        # and when it was frozen inside a backward pass, that pass is still open.
+        frozen_at = failure.line if isinstance(failure, capture.SoftTimeout) else None
+        running = rec.current_pass if frozen_at is not None else None
+        error = errors.describe(rec, failure, _failing_pass(rec, failure) or running)
         if isinstance(failure, capture.SoftTimeout | capture.OutputLimit):
             error["kind"] = status
             error["explanation"] = None
-            if isinstance(failure, capture.SoftTimeout) and failure.line is not None:
-                error["line"] = failure.line  # no traceback: the run was frozen, not interrupted
+            if frozen_at is not None:
+                error["line"] = frozen_at
         else:
             stderr += errors.snippet_traceback(failure)
         rec.emit("error", error["line"], text=error["message"][:2000], node=error["node"], tensor=error["tensor"])
