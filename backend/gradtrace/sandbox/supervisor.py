@@ -593,14 +593,13 @@ class Supervisor:
                 lines,
                 out.events,
             )
-        status, kind, message = self._death(out.exit, eff)
-        line = _crash_line(out.fault, lines) if kind == "crashed" else None
-        if line is not None:
-            message = message.replace("before producing a trace", f"at line {line}", 1)
-        return self._failure(status, kind, message, lines, out.events, line)
+        line = _crash_line(out.fault, lines)
+        status, kind, message = self._death(out.exit, eff, line)
+        return self._failure(status, kind, message, lines, out.events, line if kind == "crashed" else None)
 
-    def _death(self, exit: dict[str, Any] | None, eff: EffectiveLimits) -> tuple[str, str, str]:
-        """(status, kind, message) for a worker that ended without a result."""
+    def _death(self, exit: dict[str, Any] | None, eff: EffectiveLimits, line: int | None) -> tuple[str, str, str]:
+        """(status, kind, message) for a worker that ended without a result (`line`: where
+        the fault handler's report says a crash happened, if it does)."""
         if exit is None or exit.get("status") is None:
             return ("error", "worker_lost", "The sandbox worker was lost (the sandbox restarted); please retry.")
         status = int(exit["status"])
@@ -614,11 +613,11 @@ class Supervisor:
                 return ("memory_limit", "killed", "The worker was killed by the system (most likely out of memory).")
             if sig == signal.SIGXFSZ:
                 return ("output_limit", "file_size", "The snippet wrote a file larger than the scratch limit.")
+            where = f"at line {line}" if line is not None else "before producing a trace"
             return (
                 "error",
                 "crashed",
-                f"The worker crashed with {name} before producing a trace "
-                "(deep recursion, ctypes or a native-code bug can cause this).",
+                f"The worker crashed with {name} {where} (deep recursion, ctypes or a native-code bug can cause this).",
             )
         code = os.WEXITSTATUS(status)
         if code == worker_codes.EXIT_TRACER_CRASHED:

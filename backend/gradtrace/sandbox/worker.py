@@ -118,8 +118,9 @@ def worker_main(
     """Entry point of the forked worker; never returns."""
     code = EXIT_OK
     # One trace document leaves this process: the run's own, or the watchdog's (`_Watch`).
-    # Whoever takes `delivering` first writes it; `pipe` keeps event frames whole.
-    delivering, pipe = _thread.allocate_lock(), _thread.allocate_lock()
+    # Whoever takes `delivering` first writes it (re-entrant: the run's way out takes it
+    # again); `pipe` keeps event frames whole.
+    delivering, pipe = _thread.RLock(), _thread.allocate_lock()
     try:
         # The zygote's SIGCHLD wake-up plumbing must not leak into the worker.
         signal.set_wakeup_fd(-1)
@@ -205,28 +206,18 @@ def worker_main(
             # The tracer itself failed (or the snippet broke it): say so on the real stderr
             # of nobody (fd 2 is /dev/null) and let the supervisor tag the run.
             traceback.print_exc()
-            _claim(delivering)
+            delivering.acquire()
             _exit(EXIT_TRACER_CRASHED)
         _sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)  # nothing interrupts the last frame
         faulthandler.disable()
-        _claim(delivering)
+        delivering.acquire()  # waits while the watchdog delivers (it exits the process, or gives way)
         _write_all(result_fd, encode_frame(FRAME_RESULT, payload))
     except BaseException:
         code = EXIT_TRACER_CRASHED
     finally:
         # os._exit: no atexit handlers, no zygote code, threads the snippet left die with us.
-        _claim(delivering)
-        _exit(code)
-
-
-def _claim(delivering: Any) -> None:
-    """Go on to deliver once the watchdog is not delivering (it exits the process, or gives way)."""
-    if _owner[0] != _get_ident():
         delivering.acquire()
-        _owner[0] = _get_ident()
-
-
-_owner: list[int | None] = [None]  # the thread that took `delivering`
+        _exit(code)
 
 
 class _Watch:
@@ -268,7 +259,6 @@ class _Watch:
         limit = f"{self.wall:g} s time" if _monotonic() >= self.wall_at else f"{self.cpu:g} s CPU"
         if not self.delivering.acquire(False):
             return  # the run is delivering its own trace
-        _owner[0] = _get_ident()
         pid = -1
         try:
             with self.pipe:  # between two event frames: none may be written while the copy runs
@@ -284,7 +274,6 @@ class _Watch:
             pass  # (a fork refused: the snippet took every process slot)
         # Nothing delivered: the run goes on, and delivers its own trace or meets the hard limit.
         self.stream_closed[0] = False
-        _owner[0] = None
         self.delivering.release()
 
     def _describe_copy(self, limit: str, line: int | None, scopes: list[dict[str, Any]]) -> None:
