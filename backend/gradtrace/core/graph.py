@@ -136,8 +136,9 @@ def reachable(roots: list[Any]) -> list[Any]:
 class Saved(NamedTuple):
     """A node's saved values as read now, as three aligned lists.
 
-    `entries` have the trace's saved-entry keys; `version_at_save` is filled only when
-    autograd reported a value stale (its message says the expected version). `storages`
+    `entries` have the trace's saved-entry keys. `version_at_save` is the version now for a
+    tensor autograd let us read (it checked it is unchanged since it was saved), the expected
+    version its message names for a stale one, else None. `storages`
     tie the values to in-place events, `tensors` to the live tensors; neither is serialized.
     """
 
@@ -177,8 +178,10 @@ def _add_tensor(out: Saved, name: str, t: torch.Tensor, is_output: bool) -> None
         storage: int | None = t.untyped_storage().data_ptr()
     except Exception:
         storage = None
+    # A value read without error is not stale: its version now is the one it was saved at.
     out.entries.append(
-        {**_BLANK, "name": name, "shape": shape_of(t), "dtype": dtype_name(t.dtype), "version_now": version, "is_output": is_output}
+        {**_BLANK, "name": name, "shape": shape_of(t), "dtype": dtype_name(t.dtype),
+         "version_at_save": version, "version_now": version, "is_output": is_output}
     )
     out.storages.append(storage)
     out.tensors.append(t)
@@ -261,7 +264,12 @@ def _probe_saved(node: Any) -> Saved:
         except Exception as exc:  # freed or stale
             _add_value(out, _error_entry(name, exc, is_output))
             continue
-        if isinstance(value, torch.Tensor):
+        cls = value.__class__
+        if cls in _PLAIN_VALUES or (cls is tuple and not (value and isinstance(value[0], torch.Tensor))):
+            # Hot: most entries are sizes, dims and scalars. None is kept too: "autograd did
+            # not need this one" is part of the lesson (x * 2 saves no `self`).
+            _add_repr(out, name, value)
+        elif isinstance(value, torch.Tensor):
             if PROBE.standins != standins:
                 _add_packed(out, name, value, is_output)
             else:
@@ -269,20 +277,27 @@ def _probe_saved(node: Any) -> Saved:
         elif (
             isinstance(value, tuple | list)
             and value
-            and isinstance(value[0], torch.Tensor)  # sizes and strides fail here, cheaply
+            and isinstance(value[0], torch.Tensor)
             and all(isinstance(v, torch.Tensor) for v in value)
         ):
             add = _add_packed if PROBE.standins != standins else _add_tensor
             for i, v in enumerate(value):
                 add(out, f"{name}[{i}]", v, is_output)
         else:
-            # None is kept too: "autograd did not need this one" is part of the lesson (x * 2
-            # saves no `self`). Hot: most entries are sizes, dims and scalars.
-            text = repr(value)
-            out.entries.append({**_BLANK, "name": name, "kind": "value", "repr": text if len(text) <= 80 else text[:77] + "..."})
-            out.storages.append(None)
-            out.tensors.append(None)
+            _add_repr(out, name, value)
     return out
+
+
+# Saved values that are never tensors, checked by exact class (a subclass of int could be
+# anything): sizes come as tuples, dims and flags as ints and bools, scalars as floats.
+_PLAIN_VALUES = frozenset({int, float, bool, str, type(None)})
+
+
+def _add_repr(out: Saved, name: str, value: Any) -> None:
+    text = repr(value)
+    out.entries.append({**_BLANK, "name": name, "kind": "value", "repr": text if len(text) <= 80 else text[:77] + "..."})
+    out.storages.append(None)
+    out.tensors.append(None)
 
 
 def _probe_custom(node: Any) -> Saved:

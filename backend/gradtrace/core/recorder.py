@@ -453,8 +453,6 @@ class Recorder:
                 entry["tensor"] = output_id
             elif tensor is not None:
                 entry["tensor"] = self.tensor_id(tensor)
-            if not entry["stale"]:
-                entry["version_at_save"] = entry["version_now"]
         return entries, storages
 
     def refresh_saved(self, node: Any) -> NodeRecord | None:
