@@ -191,3 +191,64 @@ def test_a_huge_exception_message_is_clipped_and_the_byte_cap_holds() -> None:
     err = json.loads(text)["error"]
     assert err["type"] == "ValueError" and err["line"] == 1
     assert err["message"].startswith("x" * 1000) and err["message"].endswith("more characters)")
+
+
+CHAIN = """
+import torch
+x = torch.ones(2, requires_grad=True)
+y = x
+for _ in range({n}):
+    y = y * 1.0
+loss = y.sum()
+loss.backward()
+"""
+
+
+def _plain_graph(n: int) -> list[Any]:
+    """The chain's nodes in creation order, built by plain PyTorch (the oracle)."""
+    import torch
+
+    x = torch.ones(2, requires_grad=True)
+    y = x
+    for _ in range(n):
+        y = y * 1.0
+    loss = y.sum()
+    nodes = []
+    node = loss.grad_fn
+    while node is not None:
+        nodes.append(node)
+        node = node.next_functions[0][0] if node.next_functions else None
+    return nodes[::-1]
+
+
+def test_a_graph_bigger_than_the_node_cap_keeps_both_ends() -> None:
+    plain = _plain_graph(3000)
+    trace = trace_source(CHAIN.format(n=3000), max_nodes=1000).to_dict()
+    assert trace["status"] == "ok" and trace["truncated"]
+    nodes = trace["nodes"]
+    assert len(nodes) == 1000 and trace["truncation"]["nodes_elided"] == len(plain) - 1000
+    # The first half of the cap (x's AccumulateGrad, the first multiplications) and the
+    # latest nodes (the last multiplications, loss's SumBackward0) stay; the middle goes.
+    assert [n["seq"] for n in nodes] == list(range(500)) + list(range(len(plain) - 500, len(plain)))
+    assert [n["name"] for n in nodes] == [plain[i].name() for i in [n["seq"] for n in nodes]]
+    x = next(t for t in trace["tensors"] if t["names"] == ["x"])
+    loss = next(t for t in trace["tensors"] if t["names"] == ["loss"])
+    assert nodes[0]["variable"] == x["id"] and nodes[-1]["id"] == loss["grad_fn"]
+    ids = {n["id"] for n in nodes}
+    assert all(e["source"] in ids and e["target"] in ids for e in trace["edges"])
+    assert len(trace["edges"]) == 998  # the chain's edges, less the one across the gap
+    assert any("middle of a graph bigger than the cap (1000)" in r for r in trace["truncation"]["reasons"])
+    assert not any("no longer exist" in r for r in trace["truncation"]["reasons"])
+
+
+def test_the_byte_cap_cuts_the_middle_of_a_graph_too() -> None:
+    plain = _plain_graph(3000)
+    trace = trace_source(CHAIN.format(n=3000), max_json_bytes=200_000).to_dict()
+    assert len(json.dumps(trace, separators=(",", ":"))) <= 200_000
+    nodes = trace["nodes"]
+    assert 50 <= len(nodes) < len(plain)
+    x = next(t for t in trace["tensors"] if t["names"] == ["x"])
+    loss = next(t for t in trace["tensors"] if t["names"] == ["loss"])
+    assert nodes[0]["variable"] == x["id"] and nodes[-1]["id"] == loss["grad_fn"]
+    assert trace["truncation"]["nodes_elided"] == len(plain) - len(nodes)
+    assert any("from the middle of the graph were left out to fit" in r for r in trace["truncation"]["reasons"])

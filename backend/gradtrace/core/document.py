@@ -189,12 +189,17 @@ def build(
     nodes, edges = graph_dicts(rec, live_ids)
 
     truncation = dict(truncation)
-    truncation["nodes_elided"] = rec.nodes_elided
+    truncation["nodes_elided"] = rec.nodes_elided + rec.nodes_cut
     truncation["events_elided"] = max(0, rec.event_count - len(rec.events_head) - len(rec.events_tail))
     truncation["tensors_elided"] = tensors_elided
     reasons = list(truncation.get("reasons", []))
     if rec.nodes_elided:
         reasons.append(f"{rec.nodes_elided} nodes of graphs that no longer exist were left out (cap {rec.limits.max_nodes})")
+    if rec.nodes_cut:
+        reasons.append(
+            f"{rec.nodes_cut} nodes in the middle of a graph bigger than the cap ({rec.limits.max_nodes}) were left out:"
+            " the nodes made first and the latest ones are kept"
+        )
     if truncation["events_elided"]:
         reasons.append(f"{truncation['events_elided']} timeline events in the middle of the run were left out")
     truncation["passes_elided"] = rec.passes_elided
@@ -312,12 +317,18 @@ def _cut_all_values(doc: dict[str, Any], _max_bytes: int) -> None:
 
 
 def _cut_nodes(doc: dict[str, Any], max_bytes: int) -> None:
-    """Halve the node list (keeping the latest nodes) until the document fits."""
+    """Halve the node list until the document fits, cutting its middle: the first nodes (the
+    leaves, where construction began) and the latest (where backward begins) stay."""
+    cut = 0
     while size_of(doc) > max_bytes and len(doc["nodes"]) > 100:
-        half = len(doc["nodes"]) // 2
-        doc["truncation"]["nodes_elided"] += len(doc["nodes"]) - half
-        doc["nodes"] = doc["nodes"][-half:]
+        nodes = doc["nodes"]
+        first, last = len(nodes) // 4, len(nodes) // 2 - len(nodes) // 4
+        cut += len(nodes) - first - last
+        doc["nodes"] = nodes[:first] + nodes[len(nodes) - last :]
         _fix_edges(doc)
+    if cut:
+        doc["truncation"]["nodes_elided"] += cut
+        doc["truncation"]["reasons"].append(f"{cut} more nodes from the middle of the graph were left out to fit")
 
 
 def _keep_tensors(doc: dict[str, Any], n: int) -> None:

@@ -185,8 +185,12 @@ class Recorder:
         self.nodes: dict[int, NodeRecord] = {}
         self.recent_dead: deque[int] = deque()
         self.dead_head: list[int] = []
+        # Nodes kept while more than half the cap was in use, oldest first: the ones that
+        # make way when one graph alone outgrows the cap (see `_enforce_node_cap`).
+        self.middle: deque[int] = deque()
         self.node_count = 0
-        self.nodes_elided = 0
+        self.nodes_elided = 0  # dead nodes left out
+        self.nodes_cut = 0  # live nodes left out of the middle of a graph bigger than the cap
         self.tensors: dict[int, TensorRecord] = {}  # id(tensor) -> record (checked against the weakref)
         self.tensor_by_num: dict[int, TensorRecord] = {}
         self.tensor_count = 0
@@ -421,22 +425,32 @@ class Recorder:
             if entry["stale"]:
                 rec.stale = True
         self.nodes[num] = rec
-        if len(self.nodes) > self.limits.max_nodes:
-            self._enforce_node_cap(num)
+        if len(self.nodes) > self.limits.max_nodes // 2:
+            self.middle.append(num)
+            if len(self.nodes) > self.limits.max_nodes:
+                self._enforce_node_cap(num)
         return rec
 
     def _enforce_node_cap(self, new: int) -> None:
-        """Over the cap, forget dead nodes first (recent ones, then the latest of the head);
-        only when every kept node is alive does the new node go without details."""
+        """Over the cap, forget dead nodes first (recent ones, then the latest of the head).
+        When every kept node is alive (one graph bigger than the cap: a 30,000-op chain), the
+        oldest node kept past half the cap makes way: the trace keeps both ends of the graph,
+        where construction began (leaves, first ops) and where backward begins (the latest
+        nodes), and leaves out its middle."""
         while len(self.nodes) > self.limits.max_nodes:
+            dead = True
             if self.recent_dead:
                 victim = self.recent_dead.popleft()
             elif self.dead_head:
                 victim = self.dead_head.pop()
             else:
-                victim = new
+                dead = False
+                victim = self.middle.popleft() if self.middle else new
             if self.nodes.pop(victim, None) is not None:
-                self.nodes_elided += 1
+                if dead:
+                    self.nodes_elided += 1
+                else:
+                    self.nodes_cut += 1
             if victim == new:
                 return
 
