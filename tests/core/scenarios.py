@@ -1,6 +1,95 @@
 """Autograd scenarios the core is checked on (each a complete snippet)."""
 
 SCENARIOS: dict[str, str] = {
+    "once_differentiable_twice_error": """
+import torch
+from torch.autograd.function import once_differentiable
+
+
+class Square(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return 2 * x * grad
+
+
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+v = torch.ones(2, requires_grad=True)
+(g,) = torch.autograd.grad(Square.apply(x), x, grad_outputs=v, create_graph=True)
+g.sum().backward()
+""",
+    "gradcheck_wrong_backward_error": """
+import torch
+
+
+class Double(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 3  # wrong: d(2x)/dx is 2
+
+
+x = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64, requires_grad=True)
+torch.autograd.gradcheck(Double.apply, (x,))
+""",
+    "func_grad_nonscalar_error": """
+import torch
+from torch.func import grad
+
+def double(t):
+    return t * 2
+
+print(grad(double)(torch.ones(3)))
+""",
+    "mark_dirty_leaf_error": """
+import torch
+
+
+class Inc(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        x.add_(1)
+        ctx.mark_dirty(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+w = torch.ones(2, requires_grad=True)
+Inc.apply(w)
+""",
+    "complex_backward_error": """
+import torch
+z = torch.tensor([1 + 1j], requires_grad=True)
+loss = (z * z).sum()
+loss.backward()
+""",
+    "saved_read_after_backward_error": """
+import torch
+x = torch.tensor([0.0, 1.0], requires_grad=True)
+y = x.exp()
+y.sum().backward()
+print(x.grad)
+print(y.grad_fn._saved_result)
+""",
+    "print_lone_surrogate": """
+import torch
+x = torch.ones(2, requires_grad=True)
+print("before")
+print("\\ud800", x.sum())
+print("never printed")
+""",
     "chain": """
 import torch
 x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
@@ -2675,4 +2764,10 @@ ERROR_KINDS = {
     "cat_without_list_error": "tensor_list_expected",
     "loader_unpacks_two_from_one_error": "unpack_mismatch",
     "dataset_sizes_differ_error": "shape_mismatch",
+    "once_differentiable_twice_error": "once_differentiable",
+    "gradcheck_wrong_backward_error": "gradcheck_mismatch",
+    "func_grad_nonscalar_error": "func_grad_nonscalar",
+    "mark_dirty_leaf_error": "inplace_leaf",
+    "complex_backward_error": "complex_backward",
+    "saved_read_after_backward_error": "saved_freed_read",
 }

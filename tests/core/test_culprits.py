@@ -665,3 +665,35 @@ out.backward()
     # Without any freezing, the general lesson only.
     plain_err = _trace("import torch\nx = torch.ones(2)\n(x * 2).sum().backward()\n")["error"]
     assert plain_err["kind"] == "no_grad_fn" and "froze" not in plain_err["explanation"]["what"]
+
+
+def test_inplace_culprit_is_the_write_that_broke_the_saved_value() -> None:
+    src = (
+        "import torch\n"
+        "x = torch.ones(2, requires_grad=True)\n"
+        "y = x.exp()\n"  # ExpBackward0 saves its result, y, at version 0
+        "z = y.sum()\n"
+        "y.mul_(2)\n"  # line 5: moves y away from the saved version
+        "y.add_(1)\n"  # line 6: moves it further
+        "z.backward()\n"
+    )
+    plain = run_plain(src)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 7
+    err = _trace(src)["error"]
+    assert err["kind"] == "inplace_version"
+    assert (err["version_at_save"], err["version_now"]) == (0, plain.namespace["y"]._version)
+    assert err["related_line"] == 5
+    # Without line 5 the same error remains (line 6 alone breaks it too): the culprit is
+    # then that write.
+    without = src.replace("y.mul_(2)\n", "")
+    assert isinstance(run_plain(without).exception, RuntimeError)
+    assert _trace(without)["error"]["related_line"] == 5
+
+
+def test_reading_freed_saved_values_is_not_called_a_second_backward() -> None:
+    src = SCENARIOS["saved_read_after_backward_error"]
+    plain = run_plain(src)
+    err = _trace(src)["error"]
+    assert err["type"] == type(plain.exception).__name__ and err["line"] == plain.line
+    assert err["kind"] == "saved_freed_read" and err["backward_pass"] is None
+    assert "no second backward ran" in err["explanation"]["what"]

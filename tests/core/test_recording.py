@@ -146,6 +146,22 @@ torch.nn.utils.vector_to_parameters(v[:2], [w])
     assert cuts == [(6, "data"), (7, "detach"), (9, "data")]
 
 
+def test_detach_in_place_is_an_event_when_it_cuts_a_graph() -> None:
+    src = """import torch
+z = torch.ones(2, requires_grad=True) * 3
+z.detach_()
+c = torch.ones(2)
+c.detach_()
+"""
+    plain = run_plain(src).namespace
+    assert plain["z"].grad_fn is None and not plain["z"].requires_grad
+    t = _trace(src)
+    z = next(x for x in t["tensors"] if x["names"] == ["z"])
+    cuts = [(e["line"], e["op"], e["tensor"]) for e in t["events"] if e["kind"] == "detach"]
+    assert cuts == [(3, "detach_", z["id"])]  # c was in no graph: nothing to cut
+    assert z["grad_fn"] is None and not z["requires_grad"]
+
+
 def test_hooks_the_snippet_registers_are_events() -> None:
     # The snippet's own registrations (also from a helper it defined); not the tensor hooks
     # torch registers for a module's full backward hook on every forward call.

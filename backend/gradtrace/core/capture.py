@@ -61,7 +61,7 @@ class _BytesSide(io.RawIOBase):
 class CapturedStream(io.TextIOBase):
     """A text stream that keeps at most `limit` characters and reports printed lines."""
 
-    def __init__(self, rec: Recorder, limit: int, name: str, events: bool) -> None:
+    def __init__(self, rec: Recorder, limit: int, name: str, events: bool, errors: str) -> None:
         self.rec: Recorder | None = rec
         self.after: Any = None  # where writes go once the trace is over (see `release`)
         self.limit = limit
@@ -71,8 +71,13 @@ class CapturedStream(io.TextIOBase):
         self.size = 0
         self.pending = ""
         self.overflowed = False
+        self._errors = errors
 
     encoding = "utf-8"  # what a pipe's stdout has here (libraries branch on it)
+
+    @property  # (io.TextIOBase has it as a read-only C property: overridden the same way)
+    def errors(self) -> str:  # type: ignore[override]
+        return self._errors
 
     def writable(self) -> bool:
         return True
@@ -88,6 +93,8 @@ class CapturedStream(io.TextIOBase):
         if self.after is not None:
             return int(self.after.write(s))
         written = len(s)
+        if not s.isascii():
+            s = self._encodable(s)
         if 'File "' in s:  # a traceback the snippet prints: without the tracer's frames
             s = without_our_frames(s)
         room = self.limit - self.size
@@ -106,6 +113,17 @@ class CapturedStream(io.TextIOBase):
                 stack = rec.snippet_stack()
                 rec.emit("print", stack[-1] if stack else None, text=text[:2000])
         return written
+
+    def _encodable(self, s: str) -> str:
+        """`s` as a UTF-8 pipe takes it: a lone surrogate ("\\ud800") raises on stdout, as in
+        `python snippet.py` (errors "strict"), and is escaped on stderr ("backslashreplace")."""
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError:
+            if self._errors == "strict":
+                raise
+            return s.encode("utf-8", self._errors).decode("utf-8")
+        return s
 
     def release(self, after: Any) -> None:
         """The trace is over: later writes go to `after`, and the recorder is let go.
@@ -204,8 +222,8 @@ def without_our_frames(text: str) -> str:
 
 @contextlib.contextmanager
 def captured(rec: Recorder, max_bytes: int) -> Iterator[tuple[CapturedStream, CapturedStream]]:
-    out = CapturedStream(rec, max_bytes, "stdout", events=True)
-    err = CapturedStream(rec, max_bytes, "stderr", events=False)
+    out = CapturedStream(rec, max_bytes, "stdout", events=True, errors="strict")
+    err = CapturedStream(rec, max_bytes, "stderr", events=False, errors="backslashreplace")
     saved = sys.stdout, sys.stderr, sys.stdin, warnings.showwarning
     shown: set[tuple[str, str, int | None]] = set()
 

@@ -65,6 +65,9 @@ def describe(rec: Recorder, exc: BaseException, pass_record: dict[str, Any] | No
         pass
     if rule is explain.GENERIC and isinstance(exc, OSError) and _raised_in(exc.__traceback__, "/multiprocessing/"):
         rule = explain.by_kind("multiprocessing_unavailable")
+    if rule.kind == "backward_twice" and pass_record is None:
+        # The freed-buffer message outside any backward pass: the snippet read saved values.
+        rule = explain.by_kind("saved_freed_read")
     if rule.kind == "retain_grad_no_grad" and pass_record is not None and any(pass_record["inputs"]):
         # backward(inputs=[...]) calls retain_grad() on its inputs: the learner never did,
         # they passed an input that needs no grad (the same lesson as autograd.grad's).
@@ -531,7 +534,7 @@ def _pin_inplace(rec: Recorder, err: dict[str, Any], p: dict[str, Any] | None) -
             err["version_at_save"] = entry["version_at_save"]
             err["version_now"] = entry["version_now"]
             storage = rec_node.storages[rec_node.saved.index(entry)]
-            event = _culprit_inplace(rec, entry["tensor"], storage, rec_node.created_event)
+            event = _culprit_inplace(rec, entry["tensor"], storage, rec_node.created_event, entry["version_at_save"])
             if event is not None:
                 err["related_event"] = event["seq"]
                 err["related_line"] = event["line"]
@@ -555,9 +558,11 @@ def _pin_stale_view(rec: Recorder, err: dict[str, Any]) -> None:
 
 
 def _culprit_inplace(
-    rec: Recorder, tensor: str | None, storage: int | None, after_seq: int | None
+    rec: Recorder, tensor: str | None, storage: int | None, after_seq: int | None, saved_version: int | None = None
 ) -> dict[str, Any] | None:
-    """The latest in-place event (after `after_seq`) on `storage` or on the tensor `tensor`."""
+    """The in-place event (after `after_seq`) on `storage` or on the tensor `tensor` that broke
+    a saved value: the write that moved the version away from `saved_version` (later writes
+    only move it further; undoing them would not help), else the latest such event."""
     best = None
     for event in rec.all_events():
         if event["kind"] != "inplace":
@@ -568,5 +573,7 @@ def _culprit_inplace(
             tensor is not None and event.get("tensor") == tensor
         )
         if same:
+            if saved_version is not None and event.get("version_before") == saved_version:
+                return event
             best = event
     return best

@@ -40,6 +40,18 @@ RULES: tuple[Rule, ...] = (
         "graph. Only if you really need a second pass through the same graph, call the first "
         "backward with retain_graph=True.",
     ),
+    # The same message as backward_twice; errors.describe picks this one when no backward
+    # pass was running (`grad_fn._saved_result` or `ctx.saved_tensors` read after backward).
+    _rule(
+        "saved_freed_read",
+        r"directly access saved tensors after they have already been freed",
+        "Saved tensors read after backward freed them",
+        "A backward pass without retain_graph=True frees the tensors each node saved as soon as "
+        "it has used them. This line read a node's saved tensors (grad_fn._saved_... or a custom "
+        "Function's ctx.saved_tensors) after a pass had freed them; no second backward ran.",
+        "Read the saved values before calling backward, or pass retain_graph=True to the "
+        "backward call if you need them afterwards.",
+    ),
     _rule(
         "inplace_version",
         r"modified by an inplace operation",
@@ -61,7 +73,8 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "inplace_leaf",
-        r"leaf Variable that requires grad is being used in an in-place operation",
+        # "has been used": the wording when a custom Function marks a leaf dirty (mark_dirty)
+        r"leaf Variable that requires grad (is being|has been) used in an in-place operation",
         "In-place operation on a leaf tensor that requires grad",
         "The tensor is a leaf (created by you, requires_grad=True); autograd accumulates its "
         "gradient and cannot record an in-place change to it as part of the graph.",
@@ -76,6 +89,25 @@ RULES: tuple[Rule, ...] = (
         "output does not depend on (no path in the graph leads from the output to it).",
         "Check that the output really uses this tensor, or pass allow_unused=True (its "
         "gradient is then None) or materialize_grads=True (zeros).",
+    ),
+    _rule(
+        "complex_backward",
+        r"grad can be implicitly created only for real scalar outputs but got torch\.complex",
+        "backward() on a complex output needs a gradient",
+        "backward() without arguments starts from d out/d out = 1, which is only defined for a "
+        "real number. This output is complex, so autograd does not know which real quantity "
+        "you want to differentiate.",
+        "Differentiate a real value made from it (out.abs().sum().backward(), "
+        "out.real.sum().backward()), or pass gradient=torch.ones_like(out) to say how to weight it.",
+    ),
+    _rule(
+        "func_grad_nonscalar",
+        r"Expected f\(\*args\) to return a scalar Tensor",
+        "torch.func.grad needs a function that returns one number",
+        "torch.func.grad(f) differentiates a function with a single-number output, like "
+        "backward() without arguments. The function returned a tensor with several elements.",
+        "Return a reduction (.sum(), .mean()) from the function, or use torch.func.jacrev / "
+        "torch.func.vjp for a function with several outputs.",
     ),
     _rule(
         "nonscalar_backward",
@@ -260,6 +292,27 @@ RULES: tuple[Rule, ...] = (
         "so it cannot be cut out on its own.",
         "Use t = t.detach() (a new tensor sharing the data, outside the graph), or detach the "
         "base tensor instead.",
+    ),
+    _rule(
+        "once_differentiable",
+        r"differentiate twice a function that was marked with @once_differentiable",
+        "A custom Function marked @once_differentiable was differentiated twice",
+        "Its backward() is decorated with @once_differentiable: it runs without recording a "
+        "graph, so its result has no grad_fn to differentiate again. A second derivative "
+        "(create_graph=True, then backward or autograd.grad through that gradient) needs one.",
+        "Remove @once_differentiable and write backward() with differentiable torch operations, "
+        "or do not ask for a second derivative through this Function.",
+    ),
+    _rule(
+        "gradcheck_mismatch",
+        r"Jacobian mismatch|Backward is not reentrant|Gradients failed to compare equal",
+        "gradcheck: backward() does not match the numerical gradient",
+        "torch.autograd.gradcheck compared the gradients backward() computes (analytical) with "
+        "finite differences of forward() (numerical), and they differ: the derivative formula "
+        "in backward() is wrong for these inputs.",
+        "Fix the formula in backward(): the numerical matrix in the message is what it should "
+        "give. Check with double-precision inputs (dtype=torch.float64), as gradcheck expects.",
+        types=("GradcheckError",),
     ),
     _rule(
         "double_backward_unsupported",

@@ -131,9 +131,15 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
     else:
         with torch._C.DisableTorchFunction():
             versions = [_version(t) for t in inputs]
-    # `t.grad = g`: the gradient it replaces, for the event (read with torch functions off:
-    # `.grad` is itself a torch function).
-    before = _grad_of(rec, inputs[0]) if op == "grad=" and inputs else None
+    # State only the time before the call shows, for the event: `t.grad = g`, the gradient it
+    # replaces (read with torch functions off: `.grad` is itself a torch function);
+    # `t.detach_()`, whether t was part of a graph (afterwards it never is).
+    before: Any = None
+    if op == "grad=" and inputs:
+        before = _grad_of(rec, inputs[0])
+    elif op == "detach_" and inputs:
+        with torch._C.DisableTorchFunction():
+            before = inputs[0].requires_grad
     rec.current_call = (op, inputs)
     try:
         out = call()
@@ -201,7 +207,7 @@ def _after_call(
     inputs: list[torch.Tensor],
     versions: list[int | None],
     out: Any,
-    grad_before: dict[str, Any] | None = None,
+    state_before: Any = None,
 ) -> None:
     # Inside a backward pass (a custom Function's backward, a hook, checkpoint's recompute)
     # grad mode is the engine's business, not the snippet's: no grad_mode / no_grad_op
@@ -285,7 +291,9 @@ def _after_call(
         if in_pass is not None:
             in_pass["created_nodes"].extend(n.id for n in new_nodes)
 
-    if op in ("detach", "data") and inputs and inputs[0].requires_grad and (not inputs[0].is_leaf or _called_from_snippet()):
+    if op == "detach_" and inputs and state_before:
+        rec.emit("detach", context().line, op=op, tensor=rec.tensor_id(inputs[0]), tensors=[rec.tensor_id(inputs[0])])
+    elif op in ("detach", "data") and inputs and inputs[0].requires_grad and (not inputs[0].is_leaf or _called_from_snippet()):
         # A leaf's `.data` read by torch's own code (deepcopy of every parameter of a
         # TransformerEncoder: 144 of them) cuts no graph and is not the snippet's doing.
         res = outs[0] if outs else None
@@ -305,7 +313,7 @@ def _after_call(
         rec.emit("hook", context().line, op=op, tensor=rec.tensor_id(inputs[0]))
     elif op == "grad=" and inputs:
         # `after` absent: .grad is None now (w.grad = None, the usual way to clear it)
-        rec.emit("set_grad", context().line, op=op, tensor=rec.tensor_id(inputs[0]), before=grad_before,
+        rec.emit("set_grad", context().line, op=op, tensor=rec.tensor_id(inputs[0]), before=state_before,
                  after=_grad_of(rec, inputs[0]))
     elif op == "data=" and inputs:
         # New values, same version counter: what autograd's checks cannot see. Shape only: the
