@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import type { Trace } from "../src/api/types";
 import { buildModel, tensorElId } from "../src/graph/model";
-import { buildView, defaultCollapsed, displayColumns, dynamicClasses, LABEL_MAX_COLUMNS, nodeSize, searchItems, groupsToOpen, wrapLabel } from "../src/graph/view";
+import { buildView, defaultCollapsed, displayColumns, dynamicClasses, LABEL_MAX_COLUMNS, memberBoxes, nodeSize, searchItems, groupsToOpen, wrapLabel } from "../src/graph/view";
+import { GROUP_PAD, GROUP_TOP, layoutDefects } from "../src/graph/geometry";
 import { layeredLayout, runLayout } from "../src/graph/layout";
 import { syntheticTrace } from "../src/graph/synthetic";
 import { fmtShape, fmtValue } from "../src/graph/format";
@@ -153,26 +154,29 @@ describe("layouts", () => {
     expect(Object.keys(r.positions).length).toBe(v.layoutNodes.length);
     for (const p of Object.values(r.positions)) { expect(Number.isFinite(p.x)).toBe(true); expect(Number.isFinite(p.y)).toBe(true); }
   });
-  it("layered layout never overlaps nodes on a rank and keeps groups contiguous", () => {
+  it("layered layout lays each module out as a block: boxes hold their members only, nodes never overlap", () => {
     const m = buildModel(syntheticTrace(400));
     const v = buildView(m, new Set());
     const r = runLayout({ nodes: v.layoutNodes, edges: v.layoutEdges, groups: v.layoutGroups }, dagre);
     expect(r.engine).toBe("layered");
-    const byY = new Map<number, { x: number; w: number; parent: string | null }[]>();
-    for (const n of v.layoutNodes) {
-      const p = r.positions[n.id]!;
-      const row = byY.get(p.y) ?? [];
-      row.push({ x: p.x, w: n.width, parent: n.parent });
-      byY.set(p.y, row);
-    }
-    for (const row of byY.values()) {
-      row.sort((a, b) => a.x - b.x);
-      for (let i = 1; i < row.length; i++) expect(row[i]!.x - row[i - 1]!.x).toBeGreaterThanOrEqual((row[i]!.w + row[i - 1]!.w) / 2 - 1e-6);
-      // Contiguity: once a group's run ends on a row, it does not reappear.
-      const seen = new Set<string | null>();
-      let last: string | null | undefined;
-      for (const n of row) { if (n.parent !== last) { expect(seen.has(n.parent)).toBe(false); seen.add(n.parent); last = n.parent; } }
-    }
+    const boxes = memberBoxes(v, r.positions);
+    expect(boxes.size).toBeGreaterThan(10);
+    const placed = v.layoutNodes.map((n) => ({ ...n, ...r.positions[n.id]! }));
+    const d = layoutDefects(placed, boxes, new Map(v.layoutGroups.map((g) => [g.id, g.parent])));
+    expect([d.groupPairs, d.foreignNodes, d.nodePairs]).toEqual([[], [], []]);
+  });
+  it("layered layout: a group spanning several layers gets a box of its own, not crossed by a sibling's", () => {
+    // a -> b in group A, c -> d in group B, b -> d: with one flat layering A's and B's boxes
+    // would share both rows side by side; as blocks B sits below A.
+    const nd = (id: string, parent: string | null) => ({ id, width: 80, height: 28, parent });
+    const nodes = [nd("a", "A"), nd("c", "B"), nd("b", "A"), nd("d", "B"), nd("x", null)];
+    const edges = [{ source: "a", target: "b" }, { source: "c", target: "d" }, { source: "b", target: "d" }, { source: "x", target: "a" }];
+    const pos = layeredLayout(nodes, edges, [{ id: "A", parent: null }, { id: "B", parent: null }]);
+    expect(layeredLayout(nodes, edges, [{ id: "A", parent: null }, { id: "B", parent: null }])).toEqual(pos);
+    const bottomOfA = Math.max(pos["a"]!.y, pos["b"]!.y) + 14 + GROUP_PAD;
+    const topOfB = Math.min(pos["c"]!.y, pos["d"]!.y) - 14 - GROUP_TOP;
+    expect(topOfB).toBeGreaterThan(bottomOfA);
+    expect(pos["x"]!.y).toBeLessThan(pos["a"]!.y - 14 - GROUP_TOP);
   });
   it("lays out small graphs where structuredClone is missing (Chrome < 98, Firefox < 94)", () => {
     // dagre's ordering step calls structuredClone; there, it throws and the layered layout runs.

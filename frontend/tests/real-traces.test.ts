@@ -4,12 +4,26 @@ import { readdirSync, readFileSync } from "node:fs";
 import type { Trace } from "../src/api/types";
 import { buildModel, normalizeTrace } from "../src/graph/model";
 import { Replay, describeEvent } from "../src/graph/replay";
-import { buildView, defaultCollapsed, dynamicClasses, versionedLabel } from "../src/graph/view";
-import { layeredLayout } from "../src/graph/layout";
+import { buildView, defaultCollapsed, dynamicClasses, groupBoxes, memberBoxes, versionedLabel, type GraphView } from "../src/graph/view";
+import { components, layeredLayout, runLayout } from "../src/graph/layout";
+import { layoutDefects } from "../src/graph/geometry";
+import * as dagre from "@dagrejs/dagre";
 
 const dir = new URL("./fixtures/", import.meta.url);
 const names = readdirSync(dir).filter((f) => f.endsWith(".json") && f !== "simple.json");
 const load = (f: string): Trace => normalizeTrace(JSON.parse(readFileSync(new URL(f, dir), "utf8")) as Trace);
+
+/** The playground's layout of a view, and its group boxes as groupBoxes draws them. */
+function drawn(view: GraphView): { positions: Record<string, { x: number; y: number }>; boxes: ReturnType<typeof groupBoxes>; defects: ReturnType<typeof layoutDefects> } {
+  const { positions } = runLayout({ nodes: view.layoutNodes, edges: view.layoutEdges, groups: view.layoutGroups }, dagre);
+  // The boxes of every open group, before groupBoxes leaves out any that would mislead.
+  const boxes = memberBoxes(view, positions);
+  const placed = view.layoutNodes.map((n) => ({ ...n, ...positions[n.id]! }));
+  return { positions, boxes, defects: layoutDefects(placed, boxes, new Map(view.layoutGroups.map((g) => [g.id, g.parent]))) };
+}
+// Traces whose module or line groups are on a cycle (data leaves a group and comes back): such
+// a group can't be one box with edges flowing down, and is drawn without a box.
+const CYCLIC_GROUPS = new Set(["interleaved_lines.json"]);
 
 describe.each(names)("%s", (file) => {
   const trace = load(file);
@@ -74,6 +88,32 @@ describe.each(names)("%s", (file) => {
     }
   });
 
+  it.each([["all groups open", true], ["as first shown", false]])("draws each module as a box holding only its own members (%s)", (_, open) => {
+    const view = buildView(model, open ? new Set() : defaultCollapsed(model));
+    const { positions, boxes, defects } = drawn(view);
+    if (!CYCLIC_GROUPS.has(file)) {
+      expect(defects.groupPairs, "group boxes crossing").toEqual([]);
+      expect(defects.foreignNodes, "nodes inside a box of a group they are not in").toEqual([]);
+      // Every open group that holds a drawn node gets its box.
+      expect([...groupBoxes(view, positions).keys()].sort()).toEqual([...boxes.keys()].sort());
+      // Data flows down: every edge goes from a higher node to a lower one, except inside a
+      // cycle (a loop's later nodes take the place of the earlier ones).
+      const at = new Map(view.layoutNodes.map((n, i) => [n.id, i]));
+      const comp = components(view.layoutNodes.length, view.layoutEdges.map((e) => [at.get(e.source)!, at.get(e.target)!]));
+      for (const e of view.layoutEdges) {
+        if (comp[at.get(e.source)!] === comp[at.get(e.target)!]) continue;
+        expect(positions[e.source]!.y, `${e.source} -> ${e.target}`).toBeLessThan(positions[e.target]!.y);
+      }
+    }
+    expect(defects.nodePairs, "overlapping nodes").toEqual([]);
+  });
+
+  it("lays out the same view the same way every time", () => {
+    const view = buildView(model, new Set());
+    const input = { nodes: view.layoutNodes, edges: view.layoutEdges, groups: view.layoutGroups };
+    expect(runLayout(structuredClone(input), dagre).positions).toEqual(runLayout(input, dagre).positions);
+  });
+
   it("builds a consistent view and a finite layout", () => {
     const view = buildView(model, defaultCollapsed(model));
     const pos = layeredLayout(view.layoutNodes, view.layoutEdges);
@@ -119,6 +159,38 @@ describe("specific real traces", () => {
     const cut = m.links.find((l) => l.classes.includes("cut"))!;
     expect(cut).toBeDefined();
     expect(cut.appearAt).toBe(t.events.findIndex((e) => e.kind === "detach") + 1);
+  });
+  it("mlp_cross_entropy: each box holds its own module's nodes only (the QA report)", () => {
+    const m = buildModel(load("mlp_cross_entropy.json"));
+    const view = buildView(m, new Set());
+    const { positions, boxes } = drawn(view);
+    const inside = (id: string, g: string): boolean => {
+      const b = boxes.get(g)!, p = positions[id]!;
+      return Math.abs(p.x - b.x) < b.w / 2 && Math.abs(p.y - b.y) < b.h / 2;
+    };
+    const byName = (name: string): string[] => m.trace.nodes.filter((n) => n.name === name).map((n) => n.id);
+    const [t0, t2] = byName("TBackward0").sort((a, b) => (m.nodeById.get(a)!.module! < m.nodeById.get(b)!.module! ? -1 : 1));
+    expect(inside(t0!, "G:model.0")).toBe(true);
+    expect(inside(t0!, "G:model.2")).toBe(false);
+    expect(inside(t2!, "G:model.2")).toBe(true);
+    for (const outside of [...byName("LogSoftmaxBackward0"), ...byName("NllLossBackward0"), m.tensorItem.get(m.trace.tensors.find((t) => t.names?.includes("x"))!.id)!]) {
+      expect(inside(outside, "G:model"), outside).toBe(false);
+    }
+  });
+  it("interleaved_lines: two lines of a loop body alternating are drawn as one chain, without their boxes", () => {
+    const m = buildModel(load("interleaved_lines.json"));
+    const view = buildView(m, new Set());
+    const { positions } = drawn(view);
+    const drawnBoxes = groupBoxes(view, positions);
+    const lineGroups = view.layoutGroups.filter((g) => /^G:line \d+$/.test(g.id) && view.layoutNodes.filter((n) => n.parent === g.id).length > 100);
+    expect(lineGroups.length).toBe(2);
+    for (const g of lineGroups) expect(drawnBoxes.has(g.id)).toBe(false);
+    // What is drawn misleads no one, and the chain stays a column, not one wide row.
+    const placed = view.layoutNodes.map((n) => ({ ...n, ...positions[n.id]! }));
+    const d = layoutDefects(placed, drawnBoxes, new Map(view.layoutGroups.map((g) => [g.id, g.parent])));
+    expect([d.groupPairs, d.foreignNodes, d.nodePairs]).toEqual([[], [], []]);
+    const xs = view.layoutNodes.map((n) => positions[n.id]!.x), ys = view.layoutNodes.map((n) => positions[n.id]!.y);
+    expect(Math.max(...ys) - Math.min(...ys)).toBeGreaterThan(10 * (Math.max(...xs) - Math.min(...xs)));
   });
   it("transformer_encoder: groups by module path", () => {
     const m = buildModel(load("transformer_encoder.json"));

@@ -2,6 +2,7 @@
 import type { GraphModel, Item, Link } from "./model";
 import type { ReplayState } from "./replay";
 import { fmtGradShort } from "./format";
+import { boxDefects, GROUP_PAD, GROUP_TOP } from "./geometry";
 
 export interface ElementDef {
   group: "nodes" | "edges";
@@ -389,6 +390,21 @@ export interface Box { x: number; y: number; w: number; h: number; depth: number
  * cut stepping from ~55 to ~20 fps on a 100-node graph here.
  */
 export function groupBoxes(view: GraphView, positions: Record<string, { x: number; y: number }>): Map<string, Box> {
+  const out = memberBoxes(view, positions);
+  // A box that would hold another module's nodes, or cross another module's box, says the wrong
+  // thing about membership: it is not drawn. The layout only leaves such a group unboxed when
+  // its members cannot be drawn as one block (layout.ts: a group on a cycle, e.g. two lines of
+  // a loop body alternating), or when the layout is not ours (dagre's clusters).
+  const placed = view.layoutNodes.flatMap((n) => { const p = positions[n.id]; return p ? [{ ...n, x: p.x, y: p.y }] : []; });
+  const wrong = boxDefects(placed, out, new Map(view.layoutGroups.map((g) => [g.id, g.parent])));
+  const holdsForeign = new Set(wrong.foreignNodes.map(([, g]) => g));
+  for (const g of holdsForeign) out.delete(g);
+  for (const [a, b] of wrong.groupPairs) if (!holdsForeign.has(a) && !holdsForeign.has(b)) { out.delete(a); out.delete(b); }
+  return out;
+}
+
+/** Each open group's box: its members' bounds (nested groups' boxes included) plus GROUP_PAD / GROUP_TOP. */
+export function memberBoxes(view: GraphView, positions: Record<string, { x: number; y: number }>): Map<string, Box> {
   const parentOf = new Map(view.layoutGroups.map((g) => [g.id, g.parent]));
   const depthOf = (id: string): number => { let d = 0; let p = parentOf.get(id) ?? null; while (p) { d++; p = parentOf.get(p) ?? null; } return d; };
   const bb = new Map<string, { x1: number; y1: number; x2: number; y2: number }>();
@@ -406,8 +422,8 @@ export function groupBoxes(view: GraphView, positions: Record<string, { x: numbe
   for (const { id, d } of order) {
     const b = bb.get(id);
     if (!b) continue;
-    const pad = 8, top = 16; // room for the module path label
-    const x1 = b.x1 - pad, y1 = b.y1 - top, x2 = b.x2 + pad, y2 = b.y2 + pad;
+    // The layout reserved exactly this room around each group's members (layout.ts).
+    const x1 = b.x1 - GROUP_PAD, y1 = b.y1 - GROUP_TOP, x2 = b.x2 + GROUP_PAD, y2 = b.y2 + GROUP_PAD;
     out.set(id, { x: (x1 + x2) / 2, y: (y1 + y2) / 2, w: x2 - x1, h: y2 - y1, depth: d });
     const parent = parentOf.get(id);
     if (parent) extend(parent, x1, y1, x2, y2);
