@@ -7,7 +7,7 @@ import { buildView, defaultCollapsed, displayColumns, dynamicClasses, LABEL_MAX_
 import { GROUP_PAD, GROUP_TOP, layoutDefects } from "../src/graph/geometry";
 import { layeredLayout, runLayout } from "../src/graph/layout";
 import { syntheticTrace } from "../src/graph/synthetic";
-import { fmtShape, fmtValue } from "../src/graph/format";
+import { displayName, fmtShape, fmtValue } from "../src/graph/format";
 import { initialState } from "../src/graph/replay";
 import { stylesheet } from "../src/graph/styles";
 import * as dagre from "@dagrejs/dagre";
@@ -48,6 +48,11 @@ describe("buildModel", () => {
     expect(fmtValue({ ...base, shape: [2, -1, 3], numel: 0, layout: "nested" })).toBe("shape [2, *, 3], nested");
     expect(fmtValue({ ...base, shape: [0], numel: 0, layout: "uninitialized" })).toMatch(/^uninitialized/);
     expect(fmtValue({ ...base, shape: [40], numel: 40, layout: null, min: 0, max: 1 })).toBe("shape [40], min 0, max 1");
+  });
+  it("names AccumulateGrad without its C++ namespace wherever it is shown", () => {
+    expect(displayName("torch::autograd::AccumulateGrad")).toBe("AccumulateGrad");
+    expect(displayName("MulBackward0")).toBe("MulBackward0");
+    expect(m.items.get("n2")!.label).toBe("AccumulateGrad");
   });
   it("makes AccumulateGrad appear with its leaf (or first consumer)", () => {
     expect(m.items.get("n2")!.appearAt).toBe(1);

@@ -52,6 +52,9 @@ describe("Replay on a tiny trace", () => {
   it("describes events in plain text", () => {
     expect(describeEvent(simple.events![1]!, m)).toBe("line 3: mul created MulBackward0");
     expect(describeEvent(simple.events![7]!, m)).toContain("a.grad accumulated");
+    // AccumulateGrad is named as the graph labels it, without the C++ namespace grad_fn.name() has.
+    expect(describeEvent(simple.events![6]!, m)).toBe("line 5: backward executes AccumulateGrad");
+    expect(simple.nodes.find((n) => n.id === "n2")!.name).toBe("torch::autograd::AccumulateGrad");
     const hint = { kind: "nonleaf_grad", title: ".grad of a non-leaf tensor stays None", what: "w", fix: "f" };
     expect(describeEvent({ seq: 0, kind: "retain_grad", line: 4, tensor: "t0", op: "retain_grad" } as never, m))
       .toBe("line 4: retain_grad() on a: backward will keep its .grad (a leaf keeps it anyway)");

@@ -1,5 +1,14 @@
-// Plain-text formatting of shapes, dtypes and value summaries for labels and the inspector.
+// Plain-text formatting of node names, shapes, dtypes and value summaries for labels and the inspector.
 import type { ValueSummary } from "../api/types";
+
+/**
+ * A grad_fn node's name as shown in the graph, captions and lists: "torch::autograd::AccumulateGrad"
+ * -> "AccumulateGrad" (the namespace adds width, not meaning). The trace's `name` stays exactly
+ * grad_fn.name(); everything that shows it to a reader goes through here.
+ */
+export function displayName(name: string): string {
+  return name.replace(/^torch::autograd::/, "");
+}
 
 /** "[2, 3]"; a nested tensor's ragged dimension (-1 in the trace) shows as "*". */
 export function fmtShape(shape: readonly number[] | null | undefined): string {

@@ -1,6 +1,6 @@
 // Indexes a trace for the viewer: lookups by id, when each element appears, module groups.
 import type { RawTrace, Trace, TraceEdge, TraceNode, TraceTensor } from "../api/types";
-import { fmtShape } from "./format";
+import { displayName, fmtShape } from "./format";
 
 /** Fills absent lists so the rest of the viewer can rely on them. */
 export function normalizeTrace(raw: RawTrace | Trace): Trace {
@@ -83,8 +83,7 @@ export interface GraphModel {
 }
 
 function nodeLabel(n: TraceNode, out: TraceTensor | undefined): string {
-  // "torch::autograd::AccumulateGrad" -> "AccumulateGrad": the namespace adds width, not meaning.
-  const name = n.name.replace(/^torch::autograd::/, "");
+  const name = displayName(n.name);
   const shape = out ? fmtShape(out.shape) : "";
   return shape ? `${name}\n${shape}` : name;
 }

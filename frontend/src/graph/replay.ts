@@ -1,6 +1,7 @@
 // The timeline state machine: replays trace events; step forward/back/seek to any event count.
 import type { TraceEvent, ValueSummary } from "../api/types";
 import type { GraphModel } from "./model";
+import { displayName } from "./format";
 
 /** The state after applying the first `step` events (step 0 = nothing has happened yet). */
 export interface ReplayState {
@@ -219,7 +220,10 @@ export function touchedBetween(model: GraphModel, a: number, b: number): { nodes
 /** One plain-text sentence about an event, for the player caption. */
 export function describeEvent(ev: TraceEvent | null, model: GraphModel): string {
   if (!ev) return "Start: nothing has run yet.";
-  const nodeName = (id: string | null | undefined): string => (id ? model.nodeById.get(id)?.name ?? id : "?");
+  const nodeName = (id: string | null | undefined): string => {
+    const name = id ? model.nodeById.get(id)?.name : undefined;
+    return name ? displayName(name) : id ?? "?";
+  };
   const tensorName = (id: string | null | undefined): string => {
     if (!id) return "a tensor";
     const t = model.tensorById.get(id);
