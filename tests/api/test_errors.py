@@ -15,6 +15,14 @@ def test_malformed_json(client: httpx.Client) -> None:
     assert "JSON" in err["message"]
 
 
+def test_body_that_is_not_utf8_says_where(client: httpx.Client) -> None:
+    body = b'{"source": "print(\xff\xfe)"}'
+    r = client.post("/api/v1/traces", content=body, headers={"content-type": "application/json"})
+    err = assert_envelope(r, 400, "malformed_json")
+    assert "UTF-8" in err["message"]
+    assert err["detail"]["position"] == body.index(b"\xff") and "0xff" in err["detail"]["reason"]
+
+
 def test_body_not_an_object(client: httpx.Client) -> None:
     r = client.post("/api/v1/traces", json=["x = 1"])
     err = assert_envelope(r, 422, "validation_error")

@@ -294,8 +294,10 @@ def test_output_limit_and_soft_timeout() -> None:
     t = _trace("while True:\n    print('x' * 100)\n", max_stdout_bytes=10_000)
     assert t["status"] == "output_limit" and t["truncation"]["stdout_truncated"]
     assert len(t["stdout"]) == 10_000
+    assert t["error"]["explanation"]["title"] == "The snippet printed too much"
     t = _trace("import torch\nx = torch.ones(1, requires_grad=True)\ny = x * 2\nwhile True:\n    pass\n", soft_timeout=0.3)
     assert t["status"] == "timeout" and t["error"]["line"] in (4, 5)  # inside the loop
+    assert t["error"]["explanation"]["title"] == "The snippet ran out of time"
     assert [n["name"] for n in t["nodes"]][-1] == "MulBackward0"  # the graph up to the stop stays
 
 

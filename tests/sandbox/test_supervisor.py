@@ -111,6 +111,7 @@ def test_a_streaming_run_stopped_by_the_soft_timeout_ends_cleanly(sandbox: Sandb
     result = sandbox.run(source, events=events, wall_seconds=2)
     assert result["status"] == "timeout", result["error"]
     assert result["error"]["kind"] != "malformed_output"
+    assert result["error"]["message"].startswith("The snippet ran longer than its 2 s time limit")
     assert events and all(Event.model_validate(e) for e in events)
 
 
@@ -121,6 +122,11 @@ def test_a_busy_loop_is_stopped_before_the_cpu_limit_with_its_graph(sandbox: San
     result = sandbox.run(source, wall_seconds=10, cpu_seconds=2)
     assert result["status"] == "timeout", result["error"]
     assert "CPU time" in result["error"]["message"] and result["error"]["line"] in (4, 5)
+    # The message names the limit the run was given (the tracer stopped it a little before).
+    assert "its 2 s of CPU time" in result["error"]["message"]
+    assert result["error"]["explanation"]["title"] == "The snippet ran out of time"
+    error_events = [e for e in result["events"] if e["kind"] == "error"]
+    assert [e["text"] for e in error_events] == [result["error"]["message"]]
     assert [n["name"] for n in result["nodes"]] == ["torch::autograd::AccumulateGrad", "MulBackward0", "SumBackward0"]
 
 

@@ -143,6 +143,16 @@ def install_error_handlers(app: FastAPI, not_found_fallback: NotFoundFallback | 
             fallback = not_found_fallback(request)
             if fallback is not None:
                 return fallback
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI reads JSON bodies as UTF-8; a body that is not says only "400".
+            bad = exc.__cause__
+            return error_response(
+                400,
+                "malformed_json",
+                "The request body is not valid UTF-8, so it is not valid JSON. Send the snippet as "
+                "UTF-8 text in a JSON object such as {\"source\": \"import torch\\n...\"}.",
+                {"position": bad.start, "reason": f"byte 0x{bad.object[bad.start]:02x} at offset {bad.start} is not UTF-8"},
+            )
         code, default_message = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error."))
         message = default_message
         if exc.status_code not in _HTTP_CODES and isinstance(exc.detail, str):

@@ -987,6 +987,29 @@ GENERIC = Rule(
 )
 
 
+# Runs the tracer stopped rather than failed (the trace's `status`): no message to match.
+STOPPED: dict[str, Rule] = {
+    "timeout": Rule(
+        "timeout",
+        re.compile(""),
+        "The snippet ran out of time",
+        "It was still running when its time limit came, so it was stopped at the marked line. "
+        "The graph shows everything recorded up to there.",
+        "Look for a loop that never ends, a training loop with many steps, or one operation on "
+        "huge tensors, and make it smaller (fewer steps, smaller tensors).",
+    ),
+    "output_limit": Rule(
+        "output_limit",
+        re.compile(""),
+        "The snippet printed too much",
+        "Its output went past the limit, so it was stopped at the marked line. What it printed "
+        "and built up to there is kept.",
+        "Print less: every 100th step instead of every step, or a shape or a mean instead of a "
+        "whole tensor.",
+    ),
+}
+
+
 # PyTorch's warnings that carry an autograd (or training) lesson. `types` are warning
 # categories. A warning is not an error: these explain what it means for the graph.
 WARNING_RULES: tuple[Rule, ...] = (

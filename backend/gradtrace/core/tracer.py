@@ -464,7 +464,8 @@ def _describe_run(run: _Run, status: str, failure: BaseException | None) -> dict
         error = errors.describe(rec, failure, _failing_pass(rec, failure) or running)
         if isinstance(failure, capture.SoftTimeout | capture.OutputLimit):
             error["kind"] = status
-            error["explanation"] = None
+            lesson = explain.STOPPED[status]
+            error["explanation"] = {"title": lesson.title, "what": lesson.what, "fix": lesson.fix}
             if frozen_at is not None:
                 error["line"] = frozen_at
         else:

@@ -555,7 +555,9 @@ class Supervisor:
     def _document(self, out: _Outcome, eff: EffectiveLimits, lines: int) -> dict[str, Any]:
         if out.result is not None:
             try:
-                return Trace.model_validate_json(out.result).to_dict()
+                doc = Trace.model_validate_json(out.result).to_dict()
+                _name_the_limit(doc, eff)
+                return doc
             except ValidationError as exc:
                 return self._failure(
                     "error",
@@ -1003,7 +1005,61 @@ def _raise_stack_limit() -> None:
 
 # (title, what happened, how to fix it) for the ends of a run the snippet's own code can
 # cause, where no exception of the snippet's explains it. Limits have the playground's cards.
+def _name_the_limit(doc: dict[str, Any], eff: EffectiveLimits) -> None:
+    """The tracer stops a run a little before the limits (so the graph can still be written)
+    and says when it stopped ("ran longer than 2.5 s"); the learner set or met the limit
+    itself (3 s): name that one, in the error and in its timeline event."""
+    err = doc.get("error")
+    if doc["status"] != "timeout" or not err or err.get("kind") != "timeout" or err.get("type") != "SoftTimeout":
+        return
+    old = err["message"]
+    if old.startswith("the snippet ran longer than"):
+        new = f"The snippet ran longer than its {eff.wall_seconds:g} s time limit and was stopped"
+    elif old.startswith("the snippet used more than"):
+        new = f"The snippet used more than its {eff.cpu_seconds:g} s of CPU time and was stopped"
+    else:
+        return
+    err["message"] = new
+    for event in doc["events"]:
+        if event["kind"] == "error" and event.get("text") == old:
+            event["text"] = new
+
+
 _LESSONS: dict[str, tuple[str, str, str]] = {
+    "timeout": (
+        "The snippet ran out of time",
+        "It ran past its time limit and was killed before it could hand over its graph (the "
+        "timeline shows what was streamed before that).",
+        "Look for a loop that never ends or a very long training loop, and make it smaller.",
+    ),
+    "cpu_limit": (
+        "The snippet used up its CPU time",
+        "It kept the processor busy past its CPU-time limit and was killed before it could hand "
+        "over its graph.",
+        "Look for a loop that never ends or a very long training loop, and make it smaller.",
+    ),
+    "output_limit": (
+        "The run produced too much output",
+        "It sent more than the sandbox keeps (timeline events or trace bytes) and was stopped.",
+        "Build a smaller graph, run fewer steps, or print less.",
+    ),
+    "file_size": (
+        "The snippet wrote too big a file",
+        "It wrote a file larger than the sandbox's scratch space allows and was stopped.",
+        "Write less, or keep the data in memory (a tensor, a list) instead of a file.",
+    ),
+    "killed": (
+        "The system stopped the run",
+        "The process was killed from outside, most likely because the machine ran out of memory.",
+        "Use smaller tensors or fewer iterations.",
+    ),
+    "memory_limit": (
+        "The snippet ran out of memory",
+        "Its processes together used more memory than the sandbox allows, so it was killed "
+        "before it could hand over its graph.",
+        "Use smaller tensors or fewer iterations; free what you no longer need (del, or keep "
+        "only .item() values of losses instead of the tensors).",
+    ),
     "crashed": (
         "The process crashed in native code",
         "Code below Python (ctypes, a C extension, or a bug inside PyTorch) made the process "
