@@ -721,3 +721,18 @@ def test_values_held_by_pack_hooks_are_shown_without_unpacking() -> None:
     (saved,) = sin["saved"]
     assert (saved["name"], saved["shape"], saved["dtype"], saved["packed"]) == ("self", [3], "torch.float32", True)
     assert saved["freed"]  # backward released it (the hook's packed object with it)
+
+
+def test_a_vmapped_pass_says_its_gradients_cannot_be_read() -> None:
+    src = (
+        "import torch\nx = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)\n"
+        "(g,) = torch.autograd.grad(x**2, x, grad_outputs=torch.eye(3), is_grads_batched=True)\n"
+    )
+    plain = run_plain(src).namespace["g"]
+    t = _trace(src)
+    (p,) = t["backward_passes"]
+    assert p["results"][0]["values"] == plain.reshape(-1).tolist()
+    # Inside the vmapped pass each node's gradient is a per-sample tensor without storage:
+    # shape and numel, no made-up values (numel used to say 0).
+    received = [g for r in p["received"] for g in r["grads"] if g is not None]
+    assert received and all(g["layout"] == "unreadable" and g["numel"] == 3 and "values" not in g for g in received)

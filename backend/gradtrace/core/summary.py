@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 from typing import Any
 
@@ -143,9 +145,11 @@ def _summarize(t: torch.Tensor | None, max_values: int, stats: bool) -> dict[str
         out["mean"] = _number(mean)
         out["std"] = _number(std)
         return out
-    except Exception:  # a broken tensor must not break the trace
-        try:
-            shape = shape_of(t)
-        except Exception:
-            shape = []
-        return {"shape": shape, "dtype": str(getattr(t, "dtype", "?")), "numel": 0}
+    except Exception:
+        # A tensor whose data cannot be read must not break the trace: a broken subclass, or
+        # a gradient inside a vmapped pass (`is_grads_batched=True`), which has no storage.
+        fallback: dict[str, Any] = {"shape": [], "dtype": str(getattr(t, "dtype", "?")), "numel": 0, "layout": "unreadable"}
+        with contextlib.suppress(Exception):
+            fallback["shape"] = shape_of(t)
+            fallback["numel"] = int(t.numel())
+        return fallback

@@ -929,7 +929,7 @@ export interface components {
             dtype: string;
             /**
              * Layout
-             * @description Set for non-strided tensors: sparse ones (e.g. sparse_coo) have their values shown densely; nested ones ("nested") have shape only; a lazy module's parameter before its first forward call ("uninitialized") has its placeholder's shape [0] and no values.
+             * @description Set for non-strided tensors: sparse ones (e.g. sparse_coo) have their values shown densely; nested ones ("nested") have shape only; a lazy module's parameter before its first forward call ("uninitialized") has its placeholder's shape [0] and no values; a tensor whose data cannot be read ("unreadable": a gradient inside a vmapped pass, is_grads_batched=True) has shape and numel only.
              */
             layout: string | null;
             /** Max */
