@@ -1,12 +1,12 @@
 // Pure embedding logic: #code= codec, options, annotations, predict questions, trace diff, share snippets.
 import { describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import type { Trace } from "../src/api/types";
 import { buildModel, normalizeTrace } from "../src/graph/model";
 import { decodeCode, encodeCode, fragmentParams, isEncodedCode } from "../src/embed/codec";
 import { optionsFromDataset, parseOptions } from "../src/embed/options";
 import { parseAnnotations, pauseSteps, stripMarkers } from "../src/embed/annotations";
-import { grade, questionAt, questionIndices } from "../src/embed/predict";
+import { grade, predictQuestions } from "../src/embed/predict";
 import { diffSummary, diffTraces } from "../src/embed/diff";
 import { shareSnippets } from "../src/embed/share";
 
@@ -82,6 +82,12 @@ describe("options", () => {
     expect(parseOptions(new URLSearchParams("autoplay=1")).step).toBe(0);
     expect(parseOptions(new URLSearchParams("readonly=0")).readonly).toBe(false);
   });
+  it("plays at the requested speed anywhere in 1-120 steps per second, 3 by default", () => {
+    const speed = (q: string): number => parseOptions(new URLSearchParams(q)).speed;
+    expect(speed("")).toBe(3);
+    expect([speed("speed=1"), speed("speed=40"), speed("speed=2.5"), speed("speed=120")]).toEqual([1, 40, 2.5, 120]);
+    expect([speed("speed=0.5"), speed("speed=121"), speed("speed=fast")]).toEqual([3, 3, 3]);
+  });
   it("turns data attributes into known URL parameters only", () => {
     const p = optionsFromDataset({ readonly: "", panes: "code,graph", step: "3", onclick: "alert(1)" });
     expect(p.toString()).toBe("readonly=1&panes=code%2Cgraph&step=3");
@@ -109,8 +115,7 @@ describe("annotations", () => {
 describe("predict mode", () => {
   it("asks which node runs next in backward, with the right answer among the choices", () => {
     const model = buildModel(load("l1_l4_graph.json"));
-    const idx = questionIndices(model);
-    const q = idx.map((i) => questionAt(model, i)!).find((x) => x.kind === "next_backward");
+    const q = predictQuestions(model).find((x) => x.kind === "next_backward");
     expect(q).toBeDefined();
     const ev = model.trace.events[q!.index]!;
     expect(ev.kind).toBe("execute");
@@ -123,19 +128,66 @@ describe("predict mode", () => {
   it("asks whether a leaf's grad will be None, answered from the accumulations", () => {
     const model = buildModel(load("detach.json"));
     const i = model.trace.events.findIndex((e) => e.kind === "backward_begin");
-    const q = questionAt(model, i)!;
+    const q = predictQuestions(model).find((x) => x.index === i)!;
     expect(q.kind).toBe("grad_none");
     expect(q.prompt).toMatch(/\.grad` be None\?/);
     const name = /`(.+)\.grad`/.exec(q.prompt)![1]!;
     const t = model.trace.tensors.find((x) => x.names?.[0] === name)!;
     expect(q.answer).toBe(t.grad ? "no" : "yes");
   });
-  it("asks whether a line will raise when the snippet fails", () => {
+  it("asks once whether a line will raise: before the failing pass, not again at its error step", () => {
     const model = buildModel(load("backward_twice.json"));
-    const qs = questionIndices(model).map((i) => questionAt(model, i)!);
-    const raise = qs.find((q) => q.kind === "will_raise");
-    expect(raise?.answer).toBe("yes");
-    expect(raise?.prompt).toMatch(/^Will line \d+ raise an error\?$/);
+    const raise = predictQuestions(model).filter((q) => q.kind === "will_raise");
+    expect(raise.map((q) => q.prompt)).toEqual(["Will line 12 raise an error?"]);
+    expect(model.trace.events[raise[0]!.index]!.kind).toBe("backward_begin");
+    expect(raise[0]!.answer).toBe("yes");
+  });
+  it("asks about a tensor's grad once, and follows `.grad = None` between passes", () => {
+    // retain_graph: two passes over the same graph; `a` was asked about before the first.
+    const twice = predictQuestions(buildModel(load("../../../tests/examples/golden/retain_graph.json")));
+    expect(twice.filter((q) => q.kind === "grad_none").map((q) => q.prompt)).toEqual(["After this backward pass, will `a.grad` be None?"]);
+  });
+});
+
+// Every built-in example, as the tracer wrote it (tests/examples/golden): the questions a class gets.
+const goldenDir = new URL("../../tests/examples/golden/", import.meta.url);
+const goldens = readdirSync(goldenDir).filter((f) => f.endsWith(".json"));
+
+describe.each(goldens)("predict questions for the built-in example %s", (file) => {
+  const trace = normalizeTrace(JSON.parse(readFileSync(new URL(file, goldenDir), "utf8")) as Trace);
+  const model = buildModel(trace);
+  const qs = predictQuestions(model);
+
+  it("asks about each fact once, at most once per step, in timeline order", () => {
+    expect(new Set(qs.map((q) => q.fact)).size).toBe(qs.length);
+    const steps = qs.map((q) => q.index);
+    expect(steps).toEqual([...new Set(steps)].sort((a, b) => a - b));
+  });
+  it("asks whether a failure will happen once per failure", () => {
+    const raises = qs.filter((q) => q.kind === "will_raise");
+    const failures = trace.backward_passes.filter((p) => p.error != null).length
+      + (trace.events.some((e) => e.kind === "error") && !trace.backward_passes.some((p) => p.error != null) ? 1 : 0);
+    expect(raises.length).toBe(failures);
+  });
+  it("offers choices a learner can tell apart, named as the graph names them, with the answer among them", () => {
+    for (const q of qs) {
+      const labels = q.choices.map((c) => c.label);
+      expect(new Set(labels).size).toBe(labels.length);
+      expect(q.choices.map((c) => c.id)).toContain(q.answer);
+      for (const l of labels) expect(l).not.toMatch(/::|^n\d+$/);
+      if (q.kind === "next_backward") {
+        expect(q.answer).toBe(trace.events[q.index]!.node);
+        for (const c of q.choices) expect(model.nodeById.has(c.id)).toBe(true);
+      }
+    }
+  });
+  it("answers grad questions as the trace ends (one backward pass)", () => {
+    if (trace.backward_passes.length !== 1) return;
+    for (const q of qs.filter((x) => x.kind === "grad_none")) {
+      const name = /`(.+)\.grad`/.exec(q.prompt)![1]!;
+      const t = trace.tensors.find((x) => x.names?.[0] === name)!;
+      expect(q.answer).toBe(t.grad ? "no" : "yes");
+    }
   });
 });
 

@@ -416,3 +416,112 @@ def test_autoplay_pauses_and_text_stays_text(page: Page, service: Service) -> No
     )
     assert page.locator(".gt-code img, .gt-code script").count() == 0
     assert dialogs == []
+
+
+@pytest.mark.parametrize("width", [375, 1400, 2560])
+def test_diff_page_fits_the_viewport(page: Page, service: Service, width: int) -> None:
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{service.url}/diff?a=example:chain_rule&b=example:first_gradient")
+    page.wait_for_function("() => document.getElementById('diff').dataset.ready === 'true'", timeout=120_000)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    a = page.get_by_role("region", name="Snippet A").bounding_box()
+    b = page.get_by_role("region", name="Snippet B").bounding_box()
+    assert a and b
+    for box in (a, b):
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width and box["width"] > 200
+    if width >= 1000:  # side by side
+        assert a["y"] == b["y"] and a["x"] + a["width"] <= b["x"]
+    else:  # stacked
+        assert b["y"] >= a["y"] + a["height"]
+    # The long code lines scroll inside their pane instead.
+    code = page.locator(".gt-code").first
+    assert code.evaluate("el => el.scrollWidth > el.clientWidth")
+
+
+def test_diff_page_says_which_snippet_failed_and_why(page: Page, service: Service) -> None:
+    page.goto(f"{service.url}/diff?a=example:chain_rule&b=example:no_such_example")
+    page.wait_for_function("() => document.getElementById('diff').dataset.ready === 'error'", timeout=120_000)
+    status = page.get_by_role("status").filter(has_text="B")
+    expect(status.first).to_contain_text("Could not trace B")
+    expect(status.first).to_contain_text("No built-in example named 'no_such_example'")
+    assert "Both snippets are needed" not in page.locator(".gt-diff-summary").inner_text()
+    page.goto(f"{service.url}/diff?a=example:chain_rule")
+    page.wait_for_function("() => document.getElementById('diff').dataset.ready === 'error'", timeout=120_000)
+    expect(page.locator(".gt-diff-summary")).to_contain_text("?b=")
+
+
+def test_diff_names_nodes_as_the_graph_does(page: Page, service: Service) -> None:
+    page.goto(f"{service.url}/diff?a={encode_code(DETACHED)}&b={encode_code(W2)}")
+    page.wait_for_function("() => document.getElementById('diff').dataset.ready === 'true'", timeout=120_000)
+    items = page.locator(".gt-diff-list li").all_inner_texts()
+    assert any("AccumulateGrad" in t for t in items)
+    assert not any("::" in t for t in items)
+
+
+def test_open_in_playground_after_run_carries_the_code_that_ran(
+    page: Page, service: Service, course: CoursePages
+) -> None:
+    page.goto(course.url("index.html", service.url))
+    w2 = widget(page, lambda u: "wid=gt1" in u)
+    edited = W2.replace("(a * 2).exp().mean()", "(a * 3).sum()")
+    w2.get_by_role("textbox", name="Code (editable)").fill(edited)
+    w2.get_by_role("button", name="Run ▸").click()
+    w2.wait_for_function(
+        "names => JSON.stringify(window.__gradtrace.trace.nodes.map(n => n.name)) === JSON.stringify(names)",
+        arg=[n["name"] for n in service.trace(edited)["trace"]["nodes"]],
+        timeout=90_000,
+    )
+    w2.get_by_role("button", name="Go to start").click()
+    w2.get_by_role("button", name="Step forward").click()
+    with page.context.expect_page() as popup:
+        w2.get_by_role("link", name="Open in playground ↗").click()
+    pg = popup.value
+    pg.wait_for_function("() => document.getElementById('app').dataset.runs === '1'", timeout=90_000)
+    assert pg.evaluate("() => window.__gradtrace.editorText") == edited
+    pg.wait_for_function("() => window.__gradtrace.player.step === 1")
+
+
+def test_predict_mode_asks_each_fact_once(page: Page, service: Service) -> None:
+    page.goto(f"{service.url}/embed?example=backward_twice&predict=1")
+    page.wait_for_function(READY, timeout=90_000)
+    asked: list[tuple[int, str]] = []
+    total = player(page)["total"]
+    while player(page)["step"] < total:
+        page.get_by_role("button", name="Step forward").click()
+        if page.locator(".gt-predict").is_visible() and "graded" not in root_data(page):
+            asked.append((player(page)["step"], page.locator(".gt-prompt").inner_text()))
+            page.locator(".gt-choice").first.click()
+    prompts = [p for _, p in asked]
+    assert prompts.count("Predict: Will line 12 raise an error?") == 1, asked
+    assert len(asked) == len({step for step, _ in asked}) == int(root_data(page)["questions"]), asked
+    score = page.evaluate("() => window.__gradtrace.viewer.score")
+    assert score["right"] + score["wrong"] == len(asked)
+    # Choices name nodes as the graph does.
+    assert not page.locator(".gt-choice").filter(has_text="::").count()
+
+
+@pytest.mark.parametrize(("speed", "shown"), [(None, 3), ("40", 40), ("7", 7), ("500", 3)])
+def test_embed_plays_at_the_requested_speed(page: Page, service: Service, speed: str | None, shown: int) -> None:
+    query = f"&speed={speed}" if speed else ""
+    page.goto(f"{service.url}/embed?example=chain_rule{query}")
+    page.wait_for_function(READY, timeout=90_000)
+    menu = page.get_by_role("combobox", name="Playback speed (steps per second)")
+    expect(menu).to_have_value(str(shown))
+    assert menu.locator("option:checked").inner_text() == f"{shown}/s"
+    assert page.evaluate("() => window.__gradtrace.player.speed") == shown
+
+
+def test_captions_name_nodes_as_the_graph_does(page: Page, service: Service) -> None:
+    page.goto(f"{service.url}/embed?example=chain_rule")
+    page.wait_for_function(READY, timeout=90_000)
+    step = page.evaluate(
+        "() => window.__gradtrace.trace.events.findIndex(e => e.kind === 'execute'"
+        " && window.__gradtrace.trace.nodes.find(n => n.id === e.node).kind === 'accumulate_grad') + 1"
+    )
+    assert step > 0
+    page.evaluate("n => window.__gradtrace.seek(n)", step)
+    caption = page.locator(".gt-caption")
+    expect(caption).to_contain_text("executes AccumulateGrad")
+    expect(caption).not_to_contain_text("::")
+    # The trace keeps grad_fn.name() as it is.
+    assert "torch::autograd::AccumulateGrad" in node_names(page)

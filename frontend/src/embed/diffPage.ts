@@ -8,6 +8,7 @@ import { decodeCode, isEncodedCode } from "./codec";
 import { parseOptions } from "./options";
 import { Viewer } from "./viewer";
 import { diffSummary, diffTraces, type TraceDiff } from "./diff";
+import { displayName } from "../graph/format";
 
 const params = new URLSearchParams(location.search);
 const opts = { ...parseOptions(params), panes: new Set(["code", "graph", "timeline"] as const), predict: false, autoplay: false, step: "end" as const, height: Number(params.get("height")) || 520 };
@@ -47,27 +48,38 @@ function mark(v: Viewer, statuses: Map<string, string>): void {
   s.update();
 }
 
-async function one(v: Viewer, raw: string | null, label: string): Promise<Trace | null> {
-  if (!raw) { v.message("no-source", `Give ?${label}=… (compressed code, example:NAME, or code).`); return null; }
+/** A snippet's trace, or why there is none (said in its pane and in the summary). */
+async function one(v: Viewer, raw: string | null, label: "a" | "b"): Promise<{ trace: Trace } | { problem: string }> {
+  if (!raw) {
+    const problem = `Give ?${label}=… (compressed code, example:NAME, or code).`;
+    v.message("no-source", problem);
+    return { problem };
+  }
   try {
     const source = await resolve(raw);
     v.setSource(source);
     const res = await createTrace(source);
     await v.load(res.trace, source);
-    return res.trace;
+    return { trace: res.trace };
   } catch (e) {
-    v.message("unreachable", `Could not trace ${label.toUpperCase()}: ${e instanceof Error ? e.message : String(e)}`);
-    return null;
+    const problem = `Could not trace ${label.toUpperCase()}: ${e instanceof Error ? e.message : String(e)}`;
+    v.message("unreachable", problem);
+    return { problem };
   }
 }
 
 async function start(): Promise<void> {
-  const [ta, tb] = await Promise.all([one(va, params.get("a"), "a"), one(vb, params.get("b"), "b")]);
-  if (!ta || !tb) { summary.textContent = "Both snippets are needed for a diff."; root.dataset["ready"] = "error"; return; }
+  const [ra, rb] = await Promise.all([one(va, params.get("a"), "a"), one(vb, params.get("b"), "b")]);
+  if (!("trace" in ra) || !("trace" in rb)) {
+    summary.textContent = [ra, rb].flatMap((r) => ("problem" in r ? [r.problem] : [])).join(" ");
+    root.dataset["ready"] = "error";
+    return;
+  }
+  const ta = ra.trace, tb = rb.trace;
   diff = diffTraces(ta, tb);
   mark(va, diff.a);
   mark(vb, diff.b);
-  const name = (t: Trace, id: string): string => t.nodes.find((n) => n.id === id)?.name ?? id;
+  const name = (t: Trace, id: string): string => displayName(t.nodes.find((n) => n.id === id)?.name ?? id);
   summary.textContent = `B vs A: ${diffSummary(diff)}.`;
   const list = h("ul", { class: "gt-diff-list" });
   for (const id of diff.added) list.append(h("li", { "data-diff": "added", text: `+ ${name(tb, id)} (only in B)` }));

@@ -36,7 +36,7 @@ function post(type: string): void {
   try { parent.postMessage(msg, host === "null" ? "*" : host); } catch { /* bad origin string */ }
 }
 
-const viewer = new Viewer(byId("embed"), opts, { onRun: (src) => void traceSource(src), onChange: () => post("gradtrace:size") }, footer);
+const viewer = new Viewer(byId("embed"), opts, { onRun: (src) => void runEdited(src), onChange: () => post("gradtrace:size") }, footer);
 
 function errText(e: unknown): string {
   return e instanceof ApiError ? e.message : e instanceof Error ? e.message : String(e);
@@ -65,6 +65,13 @@ async function traceSource(source: string): Promise<void> {
     clearTimeout(slow);
     post("gradtrace:ready");
   }
+}
+
+/** Run in an editable widget: from now on the playground link carries the code that was run
+ * (the step it adds is that trace's), not the code the widget was given. */
+async function runEdited(source: string): Promise<void> {
+  openLink.href = `/#code=${await encodeCode(source)}`;
+  await traceSource(source);
 }
 
 async function start(): Promise<void> {
@@ -107,7 +114,7 @@ window.__gradtrace = {
   get cy() { return viewer.canvas?.cy ?? null; },
   get trace() { return viewer.trace; },
   get traceId() { return currentId; },
-  get player() { return { step: viewer.step, total: viewer.replay?.total ?? 0, playing: viewer.player.isPlaying }; },
+  get player() { return { step: viewer.step, total: viewer.replay?.total ?? 0, playing: viewer.player.isPlaying, speed: viewer.player.speed }; },
   seek: (n: number) => viewer.seek(n),
   visibleNodes: () => viewer.visibleNodes(),
   selectNode: (id: string) => viewer.selectNode(id),

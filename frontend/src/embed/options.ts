@@ -15,6 +15,10 @@ export interface EmbedOptions {
   speed: number;
 }
 
+/** Playback speed (steps per second): the default, and the range `speed=` may ask for (docs/embedding.md). */
+const DEFAULT_SPEED = 3;
+const MIN_SPEED = 1, MAX_SPEED = 120;
+
 const truthy = (v: string | null): boolean => v !== null && !/^(0|false|no|off)$/i.test(v);
 
 /** Parses options; unknown or malformed values fall back to defaults (never throw). */
@@ -38,7 +42,7 @@ export function parseOptions(p: URLSearchParams): EmbedOptions {
     theme: p.get("theme") === "dark" ? "dark" : "light",
     height: Number.isFinite(heightRaw) && heightRaw >= 200 && heightRaw <= 2000 ? Math.round(heightRaw) : 400,
     predict: truthy(p.get("predict")),
-    speed: Number.isFinite(speedRaw) && speedRaw > 0 && speedRaw <= 120 ? speedRaw : 3,
+    speed: Number.isFinite(speedRaw) && speedRaw >= MIN_SPEED && speedRaw <= MAX_SPEED ? speedRaw : DEFAULT_SPEED,
   };
 }
 

@@ -1,12 +1,15 @@
 // Predict mode: questions generated from the trace before a step is revealed (next backward node, x.grad None?, will it raise?).
 import type { GraphModel } from "../graph/model";
 import type { TraceEvent } from "../api/types";
+import { displayName } from "../graph/format";
 
 export interface Choice { id: string; label: string }
 export interface Question {
   /** Index of the event the question is about: answering reveals the state after it (step index + 1). */
   index: number;
   kind: "next_backward" | "grad_none" | "will_raise";
+  /** What is asked about (an execute step, a tensor's grad, a failure): a trace asks about each fact once. */
+  fact: string;
   prompt: string;
   choices: Choice[];
   answer: string;
@@ -16,35 +19,47 @@ export interface Question {
 
 const MAX_CHOICES = 4;
 
+/** Callers pass ids of nodes the trace has (a bounded trace may name nodes it dropped). */
 function nodeLabel(model: GraphModel, id: string): string {
-  const n = model.nodeById.get(id);
-  if (!n) return id;
+  const n = model.nodeById.get(id)!;
+  const name = displayName(n.name);
   if (n.kind === "accumulate_grad" && n.variable) {
-    const t = model.tensorById.get(n.variable);
-    const name = t?.names?.[0];
-    if (name) return `${n.name} (${name})`;
+    const variable = model.tensorById.get(n.variable)?.names?.[0];
+    if (variable) return `${name} (${variable})`;
   }
-  return n.line != null ? `${n.name} (line ${n.line})` : n.name;
+  return n.line != null ? `${name} (line ${n.line})` : name;
 }
 
 /** Deterministic pick of distractors: the nodes of the pass not yet executed, in trace order. */
 function nextBackward(model: GraphModel, events: readonly TraceEvent[], i: number): Question | null {
   const ev = events[i]!;
-  if (!ev.node) return null;
+  if (!ev.node || !model.nodeById.has(ev.node)) return null;
   const done = new Set<string>();
   for (let j = i - 1; j >= 0; j--) {
     const e = events[j]!;
     if (e.kind === "backward_begin") break;
     if ((e.kind === "execute" || e.kind === "accumulate") && e.node) done.add(e.node);
   }
-  const pass = ev.backward_pass != null ? model.trace.backward_passes[ev.backward_pass] : undefined;
-  const pool = (pass?.order?.length ? pass.order : model.trace.nodes.map((n) => n.id)).filter((id) => id !== ev.node && !done.has(id));
-  const extra = [...new Set(pool)].slice(0, MAX_CHOICES - 1);
+  const pass = model.trace.backward_passes.find((p) => p.index === ev.backward_pass);
+  const pool = (pass?.order?.length ? pass.order : model.trace.nodes.map((n) => n.id))
+    .filter((id) => id !== ev.node && !done.has(id) && model.nodeById.has(id));
+  // Two choices that read the same (the three `ViewBackward0 (line 13)` of one line) cannot be told
+  // apart: keep one node per label, and never one that reads like the answer.
+  const labels = new Set([nodeLabel(model, ev.node)]);
+  const extra: string[] = [];
+  for (const id of new Set(pool)) {
+    const label = nodeLabel(model, id);
+    if (labels.has(label)) continue;
+    labels.add(label);
+    extra.push(id);
+    if (extra.length === MAX_CHOICES - 1) break;
+  }
   if (extra.length === 0) return null; // only one candidate: not a question
   const ids = [ev.node, ...extra].sort((a, b) => (model.nodeById.get(a)?.seq ?? 0) - (model.nodeById.get(b)?.seq ?? 0));
   return {
     index: i,
     kind: "next_backward",
+    fact: `execute:${i}`,
     prompt: "Which node runs next in backward?",
     choices: ids.map((id) => ({ id, label: nodeLabel(model, id) })),
     answer: ev.node,
@@ -52,75 +67,110 @@ function nextBackward(model: GraphModel, events: readonly TraceEvent[], i: numbe
   };
 }
 
-function gradNone(model: GraphModel, events: readonly TraceEvent[], i: number): Question | null {
-  const accumulated = new Set<string>();
-  let end = events.length;
-  for (let j = 0; j < events.length; j++) {
-    const e = events[j]!;
-    if (j > i && e.kind === "backward_end") { end = j; break; }
-  }
+const gradFact = (tensor: string): string => `grad:${tensor}`;
+
+/** Asked at a pass's backward_begin (event `i`), about a named leaf that exists by then and was not asked about before. */
+function gradNone(model: GraphModel, events: readonly TraceEvent[], i: number, asked: ReadonlySet<string>): Question | null {
+  const exists = (id: string): boolean => {
+    const item = model.tensorItem.get(id);
+    return (item ? model.items.get(item)?.appearAt ?? 0 : 0) <= i;
+  };
+  const named = model.trace.tensors.filter((t) => t.is_leaf && (t.names?.length ?? 0) > 0 && exists(t.id) && !asked.has(gradFact(t.id)));
+  const inputs = named.filter((t) => !t.is_parameter);
+  const candidates = inputs.length ? inputs : named;
+  if (!candidates.length) return null;
+
+  // .grad after the pass: backward fills it (and it stays filled across passes), `t.grad = None` clears it.
+  const passIndex = events[i]!.backward_pass;
+  let end = events.findIndex((e, j) => j > i && e.kind === "backward_end" && e.backward_pass === passIndex);
+  if (end < 0) end = events.length;
+  const filled = new Map<string, boolean>();
+  const reachedNow = new Set<string>();
   for (let j = 0; j < end; j++) {
     const e = events[j]!;
-    if (e.kind !== "accumulate") continue;
-    const t = e.tensor ?? (e.node ? model.nodeById.get(e.node)?.variable : null);
-    if (t) accumulated.add(t);
+    if (e.kind === "accumulate") {
+      const t = e.tensor ?? (e.node ? model.nodeById.get(e.node)?.variable : null);
+      if (!t) continue;
+      filled.set(t, true);
+      if (j > i) reachedNow.add(t);
+    } else if (e.kind === "set_grad" && e.tensor) {
+      filled.set(e.tensor, e.after != null);
+    }
   }
-  const leaves = model.trace.tensors.filter((t) => t.is_leaf && (t.names?.length ?? 0) > 0 && !t.is_parameter);
-  const candidates = leaves.length ? leaves : model.trace.tensors.filter((t) => t.is_leaf && (t.names?.length ?? 0) > 0);
-  if (!candidates.length) return null;
+
   // Prefer the surprising case: a named leaf whose grad stays None.
-  const t = candidates.find((c) => !accumulated.has(c.id)) ?? candidates[0]!;
+  const t = candidates.find((c) => !filled.get(c.id)) ?? candidates[0]!;
   const name = t.names?.[0] ?? "x";
-  const none = !accumulated.has(t.id);
+  const none = !filled.get(t.id);
+  let explain: string;
+  if (none) explain = `${name}.grad stays None: ${t.requires_grad ? "no path from the output reaches its AccumulateGrad node" : `${name} does not require grad`}.`;
+  else if (reachedNow.has(t.id)) explain = `${name}.grad is filled: its AccumulateGrad node is reached from the output.`;
+  else explain = `${name}.grad is not None: it keeps what an earlier backward pass put there (a gradient stays until it is cleared).`;
   return {
     index: i,
     kind: "grad_none",
+    fact: gradFact(t.id),
     prompt: `After this backward pass, will \`${name}.grad\` be None?`,
     choices: [{ id: "yes", label: "Yes, None" }, { id: "no", label: "No, it gets a gradient" }],
     answer: none ? "yes" : "no",
-    explain: none
-      ? `${name}.grad stays None: ${t.requires_grad ? "no path from the output reaches its AccumulateGrad node" : `${name} does not require grad`}.`
-      : `${name}.grad is filled: its AccumulateGrad node is reached from the output.`,
+    explain,
   };
 }
 
-function willRaise(i: number, ev: TraceEvent, raises: boolean): Question {
+/** `fact` names the failure, so the failing pass and its error event make one question. */
+function willRaise(i: number, ev: TraceEvent, fact: string): Question {
   const where = ev.line != null ? `line ${ev.line}` : "this line";
   return {
     index: i,
     kind: "will_raise",
+    fact,
     prompt: `Will ${where} raise an error?`,
     choices: [{ id: "yes", label: "Yes, it raises" }, { id: "no", label: "No, it runs" }],
-    answer: raises ? "yes" : "no",
-    explain: raises ? `Yes: ${where} raises.` : `No: ${where} runs without an error.`,
+    answer: "yes",
+    explain: `Yes: ${where} raises.`,
   };
 }
 
-/** The question to ask before revealing event `i`, or null. */
-export function questionAt(model: GraphModel, i: number): Question | null {
-  const events = model.trace.events;
-  const ev = events[i];
-  if (!ev) return null;
-  if (ev.kind === "execute") return nextBackward(model, events, i);
-  if (ev.kind === "backward_begin") {
-    const failing = ev.backward_pass != null && model.trace.backward_passes[ev.backward_pass]?.error != null;
-    return failing ? willRaise(i, ev, true) : gradNone(model, events, i);
-  }
-  if (ev.kind === "error") {
-    // Asked on the first event of the failing line, unless a backward_begin question already covers it.
-    return willRaise(i, ev, true);
+/** The backward pass event `i` happens inside (the innermost one still open), or null. */
+function openPass(events: readonly TraceEvent[], i: number): number | null {
+  let closed = 0;
+  for (let j = i - 1; j >= 0; j--) {
+    const e = events[j]!;
+    if (e.kind === "backward_end") closed++;
+    else if (e.kind === "backward_begin") {
+      if (closed === 0) return e.backward_pass ?? null;
+      closed--;
+    }
   }
   return null;
 }
 
-/** Indices of every event that has a question (at most one per event), in timeline order. */
-export function questionIndices(model: GraphModel): number[] {
-  const out: number[] = [];
+/** The question to ask before revealing event `i`, or null; `asked` holds the facts already asked about. */
+function questionAt(model: GraphModel, i: number, asked: ReadonlySet<string>): Question | null {
   const events = model.trace.events;
-  for (let i = 0; i < events.length; i++) {
-    const ev = events[i]!;
-    if (ev.kind === "error" && out.length && events[out[out.length - 1]!]!.kind === "backward_begin" && model.trace.backward_passes[events[out[out.length - 1]!]!.backward_pass ?? -1]?.error) continue;
-    if (questionAt(model, i)) out.push(i);
+  const ev = events[i]!;
+  if (ev.kind === "execute") return nextBackward(model, events, i);
+  if (ev.kind === "backward_begin") {
+    const failing = model.trace.backward_passes.find((p) => p.index === ev.backward_pass)?.error != null;
+    return failing ? willRaise(i, ev, `raise:pass${ev.backward_pass}`) : gradNone(model, events, i, asked);
+  }
+  if (ev.kind === "error") {
+    // An error inside a backward pass is the failure its backward_begin already asked about.
+    const pass = openPass(events, i);
+    return willRaise(i, ev, pass != null ? `raise:pass${pass}` : `raise:event${i}`);
+  }
+  return null;
+}
+
+/** Every question of the trace, in timeline order: at most one per event, and one per fact. */
+export function predictQuestions(model: GraphModel): Question[] {
+  const asked = new Set<string>();
+  const out: Question[] = [];
+  for (let i = 0; i < model.trace.events.length; i++) {
+    const q = questionAt(model, i, asked);
+    if (!q || asked.has(q.fact)) continue;
+    asked.add(q.fact);
+    out.push(q);
   }
   return out;
 }

@@ -10,10 +10,8 @@ import { clear, h } from "../view/dom";
 import { renderErrorPanel, warningMarks } from "../view/panels";
 import { CodeView } from "./codeView";
 import { parseAnnotations, pauseSteps } from "./annotations";
-import { grade, questionAt, questionIndices, type Question } from "./predict";
+import { grade, predictQuestions, type Question } from "./predict";
 import type { EmbedOptions } from "./options";
-
-const SPEEDS = [1, 2, 5, 10, 30, 60, 120];
 
 export interface ViewerHooks {
   /** Called when the editable code's Run is pressed. */
@@ -40,7 +38,7 @@ export class Viewer {
   private selected: string | null = null;
   private pauses: number[] = [];
   private passedPauses = new Set<number>();
-  private questions: number[] = [];
+  private questions: Question[] = [];
   private answered = new Set<number>();
   private asking: Question | null = null;
   score = { right: 0, wrong: 0 };
@@ -69,8 +67,7 @@ export class Viewer {
     if (opts.panes.has("graph")) main.append(graphPane);
     if (opts.panes.has("inspector")) main.append(this.inspectorEl);
     this.player = new Player({ total: () => this.replay?.total ?? 0, step: () => this.replay?.state.step ?? 0, seek: (n) => this.seek(n) });
-    // The player's speed menu has fixed choices: snap to the nearest (an unknown value would stall playback).
-    this.player.speed = SPEEDS.reduce((best, v) => (Math.abs(v - opts.speed) < Math.abs(best - opts.speed) ? v : best), SPEEDS[0]!);
+    offerSpeed(this.player, opts.speed);
     const timeline = h("div", { class: "gt-timeline" }, this.player.el);
     if (!opts.panes.has("timeline")) timeline.hidden = true;
     this.root.append(main, this.errorEl, this.predictEl, this.messageEl, timeline);
@@ -124,7 +121,7 @@ export class Viewer {
     const ann = parseAnnotations(source ?? "");
     this.pauses = pauseSteps(trace.events, ann.pause);
     this.passedPauses.clear();
-    this.questions = this.opts.predict ? questionIndices(this.model) : [];
+    this.questions = this.opts.predict ? predictQuestions(this.model) : [];
     this.answered.clear();
     this.asking = null;
     this.predictEl.hidden = true;
@@ -152,8 +149,8 @@ export class Viewer {
     let n = Math.max(0, Math.min(target, this.replay.total));
     const cur = this.replay.state.step;
     if (n > cur) {
-      const q = this.questions.find((i) => i >= cur && i < n && !this.answered.has(i));
-      if (q !== undefined) { n = q; this.player.pause(); this.show(n); this.ask(q); return; }
+      const q = this.questions.find((x) => x.index >= cur && x.index < n && !this.answered.has(x.index));
+      if (q) { this.player.pause(); this.show(q.index); this.ask(q); return; }
       if (this.player.isPlaying) {
         const p = this.pauses.find((s) => s > cur && s <= n && !this.passedPauses.has(s));
         if (p !== undefined) { this.passedPauses.add(p); n = p; this.player.pause(); this.root.dataset["paused"] = String(p); }
@@ -178,10 +175,7 @@ export class Viewer {
     if (!this.player.isPlaying) this.refreshInspector();
   }
 
-  private ask(index: number): void {
-    if (!this.model) return;
-    const q = questionAt(this.model, index);
-    if (!q) { this.answered.add(index); return; }
+  private ask(q: Question): void {
     this.asking = q;
     clear(this.predictEl);
     this.predictEl.hidden = false;
@@ -261,4 +255,15 @@ export class Viewer {
     const shown = new Set(this.canvas.visibleIds());
     return this.trace.nodes.map((n) => n.id).filter((id) => this.canvas!.view!.rep.get(id) === id && shown.has(id));
   }
+}
+
+/** Selects `speed` in the player's menu, adding it where the menu lacks it: `speed=` may be any
+ * value in 1-120, and a value the menu does not list would stall playback. */
+function offerSpeed(player: Player, speed: number): void {
+  const menu = player.el.querySelector<HTMLSelectElement>("select.speed");
+  if (menu && ![...menu.options].some((o) => Number(o.value) === speed)) {
+    const after = [...menu.options].find((o) => Number(o.value) > speed) ?? null;
+    menu.insertBefore(h("option", { value: speed, text: `${speed}/s` }), after);
+  }
+  player.speed = speed;
 }
