@@ -736,3 +736,22 @@ def test_a_vmapped_pass_says_its_gradients_cannot_be_read() -> None:
     # shape and numel, no made-up values (numel used to say 0).
     received = [g for r in p["received"] for g in r["grads"] if g is not None]
     assert received and all(g["layout"] == "unreadable" and g["numel"] == 3 and "values" not in g for g in received)
+
+
+def test_a_local_that_shadows_another_tensor_is_named_with_its_function() -> None:
+    # Failing inside g: the snippet's x (2x3) and g's x (the 3x2 transpose) are different
+    # tensors; both plain "x" would leave the learner guessing which is which.
+    src = (
+        "import torch\n"
+        "def f(x):\n    return g(x)\n"
+        "def g(x):\n    hidden = x * 2\n    return hidden.view(-1, 5)\n"
+        "x = torch.ones(2, 3, requires_grad=True)\n"
+        "f(x.t())\n"
+    )
+    plain = run_plain(src)
+    assert isinstance(plain.exception, RuntimeError)
+    t = _trace(src)
+    names = {n: x["shape"] for x in t["tensors"] for n in x["names"]}
+    assert names["x"] == [2, 3]
+    assert names["x (in f)"] == names["x (in g)"] == [3, 2]
+    assert names["hidden"] == [3, 2]  # no clash: the plain name

@@ -412,15 +412,36 @@ def where_stuck(thread_id: int) -> tuple[int | None, list[dict[str, Any]]] | Non
         return None
     frame = sys._current_frames().get(thread_id)
     line: int | None = None
-    scopes: list[dict[str, Any]] = []
+    frames: list[Any] = []
     # Only the innermost few: a runaway recursion can be millions of frames deep.
-    while frame is not None and len(scopes) < _STUCK_SCOPES:
+    while frame is not None and len(frames) < _STUCK_SCOPES:
         if frame.f_code.co_filename == SNIPPET_FILENAME:
             line = line or frame.f_lineno
             if frame.f_code.co_name != "<module>":
-                scopes.append({k: v for k, v in frame.f_locals.items() if k != "self"})
+                frames.append(frame)
         frame = frame.f_back
-    return line, scopes[::-1]
+    return line, _function_scopes(frames[::-1])
+
+
+def _function_scopes(frames: list[Any]) -> list[dict[str, Any]]:
+    """The locals of the snippet's running functions (innermost last), as names for the trace.
+
+    A local bound to another object than the module-level name, or than the same name in
+    another running function, is named "x (in g)": two different tensors are then not both
+    just "x". A local that is the same object as the global keeps the plain name.
+    """
+    local_maps = [(f.f_code.co_name, {k: v for k, v in f.f_locals.items() if k != "self"}) for f in frames]
+    module = frames[0].f_globals if frames else {}
+    scopes = []
+    for i, (function, names) in enumerate(local_maps):
+        scope = {}
+        for name, value in names.items():
+            clash = (name in module and module[name] is not value) or any(
+                name in other and other[name] is not value for j, (_, other) in enumerate(local_maps) if j != i
+            )
+            scope[f"{name} (in {function})" if clash else name] = value
+        scopes.append(scope)
+    return scopes
 
 
 _STUCK_SCOPES = 20
@@ -567,4 +588,4 @@ def _frame_locals(exc: BaseException) -> list[dict[str, Any]]:
         if frame.f_code.co_filename == SNIPPET_FILENAME and frame.f_code.co_name != "<module>":
             frames.append(frame)
         tb = tb.tb_next
-    return [{k: v for k, v in frame.f_locals.items() if k != "self"} for frame in frames]
+    return _function_scopes(list(frames))
