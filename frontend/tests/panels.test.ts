@@ -1,8 +1,10 @@
-// The error panel's text helpers (pure: no DOM needed).
+// The playground panels' pure helpers: error panel text, the inspector's step facts (no DOM needed).
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import type { Trace } from "../src/api/types";
 import { errorWhere, failedCallText, groupWarnings, warningMarks } from "../src/view/panels";
+import { buildModel, normalizeTrace } from "../src/graph/model";
+import { gradFnAt, tensorTimeline, writesAfter } from "../src/view/tensorAtStep";
 
 const simple = JSON.parse(readFileSync(new URL("./fixtures/simple.json", import.meta.url), "utf8")) as Trace;
 
@@ -59,3 +61,52 @@ describe("errorWhere", () => {
     expect(errorWhere(err)).toBe("line 3, column 7 · saved at version 0, now version 1");
   });
 });
+
+describe("tensorAtStep", () => {
+  // x = torch.ones(2, requires_grad=True); y = x * 1; w = y.exp(); y.add_(100) (trimmed trace).
+  const trace = normalizeTrace({
+    ...simple,
+    error: null,
+    events: [
+      { seq: 0, kind: "leaf", line: 2, tensor: "t0", op: "ones" },
+      { seq: 1, kind: "node", line: 3, node: "n0", tensor: "t0", op: "mul" },
+      { seq: 2, kind: "node", line: 3, node: "n1", tensor: "t1", op: "mul" },
+      { seq: 3, kind: "node", line: 4, node: "n2", tensor: "t3", op: "exp" },
+      { seq: 4, kind: "node", line: 5, node: "n3", tensor: "t1", op: "add_" },
+      { seq: 5, kind: "inplace", line: 5, node: "n3", tensor: "t1", op: "add_", version_before: 0, version_after: 1 },
+    ],
+    nodes: [
+      { id: "n0", name: "torch::autograd::AccumulateGrad", seq: 0, kind: "accumulate_grad", line: 3, variable: "t0", alive: true },
+      { id: "n1", name: "MulBackward0", seq: 1, kind: "op", line: 3, output: "t1", alive: true },
+      { id: "n2", name: "ExpBackward0", seq: 2, kind: "op", line: 4, output: "t3", alive: true },
+      { id: "n3", name: "AddBackward0", seq: 3, kind: "op", line: 5, output: "t1", alive: true },
+    ],
+    edges: [{ source: "n1", target: "n0", input_nr: 0, index: 0 }, { source: "n2", target: "n1", input_nr: 0, index: 0 }, { source: "n3", target: "n1", input_nr: 0, index: 0 }],
+    tensors: [
+      { id: "t0", names: ["x"], shape: [2], dtype: "torch.float32", requires_grad: true, is_leaf: true, version: 0, grad_fn: null, versions: [] },
+      { id: "t1", names: ["y"], shape: [2], dtype: "torch.float32", requires_grad: true, is_leaf: false, version: 1, grad_fn: "n3", versions: [5] },
+      { id: "t3", names: ["w"], shape: [2], dtype: "torch.float32", requires_grad: true, is_leaf: false, version: 0, grad_fn: "n2", versions: [] },
+    ],
+    backward_passes: [],
+  } as unknown as Trace);
+  const model = buildModel(trace);
+
+  it("dates a tensor from its first event, not from its final grad_fn", () => {
+    expect(tensorTimeline(model, "t1")).toMatchObject({ created: 3, createdLine: 3 });
+    expect(model.items.get("T:t1")?.appearAt).toBe(5); // drawn with its final grad_fn
+    expect(tensorTimeline(model, "t0")).toMatchObject({ created: 1, createdLine: 2 });
+  });
+  it("gives the grad_fn a tensor had at each step", () => {
+    expect(gradFnAt(model, "t1", 2)).toBeUndefined(); // not made yet
+    expect(gradFnAt(model, "t1", 3)).toBe("n1");
+    expect(gradFnAt(model, "t1", 4)).toBe("n1");
+    expect(gradFnAt(model, "t1", 5)).toBe("n3");
+    // A leaf's AccumulateGrad is not its grad_fn.
+    expect(gradFnAt(model, "t0", 6)).toBeNull();
+  });
+  it("lists the in-place writes still to come", () => {
+    expect(writesAfter(model, "t1", 4)).toEqual([5]);
+    expect(writesAfter(model, "t1", 6)).toEqual([]);
+  });
+});
+

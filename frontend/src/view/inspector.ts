@@ -1,19 +1,25 @@
 // Inspector panel: every field of the selected node, tensor or group, as text at the current step.
+// A trace keeps each tensor as it was at the end of the run; fields known only then are labelled "at the end".
 import type { GraphModel, Group } from "../graph/model";
 import type { ReplayState } from "../graph/replay";
 import type { GraphView } from "../graph/view";
 import type { TraceNode, TraceTensor } from "../api/types";
 import { fmtShape, fmtValue } from "../graph/format";
 import { clear, h } from "./dom";
+import { gradFnAt, tensorTimeline, writesAfter } from "./tensorAtStep";
 
 export interface InspectorActions {
+  /** Hosts without `seek`: go to the step the item is drawn from. */
   jumpToCreation: (itemId: string) => void;
+  /** Go to a step: "Jump to its creation" then goes where a tensor was made, which for one
+   *  changed in place can be before its final grad_fn (the step it is drawn from) exists. */
+  seek?: (step: number) => void;
   toggleGroup: (key: string) => void;
   select: (elId: string) => void;
 }
 
-function row(k: string, v: string | Node | null | undefined): HTMLElement {
-  const dd = h("dd");
+function row(k: string, v: string | Node | null | undefined, field?: string): HTMLElement {
+  const dd = h("dd", { "data-field": field });
   if (v instanceof Node) dd.append(v); else dd.textContent = v == null ? "—" : v;
   return h("div", { class: "kv" }, h("dt", { text: k }), dd);
 }
@@ -37,9 +43,17 @@ export function renderInspector(root: HTMLElement, model: GraphModel | null, vie
   if (!item) return;
   if (item.node) renderNode(root, item.node, model, s, act);
   else if (item.tensor) renderTensor(root, item.tensor, model, s, act);
-  const jump = h("button", { type: "button", class: "btn", text: `Jump to its creation (step ${item.appearAt})` });
-  jump.addEventListener("click", () => act.jumpToCreation(item.id));
+  const seek = act.seek;
+  const made = item.tensor && seek ? creationStep(model, item.tensor.id, item.appearAt) : item.appearAt;
+  const jump = h("button", { type: "button", class: "btn", text: `Jump to its creation (step ${made})` });
+  jump.addEventListener("click", () => (seek ? seek(made) : act.jumpToCreation(item.id)));
   root.append(jump);
+}
+
+/** Where a tensor was made: its first event, else the step it is drawn from. */
+function creationStep(model: GraphModel, tid: string, drawnFrom: number): number {
+  const created = tensorTimeline(model, tid).created;
+  return created !== null ? Math.min(created, drawnFrom) : drawnFrom;
 }
 
 function renderGroup(root: HTMLElement, g: Group, view: GraphView, act: InspectorActions): void {
@@ -118,30 +132,50 @@ function renderNode(root: HTMLElement, n: TraceNode, model: GraphModel, s: Repla
   }
   if (n.kind === "accumulate_grad" && n.variable) {
     const t = model.tensorById.get(n.variable);
-    if (t) renderTensorValues(root, t, s);
+    if (t) renderTensorValues(root, t, model, s);
   }
 }
 
 function renderTensor(root: HTMLElement, t: TraceTensor, model: GraphModel, s: ReplayState, act: InspectorActions): void {
   root.append(h("h3", { text: t.names?.length ? t.names.join(", ") : t.id }));
+  const tl = tensorTimeline(model, t.id);
   const version = s.versions.get(t.id) ?? 0;
   const history = (t.versions ?? []).map((seq) => {
-    const ev = model.trace.events.find((e) => e.seq === seq);
-    return ev ? `v${ev.version_after ?? "?"} at line ${ev.line ?? "?"}${ev.op ? ` (${ev.op})` : ""}${seq >= s.step ? " [later]" : ""}` : `event ${seq}`;
+    const i = model.trace.events.findIndex((e) => e.seq === seq);
+    const ev = model.trace.events[i];
+    return ev ? `v${ev.version_after ?? "?"} at line ${ev.line ?? "?"}${ev.op ? ` (${ev.op})` : ""}${i >= s.step ? " [later]" : ""}` : `event ${seq}`;
   });
+  const gradFn = (id: string | null | undefined): Node | string => (id ? nodeLink(model, id, act) : "None");
   root.append(h("dl", {},
     row("id", t.id), row("shape", fmtShape(t.shape)), row("dtype", t.dtype), row("device", t.device ?? "cpu"),
-    row("requires_grad", yesNo(t.requires_grad)), row("is_leaf", yesNo(t.is_leaf)), row("retains_grad", yesNo(t.retains_grad)),
     row("parameter", yesNo(t.is_parameter)), t.inference ? row("inference tensor", "yes") : null,
-    row("version (now / at end)", `${version} / ${t.version ?? "—"}`),
-    row("version history", history.length ? history.join("; ") : "never modified in place"),
-    row("grad_fn", t.grad_fn ? (model.nodeById.get(t.grad_fn)?.name ?? t.grad_fn) : "None"),
   ));
-  renderTensorValues(root, t, s);
+  // What the timeline knows at this step.
+  const now = gradFnAt(model, t.id, s.step);
+  const exists = now !== undefined;
+  const createdText = tl.created === null ? null : `step ${tl.created}${tl.createdLine != null ? `, line ${tl.createdLine}` : ""}`;
+  root.append(h("h4", { text: `At step ${s.step}` }), h("dl", {},
+    row("created", createdText === null ? null : exists ? createdText : `not yet (at ${createdText})`, "created"),
+    exists ? row("version", String(version), "version") : null,
+    exists ? row("grad_fn", gradFn(now), "grad_fn") : null,
+  ));
+  root.append(h("h4", { text: "At the end of the run" }), h("dl", {},
+    row("requires_grad", yesNo(t.requires_grad)), row("is_leaf", yesNo(t.is_leaf)), row("retains_grad", yesNo(t.retains_grad)),
+    row("version", String(t.version ?? "—")),
+    row("version history", history.length ? history.join("; ") : "never modified in place"),
+    row("grad_fn", gradFn(t.grad_fn), "grad_fn-end"),
+  ));
+  renderTensorValues(root, t, model, s);
 }
 
-function renderTensorValues(root: HTMLElement, t: TraceTensor, s: ReplayState): void {
-  root.append(h("h4", { text: "value" }), pre(fmtValue(t.value)));
+/** The value (kept at the end only, so labelled so and warned about when it changes later), and .grad now and at the end. */
+function renderTensorValues(root: HTMLElement, t: TraceTensor, model: GraphModel, s: ReplayState): void {
+  root.append(h("h4", { text: "value (at the end)" }), pre(fmtValue(t.value)));
+  const later = writesAfter(model, t.id, s.step).map((i) => model.trace.events[i]!);
+  if (later.length) {
+    const where = later.slice(0, 3).map((ev) => `line ${ev.line ?? "?"}${ev.op ? ` (${ev.op})` : ""}`).join(", ") + (later.length > 3 ? ", …" : "");
+    root.append(h("p", { class: "muted", "data-field": "value-note", text: `Changed in place later (${where}): at this step it held other values, which the trace does not keep.` }));
+  }
   const g = s.grads.has(t.id) ? s.grads.get(t.id) ?? null : null;
   root.append(h("h4", { text: ".grad (at this step)" }), pre(g ? fmtValue(g) : "None"));
   if (t.grad) root.append(h("h4", { text: ".grad (at the end)" }), pre(fmtValue(t.grad)));
