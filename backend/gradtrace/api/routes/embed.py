@@ -10,6 +10,7 @@ The widget never reads its parent: it only posts its height to the origin embed.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from typing import Annotated
@@ -37,6 +38,16 @@ FRAMEABLE_PATHS = frozenset({"/embed", "/diff"})
 NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>gradtrace</title></head>
 <body style="font-family: system-ui, sans-serif; margin: 1rem">
 <p>The gradtrace widget is not built on this server. Run <code>npm ci &amp;&amp; npm run build</code>.</p>
+</body></html>
+"""
+
+# /t/ID for an id nobody stored, when the playground is not built to say so itself.
+SHARE_NOT_FOUND = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Trace not found · gradtrace</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; line-height: 1.5">
+<h1>Trace not found</h1>
+<p>No trace with the id <code>{id}</code> is stored here. Check the link, or paste the code into the
+<a href="/">playground</a> and run it again.</p>
 </body></html>
 """
 
@@ -118,8 +129,18 @@ def build_router(static_dir: Path) -> APIRouter:
 
     @router.api_route("/t/{trace_id}", methods=["GET", "HEAD"])
     async def share_page(trace_id: str, state: StateDep) -> Response:
-        await _stored(state, trace_id)  # an unknown id is a 404, not a playground with an error
-        return _page(static_dir, "index.html")
+        # A page for people, never the API's JSON (that is /api/v1/traces/ID): an unknown id is
+        # still the playground, answered 404, which says the trace was not found when its
+        # /embed/data/ID request fails; unbuilt, a short page says it.
+        page = _page(static_dir, "index.html")
+        if is_valid_id(trace_id) and state.store.peek(trace_id) is not None:
+            return page
+        if page.status_code != 200:
+            page = HTMLResponse(
+                SHARE_NOT_FOUND.format(id=html.escape(trace_id)), headers={"Cache-Control": REVALIDATE}
+            )
+        page.status_code = 404
+        return page
 
     @router.get("/embed/data/{trace_id}")
     async def embed_data(trace_id: str, state: StateDep) -> Response:
