@@ -2,7 +2,8 @@
 import "./style.css";
 import "./embed/share.css";
 import type { Trace } from "./api/types";
-import { ApiError, getDot, getExample, getTrace, listExamples, streamTrace } from "./api/client";
+import { ApiError, getDot, getExample, streamTrace } from "./api/client";
+import { getSharedTrace, type SharedTrace } from "./api/sharedTrace";
 import { buildModel, normalizeTrace, type GraphModel } from "./graph/model";
 import { Replay, describeEvent, type ReplayState } from "./graph/replay";
 import { defaultCollapsed, groupsToOpen, searchItems } from "./graph/view";
@@ -16,9 +17,12 @@ import { byId, download, h } from "./view/dom";
 import { syntheticTrace } from "./graph/synthetic";
 import { renderShare } from "./embed/share";
 import { decodeCode, encodeCode, fragmentParams } from "./embed/codec";
-import { createTrace } from "./api/client";
+import { OwnCode } from "./view/ownCode";
+import { ExamplesMenu } from "./view/examplesMenu";
 
 const CODE_KEY = "gradtrace.code";
+/** The visitor's code, copied aside when a link put other code in the editor (see OwnCode). */
+const ASIDE_KEY = "gradtrace.code.aside";
 const THEME_KEY = "gradtrace.theme";
 const DEFAULT_CODE = `import torch
 
@@ -37,6 +41,8 @@ const captionEl = byId("caption");
 interface Session {
   trace: Trace;
   id: string | null;
+  /** The code the trace was made from (null: not known, e.g. a trace loaded by a test hook). */
+  source: string | null;
   model: GraphModel;
   replay: Replay;
   collapsed: Set<string>;
@@ -49,6 +55,8 @@ let runsDone = 0;
 // The code of the last two different runs, for "Diff vs previous" (/diff?a=previous&b=last).
 let previousSource: string | null = null;
 let lastSource: string | null = null;
+/** Why the last run gave no trace (the service refused it, or could not be reached), null if it gave one. */
+let lastRunError: string | null = null;
 
 function setStatus(status: string, text: string): void {
   app.dataset["status"] = status;
@@ -62,11 +70,12 @@ function stored(key: string): string | null {
 }
 
 // ---- editor --------------------------------------------------------------------------------
+const ownCode = new OwnCode(CODE_KEY, ASIDE_KEY);
 const editor = new CodeEditor({
   parent: byId("editor"),
-  doc: stored(CODE_KEY) ?? DEFAULT_CODE,
+  doc: ownCode.load() ?? DEFAULT_CODE,
   onRun: () => void run(),
-  onChange: (text) => { try { localStorage.setItem(CODE_KEY, text); } catch { /* storage full or disabled */ } },
+  onChange: (text, byUser) => { ownCode.changed(text, byUser); refreshTraceNote(); refreshShareNote(); },
   onLineClick: (line) => {
     if (!session) return;
     const i = session.model.firstEventOfLine.get(line);
@@ -76,7 +85,7 @@ const editor = new CodeEditor({
 
 // ---- graph ---------------------------------------------------------------------------------
 const canvas = new GraphCanvas(byId("graph"), {
-  onSelect: (id) => { selected = id; canvas.select(id); refreshInspector(); },
+  onSelect: (id) => { selected = id; canvas.select(id); refreshInspector(); offerInspector(); },
   onJump: (id) => {
     if (!session) return;
     if (id.startsWith("G:")) { void toggleGroup(id.slice(2)); return; }
@@ -118,13 +127,31 @@ function showState(s: ReplayState): void {
 function refreshInspector(): void {
   renderInspector(byId("inspector"), session?.model ?? null, canvas.view, session?.replay.state ?? null, selected, {
     jumpToCreation: (itemId) => { const it = session?.model.items.get(itemId); if (it) seek(it.appearAt); },
+    seek: (step) => seek(step),
     toggleGroup: (key) => void toggleGroup(key),
     select: (elId) => { selected = session?.model && canvas.view ? canvas.view.rep.get(elId) ?? elId : elId; canvas.select(selected); canvas.focus(selected); refreshInspector(); },
   });
 }
 
+// The inspector sits below the graph on a phone, out of sight: a tap on a node must not look
+// like nothing happened, so a button offers the way down to it (and goes once it is in view).
+const inspectorEl = byId("inspector");
+const inspectorJump = byId<HTMLButtonElement>("inspector-jump");
+function offerInspector(): void {
+  const r = inspectorEl.getBoundingClientRect();
+  const outOfSight = r.top >= window.innerHeight || r.bottom <= 0;
+  inspectorJump.hidden = !selected || !outOfSight;
+  if (!inspectorJump.hidden) inspectorJump.textContent = `Show the inspector: ${inspectorEl.querySelector("h3")?.textContent ?? "selection"} ↓`;
+}
+inspectorJump.addEventListener("click", () => {
+  inspectorJump.hidden = true;
+  inspectorEl.scrollIntoView({ block: "start" });
+  inspectorEl.focus({ preventScroll: true });
+});
+new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) inspectorJump.hidden = true; }).observe(inspectorEl);
+
 // ---- loading a trace -----------------------------------------------------------------------
-async function loadTrace(raw: Trace, id: string | null): Promise<number> {
+async function loadTrace(raw: Trace, id: string | null, source: string | null = null): Promise<number> {
   const t0 = performance.now();
   const trace = normalizeTrace(raw);
   player.pause();
@@ -132,7 +159,7 @@ async function loadTrace(raw: Trace, id: string | null): Promise<number> {
   const replay = new Replay(model);
   const collapsed = defaultCollapsed(model);
   replay.seek(replay.total);
-  session = { trace, id, model, replay, collapsed };
+  session = { trace, id, source, model, replay, collapsed };
   selected = null;
   await canvas.render(model, collapsed, replay.state, focusItemFor(model));
   editor.setMarks({
@@ -148,7 +175,28 @@ async function loadTrace(raw: Trace, id: string | null): Promise<number> {
   app.dataset["traceStatus"] = trace.status;
   app.dataset["nodes"] = String(trace.nodes.length);
   (window.__gradtrace as { renderMs: number }).renderMs = lastRenderMs;
+  lastRunError = null;
+  refreshTraceNote();
   return lastRenderMs;
+}
+
+/** One line for the status: what the trace on screen is. */
+function summary(trace: Trace): string {
+  const st = trace.status;
+  return st === "ok" ? `Traced: ${trace.nodes.length} nodes, ${trace.events.length} steps` : st === "error" ? `Snippet raised ${trace.error?.type ?? "an error"}` : `Stopped: ${st}`;
+}
+
+// Everything shown next to the editor (graph, output, timeline, error) belongs to one trace; when
+// the editor's code is not that trace's, say so rather than let them pass for each other.
+const traceNote = byId("trace-note");
+function refreshTraceNote(): void {
+  const stale = !!session && session.source !== null && session.source !== editor.text;
+  app.dataset["stale"] = String(stale);
+  const text = !stale ? ""
+    : lastRunError !== null ? "This code was not traced (see the message): the graph, output and timeline still show the previous code."
+    : "The code was edited since this run: the graph, output and timeline show the code as it ran. Run ▸ traces the new code.";
+  if (traceNote.textContent !== text) traceNote.textContent = text;
+  traceNote.hidden = !stale;
 }
 
 /** What a big graph's first view centres on: the culprit, else the output backward started from. */
@@ -199,7 +247,8 @@ function showCulprit(): void {
   pinCulprit();
 }
 
-async function run(): Promise<void> {
+/** Traces the editor's code and shows it. True when this run's trace is now on screen. */
+async function run(): Promise<boolean> {
   const source = editor.text;
   const mine = ++runSeq;
   player.pause();
@@ -224,23 +273,27 @@ async function run(): Promise<void> {
         });
       },
     });
-    if (mine !== runSeq) return;
-    await loadTrace(res.trace, res.id);
+    if (mine !== runSeq) return false;
+    await loadTrace(res.trace, res.id, source);
     if (lastSource !== null && lastSource !== source) previousSource = lastSource;
     lastSource = source;
-    const st = res.trace.status;
     app.dataset["runs"] = String(++runsDone);
-    setStatus(st, st === "ok" ? `Traced: ${res.trace.nodes.length} nodes, ${res.trace.events.length} steps` : st === "error" ? `Snippet raised ${res.trace.error?.type ?? "an error"}` : `Stopped: ${st}`);
+    setStatus(res.trace.status, summary(res.trace));
+    return true;
   } catch (e) {
-    if (mine !== runSeq) return;
+    if (mine !== runSeq) return false;
     const msg = e instanceof ApiError ? `${e.message}${e.code ? ` (${e.code})` : ""}` : String(e);
+    lastRunError = msg;
     setStatus("api-error", msg);
     renderErrorPanel(byId("error-panel"), null, { showCulprit });
     const panel = byId("error-panel");
     panel.hidden = false;
-    panel.append(h("div", { class: "outcome", role: "alert", "data-outcome": "api-error" }, h("h2", { text: "The service could not trace this" }), h("p", { text: msg })));
+    panel.append(h("div", { class: "outcome", role: "alert", "data-outcome": "api-error" }, h("h2", { text: "The service could not trace this" }), h("p", { text: msg }),
+      session ? h("p", { text: "The graph, output and timeline still show the previous run." }) : null));
+    refreshTraceNote();
     app.dataset["ready"] = "true";
     app.dataset["runs"] = String(++runsDone);
+    return false;
   }
 }
 
@@ -296,24 +349,56 @@ byId("run").addEventListener("click", () => void run());
 byId("fit").addEventListener("click", () => canvas.fit());
 byId("zoom-in").addEventListener("click", () => canvas.zoomBy(1.25));
 byId("zoom-out").addEventListener("click", () => canvas.zoomBy(0.8));
-byId("export-png").addEventListener("click", () => download("gradtrace.png", canvas.png()));
-byId("export-svg").addEventListener("click", () => download("gradtrace.svg", canvas.svg(), "image/svg+xml"));
-byId("export-json").addEventListener("click", () => { if (session) download("gradtrace-trace.json", JSON.stringify(session.trace, null, 2), "application/json"); });
+/** Every export is of the trace on screen: without one, each says so (none does nothing). */
+function noTraceFor(what: string, stored: boolean): boolean {
+  if (stored ? session?.id : session) return false;
+  statusEl.textContent = `${what} export needs a trace${stored ? " stored by the service" : ""} (run the snippet first).`;
+  return true;
+}
+byId("export-png").addEventListener("click", () => { if (!noTraceFor("PNG", false)) download("gradtrace.png", canvas.png()); });
+byId("export-svg").addEventListener("click", () => { if (!noTraceFor("SVG", false)) download("gradtrace.svg", canvas.svg(), "image/svg+xml"); });
+byId("export-json").addEventListener("click", () => { if (!noTraceFor("JSON", false) && session) download("gradtrace-trace.json", JSON.stringify(session.trace, null, 2), "application/json"); });
 byId("export-dot").addEventListener("click", async () => {
-  if (!session?.id) { statusEl.textContent = "DOT export needs a trace stored by the service (run the snippet first)."; return; }
+  if (noTraceFor("DOT", true) || !session?.id) return;
   try { download("gradtrace.dot", await getDot(session.id), "text/vnd.graphviz"); } catch (e) { statusEl.textContent = String(e instanceof Error ? e.message : e); }
 });
 
-// Share: a permanent /t/ID link (the run already stored the trace) and embed snippets.
+// Share: a permanent /t/ID link (the run already stored the trace) and embed snippets. Every
+// snippet in the panel is the editor's code and its trace: when the trace on screen was made
+// from other code (edited since, a refused run, or no run yet), the code is traced first.
+const sharePanel = byId("share-panel");
+let sharedSource: string | null = null;
 byId("share").addEventListener("click", async () => {
+  if (!session?.id || session.source !== editor.text) {
+    if (!(await run())) {
+      sharePanel.hidden = true;
+      statusEl.textContent = `Share failed: ${lastRunError ?? "a newer run replaced this one"}`;
+      return;
+    }
+  }
+  const shown = session;
+  if (!shown?.id || shown.source === null) return;
   try {
-    let id = session?.id ?? null;
-    const source = editor.text;
-    if (!id) { const r = await createTrace(source); id = r.id; if (!session) await loadTrace(r.trace, r.id); else session.id = r.id; }
-    await renderShare(byId("share-panel"), { id, source, origin: location.origin });
-    app.dataset["shared"] = id;
-  } catch (e) { statusEl.textContent = `Share failed: ${e instanceof Error ? e.message : String(e)}`; }
+    await renderShare(sharePanel, { id: shown.id, source: shown.source, origin: location.origin });
+  } catch (e) {
+    statusEl.textContent = `Share failed: ${e instanceof Error ? e.message : String(e)}`;
+    return;
+  }
+  sharedSource = shown.source;
+  app.dataset["shared"] = shown.id;
+  statusEl.textContent = `Shared: trace ${shown.id.slice(0, 12)} (link and snippets in the Share panel)`;
+  // On a phone the panel opens far below the toolbar: bring it into view, focus on it.
+  sharePanel.scrollIntoView({ block: "start" });
+  sharePanel.focus({ preventScroll: true });
 });
+/** The panel stays open while the code is edited: say that it shares the code as it was. */
+function refreshShareNote(): void {
+  const stale = !sharePanel.hidden && sharedSource !== null && sharedSource !== editor.text;
+  const note = sharePanel.querySelector(".share-stale");
+  if (stale && !note) {
+    sharePanel.querySelector("h2")?.after(h("p", { class: "trace-note share-stale", text: "The code has changed since: these snippets share the code as it was. Share again to share the new code." }));
+  } else if (!stale && note) note.remove();
+}
 byId("diff-prev").addEventListener("click", async () => {
   if (previousSource === null || lastSource === null) { statusEl.textContent = "Run two different snippets, then compare them."; return; }
   const url = `/diff?a=${await encodeCode(previousSource)}&b=${await encodeCode(lastSource)}`;
@@ -322,7 +407,7 @@ byId("diff-prev").addEventListener("click", async () => {
 });
 // Export HTML: one self-contained file (viewer + trace inlined) rendered by the server from the stored trace.
 byId("export-html").addEventListener("click", () => {
-  if (!session?.id) { statusEl.textContent = "HTML export needs a trace stored by the service (run the snippet first)."; return; }
+  if (noTraceFor("HTML", true) || !session?.id) return;
   const a = h("a", { href: `/t/${session.id}/lesson.html`, download: `gradtrace-${session.id.slice(0, 12)}.html` });
   document.body.append(a);
   a.click();
@@ -362,32 +447,38 @@ document.addEventListener("keydown", (e) => {
 });
 
 // ---- examples ------------------------------------------------------------------------------
-const examplesSel = byId<HTMLSelectElement>("examples");
 const exampleDesc = byId("example-desc");
-async function loadExamples(): Promise<void> {
-  try {
-    const list = await listExamples();
-    for (const ex of list) examplesSel.append(h("option", { value: ex.name, title: ex.description, text: ex.title }));
-    // Opened as ?example=NAME (a link from a course page): the menu names what is shown.
-    const opened = new URLSearchParams(location.search).get("example");
-    if (opened && list.some((ex) => ex.name === opened)) examplesSel.value = opened;
-    app.dataset["examples"] = String(list.length);
-  } catch (e) {
-    exampleDesc.textContent = `Examples unavailable: ${e instanceof Error ? e.message : String(e)}`;
-  }
-}
-examplesSel.addEventListener("change", async () => {
-  const name = examplesSel.value;
-  if (!name) return;
-  try {
-    const ex = await getExample(name);
-    exampleDesc.textContent = ex.description;
-    editor.setText(ex.source);
-    await run();
-  } catch (e) {
-    exampleDesc.textContent = `Could not load example: ${e instanceof Error ? e.message : String(e)}`;
-  }
+const examplesMenu = new ExamplesMenu(byId<HTMLSelectElement>("examples"), {
+  load: (ex) => { ownCode.chosen(); editor.setText(ex.source); void run(); },
+  describe: (text) => { exampleDesc.textContent = text; },
 });
+
+// ---- the visitor's own code ------------------------------------------------------------------
+const ownNote = byId("own-code");
+/** Dismiss on a link's page only hides the offer (the visitor's code is still theirs, saved);
+ *  on a plain visit it forgets the copy, which would otherwise be offered on every visit. */
+let dismissForgets = false;
+function offerOwnCode(text: string | null, forgetOnDismiss = false): void {
+  ownNote.hidden = text === null;
+  byId("own-code-text").textContent = text ?? "";
+  dismissForgets = forgetOnDismiss;
+}
+byId("restore-code").addEventListener("click", () => {
+  const kept = ownCode.aside(editor.text);
+  offerOwnCode(null);
+  if (kept === null) return;
+  editor.setText(kept);
+  ownCode.restored(kept);
+  statusEl.textContent = "Your own code is back in the editor.";
+});
+byId("forget-code").addEventListener("click", () => { if (dismissForgets) ownCode.forget(); offerOwnCode(null); });
+
+/** Shows code a link brought, keeping the visitor's own (saved, and offered back). */
+function showLinkedCode(source: string, what: string): void {
+  const kept = ownCode.linkOpened(source);
+  editor.setText(source);
+  offerOwnCode(kept ? `The editor shows ${what}; your own code is kept.` : null);
+}
 
 // ---- test and benchmark hooks --------------------------------------------------------------
 declare global {
@@ -418,32 +509,70 @@ window.__gradtrace = {
     const shown = new Set(canvas.visibleIds());
     return session.trace.nodes.map((n) => n.id).filter((id) => canvas.view!.rep.get(id) === id && shown.has(id));
   },
-  loadTrace: (trace: Trace, id: string | null = null) => loadTrace(trace, id),
+  loadTrace: (trace: Trace, id: string | null = null, source: string | null = null) => loadTrace(trace, id, source),
   toggleGroup: (key: string) => toggleGroup(key),
   setEditorText: (text: string) => editor.setText(text),
+  /** Whether the editor's code is not the trace's on screen (edited since, or a refused run). */
+  get stale() { return app.dataset["stale"] === "true"; },
   /** Benchmark hooks: synthetic traces and expanding every group. */
   synthetic: (n: number, modules = true) => syntheticTrace(n, { modules }),
   expandAll: async () => { if (session) { session.collapsed = new Set(); await rerender(); } },
 };
 
 // ---- start ---------------------------------------------------------------------------------
-void loadExamples();
 const params = new URLSearchParams(location.search);
+// Opened as ?example=NAME (a link from a course page): the menu names what is shown.
+examplesMenu.fill(params.get("example"))
+  .then((n) => { app.dataset["examples"] = String(n); })
+  .catch((e: unknown) => { exampleDesc.textContent = `Examples unavailable: ${e instanceof Error ? e.message : String(e)}`; });
 // /t/ID share links and ?trace=ID; #code=... (compressed, from embeds); ?example=NAME.
-const traceParam = params.get("trace") ?? /^\/t\/([0-9a-f]+)\/?$/.exec(location.pathname)?.[1] ?? null;
+const sharePath = /^\/t\/([^/]+)\/?$/.exec(location.pathname)?.[1];
+const traceParam = params.get("trace") ?? (sharePath !== undefined ? decodePath(sharePath) : null);
 const codeParam = fragmentParams(location.hash).get("code");
 const exampleParam = params.get("example");
 // ?step=N (from an embed's "Open in playground" link): show that step once the first trace is loaded.
 const stepParam = params.get("step");
 const applyStep = (): void => { if (stepParam != null && /^\d+$/.test(stepParam)) seek(Number(stepParam)); };
+const failed = (e: unknown): void => setStatus("api-error", String(e instanceof Error ? e.message : e));
+
+function decodePath(segment: string): string {
+  try { return decodeURIComponent(segment); } catch { return segment; }
+}
+
+/** A share link: the trace, and in the editor the code it was made from. */
+async function openShared(id: string): Promise<void> {
+  let shared: SharedTrace;
+  try {
+    shared = await getSharedTrace(id);
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 404)) throw e;
+    // The editor keeps the visitor's own code; nothing runs.
+    setStatus("not-found", `No trace with the id ${id}`);
+    const panel = byId("error-panel");
+    panel.hidden = false;
+    panel.replaceChildren(h("div", { class: "outcome", role: "alert", "data-outcome": "not-found" },
+      h("h2", { text: "Trace not found" }),
+      h("p", { text: `No trace with this id is stored here: “${id}”. Check the link; the editor shows your own code, and Run ▸ traces it.` })));
+    app.dataset["ready"] = "true";
+    return;
+  }
+  showLinkedCode(shared.source, "the shared trace's code");
+  await loadTrace(shared.trace, shared.id, shared.source);
+  lastSource = shared.source;
+  setStatus(shared.trace.status, `Shared trace ${shared.id.slice(0, 12)} · ${summary(shared.trace)}`);
+  applyStep();
+}
+
 if (codeParam) {
-  decodeCode(codeParam).then((src) => { editor.setText(src); return run(); }).then(applyStep).catch((e: unknown) => setStatus("api-error", String(e instanceof Error ? e.message : e)));
+  decodeCode(codeParam).then((src) => { showLinkedCode(src, "the code from the link"); return run(); }).then(applyStep).catch(failed);
 } else if (exampleParam) {
-  getExample(exampleParam).then((ex) => { exampleDesc.textContent = ex.description; editor.setText(ex.source); return run(); }).then(applyStep).catch((e: unknown) => setStatus("api-error", String(e instanceof Error ? e.message : e)));
+  getExample(exampleParam).then((ex) => { exampleDesc.textContent = ex.description; showLinkedCode(ex.source, "this example's code"); return run(); }).then(applyStep).catch(failed);
 } else if (traceParam) {
-  getTrace(traceParam).then((r) => loadTrace(r.trace, r.id)).then(applyStep).catch((e: unknown) => setStatus("api-error", String(e instanceof Error ? e.message : e)));
-} else if (params.get("autorun") !== "0" && params.get("bench") == null) {
-  void run();
+  openShared(traceParam).catch(failed);
+} else {
+  // A plain visit after editing a link's code: the code from before is still offered back.
+  if (ownCode.aside(editor.text) !== null) offerOwnCode("Your code from before you opened a link is kept.", true);
+  if (params.get("autorun") !== "0" && params.get("bench") == null) void run();
 }
 renderConsole(byId("console"), null, null);
 refreshInspector();

@@ -1,10 +1,11 @@
-// The playground panels' pure helpers: error panel text, the inspector's step facts (no DOM needed).
-import { describe, expect, it } from "vitest";
+// The playground panels' pure helpers: error panel text, the inspector's step facts, the kept own code (no DOM needed).
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { readFileSync } from "node:fs";
 import type { Trace } from "../src/api/types";
 import { errorWhere, failedCallText, groupWarnings, warningMarks } from "../src/view/panels";
 import { buildModel, normalizeTrace } from "../src/graph/model";
 import { gradFnAt, tensorTimeline, writesAfter } from "../src/view/tensorAtStep";
+import { OwnCode } from "../src/view/ownCode";
 
 const simple = JSON.parse(readFileSync(new URL("./fixtures/simple.json", import.meta.url), "utf8")) as Trace;
 
@@ -110,3 +111,32 @@ describe("tensorAtStep", () => {
   });
 });
 
+describe("OwnCode", () => {
+  const store = new Map<string, string>();
+  vi.stubGlobal("localStorage", {
+    getItem: (k: string) => store.get(k) ?? null,
+    setItem: (k: string, v: string) => void store.set(k, v),
+    removeItem: (k: string) => void store.delete(k),
+  });
+  afterEach(() => store.clear());
+
+  it("does not save a link's code over the visitor's until they edit it", () => {
+    const own = new OwnCode("code", "aside");
+    own.changed("mine", true);
+    expect(own.linkOpened("shared")).toBe(true);
+    own.changed("shared", false);
+    expect(own.load()).toBe("mine");
+    own.changed("shared, edited", true);
+    expect(own.load()).toBe("shared, edited");
+    expect(own.aside("shared, edited")).toBe("mine");
+    own.restored("mine");
+    expect(own.load()).toBe("mine");
+    expect(own.aside("mine")).toBeNull();
+  });
+  it("keeps nothing aside when the link brings the code already saved", () => {
+    const own = new OwnCode("code", "aside");
+    own.changed("same", true);
+    expect(own.linkOpened("same")).toBe(false);
+    expect(store.has("aside")).toBe(false);
+  });
+});

@@ -44,6 +44,32 @@ def test_the_playground_passes_axe_with_an_error_a_selection_and_notes(page: Pag
     assert _violations(page) == []
 
 
+def test_the_playground_passes_axe_with_a_shared_trace_and_its_notes(page: Page, server: str) -> None:
+    """A share link over the visitor's own code (the "Restore my code" offer), the tensor
+    inspector's step facts, the note over a graph whose code was edited, the phone's button
+    to the inspector; light and dark."""
+    src = "import torch\nx = torch.ones(2, requires_grad=True)\ny = x * 1\nw = y.exp()\ny.add_(100)\n"
+    open_app(page, server)
+    page.evaluate("code => window.__gradtrace.setEditorText(code)", "import torch\n# mine\n")
+    tid = page.evaluate(
+        "async src => (await (await fetch('/api/v1/traces', { method: 'POST', headers: { 'Content-Type': 'application/json' },"
+        " body: JSON.stringify({ source: src }) })).json()).id",
+        src,
+    )
+    page.set_viewport_size({"width": 375, "height": 700})
+    page.goto(f"{server}/t/{tid}?step=4")
+    page.wait_for_function("id => window.__gradtrace.traceId === id", arg=tid, timeout=60_000)
+    mul = page.evaluate("() => window.__gradtrace.trace.nodes.find(n => n.name === 'MulBackward0').id")
+    page.evaluate("id => window.__gradtrace.cy.getElementById(id).emit('tap')", mul)
+    page.evaluate("code => window.__gradtrace.setEditorText(code)", src + "# edited\n")
+    assert page.get_by_role("button", name="Restore my code").is_visible()
+    assert page.locator("#trace-note").is_visible()
+    assert page.get_by_role("button", name="Show the inspector: MulBackward0 ↓").is_visible()
+    assert _violations(page) == []
+    page.get_by_role("button", name="Dark theme").click()
+    assert _violations(page) == []
+
+
 @pytest.mark.parametrize("query", ["example=backward_twice", "example=chain_rule&theme=dark", "example=inplace_version_error&height=600"])
 def test_the_embed_widget_passes_axe(page: Page, server: str, query: str) -> None:
     page.goto(f"{server}/embed?{query}")

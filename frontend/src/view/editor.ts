@@ -1,5 +1,5 @@
 // CodeMirror 6 editor: Python, Mod-Enter runs, replay/error/grad-mode line marks, gutter click = jump.
-import { Compartment, EditorState, StateEffect, StateField, RangeSetBuilder, type Extension } from "@codemirror/state";
+import { Compartment, EditorState, StateEffect, StateField, RangeSetBuilder, Transaction, type Extension } from "@codemirror/state";
 import { oneDarkTheme } from "@codemirror/theme-one-dark";
 import { tags as t } from "@lezer/highlight";
 import { Decoration, EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection, type DecorationSet } from "@codemirror/view";
@@ -66,7 +66,8 @@ export interface EditorOptions {
   parent: HTMLElement;
   doc: string;
   onRun: () => void;
-  onChange: (text: string) => void;
+  /** `byUser`: typed, pasted, undone... by the visitor (not set by the page, e.g. a link's code). */
+  onChange: (text: string, byUser: boolean) => void;
   onLineClick: (line: number) => void;
 }
 
@@ -123,7 +124,12 @@ export class CodeEditor {
       // tabindex: focusable as it is (contenteditable), said explicitly so checkers see the
       // scrolling region has keyboard access.
       EditorView.contentAttributes.of({ "aria-label": "Python code editor (Ctrl+Enter runs)", tabindex: "0" }),
-      EditorView.updateListener.of((u) => { if (u.docChanged) { this.marks = EMPTY; opts.onChange(u.state.doc.toString()); } }),
+      EditorView.updateListener.of((u) => {
+        if (!u.docChanged) return;
+        this.marks = EMPTY;
+        // CodeMirror tags the visitor's own edits with a user event; setText() sets none.
+        opts.onChange(u.state.doc.toString(), u.transactions.some((tr) => tr.annotation(Transaction.userEvent) != null));
+      }),
     ];
     this.view = new EditorView({ parent: opts.parent, state: EditorState.create({ doc: opts.doc, extensions }) });
   }
