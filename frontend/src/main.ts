@@ -341,6 +341,7 @@ search.addEventListener("keydown", async (e) => {
   canvas.select(selected);
   canvas.focus(selected);
   refreshInspector();
+  offerInspector();
   statusEl.textContent = `${hits.length} match${hits.length === 1 ? "" : "es"}`;
 });
 
@@ -512,8 +513,6 @@ window.__gradtrace = {
   loadTrace: (trace: Trace, id: string | null = null, source: string | null = null) => loadTrace(trace, id, source),
   toggleGroup: (key: string) => toggleGroup(key),
   setEditorText: (text: string) => editor.setText(text),
-  /** Whether the editor's code is not the trace's on screen (edited since, or a refused run). */
-  get stale() { return app.dataset["stale"] === "true"; },
   /** Benchmark hooks: synthetic traces and expanding every group. */
   synthetic: (n: number, modules = true) => syntheticTrace(n, { modules }),
   expandAll: async () => { if (session) { session.collapsed = new Set(); await rerender(); } },
