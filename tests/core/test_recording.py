@@ -755,3 +755,29 @@ def test_a_local_that_shadows_another_tensor_is_named_with_its_function() -> Non
     assert names["x"] == [2, 3]
     assert names["x (in f)"] == names["x (in g)"] == [3, 2]
     assert names["hidden"] == [3, 2]  # no clash: the plain name
+
+
+SHARED_COUNTER = """import torch
+x = torch.ones(3, requires_grad=True)
+y = x * 1
+v = y[:2]
+v.add_(1)
+w = y.detach()
+w.mul_(2)
+d = y.data
+d.add_(5)
+"""
+
+
+def test_versions_list_every_write_to_a_shared_version_counter() -> None:
+    # A view shares its base's version counter and so does a detached tensor; `.data` gets
+    # a counter of its own. `versions` lists the writes that bumped each tensor's counter.
+    plain = run_plain(SHARED_COUNTER).namespace
+    t = _trace(SHARED_COUNTER)
+    by_name = {x["names"][0]: x for x in t["tensors"] if x["names"]}
+    writes = {e["seq"]: e["line"] for e in t["events"] if e["kind"] == "inplace"}
+    for name in ("y", "v", "w", "d"):
+        assert by_name[name]["version"] == plain[name]._version
+        assert len(by_name[name]["versions"]) == plain[name]._version, name
+    assert [writes[s] for s in by_name["y"]["versions"]] == [5, 7]  # through v, then through w
+    assert [writes[s] for s in by_name["d"]["versions"]] == [9]

@@ -55,7 +55,9 @@ def grad_fn_of(t: torch.Tensor) -> Any:
         return None
 
 
-def _tensor_dict(rec: Recorder, num: int, t: torch.Tensor, names: list[str], kept_seqs: set[int]) -> dict[str, Any]:
+def _tensor_dict(
+    rec: Recorder, num: int, t: torch.Tensor, names: list[str], kept_seqs: set[int], bumps: dict[int, list[int]]
+) -> dict[str, Any]:
     try:
         version: int | None = int(t._version)
     except Exception:
@@ -87,8 +89,31 @@ def _tensor_dict(rec: Recorder, num: int, t: torch.Tensor, names: list[str], kep
         "value": summarize(t, stats=bool(names) or is_leaf),
         "is_parameter": isinstance(t, torch.nn.Parameter),
         "inference": bool(t.is_inference()),
-        "versions": [s for s in trec.versions if s in kept_seqs] if trec else [],
+        "versions": _versions(rec, t, trec, kept_seqs, bumps),
     }
+
+
+def _versions(
+    rec: Recorder, t: torch.Tensor, trec: Any, kept_seqs: set[int], bumps: dict[int, list[int]]
+) -> list[int]:
+    """Seqs of the kept in-place events that bumped `t`'s version counter: its own writes,
+    and writes through a view of it, its base or a detached alias (they share the counter)."""
+    try:
+        owner = rec.counter_owner(t, create=False)
+    except Exception:  # a broken view can refuse `_base`
+        owner = None
+    if owner is not None and owner in bumps:
+        return bumps[owner]
+    return [s for s in trec.versions if s in kept_seqs] if trec else []
+
+
+def _bumps_by_counter(rec: Recorder, kept_seqs: set[int]) -> dict[int, list[int]]:
+    """Kept in-place event seqs per version-counter owner (see `Recorder.event_family`)."""
+    bumps: dict[int, list[int]] = {}
+    for seq, owner in sorted(rec.event_family.items()):
+        if seq in kept_seqs:
+            bumps.setdefault(owner, []).append(seq)
+    return bumps
 
 
 def graph_dicts(rec: Recorder, live_ids: set[int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -184,7 +209,8 @@ def build(
         tensor_nums = sorted((named_nums + others)[: rec.limits.max_tensors])
     events = rec.all_events()
     kept_seqs = {e["seq"] for e in events}
-    tensors = [_tensor_dict(rec, n, tensors_by_num[n], names_by_num.get(n, []), kept_seqs) for n in tensor_nums]
+    bumps = _bumps_by_counter(rec, kept_seqs)
+    tensors = [_tensor_dict(rec, n, tensors_by_num[n], names_by_num.get(n, []), kept_seqs, bumps) for n in tensor_nums]
 
     nodes, edges = graph_dicts(rec, live_ids)
 

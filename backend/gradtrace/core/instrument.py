@@ -269,7 +269,7 @@ def _after_call(
             if storage is not None:
                 rec.event_storages[event["seq"]] = storage
                 rec.storage_versions[storage] = after
-            trec.versions.append(event["seq"])
+            rec.note_write(t, trec, event["seq"])
 
     new_nodes = []
     made_graph = False
@@ -291,6 +291,12 @@ def _after_call(
         if in_pass is not None:
             in_pass["created_nodes"].extend(n.id for n in new_nodes)
 
+    if op == "detach" and inputs and outs:
+        # Not a view, yet it shares the version counter of the tensor it came from.
+        source = rec.counter_owner(inputs[0])
+        alias = rec.tensor_record(outs[0])
+        if source is not None and alias is not None and alias.num != source:
+            rec.aliases[alias.num] = source
     if op == "detach_" and inputs and state_before:
         rec.emit("detach", context().line, op=op, tensor=rec.tensor_id(inputs[0]), tensors=[rec.tensor_id(inputs[0])])
     elif op in ("detach", "data") and inputs and inputs[0].requires_grad and (not inputs[0].is_leaf or _called_from_snippet()):
@@ -736,7 +742,7 @@ def instrumented(rec: Recorder) -> Iterator[None]:
                     if storage is not None:
                         rec.event_storages[event["seq"]] = storage
                         rec.storage_versions[storage] = after
-                    trec.versions.append(event["seq"])
+                    rec.note_write(p, trec, event["seq"])
         finally:
             rec.suspended -= 1
 

@@ -223,6 +223,11 @@ class Recorder:
         self.sequence_base = 0
         self.inplace_storages: dict[int, int] = {}  # storage data_ptr -> seq of its last in-place event
         self.event_storages: dict[int, int] = {}  # in-place event seq -> storage it modified
+        # Version counters: views share their base's, and t.detach() shares t's (it is no
+        # view). `aliases`: a detached tensor's num -> the num of the tensor it came from;
+        # `event_family`: in-place event seq -> num of the tensor owning the counter it bumped.
+        self.aliases: dict[int, int] = {}
+        self.event_family: dict[int, int] = {}
         self.storage_versions: dict[int, int] = {}  # storage data_ptr -> version its last in-place event left
 
     # ---- snippet locations -------------------------------------------------------------
@@ -295,6 +300,28 @@ class Recorder:
         self.tensors[key] = rec
         self.tensor_by_num[num] = rec
         return rec
+
+    def counter_owner(self, t: torch.Tensor, create: bool = True) -> int | None:
+        """The num of the tensor whose version counter `t` uses (see `aliases`): an in-place
+        write through any of them bumps the version of all."""
+        base = t._base
+        while base is not None:
+            t, base = base, base._base
+        rec = self.tensor_record(t, create)
+        if rec is None:
+            return None
+        num = rec.num
+        while num in self.aliases:
+            num = self.aliases[num]
+        return num
+
+    def note_write(self, t: torch.Tensor, trec: TensorRecord, seq: int) -> None:
+        """The in-place event `seq` wrote `t`: it is in t's history and in that of every
+        tensor sharing its version counter."""
+        trec.versions.append(seq)
+        owner = self.counter_owner(t)
+        if owner is not None:
+            self.event_family[seq] = owner
 
     def tensor_id(self, t: torch.Tensor | None, create: bool = True) -> str | None:
         if t is None:
