@@ -137,10 +137,17 @@ describe("predict mode", () => {
   });
   it("asks once whether a line will raise: before the failing pass, not again at its error step", () => {
     const model = buildModel(load("backward_twice.json"));
-    const raise = predictQuestions(model).filter((q) => q.kind === "will_raise");
+    const raise = predictQuestions(model).filter((q) => q.kind === "will_raise" && q.answer === "yes");
     expect(raise.map((q) => q.prompt)).toEqual(["Will line 12 raise an error?"]);
     expect(model.trace.events[raise[0]!.index]!.kind).toBe("backward_begin");
-    expect(raise[0]!.answer).toBe("yes");
+  });
+  it("also asks before the pass that runs, so the answer is not always yes", () => {
+    const model = buildModel(load("backward_twice.json"));
+    const raise = predictQuestions(model).filter((q) => q.kind === "will_raise");
+    const passes = model.trace.backward_passes;
+    expect(raise.map((q) => [q.prompt, q.answer])).toEqual(
+      passes.map((p) => [`Will line ${p.line} raise an error?`, p.error ? "yes" : "no"]),
+    );
   });
   it("asks about a tensor's grad once, and follows `.grad = None` between passes", () => {
     // retain_graph: two passes over the same graph; `a` was asked about before the first.
@@ -164,7 +171,7 @@ describe.each(goldens)("predict questions for the built-in example %s", (file) =
     expect(steps).toEqual([...new Set(steps)].sort((a, b) => a - b));
   });
   it("asks whether a failure will happen once per failure", () => {
-    const raises = qs.filter((q) => q.kind === "will_raise");
+    const raises = qs.filter((q) => q.kind === "will_raise" && q.answer === "yes");
     const failures = trace.backward_passes.filter((p) => p.error != null).length
       + (trace.events.some((e) => e.kind === "error") && !trace.backward_passes.some((p) => p.error != null) ? 1 : 0);
     expect(raises.length).toBe(failures);

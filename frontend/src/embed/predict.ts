@@ -118,7 +118,7 @@ function gradNone(model: GraphModel, events: readonly TraceEvent[], i: number, a
 }
 
 /** `fact` names the failure, so the failing pass and its error event make one question. */
-function willRaise(i: number, ev: TraceEvent, fact: string): Question {
+function willRaise(i: number, ev: TraceEvent, fact: string, raises = true): Question {
   const where = ev.line != null ? `line ${ev.line}` : "this line";
   return {
     index: i,
@@ -126,8 +126,8 @@ function willRaise(i: number, ev: TraceEvent, fact: string): Question {
     fact,
     prompt: `Will ${where} raise an error?`,
     choices: [{ id: "yes", label: "Yes, it raises" }, { id: "no", label: "No, it runs" }],
-    answer: "yes",
-    explain: `Yes: ${where} raises.`,
+    answer: raises ? "yes" : "no",
+    explain: raises ? `Yes: ${where} raises.` : `No: ${where} runs without an error.`,
   };
 }
 
@@ -152,7 +152,13 @@ function questionAt(model: GraphModel, i: number, asked: ReadonlySet<string>): Q
   if (ev.kind === "execute") return nextBackward(model, events, i);
   if (ev.kind === "backward_begin") {
     const failing = model.trace.backward_passes.find((p) => p.index === ev.backward_pass)?.error != null;
-    return failing ? willRaise(i, ev, `raise:pass${ev.backward_pass}`) : gradNone(model, events, i, asked);
+    if (failing) return willRaise(i, ev, `raise:pass${ev.backward_pass}`);
+    // In a trace that fails, a pass that runs is worth predicting too (the first of two
+    // backward calls, an earlier loop iteration): else "will it raise?" is always yes.
+    // Once per line, so a training loop does not ask it at every step.
+    const fact = `runs:line${ev.line ?? "?"}`;
+    if (model.trace.error != null && !asked.has(fact)) return willRaise(i, ev, fact, false);
+    return gradNone(model, events, i, asked);
   }
   if (ev.kind === "error") {
     // An error inside a backward pass is the failure its backward_begin already asked about.
