@@ -58,7 +58,12 @@ def test_the_playground_passes_axe_with_a_shared_trace_and_its_notes(page: Page,
     )
     page.set_viewport_size({"width": 375, "height": 700})
     page.goto(f"{server}/t/{tid}?step=4")
-    page.wait_for_function("id => window.__gradtrace.traceId === id", arg=tid, timeout=60_000)
+    page.wait_for_function(
+        "id => window.__gradtrace.traceId === id && document.getElementById('app').dataset.ready === 'true'"
+        " && window.__gradtrace.player.step === 4",
+        arg=tid,
+        timeout=60_000,
+    )
     mul = page.evaluate("() => window.__gradtrace.trace.nodes.find(n => n.name === 'MulBackward0').id")
     page.evaluate("id => window.__gradtrace.cy.getElementById(id).emit('tap')", mul)
     page.evaluate("code => window.__gradtrace.setEditorText(code)", src + "# edited\n")
