@@ -525,3 +525,17 @@ def test_captions_name_nodes_as_the_graph_does(page: Page, service: Service) -> 
     expect(caption).not_to_contain_text("::")
     # The trace keeps grad_fn.name() as it is.
     assert "torch::autograd::AccumulateGrad" in node_names(page)
+
+
+def test_embed_inspector_jumps_to_where_a_tensor_was_made(page: Page, service: Service) -> None:
+    # y is made at one step and changed in place later: "Jump to its creation" goes to the
+    # step that made it (the step its final grad_fn is drawn from is the in-place one).
+    source = "import torch\nx = torch.ones(2, requires_grad=True)\ny = x * 1\nw = y.exp()\ny.add_(100)\n"
+    page.goto(f"{service.url}/embed#code={encode_code(source)}")
+    page.wait_for_function(READY, timeout=90_000)
+    trace = page.evaluate("() => window.__gradtrace.trace")
+    y = next(t for t in trace["tensors"] if t["names"] == ["y"])
+    made = next(i for i, e in enumerate(trace["events"]) if e["kind"] == "node" and e.get("tensor") == y["id"]) + 1
+    page.evaluate("id => window.__gradtrace.viewer.selectNode(id)", "T:" + y["id"])
+    page.locator(".gt-inspector").get_by_role("button", name=f"Jump to its creation (step {made})").click()
+    assert player(page)["step"] == made

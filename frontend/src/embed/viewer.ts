@@ -237,6 +237,7 @@ export class Viewer {
     if (!this.opts.panes.has("inspector")) return;
     renderInspector(this.inspectorEl, this.model, this.canvas?.view ?? null, this.replay?.state ?? null, this.selected, {
       jumpToCreation: (id) => { const it = this.model?.items.get(id); if (it) this.seek(it.appearAt); },
+      seek: (step) => this.seek(step),
       toggleGroup: () => undefined,
       select: (elId) => { this.selected = this.canvas?.view?.rep.get(elId) ?? elId; this.canvas?.select(this.selected); this.refreshInspector(); },
     });
