@@ -94,7 +94,12 @@ describe("tensorAtStep", () => {
 
   it("dates a tensor from its first event, not from its final grad_fn", () => {
     expect(tensorTimeline(model, "t1")).toMatchObject({ created: 3, createdLine: 3 });
-    expect(model.items.get("T:t1")?.appearAt).toBe(5); // drawn with its final grad_fn
+    expect(model.items.get("T:t1")?.appearAt).toBe(3); // drawn from the op that made it
+  });
+  it("links a tensor to each grad_fn it had, while it had it", () => {
+    const toY = model.links.filter((l) => l.to === "T:t1").map((l) => [l.from, l.appearAt, l.goneAt]);
+    expect(toY).toEqual([["n1", 3, 5], ["n3", 5, Infinity]]);
+    expect(model.outputNodes.get("t1")).toEqual(["n1", "n3"]);
     expect(tensorTimeline(model, "t0")).toMatchObject({ created: 1, createdLine: 2 });
   });
   it("gives the grad_fn a tensor had at each step", () => {

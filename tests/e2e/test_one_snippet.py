@@ -246,3 +246,27 @@ def test_the_inspector_says_what_a_tensor_was_at_the_step(page: Page, server: st
     # "Jump to its creation" goes to the step that made y.
     inspector.get_by_role("button", name=f"Jump to its creation (step {created})").click()
     assert state(page)["step"] == created
+
+
+def test_a_tensor_changed_in_place_is_drawn_from_its_creation_with_its_version_at_each_step(page: Page, server: str) -> None:
+    open_app(page, server)
+    run_code(page, INPLACE)
+    trace = page.evaluate("() => window.__gradtrace.trace")
+    events = trace["events"]
+    y = next(t for t in trace["tensors"] if t["names"] == ["y"])
+    mul = next(n for n in trace["nodes"] if n["name"] == "MulBackward0")
+    made = next(i for i, e in enumerate(events) if e["kind"] == "node" and e.get("tensor") == y["id"]) + 1
+    write = next(i for i, e in enumerate(events) if e["kind"] == "inplace") + 1
+    label = "id => window.__gradtrace.cy.getElementById(id).data('label')"
+    shown = "id => !window.__gradtrace.cy.getElementById(id).hasClass('future')"
+    # y is drawn from the step that made it (not from its final grad_fn, made by the write).
+    seek(page, made)
+    assert page.evaluate(shown, "T:" + y["id"])
+    # Before the write MulBackward0's output is at version 0.
+    seek(page, write - 1)
+    assert "· v" not in page.evaluate(label, mul["id"])
+    # At the end MulBackward0's output is at version 1; going back restores its label.
+    seek(page, len(events))
+    assert "· v1" in page.evaluate(label, mul["id"])
+    seek(page, write - 1)
+    assert "· v" not in page.evaluate(label, mul["id"])

@@ -80,6 +80,8 @@ export interface GraphModel {
   replaces: Map<string, string>;
   /** The other way round: node id -> the node that replaced it. */
   replacedBy: Map<string, string>;
+  /** Tensor id -> nodes whose `output` it is (their labels show its in-place version). */
+  outputNodes: Map<string, string[]>;
 }
 
 function nodeLabel(n: TraceNode, out: TraceTensor | undefined): string {
@@ -118,6 +120,9 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
   // When each node and tensor first shows: step = index of its creating event + 1.
   const nodeStep = new Map<string, number>();
   const tensorStep = new Map<string, number>();
+  // Non-leaf tensor id -> [step, node] for each node event that made it its grad_fn, in
+  // order: the op that created it, then each in-place op (y.add_() gives y a new grad_fn).
+  const makers = new Map<string, [number, string][]>();
   const firstEventOfLine = new Map<number, number>();
   const noGradLines = new Set<number>();
   const detachLines = new Set<number>();
@@ -127,6 +132,11 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
     if (ev.kind === "node" && ev.node && !nodeStep.has(ev.node)) nodeStep.set(ev.node, i + 1);
     if (ev.kind === "node" && ev.nodes) for (const n of ev.nodes) if (!nodeStep.has(n)) nodeStep.set(n, i + 1);
     if (ev.kind === "leaf" && ev.tensor && !tensorStep.has(ev.tensor)) tensorStep.set(ev.tensor, i + 1);
+    if (ev.kind === "node" && ev.node && ev.tensor) {
+      const list = makers.get(ev.tensor) ?? [];
+      list.push([i + 1, ev.node]);
+      makers.set(ev.tensor, list);
+    }
     if (ev.kind === "grad_mode") {
       gradOff = ev.grad_enabled === false || ev.inference_mode === true;
       if (gradOff && ev.line != null) noGradLines.add(ev.line);
@@ -222,7 +232,9 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
       group = acc?.module ?? (named ? ownerModule(t.names![0]!) : null);
     } else if (t.grad_fn && named) {
       show = true;
-      appearAt = appear(t.grad_fn);
+      // From the op that made it, not from its final grad_fn (an in-place op made later).
+      const first = makers.get(t.id)?.find(([, n]) => nodeById.has(n));
+      appearAt = Math.min(appear(t.grad_fn), first ? first[0] : Infinity);
       group = nodeById.get(t.grad_fn)?.module ?? null;
     }
     if (!show) {
@@ -239,7 +251,16 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
     items.set(id, { id, kind: "tensor", classes, label: tensorLabel(t), appearAt: appearAt ?? 0, goneAt, group, tensor: t });
     tensorItem.set(t.id, id);
     if (acc) links.push({ id: tensorEdgeElId(t.id), from: id, to: acc.id, appearAt: appearAt ?? 0, goneAt, edge: -1, classes: ["to-acc"] });
-    else if (t.grad_fn && nodeById.has(t.grad_fn)) links.push({ id: tensorEdgeElId(t.id), from: t.grad_fn, to: id, appearAt: appearAt ?? 0, goneAt, edge: -1, classes: ["to-tensor"] });
+    else if (t.grad_fn && nodeById.has(t.grad_fn)) {
+      // Each grad_fn it had, linked while it had it: MulBackward0 until y.add_(), then AddBackward0.
+      const earlier = (makers.get(t.id) ?? []).filter(([, n]) => n !== t.grad_fn && nodeById.has(n));
+      const final = appear(t.grad_fn);
+      earlier.forEach(([step, n], k) => {
+        const until = Math.min(k + 1 < earlier.length ? earlier[k + 1]![0] : final, goneAt);
+        if (step < until) links.push({ id: `${tensorEdgeElId(t.id)}:${k}`, from: n, to: id, appearAt: step, goneAt: until, edge: -1, classes: ["to-tensor"] });
+      });
+      links.push({ id: tensorEdgeElId(t.id), from: t.grad_fn, to: id, appearAt: Math.max(appearAt ?? 0, final), goneAt, edge: -1, classes: ["to-tensor"] });
+    }
   }
 
   // detach() cuts: a dashed link from the source tensor to the detached result, from that step on.
@@ -291,7 +312,12 @@ export function buildModel(trace: Trace, opts: ModelOptions = {}): GraphModel {
     if (owner?.group) it.group = owner.group;
   }
   const { groups, rootGroups } = buildGroups(items);
-  return { trace, items, links, groups, rootGroups, nodeById, tensorById, tensorItem, nextEdges, firstEventOfLine, noGradLines, detachLines, roots, slotOf, replaces, replacedBy: new Map([...replaces].map(([a, b]) => [b, a])) };
+  const outputNodes = new Map<string, string[]>();
+  for (const n of nodes) if (n.output) outputNodes.set(n.output, [...(outputNodes.get(n.output) ?? []), n.id]);
+  return {
+    trace, items, links, groups, rootGroups, nodeById, tensorById, tensorItem, nextEdges, firstEventOfLine, noGradLines,
+    detachLines, roots, slotOf, replaces, replacedBy: new Map([...replaces].map(([a, b]) => [b, a])), outputNodes,
+  };
 }
 
 /**

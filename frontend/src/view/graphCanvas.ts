@@ -156,6 +156,8 @@ export class GraphCanvas {
         const r = item ? view.rep.get(item) : undefined; if (r) set.add(r);
         const tn = model.tensorById.get(t);
         if (tn?.grad_fn) { const r2 = view.rep.get(tn.grad_fn); if (r2) set.add(r2); }
+        // Every node that made it shows its version in its label (MulBackward0 · v1 after y.add_()).
+        for (const n of model.outputNodes.get(t) ?? []) { const r3 = view.rep.get(n); if (r3) set.add(r3); }
       }
       for (const r of [prev.activeRep, prev.culpritRep, activeRep, culpritRep]) if (r) set.add(r);
       ids = set;
