@@ -185,6 +185,16 @@ describe.each(goldens)("predict questions for the built-in example %s", (file) =
       if (q.kind === "next_backward") {
         expect(q.answer).toBe(trace.events[q.index]!.node);
         for (const c of q.choices) expect(model.nodeById.has(c.id)).toBe(true);
+        // Every wrong choice is still waiting for a gradient from a node that has not run:
+        // it could not be the next one, whatever the engine's tie-break between ready nodes.
+        const passIndex = trace.events[q.index]!.backward_pass;
+        const ran = new Set(trace.events.slice(0, q.index)
+          .filter((e) => e.kind === "execute" && e.backward_pass === passIndex).map((e) => e.node));
+        const order = trace.backward_passes.find((p) => p.index === passIndex)?.order ?? [];
+        for (const c of q.choices.filter((x) => x.id !== q.answer)) {
+          const from = trace.edges.filter((e) => e.target === c.id && order.includes(e.source)).map((e) => e.source);
+          expect(from.some((src) => !ran.has(src))).toBe(true);
+        }
       }
     }
   });

@@ -30,7 +30,20 @@ function nodeLabel(model: GraphModel, id: string): string {
   return n.line != null ? `${name} (line ${n.line})` : name;
 }
 
-/** Deterministic pick of distractors: the nodes of the pass not yet executed, in trace order. */
+const consumersOf = new WeakMap<GraphModel, Map<string, string[]>>();
+
+/** Node id -> the nodes that send it gradients (those whose next_functions hold it). */
+function consumers(model: GraphModel): Map<string, string[]> {
+  let map = consumersOf.get(model);
+  if (!map) {
+    map = new Map();
+    for (const e of model.trace.edges) map.set(e.target, [...(map.get(e.target) ?? []), e.source]);
+    consumersOf.set(model, map);
+  }
+  return map;
+}
+
+/** Deterministic pick of distractors: nodes of the pass still waiting for a gradient, in trace order. */
 function nextBackward(model: GraphModel, events: readonly TraceEvent[], i: number): Question | null {
   const ev = events[i]!;
   if (!ev.node || !model.nodeById.has(ev.node)) return null;
@@ -41,8 +54,13 @@ function nextBackward(model: GraphModel, events: readonly TraceEvent[], i: numbe
     if ((e.kind === "execute" || e.kind === "accumulate") && e.node) done.add(e.node);
   }
   const pass = model.trace.backward_passes.find((p) => p.index === ev.backward_pass);
+  const inPass = new Set(pass?.order ?? []);
+  // A node whose gradients have all arrived could run now too (which of the ready nodes goes
+  // first is the engine's own tie-break): offering it would make two right answers. Only
+  // nodes still waiting for a gradient from this pass are distractors.
+  const waiting = (id: string): boolean => (consumers(model).get(id) ?? []).some((c) => inPass.has(c) && !done.has(c));
   const pool = (pass?.order?.length ? pass.order : model.trace.nodes.map((n) => n.id))
-    .filter((id) => id !== ev.node && !done.has(id) && model.nodeById.has(id));
+    .filter((id) => id !== ev.node && !done.has(id) && model.nodeById.has(id) && waiting(id));
   // Two choices that read the same (the three `ViewBackward0 (line 13)` of one line) cannot be told
   // apart: keep one node per label, and never one that reads like the answer.
   const labels = new Set([nodeLabel(model, ev.node)]);
