@@ -223,15 +223,22 @@ def test_share_and_taps_are_visible_on_a_phone(page: Page, server: str) -> None:
 INPLACE = "import torch\nx = torch.ones(2, requires_grad=True)\ny = x * 1\nw = y.exp()\ny.add_(100)\n"
 
 
-def test_the_inspector_says_what_a_tensor_was_at_the_step(page: Page, server: str) -> None:
+def _traced_inplace(page: Page, server: str) -> tuple[dict[str, Any], dict[str, Any], int, int]:
+    """Run INPLACE: y, its first grad_fn (MulBackward0), the step that made y and the index of
+    the in-place write's event."""
     open_app(page, server)
     run_code(page, INPLACE)
     trace = page.evaluate("() => window.__gradtrace.trace")
     events = trace["events"]
     y = next(t for t in trace["tensors"] if t["names"] == ["y"])
-    inplace = next(i for i, e in enumerate(events) if e["kind"] == "inplace")
-    created = next(i for i, e in enumerate(events) if e["kind"] == "node" and e.get("tensor") == y["id"]) + 1
     mul = next(n for n in trace["nodes"] if n["name"] == "MulBackward0")
+    created = next(i for i, e in enumerate(events) if e["kind"] == "node" and e.get("tensor") == y["id"]) + 1
+    inplace = next(i for i, e in enumerate(events) if e["kind"] == "inplace")
+    return y, mul, created, inplace
+
+
+def test_the_inspector_says_what_a_tensor_was_at_the_step(page: Page, server: str) -> None:
+    y, mul, created, inplace = _traced_inplace(page, server)
     # Select y at the end, then go back to the step before add_: y's grad_fn there is the
     # MulBackward0 that made it, not the AddBackward0 made later.
     page.evaluate("id => window.__gradtrace.cy.getElementById(id).emit('tap')", "T:" + y["id"])
@@ -249,14 +256,9 @@ def test_the_inspector_says_what_a_tensor_was_at_the_step(page: Page, server: st
 
 
 def test_a_tensor_changed_in_place_is_drawn_from_its_creation_with_its_version_at_each_step(page: Page, server: str) -> None:
-    open_app(page, server)
-    run_code(page, INPLACE)
-    trace = page.evaluate("() => window.__gradtrace.trace")
-    events = trace["events"]
-    y = next(t for t in trace["tensors"] if t["names"] == ["y"])
-    mul = next(n for n in trace["nodes"] if n["name"] == "MulBackward0")
-    made = next(i for i, e in enumerate(events) if e["kind"] == "node" and e.get("tensor") == y["id"]) + 1
-    write = next(i for i, e in enumerate(events) if e["kind"] == "inplace") + 1
+    y, mul, made, inplace = _traced_inplace(page, server)
+    write = inplace + 1
+    events = page.evaluate("() => window.__gradtrace.trace.events")
     label = "id => window.__gradtrace.cy.getElementById(id).data('label')"
     shown = "id => !window.__gradtrace.cy.getElementById(id).hasClass('future')"
     # y is drawn from the step that made it (not from its final grad_fn, made by the write).
