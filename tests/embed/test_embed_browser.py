@@ -539,3 +539,18 @@ def test_embed_inspector_jumps_to_where_a_tensor_was_made(page: Page, service: S
     page.evaluate("id => window.__gradtrace.viewer.selectNode(id)", "T:" + y["id"])
     page.locator(".gt-inspector").get_by_role("button", name=f"Jump to its creation (step {made})").click()
     assert player(page)["step"] == made
+
+
+def test_a_long_chain_opens_readable_around_its_output(page: Page, service: Service) -> None:
+    # Fitting 2,000 nodes in one column would zoom out to a blank sliver: the widget (which
+    # has no focus of its own) shows the bottom of the drawing, where backward begins.
+    source = "import torch\nx = torch.ones(2, requires_grad=True)\ny = x\nfor _ in range(2000):\n    y = y * 1.0\ny.sum().backward()\n"
+    page.goto(f"{service.url}/embed#code={encode_code(source)}")
+    page.wait_for_function(READY, timeout=90_000)
+    view = page.evaluate(
+        "() => { const cy = window.__gradtrace.viewer.canvas.cy;"
+        " const seen = cy.nodes().filter(n => { const p = n.renderedPosition();"
+        " return !n.hasClass('future') && p.x >= 0 && p.y >= 0 && p.x <= cy.width() && p.y <= cy.height(); });"
+        " return { zoom: cy.zoom(), seen: seen.length }; }"
+    )
+    assert view["zoom"] >= 0.7 and view["seen"] >= 3, view

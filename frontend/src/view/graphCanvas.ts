@@ -213,13 +213,23 @@ export class GraphCanvas {
   private initialView(): void {
     this.fit();
     if (this.cy.zoom() > 1.6) { this.cy.zoom(1.6); this.cy.center(); }
-    const f = this.focusEl ? this.handles.get(this.focusEl) : undefined;
+    const f = (this.focusEl ? this.handles.get(this.focusEl) : undefined) ?? this.bottomNode();
     if (this.cy.zoom() < MIN_READABLE_ZOOM && f) {
       this.cy.zoom(MIN_READABLE_ZOOM);
       this.cy.center(f);
       // Outputs sit at the bottom of the drawing: show what leads into them, not empty space.
       if (f.hasClass("output")) this.cy.panBy({ x: 0, y: this.cy.height() * 0.3 });
     }
+  }
+  /** With no focus (or one the trace left out), a huge graph is shown around its lowest drawn
+   * node: data flows down, so that is an output, where backward begins. */
+  private bottomNode(): cytoscape.NodeSingular | undefined {
+    let best: cytoscape.NodeSingular | undefined;
+    this.cy.nodes().forEach((n) => {
+      if (n.hasClass("group") || n.hasClass("future") || n.hasClass("retired")) return;
+      if (!best || n.position("y") > best.position("y")) best = n;
+    });
+    return best;
   }
   zoomBy(f: number): void {
     const c = { x: this.cy.width() / 2, y: this.cy.height() / 2 };
