@@ -1,6 +1,72 @@
 """Autograd scenarios the core is checked on (each a complete snippet)."""
 
 SCENARIOS: dict[str, str] = {
+    "rnn_hidden_2d_error": """
+import torch
+import torch.nn as nn
+gru = nn.GRU(3, 4, batch_first=True)
+out, h = gru(torch.randn(2, 5, 3), torch.zeros(2, 4))
+""",
+    "full_hook_then_inplace_relu_error": """
+import torch
+import torch.nn as nn
+model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(inplace=True), nn.Linear(4, 1))
+model[0].register_full_backward_hook(lambda module, grad_in, grad_out: None)
+out = model(torch.ones(2, 3, requires_grad=True))
+""",
+    "deepcopy_kept_activation_error": """
+import copy
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+
+    def forward(self, x):
+        self.last = self.fc(x)
+        return self.last
+
+
+net = Net()
+net(torch.ones(1, 2))
+twin = copy.deepcopy(net)
+""",
+    "nonfinite_grad_norm_error": """
+import torch
+w = torch.tensor([1.0, 0.0], requires_grad=True)
+loss = torch.sqrt(w).sum() * torch.log(w + 1).sum()
+loss.backward()
+torch.nn.utils.clip_grad_norm_([w], 1.0, error_if_nonfinite=True)
+""",
+    "batchnorm_one_sample_error": """
+import torch
+import torch.nn as nn
+bn = nn.BatchNorm1d(3)
+y = bn(torch.ones(1, 3))
+""",
+    "torch_compile_fullgraph_and_module": """
+import warnings
+import torch
+import torch.nn as nn
+
+model = nn.Linear(3, 1)
+cmodel = torch.compile(model, backend="eager")  # (the eager backend keeps plain PyTorch's grad_fns)
+warnings.simplefilter("error")  # torch.compile(module) warns only if there are global module hooks
+loss = cmodel(torch.ones(2, 3)).sum()
+
+
+@torch.compile(backend="eager", fullgraph=True)
+def f(x):
+    return torch.sin(x) * 2
+
+
+w = torch.tensor([0.5, 1.0, 2.0], requires_grad=True)
+(f(w).sum() + loss).backward()
+print(w.grad, model.weight.grad)
+""",
     "once_differentiable_twice_error": """
 import torch
 from torch.autograd.function import once_differentiable
@@ -2770,4 +2836,9 @@ ERROR_KINDS = {
     "mark_dirty_leaf_error": "inplace_leaf",
     "complex_backward_error": "complex_backward",
     "saved_read_after_backward_error": "saved_freed_read",
+    "rnn_hidden_2d_error": "shape_mismatch",
+    "full_hook_then_inplace_relu_error": "backward_hook_inplace",
+    "deepcopy_kept_activation_error": "deepcopy_nonleaf",
+    "nonfinite_grad_norm_error": "nonfinite_grad_norm",
+    "batchnorm_one_sample_error": "batchnorm_batch_of_one",
 }

@@ -697,3 +697,32 @@ def test_reading_freed_saved_values_is_not_called_a_second_backward() -> None:
     assert err["type"] == type(plain.exception).__name__ and err["line"] == plain.line
     assert err["kind"] == "saved_freed_read" and err["backward_pass"] is None
     assert "no second backward ran" in err["explanation"]["what"]
+
+
+GAN_STEP = """import torch
+import torch.nn as nn
+G = nn.Linear(2, 3)
+D = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+optG = torch.optim.SGD(G.parameters(), lr=0.1)
+optD = torch.optim.SGD(D.parameters(), lr=0.1)
+bce = nn.BCEWithLogitsLoss()
+fake = G(torch.randn(5, 2))
+d_out = D(fake)
+d_loss = bce(d_out, torch.zeros(5, 1))
+g_loss = bce(d_out, torch.ones(5, 1))
+d_loss.backward(retain_graph=True)
+optD.step()
+g_loss.backward()
+"""
+
+
+def test_an_optimizer_step_that_broke_a_graph_is_named_with_its_parameter() -> None:
+    plain = run_plain(GAN_STEP)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 14
+    t = _trace(GAN_STEP)
+    err = t["error"]
+    assert err["kind"] == "inplace_version" and err["line"] == 14 and err["related_line"] == 13
+    # The fix speaks of the step (the out-of-place advice cannot apply to it) and the culprit
+    # is the parameter the step wrote, by name, not the unnamed weight.t() autograd saved.
+    assert "optimizer.step()" in err["explanation"]["fix"]
+    assert next(x for x in t["tensors"] if x["id"] == err["tensor"])["names"] == ["D.2.weight"]

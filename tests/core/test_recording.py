@@ -781,3 +781,43 @@ def test_versions_list_every_write_to_a_shared_version_counter() -> None:
         assert len(by_name[name]["versions"]) == plain[name]._version, name
     assert [writes[s] for s in by_name["y"]["versions"]] == [5, 7]  # through v, then through w
     assert [writes[s] for s in by_name["d"]["versions"]] == [9]
+
+
+def test_a_document_with_a_value_json_cannot_hold_is_still_an_outcome(monkeypatch: Any) -> None:
+    # A gap in gradtrace (a value of a type the format has no form for) must not turn into an
+    # exception of trace_json / trace_source: the run's output stays, the error says why.
+    from gradtrace.core import document
+    from gradtrace.core.model import Trace
+    from gradtrace.core.tracer import trace_json
+
+    build = document.build
+
+    def broken_build(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        doc = build(*args, **kwargs)
+        doc["nodes"][0]["saved"].append({"name": "odd", "shape": [object()]})
+        return doc
+
+    monkeypatch.setattr(document, "build", broken_build)
+    src = "import torch\nx = torch.ones(2, requires_grad=True)\nprint((x * 2).sum().item())\n"
+    for doc in (Trace.model_validate_json(trace_json(src)).to_dict(), _trace(src)):
+        assert doc["status"] == "error" and doc["error"]["kind"] == "tracer_broken"
+        assert doc["stdout"] == "4.0\n" and "could not write" in doc["error"]["message"]
+
+
+def test_torchscript_modules_trace_like_plain_pytorch() -> None:
+    # torch.jit.trace records sizes as tensors (the probe read them as shapes) and a scripted
+    # module keeps its parameters in wrappers that are not dicts: both used to break the trace.
+    src = (
+        "import torch, torch.nn as nn\nmodel = nn.Linear(3, 1)\n"
+        "traced = torch.jit.trace(model, torch.ones(2, 3))\nscripted = torch.jit.script(model)\n"
+        "out = scripted(torch.ones(2, 3)).sum() + traced(torch.ones(2, 3)).sum()\nout.backward()\n"
+        "print(model.weight.grad)\n"
+    )
+    plain = run_plain(src)
+    t = _trace(src)
+    assert t["status"] == "ok", t["error"]
+    assert t["stdout"] == plain.stdout
+    weight = next(x for x in t["tensors"] if "model.weight" in x["names"])
+    assert "scripted.weight" in weight["names"]
+    assert weight["grad"]["values"] == plain.namespace["model"].weight.grad.reshape(-1).tolist()
+    assert all(type(d) is int for n in t["nodes"] for e in n["saved"] for d in (e.get("shape") or []))

@@ -15,7 +15,7 @@ import orjson
 import torch
 
 from gradtrace.core import graph
-from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder, scope_items, submodules
+from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder, mapping_items, scope_items, submodules
 from gradtrace.core.summary import shape_of, summarize
 
 
@@ -34,10 +34,10 @@ def collect_names(scopes: list[dict[str, Any]]) -> list[tuple[str, torch.Tensor]
 def _module_tensors(prefix: str, module: torch.nn.Module) -> list[tuple[str, torch.Tensor]]:
     out: list[tuple[str, torch.Tensor]] = []
     for sub_name, sub in submodules(prefix, module):
-        for pname, p in dict.items(vars(sub).get("_parameters") or {}):
+        for pname, p in mapping_items(vars(sub).get("_parameters")):
             if p is not None:
                 out.append((f"{sub_name}.{pname}", p))
-        for bname, b in dict.items(vars(sub).get("_buffers") or {}):
+        for bname, b in mapping_items(vars(sub).get("_buffers")):
             if b is not None:
                 out.append((f"{sub_name}.{bname}", b))
         for attr, v in vars(sub).items():
@@ -220,7 +220,10 @@ def build(
     truncation["tensors_elided"] = tensors_elided
     reasons = list(truncation.get("reasons", []))
     if rec.nodes_elided:
-        reasons.append(f"{rec.nodes_elided} nodes of graphs that no longer exist were left out (cap {rec.limits.max_nodes})")
+        reasons.append(
+            f"{rec.nodes_elided} nodes of graphs that no longer exist were left out (kept: those of the"
+            f" timeline's first steps and the {rec.limits.max_recent_dead_nodes} most recent)"
+        )
     if rec.nodes_cut:
         reasons.append(
             f"{rec.nodes_cut} nodes in the middle of a graph bigger than the cap ({rec.limits.max_nodes}) were left out:"

@@ -539,6 +539,12 @@ def _pin_inplace(rec: Recorder, err: dict[str, Any], p: dict[str, Any] | None) -
                 err["related_event"] = event["seq"]
                 err["related_line"] = event["line"]
                 err["tensor"] = err["tensor"] or event.get("tensor")
+                if str(event.get("op", "")).endswith(".step"):
+                    # The step wrote the parameter; autograd saved a view of it (weight.t()):
+                    # the parameter, by its name, is what the learner knows.
+                    err["tensor"] = event.get("tensor") or err["tensor"]
+                    lesson = explain.INPLACE_BY_STEP
+                    err["explanation"] = {"title": lesson.title, "what": lesson.what, "fix": lesson.fix}
         return
 
 

@@ -62,6 +62,48 @@ RULES: tuple[Rule, ...] = (
         "Use the out-of-place form (y = y * 2 instead of y *= 2, x = x.relu() instead of "
         "x.relu_()), or clone() the tensor before modifying it.",
     ),
+    _rule(
+        "backward_hook_inplace",
+        r"of BackwardHookFunction is a view and is being modified inplace",
+        "An in-place layer after a module with a full backward hook",
+        "register_full_backward_hook wraps the module's outputs in a custom autograd Function so "
+        "the hook can see their gradients. The next layer then modified that output in place "
+        "(nn.ReLU(inplace=True), x += ...), which autograd does not allow for a custom "
+        "Function's output.",
+        "Use the out-of-place layer (nn.ReLU() instead of nn.ReLU(inplace=True)), or a tensor "
+        "hook (output.register_hook) instead of the module's full backward hook.",
+    ),
+    _rule(
+        "deepcopy_nonleaf",
+        r"Only Tensors created explicitly by the user \(graph leaves\) support the deepcopy protocol",
+        "Only leaf tensors can be deep-copied",
+        "copy.deepcopy met a tensor that is the output of operations (it has a grad_fn), for "
+        "example an activation a module kept as an attribute in forward(); autograd cannot copy "
+        "a tensor together with the graph that made it.",
+        "Keep a detached copy instead (self.last = out.detach()), delete the attribute before "
+        "copying, or copy only the state_dict.",
+    ),
+    _rule(
+        "nonfinite_grad_norm",
+        r"for gradients from `parameters` is non-finite",
+        "A gradient is inf or NaN",
+        "clip_grad_norm_(..., error_if_nonfinite=True) found an infinite or NaN gradient. It "
+        "usually comes from the forward pass: a log or a division at 0, a sqrt at 0 (its "
+        "derivative is infinite there), or values that overflowed.",
+        "Find where the gradient becomes inf or NaN (torch.autograd.set_detect_anomaly(True) "
+        "names the operation), and keep inputs away from the bad points (log(x + 1e-8), "
+        "clamp(min=...)).",
+    ),
+    _rule(
+        "batchnorm_batch_of_one",
+        r"Expected more than 1 value per channel when training",
+        "Batch norm needs more than one value per channel in training mode",
+        "In training mode BatchNorm normalizes with the statistics of the batch: with a batch "
+        "of one sample (and no other positions), the variance is undefined.",
+        "Use a batch of at least two samples, or switch the model to evaluation mode "
+        "(model.eval()) to use the running statistics, as for a single prediction.",
+        types=("ValueError",),
+    ),
     # The view rule goes first: its message contains the leaf rule's.
     _rule(
         "inplace_leaf_view",
@@ -272,7 +314,8 @@ RULES: tuple[Rule, ...] = (
         r"Size does not match at dimension \d+ expected index|"
         r"Expected input batch_size|target tensor expected|Expected \d+D \(unbatched\) or \d+D|"
         r"Expected target size|Target size \(.*\) must be the same as input size|"
-        r"Expected hidden\[?\d?\]? size|must be equal to input_size|^Size mismatch between tensors",
+        r"Expected hidden\[?\d?\]? size|must be equal to input_size|^Size mismatch between tensors|"
+        r"hx should also be \d-D",
         "Tensor shapes do not fit together",
         "The operation received tensors whose shapes are incompatible. (Not an autograd error: "
         "the graph up to here is fine.)",
@@ -984,6 +1027,19 @@ GENERIC = Rule(
     "The snippet raised an exception",
     "The error is not specific to autograd; the graph shows everything built up to it.",
     "Read the message and the marked line.",
+)
+
+
+# inplace_version when the write was an optimizer step: "use the out-of-place form" cannot apply.
+INPLACE_BY_STEP = Rule(
+    "inplace_version",
+    re.compile(""),
+    "An optimizer step changed parameters a graph still needed",
+    "optimizer.step() updates the parameters in place. A graph built before the step saved "
+    "some of them for its backward pass (their version counter moved past the version saved), "
+    "so backward through that graph after the step refuses to run.",
+    "Call backward() for every loss built from these parameters before optimizer.step() (sum "
+    "the losses, or order the calls), or run the forward pass again after the step.",
 )
 
 

@@ -417,7 +417,9 @@ def _eager_compile(live: _Live) -> Iterator[None]:
         if not warned:  # `@torch.compile(...)` calls it twice; one note is enough
             warned = True
             _say(live, _COMPILE_NOTE)
-        return original(*args, **kwargs)
+        # fullgraph=True raises when Dynamo compiled nothing, and here it compiles nothing by
+        # design: the code runs eagerly, which is all fullgraph could ask for.
+        return original(*args, **{**kwargs, "fullgraph": False})
 
     torch.compile = compile  # type: ignore[assignment]
     try:
@@ -760,6 +762,22 @@ def instrumented(rec: Recorder) -> Iterator[None]:
     mod = torch.nn.modules.module
     pre_handle = mod.register_module_forward_pre_hook(pre_hook)
     post_handle = mod.register_module_forward_hook(post_hook, always_call=True)
+    ours = {pre_handle.id, post_handle.id}
+    original_has_hook = mod._has_any_global_hook
+
+    def has_any_global_hook() -> bool:
+        # Our two module hooks are not the snippet's: torch.compile(module) warns about global
+        # hooks, which plain PyTorch would not.
+        return bool(
+            mod._global_backward_pre_hooks
+            or mod._global_backward_hooks
+            or any(k not in ours for k in mod._global_forward_pre_hooks)
+            or any(k not in ours for k in mod._global_forward_hooks)
+            or any(k not in ours for k in mod._global_forward_hooks_always_called)
+            or any(k not in ours for k in mod._global_forward_hooks_with_kwargs)
+        )
+
+    mod._has_any_global_hook = has_any_global_hook
     function_cls.apply = classmethod(apply)  # type: ignore[method-assign,assignment]
     graph_module.increment_version = increment_version
     autograd_module._engine_run_backward = engine_run
@@ -784,5 +802,6 @@ def instrumented(rec: Recorder) -> Iterator[None]:
         autograd_module._engine_run_backward = original_engine_run
         pre_handle.remove()
         post_handle.remove()
+        mod._has_any_global_hook = original_has_hook
         opt_pre_handle.remove()
         opt_post_handle.remove()

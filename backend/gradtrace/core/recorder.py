@@ -69,6 +69,18 @@ def scope_items(scope: dict[str, Any]) -> list[tuple[str, Any]]:
     return found
 
 
+def mapping_items(mapping: Any) -> list[tuple[Any, Any]]:
+    """Items of a module's `_modules`, `_parameters` or `_buffers`. A dict's are read through
+    `dict.items` (a subclass's own `items` is the snippet's code, which must not run again);
+    TorchScript's wrappers (`torch.jit.script(model)`: not dicts) through their own `items`,
+    which is torch's code; anything else gives nothing."""
+    if isinstance(mapping, dict):
+        return list(dict.items(mapping))
+    if type(mapping).__module__.startswith("torch.") and callable(getattr(type(mapping), "items", None)):
+        return list(mapping.items())
+    return []
+
+
 def submodules(prefix: str, module: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
     """`module.named_modules(prefix=prefix)`, read from the `_modules` dicts themselves: a
     subclass may override named_modules, `__getattr__` or `__hash__` with the snippet's code,
@@ -82,8 +94,7 @@ def submodules(prefix: str, module: torch.nn.Module) -> list[tuple[str, torch.nn
             continue
         seen.add(id(mod))
         out.append((name, mod))
-        children = vars(mod).get("_modules") or {}
-        for child_name, child in reversed(list(dict.items(children))):
+        for child_name, child in reversed(mapping_items(vars(mod).get("_modules"))):
             if issubclass(type(child), torch.nn.Module):
                 todo.append((f"{name}.{child_name}" if name else child_name, child))
     return out

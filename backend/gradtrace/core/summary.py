@@ -67,11 +67,15 @@ def shape_of(t: torch.Tensor) -> list[int]:
     first forward call refuses `.shape`; its placeholder's `size()` ([0]) is what it has."""
     if not t.is_nested:
         try:
-            return list(t.shape)
+            shape = list(t.shape)
         except RuntimeError:
             if is_lazy(t):
                 return list(t.size())
             raise
+        for size in shape:
+            if type(size) is not int:  # under torch.jit.trace sizes are traced 0-d tensors
+                return [int(d) for d in shape]
+        return shape
     dims: list[int] = []
     for i in range(t.dim()):
         try:

@@ -202,9 +202,11 @@ def _traced(
     thresholds = gc.get_threshold()
     gc.set_threshold(thresholds[0] * _GC_SCALE, *thresholds[1:])
     try:
-        return finish(
-            _trace_compiled(code, source, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeouts, collect_garbage, finish)
-        )
+        doc = _trace_compiled(code, source, max_nodes, max_json_bytes, max_stdout_bytes, on_event, soft_timeouts, collect_garbage, finish)
+        try:
+            return finish(doc)
+        except Exception as exc:  # a value the document has no JSON for: still an outcome, not a crash
+            return finish(_unwritable_doc(doc, exc))
     finally:
         gc.set_threshold(*thresholds)
         if collect_garbage:
@@ -562,6 +564,34 @@ def _unreadable_doc(
         "stdout": stdout,
         "stderr": stderr,
         "source_lines": len(source.splitlines()),
+    }
+    return Trace.model_validate(partial).to_dict()
+
+
+def _unwritable_doc(doc: dict[str, Any], exc: Exception) -> dict[str, Any]:
+    """The run's document could not be written (something in it has no JSON form: a gap in
+    gradtrace, met by an unusual snippet). Keep the outcome and the output; say why the graph
+    is missing."""
+    reason = f"{type(exc).__name__}: {errors.message_of(exc)}"[:300]
+    message = f"gradtrace could not write this run's trace ({reason})"
+    partial = {
+        "torch_version": TORCH_VERSION,
+        "status": "error" if doc.get("status") == "ok" else doc.get("status", "error"),
+        "error": {
+            "type": "TracerError",
+            "message": message,
+            "line": None,
+            "kind": "tracer_broken",
+            "explanation": {
+                "title": "gradtrace could not write this trace",
+                "what": f"The snippet ran, but its graph held something the trace format has no form for ({reason}).",
+                "fix": "Please report the snippet: this is a gap in gradtrace. What it printed is kept.",
+            },
+        },
+        "events": [{"seq": 0, "kind": "error", "line": None, "text": message}],
+        "stdout": doc.get("stdout", ""),
+        "stderr": doc.get("stderr", ""),
+        "source_lines": doc.get("source_lines", 0),
     }
     return Trace.model_validate(partial).to_dict()
 
