@@ -6,7 +6,7 @@ import { buildModel, normalizeTrace } from "../src/graph/model";
 import { decodeCode, encodeCode, fragmentParams, isEncodedCode } from "../src/embed/codec";
 import { optionsFromDataset, parseOptions } from "../src/embed/options";
 import { parseAnnotations, pauseSteps, stripMarkers } from "../src/embed/annotations";
-import { grade, predictQuestions } from "../src/embed/predict";
+import { grade, predictQuestions, shuffled } from "../src/embed/predict";
 import { diffSummary, diffTraces } from "../src/embed/diff";
 import { shareSnippets } from "../src/embed/share";
 
@@ -205,6 +205,27 @@ describe.each(goldens)("predict questions for the built-in example %s", (file) =
       const t = trace.tensors.find((x) => x.names?.[0] === name)!;
       expect(q.answer).toBe(t.grad ? "no" : "yes");
     }
+  });
+});
+
+describe("the order of a next-node question's choices", () => {
+  it("does not give the answer away: across the built-in examples it sits in every position", () => {
+    const positions = new Map<number, number>();
+    let asked = 0;
+    for (const file of goldens) {
+      const trace = normalizeTrace(JSON.parse(readFileSync(new URL(file, goldenDir), "utf8")) as Trace);
+      for (const q of predictQuestions(buildModel(trace)).filter((x) => x.kind === "next_backward" && x.choices.length === 4)) {
+        const at = q.choices.findIndex((c) => c.id === q.answer);
+        positions.set(at, (positions.get(at) ?? 0) + 1);
+        asked++;
+      }
+    }
+    expect(asked).toBeGreaterThan(40);
+    for (const at of [0, 1, 2, 3]) expect(positions.get(at) ?? 0).toBeGreaterThan(asked / 10);
+  });
+  it("is the same on every load", () => {
+    expect(shuffled(["a", "b", "c", "d"], "execute:7")).toEqual(shuffled(["a", "b", "c", "d"], "execute:7"));
+    expect(new Set(shuffled(["a", "b", "c", "d"], "execute:7"))).toEqual(new Set(["a", "b", "c", "d"]));
   });
 });
 

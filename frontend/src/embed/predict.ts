@@ -30,6 +30,26 @@ function nodeLabel(model: GraphModel, id: string): string {
   return n.line != null ? `${name} (line ${n.line})` : name;
 }
 
+/**
+ * `items` in an order that says nothing about which one is right, the same on every load:
+ * a Fisher-Yates shuffle driven by a hash of `seed`. (In creation order the node that runs
+ * next was the last choice in 206 of 212 questions: distractors wait on it, so they are older.)
+ */
+export function shuffled<T>(items: readonly T[], seed: string): T[] {
+  let h = 2166136261; // FNV-1a of the seed, then xorshift steps
+  for (let k = 0; k < seed.length; k++) h = Math.imul(h ^ seed.charCodeAt(k), 16777619) >>> 0;
+  const next = (): number => {
+    h ^= h << 13; h >>>= 0; h ^= h >>> 17; h ^= h << 5; h >>>= 0;
+    return h / 4294967296;
+  };
+  const out = [...items];
+  for (let k = out.length - 1; k > 0; k--) {
+    const j = Math.floor(next() * (k + 1));
+    [out[k], out[j]] = [out[j]!, out[k]!];
+  }
+  return out;
+}
+
 const consumersOf = new WeakMap<GraphModel, Map<string, string[]>>();
 
 /** Node id -> the nodes that send it gradients (those whose next_functions hold it). */
@@ -73,7 +93,7 @@ function nextBackward(model: GraphModel, events: readonly TraceEvent[], i: numbe
     if (extra.length === MAX_CHOICES - 1) break;
   }
   if (extra.length === 0) return null; // only one candidate: not a question
-  const ids = [ev.node, ...extra].sort((a, b) => (model.nodeById.get(a)?.seq ?? 0) - (model.nodeById.get(b)?.seq ?? 0));
+  const ids = shuffled([ev.node, ...extra], `execute:${i}`);
   return {
     index: i,
     kind: "next_backward",
