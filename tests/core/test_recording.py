@@ -821,3 +821,19 @@ def test_torchscript_modules_trace_like_plain_pytorch() -> None:
     assert "scripted.weight" in weight["names"]
     assert weight["grad"]["values"] == plain.namespace["model"].weight.grad.reshape(-1).tolist()
     assert all(type(d) is int for n in t["nodes"] for e in n["saved"] for d in (e.get("shape") or []))
+
+
+def test_requires_grad_events_are_changes_or_the_snippets_own_calls() -> None:
+    # zero_grad(set_to_none=False) calls requires_grad_(False) on every .grad (already False):
+    # no event. Freezing a module changes its parameters' flags: events. The snippet's own
+    # call is an event too.
+    src = (
+        "import torch\nw = torch.ones(2, requires_grad=True)\nopt = torch.optim.SGD([w], lr=0.1)\n"
+        "(w * 2).sum().backward()\nopt.zero_grad(set_to_none=False)\n"
+        "net = torch.nn.Linear(2, 2)\nnet.requires_grad_(False)\nx = torch.ones(2)\nx.requires_grad_()\n"
+    )
+    plain = run_plain(src).namespace
+    assert not plain["net"].weight.requires_grad and plain["x"].requires_grad
+    t = _trace(src)
+    events = [(e["line"], e["value"]) for e in t["events"] if e["kind"] == "requires_grad"]
+    assert events == [(7, False), (7, False), (9, True)]

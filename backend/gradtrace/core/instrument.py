@@ -133,11 +133,12 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
             versions = [_version(t) for t in inputs]
     # State only the time before the call shows, for the event: `t.grad = g`, the gradient it
     # replaces (read with torch functions off: `.grad` is itself a torch function);
-    # `t.detach_()`, whether t was part of a graph (afterwards it never is).
+    # `t.detach_()`, whether t was part of a graph (afterwards it never is); `requires_grad_`,
+    # whether the flag changes (torch's own zero_grad sets it to False on every .grad).
     before: Any = None
     if op == "grad=" and inputs:
         before = _grad_of(rec, inputs[0])
-    elif op == "detach_" and inputs:
+    elif op in ("detach_", "requires_grad_", "requires_grad=") and inputs:
         with torch._C.DisableTorchFunction():
             before = inputs[0].requires_grad
     rec.current_call = (op, inputs)
@@ -310,7 +311,11 @@ def _after_call(
             tensor=rec.tensor_id(inputs[0]),
             tensors=[rec.tensor_id(res)] if res is not None else None,
         )
-    elif op in ("requires_grad_", "requires_grad=") and inputs:
+    elif (
+        op in ("requires_grad_", "requires_grad=")
+        and inputs
+        and (inputs[0].requires_grad != state_before or _called_from_snippet())
+    ):
         rec.emit("requires_grad", context().line, op=op, tensor=rec.tensor_id(inputs[0]), value=inputs[0].requires_grad)
     elif op == "retain_grad" and inputs:
         rec.emit("retain_grad", context().line, op=op, tensor=rec.tensor_id(inputs[0]))
