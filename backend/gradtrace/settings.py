@@ -57,6 +57,18 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest accepted request body in bytes (the source itself is capped by the sandbox's source limit).",
     )
+    request_body_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send a whole request body; a slower one gets 408 "
+        "(a body sent byte by byte would otherwise hold its buffer open for as long as the client likes).",
+    )
+    max_body_uploads: int = Field(
+        default=64,
+        ge=1,
+        description="Request bodies read at the same time; past this, new requests get 429 overloaded "
+        "at once (their buffers are the server's memory).",
+    )
     sqlite_synchronous: Literal["full", "normal"] = Field(
         default="full",
         description="SQLite durability: `full` fsyncs every stored trace (survives power loss; ~4 ms per "

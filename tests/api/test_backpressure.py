@@ -151,3 +151,40 @@ def test_a_slow_stream_reader_gets_a_dropped_count_not_a_stalled_run(small_buffe
     assert names.count("timeline") == 10 and names[-2:] == ["dropped", "trace"]
     dropped = [line for line in text.splitlines() if line.startswith('data: {"count"')]
     assert dropped == ['data: {"count":90}']
+
+
+def test_a_slow_body_is_cut_off_and_slow_bodies_cannot_pile_up(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # A client sending its body byte by byte held its buffer for as long as it liked; a
+    # thousand of them held half a gigabyte. Now: 408 after the deadline, and past the cap
+    # on bodies being read, new requests are refused at once.
+    import socket
+
+    srv = Server(
+        tmp_path_factory.mktemp("slowbody"),
+        {"GRADTRACE_REQUEST_BODY_SECONDS": "1", "GRADTRACE_MAX_BODY_UPLOADS": "2", "GRADTRACE_RATE_LIMIT_PER_MINUTE": "0"},
+        fake=True,
+    ).start()
+    try:
+        head = (
+            b"POST /api/v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000\r\n\r\n"
+        )
+        slow = []
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", srv.port))
+            s.sendall(head + b'{"source": "')
+            slow.append(s)
+        time.sleep(0.3)
+        with httpx.Client(base_url=srv.url, timeout=10) as c:
+            busy = c.post("/api/v1/traces", json={"source": "x = 1"})
+            assert_envelope(busy, 429, "overloaded")
+            start = time.monotonic()
+            answer = slow[0].recv(4096).decode()
+            assert answer.startswith("HTTP/1.1 408") and "request_timeout" in answer
+            assert time.monotonic() - start < 3
+            slow[1].recv(4096)
+            assert c.post("/api/v1/traces", json={"source": "x = 1"}).status_code == 200
+    finally:
+        for s in slow:
+            s.close()
+        srv.stop()

@@ -23,6 +23,21 @@ def test_body_that_is_not_utf8_says_where(client: httpx.Client) -> None:
     assert err["detail"]["position"] == body.index(b"\xff") and "0xff" in err["detail"]["reason"]
 
 
+def test_a_lone_surrogate_in_the_source_is_refused_before_it_runs(client: httpx.Client) -> None:
+    body = b'{"source": "x = 1  # \\udfff"}'
+    r = client.post("/api/v1/traces", content=body, headers={"content-type": "application/json"})
+    err = assert_envelope(r, 422, "validation_error")
+    assert err["detail"][0]["field"] == "body.source" and "U+DFFF" in err["detail"][0]["problem"]
+
+
+def test_thousands_of_bad_fields_give_a_short_answer(client: httpx.Client) -> None:
+    body = {"source": "x = 1", **{str(i): 1 for i in range(5000)}}
+    r = client.post("/api/v1/traces", json=body)
+    err = assert_envelope(r, 422, "validation_error")
+    assert len(r.content) < 20_000
+    assert len(err["detail"]) == 21 and err["detail"][-1]["problem"] == "4980 more problems not listed"
+
+
 def test_body_not_an_object(client: httpx.Client) -> None:
     r = client.post("/api/v1/traces", json=["x = 1"])
     err = assert_envelope(r, 422, "validation_error")

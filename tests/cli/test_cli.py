@@ -79,8 +79,24 @@ def test_dot_outlines_the_culprit_and_says_the_error(tmp_path: Path) -> None:
     doc = json.loads(gradtrace("trace", str(src)).stdout)
     culprit = doc["error"]["node"]
     outlined = [ln for ln in out.stdout.splitlines() if "penwidth=3" in ln]
-    assert [ln.split()[0] for ln in outlined] == [culprit]
+    assert [ln.split()[0].strip('"') for ln in outlined] == [culprit]
     assert f'RuntimeError at line {doc["error"]["line"]}: {doc["error"]["explanation"]["title"]}' in out.stdout
+
+
+def test_dot_quotes_every_id_a_forged_document_could_hold() -> None:
+    # A sandboxed snippet can forge its whole document: a node id must not become DOT syntax
+    # (an `image=` attribute would make Graphviz read a file of whoever renders the export).
+    from gradtrace.core.export import to_dot
+
+    hostile = 'n0 [label="INJ", image="/etc/passwd"]; n9'
+    doc = {
+        "nodes": [{"id": hostile, "name": "MulBackward0", "kind": "op", "saved": [{"name": "self", "kind": "tensor", "shape": [2]}]}],
+        "edges": [{"source": hostile, "target": hostile}],
+        "tensors": [],
+    }
+    dot = to_dot(doc)
+    assert 'image="/etc/passwd"' not in dot and '[label="INJ"' not in dot
+    assert '"n0 [label=\\"INJ\\", image=\\"/etc/passwd\\"]; n9"' in dot
 
 
 def test_bad_usage_exits_2_and_says_what_to_do(tmp_path: Path) -> None:

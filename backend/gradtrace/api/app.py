@@ -6,6 +6,7 @@ stops the sandbox supervisor and opens the trace store. Nothing here imports tor
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,11 +35,16 @@ served from storage without running again.
 
 
 class BodySizeLimit:
-    """Reject bodies over `limit` bytes with 413 before the route reads them (also without Content-Length)."""
+    """Read request bodies before the route does, bounded: over `limit` bytes is a 413 (also
+    without Content-Length), slower than `seconds` a 408, and past `uploads` bodies being read
+    at once a 503, so slow clients cannot hold the server's memory."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, seconds: float = 10.0, uploads: int = 64) -> None:
         self.app = app
         self.limit = limit
+        self.seconds = seconds
+        self.uploads = uploads
+        self.reading = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,20 +63,39 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         # Read the (bounded) body here: stopping mid-way inside the route would surface as a 400.
+        if self.reading >= self.uploads:
+            await error_response(
+                429, "overloaded", "Too many requests are sending their bodies right now; retry in a moment.",
+                {"retry_after": 1}, {"Retry-After": "1"},
+            )(scope, receive, send)
+            return
         chunks: list[bytes] = []
         received = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > self.limit:
-                await self._reject(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        self.reading += 1
+        try:
+            async with asyncio.timeout(self.seconds):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    chunk = message.get("body", b"")
+                    received += len(chunk)
+                    if received > self.limit:
+                        await self._reject(scope, receive, send)
+                        return
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            chunks.clear()
+            await error_response(
+                408, "request_timeout",
+                f"The request body did not arrive within {self.seconds:g} s. Send it in one go.",
+                {"received_bytes": received},
+            )(scope, receive, send)
+            return
+        finally:
+            self.reading -= 1
         body = b"".join(chunks)
         replayed = False
 
@@ -208,6 +233,9 @@ def create_app(
     app.include_router(meta.router)
     app.include_router(embed.build_router(settings.static_dir))
     app.include_router(frontend.build_router(settings.static_dir))
-    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimit, limit=settings.max_request_bytes, seconds=settings.request_body_seconds,
+        uploads=settings.max_body_uploads,
+    )
     app.add_middleware(embed.FramingHeaders)
     return app

@@ -92,6 +92,9 @@ def _hint(err: dict[str, Any]) -> str:
     return str(err.get("msg", "Fix this field."))
 
 
+_MAX_FIELD_ERRORS = 20
+
+
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     for err in errors:
@@ -105,6 +108,10 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
                 {"position": err.get("loc", [None, None])[-1], "reason": ctx.get("error")},
             )
     fields = []
+    # A small body can hold thousands of bad fields (50,000 unknown keys made a 12 MB answer):
+    # the first few say what to fix; the rest are counted.
+    more = max(0, len(errors) - _MAX_FIELD_ERRORS)
+    errors = errors[:_MAX_FIELD_ERRORS]
     for err in errors:
         loc = err.get("loc", ())
         fields.append(
@@ -115,6 +122,9 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
                 "hint": _hint(err),
             }
         )
+    if more:
+        fields.append({"field": "body", "problem": f"{more} more problems not listed", "type": "too_many_errors",
+                       "hint": "Fix the fields above first."})
     body_root = [f for f in fields if f["field"] == "body"]
     if body_root and body_root[0]["type"] in ("model_attributes_type", "dict_type", "missing"):
         message = 'The body must be a JSON object such as {"source": "..."}.'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gradtrace.core.model import Event, Trace
 from gradtrace.sandbox.limits import RunLimits
@@ -22,6 +22,20 @@ class TraceRequest(_Strict):
         default=None,
         description="Optional tighter limits; each may only lower the server's maximum (asking for more is a 422).",
     )
+
+    @field_validator("source")
+    @classmethod
+    def _utf8(cls, source: str) -> str:
+        # JSON can carry a lone surrogate ("\udfff"), which no UTF-8 text holds: refused here,
+        # before it runs (it used to run, then fail to be stored: a 500).
+        try:
+            source.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"the source holds a lone surrogate (U+{ord(source[exc.start]):04X}) at character {exc.start}, "
+                "which is not text: send the snippet as UTF-8 text"
+            ) from None
+        return source
 
 
 class TraceResponse(BaseModel):

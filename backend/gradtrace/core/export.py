@@ -48,19 +48,20 @@ def to_dot(trace: Trace | dict[str, Any]) -> str:
         if node.get("stale"):
             colour = "#ffb3b3"
         pin = ', color="#d62728", penwidth=3' if node["id"] == culprit else ""
-        lines.append(f"  {node['id']} [label={_q(label)}, fillcolor={_q(colour)}{pin}];")
+        lines.append(f"  {_q(node['id'])} [label={_q(label)}, fillcolor={_q(colour)}{pin}];")
         for i, saved in enumerate(node.get("saved", [])):
             if saved.get("kind") != "tensor":
                 continue
-            sid = f"{node['id']}_s{i}"
+            sid = _q(f"{node['id']}_s{i}")
             text = f"{saved['name']}\n{_shape(saved.get('shape'))}"
             if saved.get("freed"):
                 text += "\nfreed"
             lines.append(f"  {sid} [label={_q(text)}, fillcolor=\"#ffd8a8\", fontsize=8];")
-            lines.append(f"  {sid} -> {node['id']} [style=dotted, arrowhead=none];")
+            lines.append(f"  {sid} -> {_q(node['id'])} [style=dotted, arrowhead=none];")
     for edge in doc.get("edges", []):
         # Data flows from the next function (target) to the node that consumes it (source).
-        lines.append(f"  {edge['target']} -> {edge['source']};")
+        # Ids are quoted too: a document can come from a sandbox the snippet wrote to.
+        lines.append(f"  {_q(edge['target'])} -> {_q(edge['source'])};")
     if error:  # the failure, under the graph (its culprit node is outlined in red)
         title = (error.get("explanation") or {}).get("title") or error.get("message", "")
         at = f" at line {error['line']}" if error.get("line") else ""
