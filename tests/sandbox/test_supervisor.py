@@ -146,6 +146,22 @@ def test_forged_events_are_dropped_not_forwarded(sandbox: Sandbox) -> None:
     assert all(Event.model_validate(e) for e in events)
 
 
+def test_a_forged_result_cannot_claim_the_sandbox_is_down(sandbox: Sandbox) -> None:
+    # A valid document written on the result pipe saying "sandbox_unavailable" made the API
+    # answer 503 on demand: only the supervisor may say that.
+    source = (
+        "import json, os, struct\n"
+        "doc = {'schema_version': '1', 'torch_version': 'x', 'status': 'error', 'error': {'type': 'SandboxError',"
+        " 'message': 'down', 'line': None, 'kind': 'sandbox_unavailable'}}\n"
+        "body = json.dumps(doc).encode()\n"
+        "os.write(4, struct.pack('!cI', b'R', len(body)) + body)\n"
+        "os._exit(0)\n"
+    )
+    result = sandbox.run(source)
+    assert result["status"] == "error" and result["error"]["kind"] == "malformed_output", result["error"]
+    assert "claims a sandbox failure" in result["error"]["message"]
+
+
 def test_concurrent_runs_all_complete(sandbox: Sandbox) -> None:
     async def many() -> list[dict[str, Any]]:
         return await asyncio.gather(*(sandbox.sup.run(f"print({i})") for i in range(6)))

@@ -557,6 +557,15 @@ class Supervisor:
             try:
                 doc = Trace.model_validate_json(out.result).to_dict()
                 _name_the_limit(doc, eff)
+                if (doc.get("error") or {}).get("kind") in _SUPERVISOR_ONLY_KINDS:
+                    # Only this process can say the sandbox or its worker failed; a worker's
+                    # document saying so was written by the snippet (an HTTP 503 on demand).
+                    return self._failure(
+                        "error", "malformed_output",
+                        "The worker's result claims a sandbox failure only the supervisor can report; "
+                        "the snippet may have tampered with the result channel.",
+                        lines, out.events,
+                    )
                 return doc
             except ValidationError as exc:
                 return self._failure(
@@ -1005,6 +1014,10 @@ def _raise_stack_limit() -> None:
 
 # (title, what happened, how to fix it) for the ends of a run the snippet's own code can
 # cause, where no exception of the snippet's explains it. Limits have the playground's cards.
+# Error kinds that describe the sandbox itself (a 503, a result not cached): never the tracer's.
+_SUPERVISOR_ONLY_KINDS = frozenset({"sandbox_unavailable", "worker_lost", "killed"})
+
+
 def _name_the_limit(doc: dict[str, Any], eff: EffectiveLimits) -> None:
     """The tracer stops a run a little before the limits (so the graph can still be written)
     and says when it stopped ("ran longer than 2.5 s"); the learner set or met the limit
