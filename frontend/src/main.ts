@@ -450,7 +450,8 @@ document.addEventListener("keydown", (e) => {
 // ---- examples ------------------------------------------------------------------------------
 const exampleDesc = byId("example-desc");
 const examplesMenu = new ExamplesMenu(byId<HTMLSelectElement>("examples"), {
-  load: (ex) => { ownCode.chosen(); editor.setText(ex.source); void run(); },
+  // Like an ?example= link: the visitor's draft is kept aside and offered back, not saved over.
+  load: (ex) => { showLinkedCode(ex.source, "this example's code"); void run(); },
   describe: (text) => { exampleDesc.textContent = text; },
 });
 

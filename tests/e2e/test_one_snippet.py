@@ -272,3 +272,25 @@ def test_a_tensor_changed_in_place_is_drawn_from_its_creation_with_its_version_a
     assert "· v1" in page.evaluate(label, mul["id"])
     seek(page, write - 1)
     assert "· v" not in page.evaluate(label, mul["id"])
+
+
+def test_an_example_from_the_menu_keeps_the_draft(page: Page, server: str, api: Any) -> None:
+    problems = open_app(page, server)
+    page.wait_for_function("() => Number(document.getElementById('app').dataset.examples || 0) > 0")
+    page.evaluate("code => window.__gradtrace.setEditorText(code)", DRAFT)
+    run_example(page, "chain_rule")
+    example = api.example("chain_rule")["source"]
+    assert page.evaluate("() => window.__gradtrace.editorText") == example
+    # The example is not saved over the draft, and the draft is offered back.
+    assert _stored_code(page) == DRAFT
+    expect(page.get_by_role("button", name="Restore my code")).to_be_visible()
+    # A reload shows the draft again (nothing was lost).
+    page.reload()
+    page.wait_for_function("window.__gradtrace !== undefined")
+    assert page.evaluate("() => window.__gradtrace.editorText") == DRAFT
+    # Picking it again, then Restore, brings the draft into the editor.
+    run_example(page, "chain_rule")
+    page.get_by_role("button", name="Restore my code").click()
+    assert page.evaluate("() => window.__gradtrace.editorText") == DRAFT
+    assert _stored_code(page) == DRAFT
+    assert problems == []

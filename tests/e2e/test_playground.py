@@ -372,8 +372,13 @@ def test_search_arrows_keyboard_and_code_survives_reload(page: Page, server: str
     assert state(page)["step"] == 2
     page.keyboard.press("ArrowLeft")
     assert state(page)["step"] == 1
-    # The code in the editor survives a reload.
+    # The visitor's code survives a reload (once typed into: an example left as it came is not
+    # saved over their own code, see test_an_example_from_the_menu_keeps_the_draft).
+    page.locator(".cm-content").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("\n# my change")
     code = page.evaluate("() => window.__gradtrace.editorText")
+    assert code.endswith("# my change")
     page.reload()
     page.wait_for_function("window.__gradtrace !== undefined")
     assert page.evaluate("() => window.__gradtrace.editorText") == code

@@ -1,7 +1,7 @@
 // The visitor's own code in localStorage: saved as they type, kept aside when a link brings other code.
 
 /**
- * Opening a share link (or an example or #code= link) shows that code in the editor. What the
+ * Opening a share link (or an example, from a link or the menu, or a #code= link) shows that code in the editor. What the
  * visitor had been writing must not be lost to it:
  * - code a link brought is not saved over theirs until they edit it (a plain visit to the
  *   playground then shows their own code again);
@@ -33,11 +33,6 @@ export class OwnCode {
     if (own == null || own === incoming) return false;
     write(this.asideKey, own);
     return true;
-  }
-
-  /** The visitor chose code themselves (an example from the menu): it is theirs, saved. */
-  chosen(): void {
-    this.saving = true;
   }
 
   /** The code kept aside, when it differs from what the editor shows. */
