@@ -294,3 +294,26 @@ def test_an_example_from_the_menu_keeps_the_draft(page: Page, server: str, api: 
     assert page.evaluate("() => window.__gradtrace.editorText") == DRAFT
     assert _stored_code(page) == DRAFT
     assert problems == []
+
+
+STALE = "import torch\nx=torch.ones(3,requires_grad=True)\ny=x*1\nz=y*y\ny.add_(100)\nw=(y*2).sum()\nw.backward()\n"
+
+
+def test_the_inspector_calls_a_saved_tensor_stale_only_from_the_write(page: Page, server: str) -> None:
+    open_app(page, server)
+    run_code(page, STALE)
+    trace = page.evaluate("() => window.__gradtrace.trace")
+    z = next(t for t in trace["tensors"] if t["names"] == ["z"])
+    mul = next(n for n in trace["nodes"] if n.get("output") == z["id"])
+    assert mul["name"] == "MulBackward0" and mul["stale"]
+    inplace = next(i for i, e in enumerate(trace["events"]) if e["kind"] == "inplace")
+    page.evaluate("id => window.__gradtrace.cy.getElementById(id).emit('tap')", mul["id"])
+    inspector = page.locator("#inspector")
+    stale, at_end = inspector.locator("[data-field='stale']"), inspector.locator("[data-field='stale-end']")
+    # Before y.add_ runs, z's saved y is intact; the end-of-run fact is labelled as such.
+    seek(page, inplace)
+    expect(inspector.locator("h3")).to_have_text("MulBackward0")
+    expect(stale).to_have_text("no")
+    expect(at_end).to_have_text("yes")
+    seek(page, len(trace["events"]))
+    expect(stale).to_have_text("yes")

@@ -25,6 +25,14 @@ function row(k: string, v: string | Node | null | undefined, field?: string): HT
 }
 
 const yesNo = (b: boolean | null | undefined): string => (b == null ? "—" : b ? "yes" : "no");
+
+type Saved = NonNullable<TraceNode["saved"]>[number];
+/** A saved tensor's version after the step's events (a saved view no event names: its end-of-run version). */
+const savedVersionAt = (sv: Saved, s: ReplayState): number | null | undefined =>
+  sv.tensor ? s.versions.get(sv.tensor) ?? sv.version_at_save : sv.version_now;
+/** Written in place since it was saved, as of this step. */
+const savedStaleAt = (sv: Saved, s: ReplayState): boolean => sv.kind !== "value" && (savedVersionAt(sv, s) ?? 0) > (sv.version_at_save ?? 0);
+
 const pre = (s: string): HTMLElement => h("pre", { class: "value", text: s });
 
 export function renderInspector(root: HTMLElement, model: GraphModel | null, view: GraphView | null, s: ReplayState | null, elId: string | null, act: InspectorActions): void {
@@ -98,7 +106,10 @@ function renderNode(root: HTMLElement, n: TraceNode, model: GraphModel, s: Repla
     row("next_functions", nexts.length ? nexts.join(", ") : "none"),
     row("executed in backward", yesNo(s.executed.has(n.id))),
     row("saved buffers freed", yesNo(freed)),
-    row("stale saved tensor", yesNo(s.stale.has(n.id) || n.stale)),
+    // At this step: from the in-place write on (versions so far, or the trace's stale event),
+    // not before; n.stale is the end of the run's fact, its own row.
+    row("stale saved tensor", yesNo(s.stale.has(n.id) || (n.saved ?? []).some((sv) => savedStaleAt(sv, s))), "stale"),
+    row("stale saved tensor (at the end)", yesNo(n.stale), "stale-end"),
     n.created_by_pass != null ? row("built by backward pass", String(n.created_by_pass)) : null,
     // A loop's iterations: which consumed node this one took the place of, and which took its own.
     replaced ? row("built in place of", nodeLink(model, replaced, act)) : null,
@@ -116,8 +127,8 @@ function renderNode(root: HTMLElement, n: TraceNode, model: GraphModel, s: Repla
       h("thead", {}, h("tr", {}, ...["name", "shape / value", "version at save", "version now", "state"].map((c) => h("th", { scope: "col", text: c })))));
     const body = h("tbody");
     for (const sv of n.saved) {
-      const now = sv.tensor ? s.versions.get(sv.tensor) ?? sv.version_at_save : sv.version_now;
-      const isStale = (now ?? 0) > (sv.version_at_save ?? 0);
+      const now = savedVersionAt(sv, s);
+      const isStale = savedStaleAt(sv, s);
       const held = sv.packed ? "held by a saved-tensor hook" : "saved";
       const state = sv.kind === "value" ? "value" : [isStale ? "STALE (modified in place)" : held, freed ? "freed" : ""].filter(Boolean).join(", ");
       body.append(h("tr", { class: freed ? "freed" : isStale ? "stale" : "" },
