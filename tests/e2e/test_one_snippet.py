@@ -317,3 +317,20 @@ def test_the_inspector_calls_a_saved_tensor_stale_only_from_the_write(page: Page
     expect(at_end).to_have_text("yes")
     seek(page, len(trace["events"]))
     expect(stale).to_have_text("yes")
+
+
+def test_the_inspector_names_accumulate_grad_readably(page: Page, server: str) -> None:
+    open_app(page, server)
+    run_code(page, STALE)
+    trace = page.evaluate("() => window.__gradtrace.trace")
+    y = next(t for t in trace["tensors"] if t["names"] == ["y"])
+    acc = next(n for n in trace["nodes"] if n["kind"] == "accumulate_grad")
+    first_mul = next(n for n in trace["nodes"] if n["name"] == "MulBackward0" and n.get("output") == y["id"])
+    inspector = page.locator("#inspector")
+    tap = "id => window.__gradtrace.cy.getElementById(id).emit('tap')"
+    page.evaluate(tap, acc["id"])
+    expect(inspector.locator("h3")).to_have_text("AccumulateGrad")
+    page.evaluate(tap, first_mul["id"])
+    expect(inspector.locator("[data-field='next_functions']")).to_have_text("AccumulateGrad")
+    # The trace keeps the exact C++ name.
+    assert acc["name"] == "torch::autograd::AccumulateGrad"

@@ -4,7 +4,7 @@ import type { GraphModel, Group } from "../graph/model";
 import type { ReplayState } from "../graph/replay";
 import type { GraphView } from "../graph/view";
 import type { TraceNode, TraceTensor } from "../api/types";
-import { fmtShape, fmtValue } from "../graph/format";
+import { displayName, fmtShape, fmtValue } from "../graph/format";
 import { clear, h } from "./dom";
 import { gradFnAt, tensorTimeline, writesAfter } from "./tensorAtStep";
 
@@ -94,8 +94,12 @@ function nodeLink(model: GraphModel, id: string, act: InspectorActions): HTMLEle
 }
 
 function renderNode(root: HTMLElement, n: TraceNode, model: GraphModel, s: ReplayState, act: InspectorActions): void {
-  root.append(h("h3", { text: n.name }));
-  const nexts = (model.nextEdges.get(n.id) ?? []).map((ei) => model.nodeById.get(model.trace.edges[ei]!.target)?.name ?? "?");
+  // Readable names here ("AccumulateGrad", not "torch::autograd::AccumulateGrad"); the id row and the trace keep the exact one.
+  root.append(h("h3", { text: displayName(n.name) }));
+  const nexts = (model.nextEdges.get(n.id) ?? []).map((ei) => {
+    const next = model.nodeById.get(model.trace.edges[ei]!.target);
+    return next ? displayName(next.name) : "?";
+  });
   const freed = s.freed.has(n.id);
   const replaced = model.replaces.get(n.id);
   const successor = model.replacedBy.get(n.id);
@@ -103,7 +107,7 @@ function renderNode(root: HTMLElement, n: TraceNode, model: GraphModel, s: Repla
     row("id", n.id), row("kind", n.kind), row("op", n.op ?? null), row("created at line", n.line != null ? String(n.line) : null),
     row("module", n.module ?? null), row("creation order (seq)", String(n.seq)), row("sequence_nr", n.sequence_nr != null ? String(n.sequence_nr) : null),
     n.kind === "accumulate_grad" ? row("accumulates into", tensorLink(model, n.variable, act)) : row("output tensor", tensorLink(model, n.output, act)),
-    row("next_functions", nexts.length ? nexts.join(", ") : "none"),
+    row("next_functions", nexts.length ? nexts.join(", ") : "none", "next_functions"),
     row("executed in backward", yesNo(s.executed.has(n.id))),
     row("saved buffers freed", yesNo(freed)),
     // At this step: from the in-place write on (versions so far, or the trace's stale event),
