@@ -6,7 +6,8 @@ import { ApiError, getDot, getExample, streamTrace } from "./api/client";
 import { getSharedTrace, type SharedTrace } from "./api/sharedTrace";
 import { buildModel, normalizeTrace, type GraphModel } from "./graph/model";
 import { Replay, describeEvent, type ReplayState } from "./graph/replay";
-import { defaultCollapsed, groupsToOpen, searchItems } from "./graph/view";
+import { defaultCollapsed, groupsToOpen } from "./graph/view";
+import { findItems } from "./view/search";
 import { LEGEND, type Theme } from "./graph/styles";
 import { CodeEditor } from "./view/editor";
 import { GraphCanvas } from "./view/graphCanvas";
@@ -110,6 +111,7 @@ function seek(step: number): void {
 
 function showState(s: ReplayState): void {
   if (!session) return;
+  clearSearchStatus();
   canvas.applyState(s);
   // Keep the step's node in view while playing/stepping through a graph bigger than the screen.
   const activeItem = s.active ?? (s.activeTensor ? session.model.tensorItem.get(s.activeTensor) ?? null : null);
@@ -330,8 +332,8 @@ byId("expand-all").addEventListener("click", () => { if (session) { session.coll
 const search = byId<HTMLInputElement>("search");
 search.addEventListener("keydown", async (e) => {
   if (e.key !== "Enter" || !session) return;
-  const hits = searchItems(session.model, search.value);
-  if (!hits.length) { canvas.setSearch([]); setStatus(app.dataset["status"] ?? "ok", `No node matches "${search.value}"`); return; }
+  const hits = findItems(session.model, search.value);
+  if (!hits.length) { canvas.setSearch([]); searchStatus(`No node matches "${search.value}"`); return; }
   const first = hits[0]!;
   const toOpen = groupsToOpen(session.model, first).filter((g) => session!.collapsed.has(g));
   if (toOpen.length) { for (const g of toOpen) session.collapsed.delete(g); await rerender(); }
@@ -342,8 +344,22 @@ search.addEventListener("keydown", async (e) => {
   canvas.focus(selected);
   refreshInspector();
   offerInspector();
-  statusEl.textContent = `${hits.length} match${hits.length === 1 ? "" : "es"}`;
+  searchStatus(`${hits.length} match${hits.length === 1 ? "" : "es"}`);
 });
+
+/** The status a search's message replaced: put back once the step or trace changes, when the
+ *  count no longer describes what is shown. */
+let beforeSearch: { shown: string; was: string } | null = null;
+function searchStatus(text: string): void {
+  const now = statusEl.textContent ?? "";
+  const was = beforeSearch && beforeSearch.shown === now ? beforeSearch.was : now;
+  statusEl.textContent = text;
+  beforeSearch = { shown: text, was };
+}
+function clearSearchStatus(): void {
+  if (beforeSearch && statusEl.textContent === beforeSearch.shown) statusEl.textContent = beforeSearch.was;
+  beforeSearch = null;
+}
 
 // ---- toolbar, exports, theme ---------------------------------------------------------------
 byId("run").addEventListener("click", () => void run());

@@ -6,6 +6,7 @@ import { errorWhere, failedCallText, groupWarnings, warningMarks } from "../src/
 import { buildModel, normalizeTrace } from "../src/graph/model";
 import { gradFnAt, tensorTimeline, writesAfter } from "../src/view/tensorAtStep";
 import { OwnCode } from "../src/view/ownCode";
+import { findItems } from "../src/view/search";
 
 const simple = JSON.parse(readFileSync(new URL("./fixtures/simple.json", import.meta.url), "utf8")) as Trace;
 
@@ -143,5 +144,21 @@ describe("OwnCode", () => {
     own.changed("same", true);
     expect(own.linkOpened("same")).toBe(false);
     expect(store.has("aside")).toBe(false);
+  });
+});
+
+describe("findItems", () => {
+  // AccumulateGrad listed first, its op the mul that made it (and "accuMULate"): "Mul" must still find MulBackward0 first.
+  const nodes = [...simple.nodes].reverse().map((n) => (n.kind === "accumulate_grad" ? { ...n, op: "mul" } : n));
+  const model = buildModel(normalizeTrace({ ...simple, nodes }));
+  it("puts items whose shown name starts with the query before those that only contain it", () => {
+    const hits = findItems(model, "Mul");
+    expect(hits[0]).toBe("n0");
+    expect(hits).toContain("n2");
+  });
+  it("matches the display name, not the C++ prefix, and tensors by variable name", () => {
+    expect(findItems(model, "AccumulateGrad")[0]).toBe("n2");
+    expect(findItems(model, "loss").map((id) => model.items.get(id)?.tensor?.names)).toContainEqual(["loss"]);
+    expect(findItems(model, "  ")).toEqual([]);
   });
 });

@@ -334,3 +334,20 @@ def test_the_inspector_names_accumulate_grad_readably(page: Page, server: str) -
     expect(inspector.locator("[data-field='next_functions']")).to_have_text("AccumulateGrad")
     # The trace keeps the exact C++ name.
     assert acc["name"] == "torch::autograd::AccumulateGrad"
+
+
+def test_search_finds_the_node_named_first_and_its_count_goes_with_the_step(page: Page, server: str) -> None:
+    open_app(page, server)
+    run_code(page, STALE)
+    box = page.get_by_role("searchbox", name="Search nodes")
+    box.fill("Mul")
+    box.press("Enter")
+    selected = page.evaluate("() => window.__gradtrace.selected")
+    node = page.evaluate("id => window.__gradtrace.trace.nodes.find(n => n.id === id)", selected)
+    assert node["name"] == "MulBackward0"
+    status = page.locator("#status")
+    expect(status).to_contain_text("matches")
+    # Another step: the count no longer describes what is shown, the run's summary is back.
+    seek(page, 2)
+    expect(status).not_to_contain_text("match")
+    expect(status).to_contain_text("Traced")
