@@ -579,6 +579,13 @@ async function openShared(id: string): Promise<void> {
   applyStep();
 }
 
+// A #code= link opened in a tab already showing the playground changes only the hash (no new
+// page load): load its code as on arrival, the visitor's draft kept the same way.
+window.addEventListener("hashchange", () => {
+  const code = fragmentParams(location.hash).get("code");
+  if (code) decodeCode(code).then((src) => { showLinkedCode(src, "the code from the link"); return run(); }).catch(failed);
+});
+
 if (codeParam) {
   decodeCode(codeParam).then((src) => { showLinkedCode(src, "the code from the link"); return run(); }).then(applyStep).catch(failed);
 } else if (exampleParam) {

@@ -3,6 +3,7 @@ panel and the inspector agree (share links, examples, refused runs, narrow scree
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -351,3 +352,20 @@ def test_search_finds_the_node_named_first_and_its_count_goes_with_the_step(page
     seek(page, 2)
     expect(status).not_to_contain_text("match")
     expect(status).to_contain_text("Traced")
+
+
+def test_a_code_link_opened_in_the_same_tab_loads_and_keeps_the_draft(page: Page, server: str) -> None:
+    problems = open_app(page, server)
+    page.evaluate("code => window.__gradtrace.setEditorText(code)", DRAFT)
+    linked = "import torch\nx = torch.ones(4, requires_grad=True)\n(x * 3).sum().backward()\n"
+    # "u" + base64url(UTF-8): the plain format codec.ts reads.
+    value = "u" + base64.urlsafe_b64encode(linked.encode()).decode().rstrip("=")
+    prev = runs(page)
+    page.evaluate("v => { location.hash = 'code=' + v; }", value)  # only the fragment changes: no reload
+    wait_ready(page, prev)
+    assert page.evaluate("() => window.__gradtrace.editorText") == linked
+    assert page.evaluate("() => window.__gradtrace.trace.nodes.length") > 0
+    assert _stored_code(page) == DRAFT
+    page.get_by_role("button", name="Restore my code").click()
+    assert page.evaluate("() => window.__gradtrace.editorText") == DRAFT
+    assert problems == []
