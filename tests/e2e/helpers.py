@@ -63,3 +63,13 @@ def expect_line(page: Page, line: int | None) -> None:
         expect(cur).to_have_count(0)
     else:
         expect(cur).to_have_attribute("data-line", str(line))
+
+
+def click_node(page: Page, element_id: str) -> None:
+    """A real mouse click on a graph element, where Cytoscape draws it on the page."""
+    pos = page.evaluate(
+        "id => { const cy = window.__gradtrace.cy; const p = cy.getElementById(id).renderedPosition();"
+        " const r = cy.container().getBoundingClientRect(); return { x: r.left + p.x, y: r.top + p.y }; }",
+        element_id,
+    )
+    page.mouse.click(pos["x"], pos["y"])

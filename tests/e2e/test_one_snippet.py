@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from .helpers import open_app, run_code, run_example, runs, seek, state, wait_ready
+from .helpers import click_node, open_app, run_code, run_example, runs, seek, state, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -206,12 +206,7 @@ def test_share_and_taps_are_visible_on_a_phone(page: Page, server: str) -> None:
     # Back to the graph, tap a node: a control brings the inspector, far below, into view.
     page.evaluate("() => window.scrollTo(0, document.getElementById('graph').getBoundingClientRect().top + scrollY)")
     node = page.evaluate("() => window.__gradtrace.trace.nodes.find(n => n.kind === 'op').id")
-    pos = page.evaluate(
-        "id => { const cy = window.__gradtrace.cy; const p = cy.getElementById(id).renderedPosition();"
-        " const r = cy.container().getBoundingClientRect(); return { x: r.left + p.x, y: r.top + p.y }; }",
-        node,
-    )
-    page.mouse.click(pos["x"], pos["y"])
+    click_node(page, node)
     assert page.evaluate("() => window.__gradtrace.selected") == node
     show = page.get_by_role("button", name=re.compile("^Show the inspector"))
     expect(show).to_be_in_viewport()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from .helpers import expect_line, open_app, run_code, run_example, runs, seek, state, wait_ready
+from .helpers import click_node, expect_line, open_app, run_code, run_example, runs, seek, state, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -514,12 +514,7 @@ def test_a_training_loop_rebuilds_its_graph_in_place(page: Page, server: str) ->
     )
     assert where[0] == where[1]
     # Other iterations sit there too, undrawn; the tap still selects the drawn node.
-    pos = page.evaluate(
-        "id => { const cy = window.__gradtrace.cy; const p = cy.getElementById(id).renderedPosition();"
-        " const r = cy.container().getBoundingClientRect(); return { x: r.left + p.x, y: r.top + p.y }; }",
-        pows[1],
-    )
-    page.mouse.click(pos["x"], pos["y"])
+    click_node(page, pows[1])
     assert page.evaluate("() => window.__gradtrace.cy.$(':selected').map(e => e.id())") == [pows[1]]
     # The inspector links the iterations: built in place of the first, replaced by the third.
     inspector = page.locator("#inspector")

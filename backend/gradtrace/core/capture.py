@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from gradtrace.core import explain
+from gradtrace.core.model import CPU_STOP_MESSAGE, WALL_STOP_MESSAGE
 from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder
 
 
@@ -289,8 +290,8 @@ def soft_timeout(seconds: float | None, cpu_seconds: float | None = None) -> Ite
         return
 
     messages: dict[int, str] = {
-        signal.SIGALRM: f"the snippet ran longer than {seconds or 0:g} s",
-        signal.SIGPROF: f"the snippet used more than {cpu_seconds or 0:g} s of CPU time",
+        signal.SIGALRM: f"{WALL_STOP_MESSAGE} {seconds or 0:g} s",
+        signal.SIGPROF: f"{CPU_STOP_MESSAGE} {cpu_seconds or 0:g} s of CPU time",
     }
     timer_of: dict[int, int] = {signal.SIGALRM: signal.ITIMER_REAL, signal.SIGPROF: signal.ITIMER_PROF}
     fired = [0]

@@ -17,6 +17,10 @@ SCHEMA_VERSION = "1"
 # The smallest cap a trace's JSON may have: a document with no graph (status, error,
 # timeline head) fits in it, so a capped trace is always a valid one.
 MIN_TRACE_BYTES = 1024
+# How a soft deadline's message starts (the tracer writes it; the sandbox, which knows the
+# limit the run was given, rewrites it to name that limit).
+WALL_STOP_MESSAGE = "the snippet ran longer than"
+CPU_STOP_MESSAGE = "the snippet used more than"
 
 Status = Literal["ok", "error", "timeout", "memory_limit", "output_limit", "rejected"]
 Number = float | int | bool | str  # str only for nan / inf / -inf and complex numbers

@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gradtrace.core.model import Event, Explanation, Trace, TraceError
+from gradtrace.core.model import CPU_STOP_MESSAGE, WALL_STOP_MESSAGE, Event, Explanation, Trace, TraceError
 from gradtrace.sandbox import worker as worker_codes
 from gradtrace.sandbox.cgroups import SlotCgroups
 from gradtrace.sandbox.isolate import LAYER_ORDER, minimal_paths
@@ -1026,9 +1026,9 @@ def _name_the_limit(doc: dict[str, Any], eff: EffectiveLimits) -> None:
     if doc["status"] != "timeout" or not err or err.get("kind") != "timeout" or err.get("type") != "SoftTimeout":
         return
     old = err["message"]
-    if old.startswith("the snippet ran longer than"):
+    if old.startswith(WALL_STOP_MESSAGE):
         new = f"The snippet ran longer than its {eff.wall_seconds:g} s time limit and was stopped"
-    elif old.startswith("the snippet used more than"):
+    elif old.startswith(CPU_STOP_MESSAGE):
         new = f"The snippet used more than its {eff.cpu_seconds:g} s of CPU time and was stopped"
     else:
         return
