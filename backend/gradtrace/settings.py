@@ -74,6 +74,13 @@ class Settings(BaseSettings):
         description="SQLite durability: `full` fsyncs every stored trace (survives power loss; ~4 ms per "
         "uncached run here); `normal` survives a crash of the server but may lose the last traces on power loss.",
     )
+    store_max_bytes: int = Field(
+        default=2 * 2**30,
+        ge=0,
+        description="Budget for stored traces (compressed documents and sources; 0 = no budget). Past it, "
+        "storing a trace evicts the traces read least recently, down to 90% of the budget; their links "
+        "then answer 404 and re-posting the snippet traces it again.",
+    )
     static_dir: Path = Field(
         default=PACKAGE_DIR / "static",
         description="Built frontend served at / (a placeholder page is shown when it has no index.html).",

@@ -568,7 +568,7 @@ async function openShared(id: string): Promise<void> {
     panel.hidden = false;
     panel.replaceChildren(h("div", { class: "outcome", role: "alert", "data-outcome": "not-found" },
       h("h2", { text: "Trace not found" }),
-      h("p", { text: `No trace with this id is stored here: “${id}”. Check the link; the editor shows your own code, and Run ▸ traces it.` })));
+      h("p", { text: `No trace with this id is stored here: “${id}”. Check the link (a trace nobody opened for a long time may have been removed to keep storage bounded); the editor shows your own code, and Run ▸ traces it.` })));
     app.dataset["ready"] = "true";
     return;
   }

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sqlite3
 import threading
+import zlib
 from pathlib import Path
 
 import httpx
@@ -113,3 +116,139 @@ def test_the_tracer_fingerprint_follows_the_code_that_makes_traces(tmp_path: Pat
     explain = copy / "core" / "explain.py"
     explain.write_text(explain.read_text() + "\n# a fix\n")
     assert tracer_fingerprint(copy) != tracer_fingerprint(package)
+
+
+class _Clock:
+    """A wall clock the test moves by hand, so read/write order is exact."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def tick(self, seconds: float = 1.0) -> None:
+        self.now += seconds
+
+
+def _doc(n: int, size: int = 3000) -> str:
+    # Random bytes (as hex: compressed to about half), so each stored trace costs about `size`
+    # bytes of the budget.
+    return json.dumps({"status": "ok", "n": n, "pad": os.urandom(size).hex()})
+
+
+def _db_bytes(path: Path) -> tuple[int, set[str]]:
+    conn = sqlite3.connect(path)
+    try:
+        total = conn.execute("SELECT COALESCE(SUM(size), 0) FROM traces").fetchone()[0]
+        ids = {row[0] for row in conn.execute("SELECT id FROM traces")}
+        body = conn.execute(
+            "SELECT COALESCE(SUM(length(body) + length(CAST(source AS BLOB)) + length(CAST(options AS BLOB))), 0)"
+            " FROM traces"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert total == body  # `size` is what the row really holds
+    return int(total), ids
+
+
+def test_a_store_over_its_budget_evicts_the_traces_read_least_recently(tmp_path: Path) -> None:
+    clock = _Clock()
+    path = tmp_path / "t.sqlite3"
+    store = SQLiteTraceStore(path, max_bytes=20_000, clock=clock)
+    ids = [f"{n:032x}" for n in range(12)]
+    for n, tid in enumerate(ids[:5]):
+        store.put(tid, status="ok", trace_json=_doc(n), source=f"x = {n}", options={})
+        clock.tick()
+    assert store.usage().evicted == 0 and store.usage().traces == 5
+    for n, tid in enumerate(ids[5:], start=5):
+        # Trace 0 is a shared link people keep opening (hours apart: reads move `read_at` at most
+        # once an hour); the others are never read again.
+        clock.tick(2 * 3600)
+        assert store.get(ids[0]) is not None
+        clock.tick()
+        store.put(tid, status="ok", trace_json=_doc(n), source=f"x = {n}", options={})
+        usage = store.usage()
+        assert usage.bytes <= 20_000
+        assert (usage.bytes, {i for i in ids if store.peek(i) is not None}) == _db_bytes(path)
+    kept = {i for i in ids if store.peek(i) is not None}
+    # Evicted: the oldest unread traces, in order; kept: the re-read one and the newest.
+    assert ids[0] in kept and ids[-1] in kept
+    evicted = [i for i in ids if i not in kept]
+    assert evicted == ids[1 : 1 + len(evicted)] and store.usage().evicted == len(evicted) >= 4
+    assert store.get(ids[1]) is None
+    store.close()
+    # Reopened: the running total is summed from the rows again.
+    again = SQLiteTraceStore(path, max_bytes=20_000)
+    assert again.usage().bytes == _db_bytes(path)[0] and again.usage().traces == len(kept)
+    again.close()
+
+
+def test_replacing_a_trace_counts_its_bytes_once_and_no_budget_keeps_everything(tmp_path: Path) -> None:
+    store = SQLiteTraceStore(tmp_path / "t.sqlite3")  # max_bytes=0: no budget
+    for _ in range(3):
+        store.put("a" * 32, status="timeout", trace_json=_doc(1), source="x = 1", options={}, cacheable=False)
+    for n in range(20):
+        store.put(f"{n:032x}", status="ok", trace_json=_doc(n), source="y", options={"n": n})
+    assert store.usage().bytes == _db_bytes(tmp_path / "t.sqlite3")[0] and store.usage().traces == 21
+    assert store.usage().evicted == 0 and store.usage().max_bytes == 0
+    store.close()
+    with pytest.raises(ValueError, match="max_bytes"):
+        SQLiteTraceStore(tmp_path / "u.sqlite3", max_bytes=-1)
+
+
+def test_a_database_from_before_the_budget_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE traces (id TEXT PRIMARY KEY, status TEXT NOT NULL, cacheable INTEGER NOT NULL DEFAULT 1,"
+        " created_at REAL NOT NULL, source TEXT NOT NULL, options TEXT NOT NULL, encoding TEXT NOT NULL,"
+        " body BLOB NOT NULL) WITHOUT ROWID"
+    )
+    for n in range(3):
+        body = zlib.compress(_doc(n).encode())
+        conn.execute(
+            "INSERT INTO traces VALUES (?, 'ok', 1, ?, ?, '{}', 'zlib', ?)", (f"{n:032x}", 100.0 + n, f"é = {n}", body)
+        )
+    conn.commit()
+    conn.close()
+    store = SQLiteTraceStore(path, max_bytes=10**9)
+    total, ids = _db_bytes(path)
+    assert store.usage().bytes == total > 3 * 3000 and len(ids) == 3
+    got = store.get(f"{1:032x}")
+    assert got is not None and got.source == "é = 1" and json.loads(got.trace_json)["status"] == "ok"
+    conn = sqlite3.connect(path)
+    read_at = [r[0] for r in conn.execute("SELECT read_at FROM traces ORDER BY id")]
+    assert read_at[0] == 100.0 and read_at[1] > 1e9  # filled from created_at; the read moved it to now
+    conn.close()
+    store.close()
+
+
+def test_the_server_keeps_its_storage_budget_and_an_evicted_link_says_what_to_do(tmp_path: Path) -> None:
+    srv = Server(
+        tmp_path / "srv",
+        {"GRADTRACE_STORE_MAX_BYTES": "6000", "GRADTRACE_RATE_LIMIT_PER_MINUTE": "0"},
+        fake=True,
+    ).start()
+    try:
+        with httpx.Client(base_url=srv.url, timeout=30) as c:
+            sources = [f"# {n}\n" + "x = 1\n" * 50 + os.urandom(600).hex() for n in range(12)]
+            ids = []
+            for src in sources:
+                r = c.post("/api/v1/traces", json={"source": src})
+                assert r.status_code == 200, r.text
+                ids.append(r.json()["id"])
+            health = srv.health()
+            assert health["evicted_traces"] > 0 and 0 < health["stored_bytes"] <= 6000
+            assert health["store_max_bytes"] == 6000 and health["stored_traces"] < len(sources)
+            gone = c.get(f"/api/v1/traces/{ids[0]}")
+            assert gone.status_code == 404
+            err = gone.json()["error"]
+            assert err["code"] == "trace_not_found" and "Re-post the snippet" in err["message"]
+            assert c.get(f"/api/v1/traces/{ids[-1]}").status_code == 200
+            page = c.get(f"/t/{ids[0]}")
+            assert page.status_code == 404
+            again = c.post("/api/v1/traces", json={"source": sources[0]})
+            assert again.status_code == 200 and again.json()["id"] == ids[0]
+    finally:
+        srv.stop()

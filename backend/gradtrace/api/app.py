@@ -188,7 +188,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state: AppState = app.state.gradtrace
         if state.store_or_none is None:
-            state.store_or_none = SQLiteTraceStore(settings.database_path, settings.sqlite_synchronous)
+            state.store_or_none = SQLiteTraceStore(
+                settings.database_path, settings.sqlite_synchronous, max_bytes=settings.store_max_bytes
+            )
         try:
             await state.runner.start()
         except SandboxUnavailable as exc:

@@ -34,6 +34,18 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
+def trace_not_found(trace_id: str) -> ApiError:
+    """404 for an id that is not stored: never made here, mistyped, or evicted by the storage budget."""
+    return ApiError(
+        404,
+        "trace_not_found",
+        "No trace with this id is stored here (the id may be mistyped, or the trace was not opened for a long "
+        "time and was removed to keep storage bounded). Re-post the snippet to POST /api/v1/traces to trace it "
+        "again: the same snippet gets the same id.",
+        {"id": trace_id},
+    )
+
+
 class ApiError(Exception):
     """Raise anywhere in a route to answer with the envelope."""
 

@@ -99,6 +99,9 @@ class Health(BaseModel):
     )
     stats: HealthStats
     stored_traces: int
+    stored_bytes: int = Field(description="Bytes the stored traces take against the storage budget.")
+    store_max_bytes: int = Field(description="The storage budget (`store_max_bytes` setting; 0 = none).")
+    evicted_traces: int = Field(description="Traces evicted to stay within the budget since start-up.")
 
 
 # Re-exported so the OpenAPI has a named schema for the streamed timeline events.

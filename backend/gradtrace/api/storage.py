@@ -3,6 +3,11 @@
 Traces are content-addressed (see `trace_id`), so a stored trace is immutable and doubles as a
 share link. SQLite runs in WAL mode with one transaction per write and, by default, `synchronous=FULL`:
 a crash of the server (or the machine) after `put` returned loses nothing that was stored.
+
+Storage is bounded: with a byte budget, storing a trace past it evicts the traces read least
+recently (a trace's `read_at` moves when it is served, at most once an hour, so reads do not
+turn into writes). An evicted id is a 404 like an unknown one; re-posting its snippet traces it
+again under the same id.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +78,17 @@ class TraceStore(Protocol):
 
     def count(self) -> int: ...
 
+    def usage(self) -> StoreUsage: ...
+
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoreUsage:
+    traces: int
+    bytes: int  # compressed documents + sources + options: what the budget counts
+    max_bytes: int  # 0: no budget
+    evicted: int  # traces evicted since this store was opened
 
 
 _SCHEMA = """
@@ -85,9 +100,23 @@ CREATE TABLE IF NOT EXISTS traces (
     source      TEXT NOT NULL,
     options     TEXT NOT NULL,
     encoding    TEXT NOT NULL,          -- 'zlib' (compressed JSON text); room for others later
-    body        BLOB NOT NULL
+    body        BLOB NOT NULL,
+    size        INTEGER NOT NULL DEFAULT 0,  -- bytes counted against the budget
+    read_at     REAL NOT NULL DEFAULT 0      -- last served (hour grain), for eviction order
 ) WITHOUT ROWID;
 """
+
+# Columns added after the first release, with how to fill them in an existing database.
+_ADDED_COLUMNS = {
+    "size": (
+        "INTEGER NOT NULL DEFAULT 0",
+        "UPDATE traces SET size = length(body) + length(CAST(source AS BLOB)) + length(CAST(options AS BLOB))",
+    ),
+    "read_at": ("REAL NOT NULL DEFAULT 0", "UPDATE traces SET read_at = created_at"),
+}
+
+TOUCH_SECONDS = 3600.0  # a read moves read_at only when it is older than this
+_EVICT_TO = 0.9  # evict down to 90% of the budget, so the next puts do not each evict
 
 
 class SQLiteTraceStore:
@@ -97,9 +126,24 @@ class SQLiteTraceStore:
     threads over time, and per-thread connections (each with its page cache) would pile up.
     """
 
-    def __init__(self, path: Path, synchronous: str = "full", pool_size: int = 4) -> None:
+    def __init__(
+        self,
+        path: Path,
+        synchronous: str = "full",
+        pool_size: int = 4,
+        max_bytes: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if synchronous not in ("full", "normal"):
             raise ValueError("synchronous must be 'full' or 'normal'")
+        if max_bytes < 0:
+            raise ValueError("max_bytes must be 0 (no budget) or positive")
+        self.max_bytes = max_bytes
+        self.evicted = 0
+        self._clock = clock  # wall time of writes and reads (a test's own clock orders them exactly)
+        # Writers are serialized by SQLite anyway; this lock also keeps `_bytes` (the budget's
+        # running total, summed once at open) in step with what was committed.
+        self._write_lock = threading.Lock()
         self.synchronous = synchronous.upper()
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +156,13 @@ class SQLiteTraceStore:
         self._peek_lock = threading.Lock()
         with self._tx() as conn:
             conn.execute(_SCHEMA)
+            present = {row[1] for row in conn.execute("PRAGMA table_info(traces)")}
+            for column, (decl, fill) in _ADDED_COLUMNS.items():
+                if column not in present:
+                    conn.execute(f"ALTER TABLE traces ADD COLUMN {column} {decl}")
+                    conn.execute(fill)
+            conn.execute("CREATE INDEX IF NOT EXISTS traces_by_read_at ON traces (read_at)")
+            self._bytes = int(conn.execute("SELECT COALESCE(SUM(size), 0) FROM traces").fetchone()[0])
 
     def _open(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so each write is one transaction.
@@ -157,14 +208,17 @@ class SQLiteTraceStore:
     def get(self, trace_id: str) -> StoredTrace | None:
         with self._conn() as conn:
             row = conn.execute(
-                "SELECT id, status, created_at, source, encoding, body, cacheable FROM traces WHERE id = ?",
+                "SELECT id, status, created_at, source, encoding, body, cacheable, read_at FROM traces WHERE id = ?",
                 (trace_id,),
             ).fetchone()
         if row is None:
             return None
-        tid, status, created_at, source, encoding, body, cacheable = row
+        tid, status, created_at, source, encoding, body, cacheable, read_at = row
         if encoding != "zlib":  # pragma: no cover - only one encoding exists so far
             raise ValueError(f"unknown trace encoding {encoding!r}")
+        now = self._clock()
+        if now - read_at > TOUCH_SECONDS:
+            self._touch(tid, now)
         return StoredTrace(tid, status, zlib.decompress(body).decode(), created_at, source, bool(cacheable))
 
     def put(
@@ -178,21 +232,56 @@ class SQLiteTraceStore:
         cacheable: bool = True,
     ) -> None:
         body = zlib.compress(trace_json.encode(), 3)
-        with self._tx() as conn:
-            # REPLACE: a re-run (e.g. after a load-induced timeout) supersedes the earlier result.
-            conn.execute(
-                "INSERT OR REPLACE INTO traces (id, status, cacheable, created_at, source, options, encoding, body)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'zlib', ?)",
-                (
-                    trace_id,
-                    status,
-                    int(cacheable),
-                    time.time(),
-                    source,
-                    json.dumps(options, sort_keys=True),
-                    body,
-                ),
-            )
+        options_text = json.dumps(options, sort_keys=True)
+        size = len(body) + len(source.encode("utf-8", "surrogatepass")) + len(options_text.encode())
+        now = self._clock()
+        with self._write_lock:
+            with self._tx() as conn:
+                old = conn.execute("SELECT size FROM traces WHERE id = ?", (trace_id,)).fetchone()
+                # REPLACE: a re-run (e.g. after a load-induced timeout) supersedes the earlier result.
+                conn.execute(
+                    "INSERT OR REPLACE INTO traces"
+                    " (id, status, cacheable, created_at, source, options, encoding, body, size, read_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'zlib', ?, ?, ?)",
+                    (trace_id, status, int(cacheable), now, source, options_text, body, size, now),
+                )
+                total = self._bytes + size - (old[0] if old else 0)
+                evicted = 0
+                if self.max_bytes and total > self.max_bytes:
+                    total, evicted = self._evict(conn, total, keep=trace_id)
+            self._bytes = total  # (only once committed)
+            self.evicted += evicted
+
+    def _evict(self, conn: sqlite3.Connection, total: int, keep: str) -> tuple[int, int]:
+        """Delete the traces read least recently until `total` is under the budget's low mark.
+        Runs inside the put's transaction: the new trace and the evictions commit together."""
+        target = int(self.max_bytes * _EVICT_TO)
+        evicted = 0
+        while total > target:
+            victims = conn.execute(
+                "SELECT id, size FROM traces WHERE id != ? ORDER BY read_at, created_at LIMIT 256", (keep,)
+            ).fetchall()
+            if not victims:
+                break  # only the new trace is left (it is never larger than a budget allows)
+            for vid, vsize in victims:
+                if total <= target:
+                    break
+                conn.execute("DELETE FROM traces WHERE id = ?", (vid,))
+                total -= vsize
+                evicted += 1
+        return total, evicted
+
+    def _touch(self, trace_id: str, now: float) -> None:
+        """Mark a trace as read now, so eviction keeps the traces people still open. Best effort:
+        a busy or read-only database must not fail the read."""
+        try:
+            with self._write_lock, self._tx() as conn:
+                conn.execute("UPDATE traces SET read_at = ? WHERE id = ?", (now, trace_id))
+        except sqlite3.Error:
+            pass
+
+    def usage(self) -> StoreUsage:
+        return StoreUsage(self.count(), self._bytes, self.max_bytes, self.evicted)
 
     def peek(self, trace_id: str) -> bool | None:
         # A primary-key probe (tens of µs); in WAL mode readers never wait for the writer.

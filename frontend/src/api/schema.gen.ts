@@ -420,6 +420,11 @@ export interface components {
         /** Health */
         Health: {
             /**
+             * Evicted Traces
+             * @description Traces evicted to stay within the budget since start-up.
+             */
+            evicted_traces: number;
+            /**
              * Queue Depth
              * @description Runs waiting for a sandbox slot right now.
              */
@@ -447,6 +452,16 @@ export interface components {
              * @enum {string}
              */
             status: "ok" | "degraded";
+            /**
+             * Store Max Bytes
+             * @description The storage budget (`store_max_bytes` setting; 0 = none).
+             */
+            store_max_bytes: number;
+            /**
+             * Stored Bytes
+             * @description Bytes the stored traces take against the storage budget.
+             */
+            stored_bytes: number;
             /** Stored Traces */
             stored_traces: number;
             /**

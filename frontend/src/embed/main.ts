@@ -86,7 +86,7 @@ async function start(): Promise<void> {
     } else if (traceId) {
       openLink.href = `/t/${encodeURIComponent(traceId)}`;
       const res = await fetch(`/embed/data/${encodeURIComponent(traceId)}`);
-      if (!res.ok) throw new Error(res.status === 404 ? `No trace with id ${traceId}.` : `HTTP ${res.status}`);
+      if (!res.ok) throw new Error(res.status === 404 ? `No trace with id ${traceId} is stored (a mistyped id, or a trace not opened for a long time and removed).` : `HTTP ${res.status}`);
       const data = (await res.json()) as { id: string; source: string; trace: Trace };
       currentId = data.id;
       viewer.setSource(data.source);

@@ -20,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gradtrace.api.errors import ApiError
+from gradtrace.api.errors import ApiError, trace_not_found
 from gradtrace.api.routes.frontend import REVALIDATE, SHORT, resolve_static
 from gradtrace.api.state import AppState, get_state
 from gradtrace.api.storage import StoredTrace, is_valid_id
@@ -46,7 +46,8 @@ SHARE_NOT_FOUND = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; line-height: 1.5">
 <h1>Trace not found</h1>
-<p>No trace with the id <code>{id}</code> is stored here. Check the link, or paste the code into the
+<p>No trace with the id <code>{id}</code> is stored here. Check the link: a trace nobody opened for a
+long time may have been removed to keep storage bounded. Paste the code into the
 <a href="/">playground</a> and run it again.</p>
 </body></html>
 """
@@ -95,12 +96,7 @@ def _page(static_dir: Path, name: str) -> Response:
 async def _stored(state: AppState, trace_id: str) -> StoredTrace:
     stored = await run_in_threadpool(state.store.get, trace_id) if is_valid_id(trace_id) else None
     if stored is None:
-        raise ApiError(
-            404,
-            "trace_not_found",
-            "No trace with this id. Ids come from POST /api/v1/traces; re-post the snippet to trace it again.",
-            {"id": trace_id},
-        )
+        raise trace_not_found(trace_id)
     return stored
 
 

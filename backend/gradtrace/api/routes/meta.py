@@ -15,6 +15,7 @@ from gradtrace import __version__
 from gradtrace.api.errors import ApiError, ErrorEnvelope
 from gradtrace.api.models import Health, HealthStats
 from gradtrace.api.state import AppState, get_state
+from gradtrace.api.storage import StoreUsage
 from gradtrace.core.model import SCHEMA_VERSION, trace_json_schema
 
 router = APIRouter(prefix="/api/v1", tags=["service"])
@@ -36,7 +37,7 @@ def _int(value: Any) -> int:
         return 0
 
 
-def build_health(state: AppState, stored: int) -> Health:
+def build_health(state: AppState, stored: StoreUsage) -> Health:
     try:
         report = dict(state.runner.health())
     except Exception as exc:  # a broken report must not break the health route
@@ -60,7 +61,10 @@ def build_health(state: AppState, stored: int) -> Health:
             rejected_overloaded=c.rejected_overloaded,
             rejected_rate_limited=c.rejected_rate_limited,
         ),
-        stored_traces=stored,
+        stored_traces=stored.traces,
+        stored_bytes=stored.bytes,
+        store_max_bytes=stored.max_bytes,
+        evicted_traces=stored.evicted,
     )
 
 
@@ -73,7 +77,7 @@ def build_health(state: AppState, stored: int) -> Health:
     summary="Service health",
 )
 async def health(state: StateDep) -> Health:
-    stored = await run_in_threadpool(state.store.count)
+    stored = await run_in_threadpool(state.store.usage)
     report = build_health(state, stored)
     if report.status != "ok":
         raise ApiError(

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from gradtrace.api.errors import ApiError, ErrorEnvelope
+from gradtrace.api.errors import ApiError, ErrorEnvelope, trace_not_found
 from gradtrace.api.limits import resolve_limits
 from gradtrace.api.models import StreamDropped, StreamStart, TraceRequest, TraceResponse
 from gradtrace.api.ratelimit import RateLimiter
@@ -364,12 +364,7 @@ async def get_trace(
         )
     stored = await run_in_threadpool(state.store.get, trace_id) if is_valid_id(trace_id) else None
     if stored is None:
-        raise ApiError(
-            404,
-            "trace_not_found",
-            "No trace with this id. Ids come from POST /api/v1/traces; re-post the snippet to trace it again.",
-            {"id": trace_id},
-        )
+        raise trace_not_found(trace_id)
     etag = f'"{trace_id}-{fmt}"'
     if request.headers.get("if-none-match") == etag and stored.cacheable:
         return Response(status_code=304, headers={"ETag": etag})
