@@ -192,6 +192,38 @@ def test_memory_cgroup_caps_a_forked_memory_bomb(sandbox: Sandbox) -> None:
     assert not sandbox.run_processes()
 
 
+def test_cpu_cgroup_caps_the_cores_of_a_run_that_forks_busy_children(sandbox: Sandbox) -> None:
+    # RLIMIT_CPU is per process: busy children could each take a core for the whole wall
+    # budget, slowing the other slot's run. The slot's CPU quota (1 core by default) caps them
+    # together. Measured with the quota lowered to a quarter core for this run, so the bound
+    # holds on a busy machine too: 2 children spinning 1.5 s would get far more than 0.3
+    # core-seconds per second without it (the children's CPU time, as the parent sees it after
+    # waitpid, over wall time).
+    source = (
+        "import os, time\nstart = time.monotonic()\nkids = []\nfor i in range(2):\n    pid = os.fork()\n"
+        "    if pid == 0:\n        end = time.monotonic() + 1.5\n        while time.monotonic() < end:\n"
+        "            pass\n        os._exit(0)\n    kids.append(pid)\nfor k in kids:\n    os.waitpid(k, 0)\n"
+        "t = os.times()\nprint(round((t.children_user + t.children_system) / (time.monotonic() - start), 3))\n"
+    )
+    health = sandbox.sup.health()
+    assert health["cpu_quota_cores"] == sandbox.sup.limits.cpu_cores == 1.0
+    quotas = [cg.dirs["cpu"] + "/cpu.cfs_quota_us" for cg in sandbox.sup._cgroups.values()]
+    for path in quotas:
+        assert Path(path).read_text().strip() == "100000"
+    sandbox.settle()
+    try:
+        for path in quotas:
+            Path(path).write_text("25000")
+        result = sandbox.run(source, wall_seconds=10)
+    finally:
+        for path in quotas:
+            Path(path).write_text("100000")
+    assert result["status"] == "ok", result["error"]
+    cores = float(result["stdout"])
+    assert 0.02 < cores <= 0.3, cores
+    assert not sandbox.run_processes()
+
+
 def test_a_dead_idle_worker_is_replaced_transparently(sandbox: Sandbox) -> None:
     sandbox.settle()
     idle = sandbox.sup.worker_pids()

@@ -275,6 +275,8 @@ class Supervisor:
             "torch_version": self.torch_version,
             "concurrency": self.limits.concurrency,
             "queue_size": self.limits.queue_size,
+            # Cores a run may use together, None where the host has no cpu cgroup for it.
+            "cpu_quota_cores": min((cg.cpu_cores or 0.0 for cg in self._cgroups.values()), default=0.0) or None,
         }
 
     async def settle(self) -> None:
@@ -808,13 +810,18 @@ class Supervisor:
         return memory_bytes + self.limits.scratch_bytes + CGROUP_SLACK
 
     def _make_cgroups(self) -> None:
-        """One memory + pids cgroup per slot (v1); missing ones turn the worker's layer off."""
+        """One memory + pids (+ cpu) cgroup per slot (v1); missing memory or pids turn the worker's
+        layer off, a missing cpu controller only the CPU quota (health says `cpu_quota_cores`)."""
         if os.geteuid() != 0 or not SlotCgroups.available():
             return
         for slot in range(self.limits.concurrency):
             cg = SlotCgroups(f"{self.base_uid}-{slot}")
             try:
-                cg.create(memory_bytes=self._memory_cap(self.limits.memory_bytes), tasks=self.limits.tasks)
+                cg.create(
+                    memory_bytes=self._memory_cap(self.limits.memory_bytes),
+                    tasks=self.limits.tasks,
+                    cpu_cores=self.limits.cpu_cores,
+                )
             except OSError as exc:
                 log.warning("cgroup for slot %d unavailable: %s", slot, exc)
                 continue
