@@ -482,12 +482,13 @@ function offerOwnCode(text: string | null, forgetOnDismiss = false): void {
   dismissForgets = forgetOnDismiss;
 }
 byId("restore-code").addEventListener("click", () => {
-  const kept = ownCode.aside(editor.text);
+  const kept = ownCode.restore(editor.text);
   offerOwnCode(null);
   if (kept === null) return;
   editor.setText(kept);
-  ownCode.restored(kept);
   statusEl.textContent = "Your own code is back in the editor.";
+  // Another draft (the code just replaced, or an earlier one) is still kept: offer it too.
+  if (ownCode.aside(kept) !== null) offerOwnCode("Your other kept code can come back too.");
 });
 byId("forget-code").addEventListener("click", () => { if (dismissForgets) ownCode.forget(); offerOwnCode(null); });
 

@@ -5,7 +5,7 @@ import type { Trace } from "../src/api/types";
 import { errorWhere, failedCallText, groupWarnings, warningMarks } from "../src/view/panels";
 import { buildModel, normalizeTrace } from "../src/graph/model";
 import { gradFnAt, tensorTimeline, writesAfter } from "../src/view/tensorAtStep";
-import { OwnCode } from "../src/view/ownCode";
+import { MAX_KEPT, OwnCode } from "../src/view/ownCode";
 import { findItems } from "../src/view/search";
 
 const simple = JSON.parse(readFileSync(new URL("./fixtures/simple.json", import.meta.url), "utf8")) as Trace;
@@ -135,15 +135,51 @@ describe("OwnCode", () => {
     own.changed("shared, edited", true);
     expect(own.load()).toBe("shared, edited");
     expect(own.aside("shared, edited")).toBe("mine");
-    own.restored("mine");
+    expect(own.restore("shared, edited")).toBe("mine");
     expect(own.load()).toBe("mine");
-    expect(own.aside("mine")).toBeNull();
+    expect(own.aside("mine")).toBe("shared, edited"); // the code restore replaced is kept in turn
   });
   it("keeps nothing aside when the link brings the code already saved", () => {
     const own = new OwnCode("code", "aside");
     own.changed("same", true);
     expect(own.linkOpened("same")).toBe(false);
+    expect(store.has("aside") || store.has("aside.list")).toBe(false);
+  });
+  it("keeps both the first draft and an edited example when a second example is picked", () => {
+    const own = new OwnCode("code", "aside");
+    own.changed("my draft", true);
+    own.linkOpened("example A");
+    own.changed("example A", false);
+    own.changed("example A, edited", true);
+    expect(own.linkOpened("example B")).toBe(true);
+    own.changed("example B", false);
+    expect(own.kept()).toEqual(["example A, edited", "my draft"]);
+    // Restoring walks back through them and never drops the code it replaces.
+    expect(own.restore("example B")).toBe("example A, edited");
+    own.changed("example A, edited", false); // the editor now shows it
+    expect(own.load()).toBe("example A, edited");
+    expect(own.aside("example A, edited")).toBe("my draft");
+    expect(own.restore("example A, edited")).toBe("my draft");
+    own.changed("my draft", false);
+    expect(own.load()).toBe("my draft");
+    expect(own.kept()).toEqual(["example A, edited"]);
+    expect(own.restore("my draft")).toBe("example A, edited"); // and back: a swap, nothing lost
+    expect(own.kept()).toEqual(["my draft"]);
+  });
+  it("keeps at most MAX_KEPT drafts, most recent first, and reads the earlier single kept draft", () => {
+    store.set("aside", "from an older version");
+    const own = new OwnCode("code", "aside");
+    expect(own.kept()).toEqual(["from an older version"]);
     expect(store.has("aside")).toBe(false);
+    for (let i = 0; i < MAX_KEPT + 2; i++) {
+      own.changed(`draft ${i}`, true);
+      own.linkOpened("example");
+    }
+    expect(own.kept()).toEqual(Array.from({ length: MAX_KEPT }, (_, i) => `draft ${MAX_KEPT + 1 - i}`));
+    own.forget();
+    expect(own.kept()).toEqual([]);
+    store.set("aside.list", "{not json");
+    expect(own.kept()).toEqual([]);
   });
 });
 

@@ -292,6 +292,31 @@ def test_an_example_from_the_menu_keeps_the_draft(page: Page, server: str, api: 
     assert problems == []
 
 
+def test_a_second_example_after_editing_the_first_keeps_both_drafts(page: Page, server: str, api: Any) -> None:
+    problems = open_app(page, server)
+    page.wait_for_function("() => Number(document.getElementById('app').dataset.examples || 0) > 0")
+    page.evaluate("code => window.__gradtrace.setEditorText(code)", DRAFT)
+    run_example(page, "chain_rule")
+    # The visitor edits the example (typing: an edit of their own), then picks another one.
+    page.locator(".cm-content").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("\n# my note")
+    edited = api.example("chain_rule")["source"] + "\n# my note"
+    page.wait_for_function("t => window.__gradtrace.editorText === t", arg=edited)
+    run_example(page, "no_grad")
+    assert page.evaluate("() => window.__gradtrace.editorText") == api.example("no_grad")["source"]
+    # Restore brings back the edited example first, then offers the draft from before it.
+    restore = page.get_by_role("button", name="Restore my code")
+    restore.click()
+    assert page.evaluate("() => window.__gradtrace.editorText") == edited
+    restore.click()
+    assert page.evaluate("() => window.__gradtrace.editorText") == DRAFT
+    assert _stored_code(page) == DRAFT
+    # ...and the edited example is still kept (restoring never drops the code it replaces).
+    expect(restore).to_be_visible()
+    assert problems == []
+
+
 STALE = "import torch\nx=torch.ones(3,requires_grad=True)\ny=x*1\nz=y*y\ny.add_(100)\nw=(y*2).sum()\nw.backward()\n"
 
 
