@@ -77,9 +77,42 @@ def test_backward_into_an_earlier_iterations_graph_says_detach() -> None:
     assert err["explanation"]["title"] == "Backward into an earlier iteration's graph"
     assert "h = h.detach()" in err["explanation"]["fix"]
     assert "line 9 takes it as an input" in err["explanation"]["what"]
-    # A graph reused as it was built (no line ran again) keeps the general lesson.
+    # The same tensor differentiated twice is its own, simpler lesson.
     once = _trace(SCENARIOS["backward_twice_error"])["error"]["explanation"]
-    assert once["title"] == "Backward through a graph whose buffers were already freed"
+    assert once["title"] == "Backward called twice on the same graph"
+
+
+SHARED_SUBGRAPH = """import torch
+w = torch.ones(2, requires_grad=True)
+y = w * w
+a = y.sum()
+b = (y * 2).sum()
+a.backward()
+b.backward()
+"""
+
+
+@pytest.mark.parametrize(
+    ("src", "line", "first", "title", "fix_says"),
+    [
+        (SCENARIOS["backward_twice_error"], 6, 5, "Backward called twice on the same graph", "run the forward"),
+        (SHARED_SUBGRAPH, 7, 6, "Backward through a graph whose buffers were already freed", "(loss1 + loss2).backward()"),
+    ],
+    ids=["same_tensor", "two_losses_sharing_a_graph"],
+)
+def test_a_second_backward_is_explained_by_how_it_reached_the_freed_graph(
+    src: str, line: int, first: int, title: str, fix_says: str
+) -> None:
+    plain = run_plain(src)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == line
+    err = _trace(src)["error"]
+    assert (err["kind"], err["line"], err["related_line"]) == ("backward_twice", line, first)
+    assert err["explanation"]["title"] == title
+    assert fix_says in err["explanation"]["fix"] and "retain_graph=True" in err["explanation"]["fix"]
+    # The fix the lesson gives works under plain PyTorch: retain_graph on the first pass.
+    lines = src.splitlines()
+    lines[first - 1] = lines[first - 1].replace(".backward()", ".backward(retain_graph=True)")
+    assert run_plain("\n".join(lines) + "\n").exception is None
 
 
 @pytest.mark.parametrize(

@@ -301,6 +301,28 @@ def _carried_explanation(rec: Recorder, node: str | None, freed_by_line: int | N
     }
 
 
+def _repeated_explanation(first: dict[str, Any]) -> dict[str, str]:
+    """The lesson for backward called again from the very tensor an earlier pass started from
+    (loss.backward() twice): nothing was carried over or built in the wrong place, the same
+    graph was simply asked for twice."""
+    at = f"line {first['line']}" if first["line"] is not None else "an earlier line"
+    return {
+        "title": "Backward called twice on the same graph",
+        "what": (
+            f"The backward() at {at} started from the same tensor, ran through its graph and, "
+            "without retain_graph=True, freed the tensors the nodes saved for computing "
+            "gradients. This second backward needs them again. (The first pass's gradients are "
+            "already in .grad: a second pass through the same graph would add the same amounts again.)"
+        ),
+        "fix": (
+            "Call backward() once per forward pass: to compute new gradients, run the forward "
+            "computation again first (call the model's forward() / recompute the loss), then "
+            "call backward(). If you really want two passes through this graph, call the first "
+            "one with retain_graph=True."
+        ),
+    }
+
+
 def _odd_dtype_tensor(rec: Recorder) -> str | None:
     """Of the failed call's tensors, the one whose dtype the others do not share: the input
     (a float64 array, an int target), not the model's parameters. Ties go to data, that is
@@ -324,13 +346,17 @@ def _pin(
     if kind == "backward_twice" and p is not None:
         node = p["order"][-1] if p["order"] else None
         err["node"] = node
+        freed_by = None
         for earlier in rec.passes:
             if earlier["index"] < p["index"] and node in earlier["freed"]:
                 err["related_line"] = earlier["line"]
+                freed_by = earlier
                 break
         carried = _carried_explanation(rec, node, err["related_line"])
         if carried is not None:
             err["explanation"] = carried
+        elif freed_by is not None and p["roots"] and p["roots"] == freed_by["roots"] and None not in p["roots"]:
+            err["explanation"] = _repeated_explanation(freed_by)
     elif kind == "inplace_version" or (kind in ("saved_view_inplace", "view_no_grad_inplace") and p is not None):
         # In backward, a stale saved view fails with its own message; the node that saved it
         # was flagged stale before the pass, like any other.

@@ -37,8 +37,9 @@ RULES: tuple[Rule, ...] = (
         "cannot compute that node's gradient again. A common cause is a tensor computed once "
         "(for example in __init__ or before a training loop) and reused by every iteration.",
         "Recompute the value inside forward() / inside the loop so each iteration builds a fresh "
-        "graph. Only if you really need a second pass through the same graph, call the first "
-        "backward with retain_graph=True.",
+        "graph. If two losses share part of a graph, add them and call backward once "
+        "((loss1 + loss2).backward()). Only if you really need a second pass through the same "
+        "graph, call the first backward with retain_graph=True.",
     ),
     # The same message as backward_twice; errors.describe picks this one when no backward
     # pass was running (`grad_fn._saved_result` or `ctx.saved_tensors` read after backward).
@@ -111,7 +112,7 @@ RULES: tuple[Rule, ...] = (
         "In-place operation on a view of a leaf that requires grad",
         "Slicing or indexing a leaf gives a view that shares its memory; writing into it would "
         "modify the leaf in place, which autograd does not allow for leaves that require grad.",
-        "Do the assignment under `torch.no_grad()`, or on a clone (`y = x.clone(); y[0] = 0`).",
+        "Do the assignment under torch.no_grad(), or on a clone (y = x.clone(); y[0] = 0).",
     ),
     _rule(
         "inplace_leaf",
@@ -120,7 +121,7 @@ RULES: tuple[Rule, ...] = (
         "In-place operation on a leaf tensor that requires grad",
         "The tensor is a leaf (created by you, requires_grad=True); autograd accumulates its "
         "gradient and cannot record an in-place change to it as part of the graph.",
-        "Update it inside `with torch.no_grad():` (as optimizers do), or modify `x.data`, or "
+        "Update it inside a with torch.no_grad(): block (as optimizers do), or modify x.data, or "
         "build a new tensor out of place.",
     ),
     _rule(
@@ -461,9 +462,9 @@ RULES: tuple[Rule, ...] = (
         "grad_is_none",
         r"'NoneType' object has no attribute|unsupported operand type\(s\) for .*'NoneType'",
         "A value is None (often a .grad that was never populated)",
-        "`.grad` stays None for tensors that do not require grad, for non-leaf tensors (unless "
+        ".grad stays None for tensors that do not require grad, for non-leaf tensors (unless "
         "retain_grad() was called), and before any backward pass reached them. A function that "
-        "ends without `return` gives None too: a forward() that forgot to return its result.",
+        "ends without return gives None too: a forward() that forgot to return its result.",
         "Check requires_grad / is_leaf of the tensor, call retain_grad() on intermediates, and "
         "run backward() first; check that forward() (or your helper) returns its result.",
         types=("AttributeError", "TypeError"),
