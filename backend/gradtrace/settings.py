@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     )
     trust_forwarded_for: bool = Field(
         default=False,
-        description="Identify clients by the first X-Forwarded-For address (only behind a trusted reverse proxy).",
+        description="Identify clients by the last X-Forwarded-For address, the one the proxy appended (only "
+        "behind one trusted reverse proxy that appends to the header, as nginx's $proxy_add_x_forwarded_for does).",
     )
     max_request_bytes: int = Field(
         default=512 * 1024,
@@ -62,6 +63,18 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a client has to send a whole request body; a slower one gets 408 "
         "(a body sent byte by byte would otherwise hold its buffer open for as long as the client likes).",
+    )
+    max_runs_per_client: int = Field(
+        default=4,
+        ge=0,
+        description="Runs one client address may have waiting or running at once (0 = no cap); past it, 429 "
+        "too_many_runs, so one client cannot fill every sandbox slot and queue place.",
+    )
+    max_body_uploads_per_client: int = Field(
+        default=8,
+        ge=1,
+        description="Request bodies one client address may be sending at once; past it, 429 overloaded for "
+        "that client only (slow uploads from one address cannot use up `max_body_uploads`).",
     )
     max_body_uploads: int = Field(
         default=64,

@@ -208,3 +208,67 @@ def test_a_slow_body_is_cut_off_and_slow_bodies_cannot_pile_up(tmp_path_factory:
         for s in slow:
             s.close()
         srv.stop()
+
+
+def test_one_client_cannot_take_every_slot_and_queue_place(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # Ten sleeping snippets from one address filled 2 slots + 8 queue places within the rate
+    # limit, and everyone else got 429. Now one address has at most `max_runs_per_client`.
+    srv = Server(
+        tmp_path_factory.mktemp("perclient"),
+        {"GRADTRACE_MAX_RUNS_PER_CLIENT": "2", "GRADTRACE_RATE_LIMIT_PER_MINUTE": "0",
+         "GRADTRACE_TRUST_FORWARDED_FOR": "true"},
+        fake=True,
+    ).start()
+
+    async def burst() -> tuple[list[httpx.Response], httpx.Response]:
+        async with httpx.AsyncClient(base_url=srv.url, timeout=30) as c:
+            a = {"X-Forwarded-For": "198.51.100.1"}
+            mine = [c.post("/api/v1/traces", json={"source": f"sleep # {i}"}, headers=a) for i in range(3)]
+            other = c.post("/api/v1/traces", json={"source": "sleep # other"},
+                           headers={"X-Forwarded-For": "spoofed, 198.51.100.2"})
+            *answers, theirs = await asyncio.gather(*mine, other)
+            return answers, theirs
+
+    try:
+        answers, theirs = asyncio.run(burst())
+        assert sorted(r.status_code for r in answers) == [200, 200, 429]
+        refused = next(r for r in answers if r.status_code == 429)
+        err = assert_envelope(refused, 429, "too_many_runs")
+        assert err["detail"]["limit"] == 2 and refused.headers["retry-after"]
+        assert theirs.status_code == 200  # another address is not affected
+        # Once its runs are done, the client may run again (its count went back to 0).
+        with httpx.Client(base_url=srv.url, timeout=30) as c:
+            again = c.post("/api/v1/traces", json={"source": "sleep # again"}, headers={"X-Forwarded-For": "198.51.100.1"})
+            assert again.status_code == 200
+    finally:
+        srv.stop()
+
+
+def test_slow_bodies_from_one_client_do_not_lock_out_the_others(tmp_path_factory: pytest.TempPathFactory) -> None:
+    srv = Server(
+        tmp_path_factory.mktemp("slowclient"),
+        {"GRADTRACE_MAX_BODY_UPLOADS_PER_CLIENT": "2", "GRADTRACE_RATE_LIMIT_PER_MINUTE": "0",
+         "GRADTRACE_TRUST_FORWARDED_FOR": "true", "GRADTRACE_REQUEST_BODY_SECONDS": "5"},
+        fake=True,
+    ).start()
+    slow = []
+    try:
+        head = (
+            b"POST /api/v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"X-Forwarded-For: 198.51.100.7\r\nContent-Length: 100000\r\n\r\n"
+        )
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", srv.port))
+            s.sendall(head + b'{"source": "')
+            slow.append(s)
+        time.sleep(0.3)
+        with httpx.Client(base_url=srv.url, timeout=10) as c:
+            same = c.post("/api/v1/traces", json={"source": "x = 1"}, headers={"X-Forwarded-For": "198.51.100.7"})
+            err = assert_envelope(same, 429, "overloaded")
+            assert "from your address" in err["message"]
+            other = c.post("/api/v1/traces", json={"source": "x = 1"}, headers={"X-Forwarded-For": "198.51.100.8"})
+            assert other.status_code == 200
+    finally:
+        for s in slow:
+            s.close()
+        srv.stop()

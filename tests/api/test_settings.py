@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 
-from gradtrace.api.routes.traces import client_key
+from gradtrace.api.ratelimit import client_key
 from gradtrace.settings import Settings
 
 
@@ -45,5 +45,8 @@ def _request(client: str, forwarded: str | None) -> Request:
 
 def test_client_identity() -> None:
     assert client_key(_request("10.0.0.1", "1.2.3.4, 10.0.0.1"), trust_forwarded_for=False) == "10.0.0.1"
-    assert client_key(_request("10.0.0.1", "1.2.3.4, 10.0.0.1"), trust_forwarded_for=True) == "1.2.3.4"
+    assert client_key(_request("10.0.0.1", "1.2.3.4"), trust_forwarded_for=True) == "1.2.3.4"
+    # A client can put anything before the entry the proxy appends: that one counts.
+    assert client_key(_request("10.0.0.1", "10.9.1.1, 203.0.113.7"), trust_forwarded_for=True) == "203.0.113.7"
+    assert client_key(_request("10.0.0.1", "10.9.2.1,203.0.113.7"), trust_forwarded_for=True) == "203.0.113.7"
     assert client_key(_request("10.0.0.1", None), trust_forwarded_for=True) == "10.0.0.1"

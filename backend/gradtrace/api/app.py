@@ -13,11 +13,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gradtrace import __version__
 from gradtrace.api.errors import error_response, install_error_handlers
-from gradtrace.api.ratelimit import RateLimiter
+from gradtrace.api.ratelimit import RateLimiter, client_key
 from gradtrace.api.routes import embed, examples, frontend, meta, traces
 from gradtrace.api.runner import Runner, SandboxUnavailable
 from gradtrace.api.state import AppState
@@ -37,14 +38,26 @@ served from storage without running again.
 class BodySizeLimit:
     """Read request bodies before the route does, bounded: over `limit` bytes is a 413 (also
     without Content-Length), slower than `seconds` a 408, and past `uploads` bodies being read
-    at once a 503, so slow clients cannot hold the server's memory."""
+    at once (or `per_client` from one address) a 429, so slow clients cannot hold the server's
+    memory, and one client's slow uploads cannot lock the others out."""
 
-    def __init__(self, app: ASGIApp, limit: int, seconds: float = 10.0, uploads: int = 64) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        seconds: float = 10.0,
+        uploads: int = 64,
+        per_client: int = 8,
+        trust_forwarded_for: bool = False,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.seconds = seconds
         self.uploads = uploads
+        self.per_client = per_client
+        self.trust_forwarded_for = trust_forwarded_for
         self.reading = 0
+        self.reading_by: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,15 +76,20 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         # Read the (bounded) body here: stopping mid-way inside the route would surface as a 400.
-        if self.reading >= self.uploads:
+        client = client_key(HTTPConnection(scope), self.trust_forwarded_for)
+        mine = self.reading_by.get(client, 0)
+        if self.reading >= self.uploads or mine >= self.per_client:
             await error_response(
-                429, "overloaded", "Too many requests are sending their bodies right now; retry in a moment.",
+                429, "overloaded",
+                "Too many requests are sending their bodies right now"
+                + (" from your address" if mine >= self.per_client else "") + "; retry in a moment.",
                 {"retry_after": 1}, {"Retry-After": "1"},
             )(scope, receive, send)
             return
         chunks: list[bytes] = []
         received = 0
         self.reading += 1
+        self.reading_by[client] = mine + 1
         try:
             async with asyncio.timeout(self.seconds):
                 while True:
@@ -96,6 +114,11 @@ class BodySizeLimit:
             return
         finally:
             self.reading -= 1
+            left = self.reading_by.get(client, 1) - 1
+            if left > 0:
+                self.reading_by[client] = left
+            else:
+                self.reading_by.pop(client, None)
         body = b"".join(chunks)
         replayed = False
 
@@ -237,7 +260,8 @@ def create_app(
     app.include_router(frontend.build_router(settings.static_dir))
     app.add_middleware(
         BodySizeLimit, limit=settings.max_request_bytes, seconds=settings.request_body_seconds,
-        uploads=settings.max_body_uploads,
+        uploads=settings.max_body_uploads, per_client=settings.max_body_uploads_per_client,
+        trust_forwarded_for=settings.trust_forwarded_for,
     )
     app.add_middleware(embed.FramingHeaders)
     return app

@@ -11,6 +11,21 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from starlette.requests import HTTPConnection
+
+
+def client_key(request: HTTPConnection, trust_forwarded_for: bool) -> str:
+    """Who a request is from, for per-client limits. Behind a trusted proxy: the last
+    X-Forwarded-For entry, the one the proxy appended (the peer it saw); the entries before
+    it come from the client, which can write anything there."""
+    if trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            last = forwarded.split(",")[-1].strip()
+            if last:
+                return last
+    return request.client.host if request.client else "unknown"
+
 
 class RateLimiter:
     def __init__(

@@ -57,6 +57,8 @@ class AppState:
     counters: Counters = field(default_factory=Counters)
     # Identical concurrent requests share one run: id -> future of the stored trace JSON.
     in_flight: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+    # Runs each client leads right now (queued or running), for `max_runs_per_client`.
+    client_runs: dict[str, int] = field(default_factory=dict)
 
     @property
     def store(self) -> TraceStore:

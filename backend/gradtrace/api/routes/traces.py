@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from gradtrace.api.errors import ApiError, ErrorEnvelope, trace_not_found
 from gradtrace.api.limits import resolve_limits
 from gradtrace.api.models import StreamDropped, StreamStart, TraceRequest, TraceResponse
-from gradtrace.api.ratelimit import RateLimiter
+from gradtrace.api.ratelimit import RateLimiter, client_key
 from gradtrace.api.runner import OnEvent, Overloaded, SandboxUnavailable, is_cacheable, sandbox_down
 from gradtrace.api.state import AppState, get_state
 from gradtrace.api.storage import is_valid_id, trace_id
@@ -41,14 +41,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 StateDep = Annotated[AppState, Depends(get_state)]
-
-
-def client_key(request: Request, trust_forwarded_for: bool) -> str:
-    if trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"
 
 
 def trace_json_text(trace: dict[str, Any]) -> str:
@@ -104,8 +96,23 @@ async def _cached(state: AppState, tid: str) -> str | None:
     return stored.trace_json
 
 
-def _check_rate(state: AppState, request: Request) -> None:
-    wait = state.limiter.acquire(client_key(request, state.settings.trust_forwarded_for))
+def _check_rate(state: AppState, request: Request) -> str:
+    """Refuse a client over its rate or its share of the sandbox; returns who the client is."""
+    client = client_key(request, state.settings.trust_forwarded_for)
+    cap = state.settings.max_runs_per_client
+    if cap and state.client_runs.get(client, 0) >= cap:
+        # One client must not fill every slot and queue place (10 sleeping snippets did, within
+        # the rate limit, and everyone else got 429 overloaded).
+        state.counters.rejected_rate_limited += 1
+        raise ApiError(
+            429,
+            "too_many_runs",
+            f"You already have {cap} runs waiting or running, the most one address may have at once. "
+            "Wait for one to finish, then retry.",
+            {"retry_after": 5, "limit": cap},
+            headers={"Retry-After": "5"},
+        )
+    wait = state.limiter.acquire(client)
     if wait > 0:
         state.counters.rejected_rate_limited += 1
         retry = RateLimiter.retry_after_header(wait)
@@ -117,6 +124,7 @@ def _check_rate(state: AppState, request: Request) -> None:
             {"retry_after": int(retry)},
             headers={"Retry-After": retry},
         )
+    return client
 
 
 def _store(state: AppState, prep: _Prepared, trace: dict[str, Any]) -> str:
@@ -133,8 +141,11 @@ def _store(state: AppState, prep: _Prepared, trace: dict[str, Any]) -> str:
     return text
 
 
-async def _run(state: AppState, prep: _Prepared, on_event: OnEvent | None) -> tuple[str, str]:
-    """Run (or join an identical in-flight run); store the result; return (trace JSON, Server-Timing)."""
+async def _run(
+    state: AppState, prep: _Prepared, on_event: OnEvent | None, client: str | None = None
+) -> tuple[str, str]:
+    """Run (or join an identical in-flight run); store the result; return (trace JSON, Server-Timing).
+    `client`: who asked, counted against `max_runs_per_client` while a run it leads is active."""
     existing = state.in_flight.get(prep.id)
     if existing is not None:
         try:
@@ -146,6 +157,8 @@ async def _run(state: AppState, prep: _Prepared, on_event: OnEvent | None) -> tu
             # The request that led the run went away and took it down: run it for this one instead.
     future: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
     state.in_flight[prep.id] = future
+    if client is not None:
+        state.client_runs[client] = state.client_runs.get(client, 0) + 1
     try:
         state.counters.runs_started += 1
         try:
@@ -189,6 +202,12 @@ async def _run(state: AppState, prep: _Prepared, on_event: OnEvent | None) -> tu
         raise
     finally:
         state.in_flight.pop(prep.id, None)
+        if client is not None:
+            left = state.client_runs.get(client, 1) - 1
+            if left > 0:
+                state.client_runs[client] = left
+            else:
+                state.client_runs.pop(client, None)  # (idle clients take no memory)
 
 
 @router.post(
@@ -205,9 +224,8 @@ async def create_trace(body: TraceRequest, request: Request, state: StateDep) ->
     hit = await _cached(state, prep.id)
     if hit is not None:
         return _json_response(prep.id, True, hit)
-    if prep.id not in state.in_flight:
-        _check_rate(state, request)
-    text, timing = await _run(state, prep, None)
+    client = None if prep.id in state.in_flight else _check_rate(state, request)
+    text, timing = await _run(state, prep, None, client)
     response = _json_response(prep.id, False, text)
     response.headers["Server-Timing"] = timing
     return response
@@ -242,8 +260,7 @@ async def stream_trace(body: TraceRequest, request: Request, state: StateDep) ->
     if hit is not None:
         return _stream_response(_replay(prep.id, hit))
     joined = prep.id in state.in_flight
-    if not joined:
-        _check_rate(state, request)
+    client = None if joined else _check_rate(state, request)
 
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=state.settings.stream_buffer_events)
     dropped = 0
@@ -255,7 +272,7 @@ async def stream_trace(body: TraceRequest, request: Request, state: StateDep) ->
         except asyncio.QueueFull:
             dropped += 1  # never block the run on a slow reader
 
-    task = asyncio.create_task(_run(state, prep, None if joined else on_event))
+    task = asyncio.create_task(_run(state, prep, None if joined else on_event, client))
     # Let an immediate rejection (queue full, sandbox down) become a plain HTTP error, not a stream:
     # the supervisor decides before its first suspension, which these two loop turns cover.
     for _ in range(2):
