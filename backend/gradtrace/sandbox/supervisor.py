@@ -639,8 +639,9 @@ class Supervisor:
                 "tracer_crashed",
                 "The worker could not deliver a trace (the snippet may have broken the tracer or closed its result channel).",
             )
-        if code == worker_codes.EXIT_LAYER_FAILED:
-            return ("error", "sandbox_unavailable", "The sandbox worker could not isolate itself.")
+        # (EXIT_LAYER_FAILED is not special here: a worker reports its isolation before it is
+        # given a job, so once the snippet ran, exit status 70 is the snippet's os._exit(70),
+        # not a sandbox failure the API would answer with 503.)
         return (
             "error",
             "exited",
