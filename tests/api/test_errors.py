@@ -104,6 +104,13 @@ def test_trace_cap_too_small_for_any_document(client: httpx.Client) -> None:
     assert err["detail"][0]["field"] == "body.limits.trace_bytes" and "1024" in err["detail"][0]["hint"]
 
 
+def test_a_memory_budget_too_small_for_the_tracer_is_refused(client: httpx.Client) -> None:
+    # 1 MiB used to be accepted, and even print(1) then came back as "tracer_crashed".
+    r = client.post("/api/v1/traces", json={"source": "print(1)", "limits": {"memory_bytes": 1 << 20}})
+    err = assert_envelope(r, 422, "validation_error")
+    assert err["detail"][0]["field"] == "body.limits.memory_bytes" and str(32 << 20) in err["detail"][0]["hint"]
+
+
 def test_unknown_trace_id(client: httpx.Client) -> None:
     err = assert_envelope(client.get("/api/v1/traces/" + "0" * 32), 404, "trace_not_found")
     assert err["detail"] == {"id": "0" * 32}

@@ -14,6 +14,7 @@ import pytest
 
 from gradtrace.core.model import Trace
 from gradtrace.core.tracer import trace_json, trace_source
+from tests.core.oracle import run_plain
 from tests.core.scenarios import SCENARIOS
 
 LOOP = """
@@ -194,6 +195,26 @@ def test_a_huge_exception_message_is_clipped_and_the_byte_cap_holds() -> None:
     err = json.loads(text)["error"]
     assert err["type"] == "ValueError" and err["line"] == 1
     assert err["message"].startswith("x" * 1000) and err["message"].endswith("more characters)")
+
+
+LONG_TEXTS = (
+    "import torch\nx = torch.ones(3, requires_grad=True)\ny = x\nfor i in range(50): y = y * 2\n"
+    'y.sum().backward()\nprint("hello world " * 100)\nraise ValueError("x" * 5000)\n'
+)
+
+
+@pytest.mark.parametrize("cap", [1024, 2048, 4096])
+def test_even_the_smallest_byte_cap_holds_with_long_texts(cap: int) -> None:
+    # The snippet's own texts (a 5,000-character exception message, 1,200 characters of
+    # output) outgrew small caps after every list was cut: the sandbox then had nothing to
+    # show but "output_limit". Now the texts are cut too, last.
+    plain = run_plain(LONG_TEXTS)
+    text = trace_json(LONG_TEXTS, max_json_bytes=cap)
+    assert len(text.encode()) <= cap
+    trace = Trace.model_validate_json(text)
+    assert trace.status == "error" and trace.truncated
+    assert trace.error is not None and (trace.error.type, trace.error.line) == ("ValueError", plain.line)
+    assert trace.error.message.startswith("xxx") and trace.stdout.startswith("hello world")
 
 
 CHAIN = """

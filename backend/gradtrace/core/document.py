@@ -308,7 +308,9 @@ def shrink(doc: dict[str, Any], max_bytes: int) -> dict[str, Any]:
     doc["truncated"] = True
     # Said first: the sentence counts towards the size it is about.
     doc["truncation"]["reasons"].append(f"the trace was reduced to fit {max_bytes} bytes of JSON")
-    steps = [_cut_event_values, _cut_events, _cut_dead_nodes, _cut_all_values, _cut_nodes, _cut_output, _halve_all]
+    steps = [
+        _cut_event_values, _cut_events, _cut_dead_nodes, _cut_all_values, _cut_nodes, _cut_output, _halve_all, _cut_text
+    ]
     for step in steps:
         step(doc, max_bytes)
         if size_of(doc) <= max_bytes:
@@ -392,6 +394,23 @@ def _halve_all(doc: dict[str, Any], max_bytes: int) -> None:
     # Tensors go last, unnamed ones first.
     while size_of(doc) > max_bytes and doc["tensors"]:
         _keep_tensors(doc, len(doc["tensors"]) // 2)
+
+
+def _cut_text(doc: dict[str, Any], max_bytes: int) -> None:
+    """After the lists: the texts a snippet controls (an exception message of 5,000 characters
+    alone outgrew a small cap), then the explanation, so even the smallest cap holds the
+    status, the error's type, kind and line."""
+    error = doc.get("error")
+    if error and len(error.get("message") or "") > 300:
+        message = error["message"]
+        error["message"] = message[:300] + f"… ({len(message) - 300} more characters cut)"
+    for key in ("stdout", "stderr"):
+        if size_of(doc) > max_bytes:
+            doc[key] = doc[key][:100]
+    if error and size_of(doc) > max_bytes:
+        error["explanation"] = None
+    if error and size_of(doc) > max_bytes:
+        error["message"] = error["message"][:80] + "…"
 
 
 def _fix_edges(doc: dict[str, Any]) -> None:

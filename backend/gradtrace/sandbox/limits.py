@@ -15,6 +15,10 @@ from gradtrace.core.model import MIN_TRACE_BYTES
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
+# The smallest memory budget a run may have: below ~12 MiB the tracer itself cannot finish a
+# two-line snippet (its result was "tracer_crashed", blaming the snippet), so smaller asks are
+# refused up front, with margin.
+MIN_MEMORY_BYTES = 32 * MiB
 
 
 class SandboxLimits(BaseSettings):
@@ -24,7 +28,7 @@ class SandboxLimits(BaseSettings):
 
     wall_seconds: float = Field(default=20.0, gt=0, description="Wall-clock limit of one run; the parent kills the whole process tree when it expires.")
     cpu_seconds: int = Field(default=15, gt=0, description="CPU seconds of one run (RLIMIT_CPU; the kernel kills the worker when exceeded).")
-    memory_bytes: int = Field(default=3 * GiB // 2, gt=0, description="Address space a run may add on top of the zygote's VmSize (RLIMIT_AS).")
+    memory_bytes: int = Field(default=3 * GiB // 2, ge=MIN_MEMORY_BYTES, description="Address space a run may add on top of the zygote's VmSize (RLIMIT_AS).")
     cpu_cores: float = Field(default=1.0, gt=0, le=64, description="Cores one run's processes may use together (the CFS quota of its slot's cpu cgroup, where the host has one): RLIMIT_CPU is per process, so this is what stops a run that forks busy children from taking every core.")
     tasks: int = Field(default=32, ge=2, description="Processes + threads a run may have at once (RLIMIT_NPROC of its private uid).")
     scratch_bytes: int = Field(default=64 * MiB, gt=0, description="Size of the private tmpfs that is the run's cwd and /tmp.")
@@ -79,7 +83,7 @@ class RunLimits(BaseModel):
 
     wall_seconds: float | None = Field(default=None, gt=0, description="Wall-clock seconds (capped by the server's maximum).")
     cpu_seconds: int | None = Field(default=None, gt=0, description="CPU seconds (capped by the server's maximum).")
-    memory_bytes: int | None = Field(default=None, gt=0, description="Memory budget in bytes (capped by the server's maximum).")
+    memory_bytes: int | None = Field(default=None, ge=MIN_MEMORY_BYTES, description="Memory budget in bytes (capped by the server's maximum; at least 32 MiB, which the tracer itself needs).")
     stdout_bytes: int | None = Field(default=None, gt=0, description="Captured stdout bytes (capped by the server's maximum).")
     trace_bytes: int | None = Field(default=None, ge=MIN_TRACE_BYTES, description="Trace JSON bytes (capped by the server's maximum).")
     max_nodes: int | None = Field(default=None, gt=0, description="Graph nodes (capped by the server's maximum).")
