@@ -40,7 +40,7 @@ def run_plain(source: str, record_order: bool = False) -> PlainRun:
     random.seed(0)
     namespace: dict[str, Any] = {"__name__": "__main__"}
     # A text stream over bytes, as stdout is for `python file.py > out` (it has a .buffer).
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    out = io.TextIOWrapper(_KeptBytes(), encoding="utf-8", write_through=True)
     orders: list[list[str]] = []
     original = torch.autograd.graph._engine_run_backward
     import torch.autograd as autograd_mod
@@ -112,10 +112,21 @@ def run_plain(source: str, record_order: bool = False) -> PlainRun:
     return PlainRun(namespace=namespace, exception=exc, stdout=_text(out), order=orders)
 
 
+class _KeptBytes(io.BytesIO):
+    """A stdout buffer whose text survives the snippet closing sys.stdout."""
+
+    kept = b""
+
+    def close(self) -> None:
+        if not self.closed:
+            self.kept = self.getvalue()
+        super().close()
+
+
 def _text(stream: io.TextIOWrapper) -> str:
     raw = stream.buffer
-    assert isinstance(raw, io.BytesIO)
-    return raw.getvalue().decode("utf-8", "replace")
+    assert isinstance(raw, _KeptBytes)
+    return (raw.kept if raw.closed else raw.getvalue()).decode("utf-8", "replace")
 
 
 @contextlib.contextmanager

@@ -156,6 +156,16 @@ print("before")
 print("\\ud800", x.sum())
 print("never printed")
 """,
+    # A closed stdout: the next print raises (the tracer's capture kept on printing).
+    "print_after_closing_stdout": """
+import sys
+import torch
+x = torch.ones(2, requires_grad=True)
+print("before")
+sys.stdout.close()
+y = (x * 2).sum()
+print("never printed", y)
+""",
     "chain": """
 import torch
 x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)

@@ -59,6 +59,16 @@ def test_lines_and_module_paths_inside_forward() -> None:
     assert {"net.blocks.0.lin.weight", "net.blocks.1.lin.bias", "out"} <= names
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_lines_follow_pythons_line_breaks(newline: str) -> None:
+    # A lone \r ends a line for Python's tokenizer: the line numbers and source_lines agree.
+    src = newline.join(["import torch", "x = torch.ones(2, requires_grad=True)", "y = x * 2", "y.sum().backward()", "raise ValueError"])
+    plain = run_plain(src)
+    trace = trace_source(src)
+    assert trace.source_lines == 5 and trace.error is not None and trace.error.line == plain.line == 5
+    assert [n.line for n in trace.nodes if n.name == "MulBackward0"] == [3]
+
+
 def test_grad_mode_detach_and_requires_grad_events() -> None:
     src = """import torch
 x = torch.ones(2, requires_grad=True)

@@ -443,6 +443,9 @@ def test_a_native_crash_names_the_snippets_line(sandbox: Sandbox) -> None:
     forged = "import os, ctypes\nos.write(4, b'Fatal: File \"<snippet>\", line 99 in f')\nctypes.string_at(0)\n"
     result = sandbox.run(forged)
     assert (result["error"]["kind"], result["error"]["line"]) == ("crashed", None)
+    # Old Mac line endings (a lone \r ends a line for Python too): the line is still found.
+    result = sandbox.run(source.replace("\n", "\r"))
+    assert (result["error"]["kind"], result["error"]["line"], result["source_lines"]) == ("crashed", 5, 7)
 
 
 # Snippets the tracer's signals cannot stop: the watchdog delivers the run as it stood.

@@ -93,6 +93,8 @@ class CapturedStream(io.TextIOBase):
             raise TypeError(f"write() argument must be str, not {type(s).__name__}")
         if self.after is not None:
             return int(self.after.write(s))
+        if self.closed:  # the snippet closed sys.stdout: a print then raises, as in plain Python
+            raise ValueError("I/O operation on closed file.")
         written = len(s)
         if not s.isascii():
             s = self._encodable(s)
@@ -137,7 +139,8 @@ class CapturedStream(io.TextIOBase):
         self.after = after
 
     def flush(self) -> None:
-        pass
+        if self.closed and self.after is None:
+            raise ValueError("I/O operation on closed file.")
 
     def getvalue(self) -> str:
         return "".join(self.parts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -21,6 +22,16 @@ MIN_TRACE_BYTES = 1024
 # limit the run was given, rewrites it to name that limit).
 WALL_STOP_MESSAGE = "the snippet ran longer than"
 CPU_STOP_MESSAGE = "the snippet used more than"
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def count_lines(source: str) -> int:
+    """Lines of a snippet as Python numbers them (\\n, \\r\\n and a lone \\r end a line; a last
+    line without a break counts): what `source_lines` says, in the tracer and the sandbox alike."""
+    breaks = len(_LINE_BREAK.findall(source))
+    return breaks + (1 if source and not source.endswith(("\n", "\r")) else 0)
+
 
 Status = Literal["ok", "error", "timeout", "memory_limit", "output_limit", "rejected"]
 Number = float | int | bool | str  # str only for nan / inf / -inf and complex numbers

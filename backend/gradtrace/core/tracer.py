@@ -33,7 +33,7 @@ from pydantic_core import PydanticSerializationError
 from gradtrace.core import capture, document, errors, explain, failing, globalstate, graph, lint, runchecks
 from gradtrace.core.instrument import instrumented
 from gradtrace.core.lint import Finding
-from gradtrace.core.model import MIN_TRACE_BYTES, Trace
+from gradtrace.core.model import MIN_TRACE_BYTES, Trace, count_lines
 from gradtrace.core.recorder import SNIPPET_FILENAME, Limits, Recorder
 
 TORCH_VERSION = torch.__version__
@@ -513,7 +513,7 @@ def _describe_run(run: _Run, status: str, failure: BaseException | None) -> dict
         stdout=out.getvalue(),
         stderr=stderr[:max_stdout_bytes],
         torch_version=TORCH_VERSION,
-        source_lines=len(run.source.splitlines()),
+        source_lines=count_lines(run.source),
         truncation=truncation,
         named=named,
     )

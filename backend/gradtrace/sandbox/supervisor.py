@@ -30,7 +30,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gradtrace.core.model import CPU_STOP_MESSAGE, WALL_STOP_MESSAGE, Event, Explanation, Trace, TraceError
+from gradtrace.core.model import (
+    CPU_STOP_MESSAGE,
+    WALL_STOP_MESSAGE,
+    Event,
+    Explanation,
+    Trace,
+    TraceError,
+    count_lines,
+)
 from gradtrace.sandbox import worker as worker_codes
 from gradtrace.sandbox.cgroups import SlotCgroups
 from gradtrace.sandbox.isolate import LAYER_ORDER, minimal_paths
@@ -303,7 +311,7 @@ class Supervisor:
         Raises only Overloaded (every slot busy and the queue full).
         """
         eff = self.limits.effective(limits)
-        lines = source.count("\n") + (1 if source and not source.endswith("\n") else 0)
+        lines = count_lines(source)
         try:
             size = len(source.encode("utf-8"))
         except UnicodeEncodeError:
