@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import Request
 
 from gradtrace.api.ratelimit import RateLimiter
+from gradtrace.api.renders import RenderCache
 from gradtrace.api.runner import Runner
 from gradtrace.api.storage import TraceStore
 from gradtrace.settings import Settings
@@ -57,6 +58,7 @@ class AppState:
     counters: Counters = field(default_factory=Counters)
     # Identical concurrent requests share one run: id -> future of the stored trace JSON.
     in_flight: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+    renders: RenderCache = field(default_factory=RenderCache)  # DOT / lesson.html of stored traces
     # Runs each client leads right now (queued or running), for `max_runs_per_client`.
     client_runs: dict[str, int] = field(default_factory=dict)
 

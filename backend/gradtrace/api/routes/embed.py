@@ -152,12 +152,11 @@ def build_router(static_dir: Path) -> APIRouter:
 
         stored = await _stored(state, trace_id)
         try:
-            text = await run_in_threadpool(
-                render_html,
-                stored.trace_json,
-                stored.source,
-                title=f"gradtrace {trace_id[:8]}",
-                static_dir=static_dir,
+            text = await state.renders.get(
+                (stored.id, "html", stored.created_at),
+                lambda: render_html(
+                    stored.trace_json, stored.source, title=f"gradtrace {trace_id[:8]}", static_dir=static_dir
+                ),
             )
         except ViewerNotBuilt as exc:
             raise ApiError(503, "viewer_not_built", str(exc), None) from None

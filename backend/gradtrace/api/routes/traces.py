@@ -388,7 +388,7 @@ async def get_trace(
     if fmt == "dot":
         from gradtrace.core.export import to_dot  # torch-free serializer over the trace model
 
-        dot = await run_in_threadpool(lambda: to_dot(json.loads(stored.trace_json)))
+        dot = await state.renders.get((stored.id, "dot", stored.created_at), lambda: to_dot(json.loads(stored.trace_json)))
         return Response(
             dot,
             media_type="text/vnd.graphviz; charset=utf-8",
