@@ -142,3 +142,34 @@ def test_wrong_method(client: httpx.Client) -> None:
     assert_envelope(client.get("/api/v1/traces"), 405, "method_not_allowed")
     assert_envelope(client.delete("/api/v1/traces/" + "0" * 32), 405, "method_not_allowed")
     assert_envelope(client.put("/api/v1/examples"), 405, "method_not_allowed")
+
+
+def test_json_the_parser_gives_up_on_is_malformed_json_with_the_reason(client: httpx.Client) -> None:
+    deep = b'{"source": "x = 1", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    err = assert_envelope(
+        client.post("/api/v1/traces", content=deep, headers={"content-type": "application/json"}), 400, "malformed_json"
+    )
+    assert "nested too deeply" in err["message"]
+    huge = b'{"source": "x = 1", "limits": {"max_nodes": ' + b"9" * 5000 + b"}}"
+    err = assert_envelope(
+        client.post("/api/v1/traces", content=huge, headers={"content-type": "application/json"}), 400, "malformed_json"
+    )
+    assert "digits" in err["message"]
+
+
+def test_a_json_body_sent_as_another_type_says_to_set_the_content_type(client: httpx.Client) -> None:
+    r = client.post("/api/v1/traces", content=b'{"source": "x = 1"}', headers={"content-type": "text/plain"})
+    err = assert_envelope(r, 422, "validation_error")
+    assert "Content-Type: application/json" in err["message"] and "text/plain" in err["message"]
+    r = client.post("/api/v1/traces", content=b'{"source": "x = 1"}', headers={"content-type": ""})
+    err = assert_envelope(r, 422, "validation_error")
+    assert "without a Content-Type header" in err["message"]
+
+
+def test_head_is_answered_like_get_without_a_body(client: httpx.Client) -> None:
+    for path in ("/api/v1/health", "/api/v1/examples", "/api/v1/schema"):
+        get, head = client.get(path), client.head(path)
+        assert head.status_code == get.status_code == 200, path
+        assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
+    assert_envelope(client.get("/api/v1/traces/" + "0" * 32), 404, "trace_not_found")
+    assert client.head("/api/v1/traces/" + "0" * 32).status_code == 404

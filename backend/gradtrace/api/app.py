@@ -35,6 +35,20 @@ served from storage without running again.
 """
 
 
+class HeadAsGet:
+    """HEAD is GET without the body (RFC 9110) on every route: load balancers probe /health
+    with HEAD, which the API's GET routes answered 405. The server (uvicorn) still sees the
+    request as HEAD and sends no body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "HEAD":
+            scope = dict(scope, method="GET")
+        await self.app(scope, receive, send)
+
+
 class BodySizeLimit:
     """Read request bodies before the route does, bounded: over `limit` bytes is a 413 (also
     without Content-Length), slower than `seconds` a 408, and past `uploads` bodies being read
@@ -264,4 +278,5 @@ def create_app(
         trust_forwarded_for=settings.trust_forwarded_for,
     )
     app.add_middleware(embed.FramingHeaders)
+    app.add_middleware(HeadAsGet)
     return app

@@ -107,7 +107,7 @@ def _hint(err: dict[str, Any]) -> str:
 _MAX_FIELD_ERRORS = 20
 
 
-def _validation_response(exc: RequestValidationError) -> JSONResponse:
+def _validation_response(exc: RequestValidationError, content_type: str | None = None) -> JSONResponse:
     errors = exc.errors()
     for err in errors:
         if err.get("type") == "json_invalid":
@@ -138,7 +138,16 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
         fields.append({"field": "body", "problem": f"{more} more problems not listed", "type": "too_many_errors",
                        "hint": "Fix the fields above first."})
     body_root = [f for f in fields if f["field"] == "body"]
-    if body_root and body_root[0]["type"] in ("model_attributes_type", "dict_type", "missing"):
+    sent_as = (content_type or "").split(";")[0].strip()
+    is_json = sent_as.lower() == "application/json" or sent_as.lower().endswith("+json")
+    if body_root and body_root[0]["type"] in ("model_attributes_type", "dict_type", "missing") and not is_json:
+        # FastAPI reads only JSON-typed bodies as JSON: the object may well be right.
+        how = f"as {sent_as!r}" if sent_as else "without a Content-Type header"
+        message = (
+            f"The body was sent {how}, so it was not read as JSON. Send it with the header "
+            'Content-Type: application/json (a JSON object such as {"source": "..."}).'
+        )
+    elif body_root and body_root[0]["type"] in ("model_attributes_type", "dict_type", "missing"):
         message = 'The body must be a JSON object such as {"source": "..."}.'
     else:
         message = "Invalid request: " + "; ".join(f"{f['field']}: {f['hint']}" for f in fields)
@@ -156,8 +165,8 @@ def install_error_handlers(app: FastAPI, not_found_fallback: NotFoundFallback | 
         return error_response(exc.status, exc.code, exc.message, exc.detail, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _validation_response(exc)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(exc, request.headers.get("content-type"))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -174,6 +183,20 @@ def install_error_handlers(app: FastAPI, not_found_fallback: NotFoundFallback | 
                 "The request body is not valid UTF-8, so it is not valid JSON. Send the snippet as "
                 "UTF-8 text in a JSON object such as {\"source\": \"import torch\\n...\"}.",
                 {"position": bad.start, "reason": f"byte 0x{bad.object[bad.start]:02x} at offset {bad.start} is not UTF-8"},
+            )
+        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError | ValueError):
+            # The JSON parser gave up: nested deeper than it recurses, or an integer with more
+            # digits than Python converts (4,300). Either way the body is not usable JSON here.
+            cause = exc.__cause__
+            reason = (
+                "nested too deeply" if isinstance(cause, RecursionError) else str(cause).split(";")[0][:200]
+            )
+            return error_response(
+                400,
+                "malformed_json",
+                f"The request body could not be parsed as JSON ({reason}). Send a JSON object such as "
+                '{"source": "import torch\\n..."} with plain values.',
+                {"position": None, "reason": reason},
             )
         code, default_message = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error."))
         message = default_message
