@@ -224,6 +224,26 @@ def test_cpu_cgroup_caps_the_cores_of_a_run_that_forks_busy_children(sandbox: Sa
     assert not sandbox.run_processes()
 
 
+def test_a_fork_that_fails_for_want_of_descriptors_is_retried(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With the server's descriptors used up, os.pipe2 raised EMFILE inside the fork of a worker
+    # and the request that needed it got a 500. Now the supervisor tries again.
+    sandbox.settle()
+    sup = sandbox.sup
+    for slot in list(sup._idle):  # no pre-forked worker: the next run must fork one
+        sup._idle.pop(slot).add_done_callback(sup._discard_spawned)
+    real, failures = os.pipe2, [1]
+
+    def pipe2(flags: int) -> tuple[int, int]:
+        if failures:
+            failures.pop()
+            raise OSError(24, "Too many open files")
+        return real(flags)
+
+    monkeypatch.setattr(os, "pipe2", pipe2)
+    result = sandbox.run("print('after EMFILE')")
+    assert not failures and result["status"] == "ok" and result["stdout"] == "after EMFILE\n", result["error"]
+
+
 def test_a_dead_idle_worker_is_replaced_transparently(sandbox: Sandbox) -> None:
     sandbox.settle()
     idle = sandbox.sup.worker_pids()

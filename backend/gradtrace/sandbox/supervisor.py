@@ -393,7 +393,10 @@ class Supervisor:
                     self._live.pop(worker.pid, None)
                     raise _WorkerGone("idle worker died")
                 return worker
-            except (_WorkerGone, SandboxUnavailable) as exc:
+            except (_WorkerGone, SandboxUnavailable, OSError) as exc:
+                # OSError: forking failed for want of resources (EMFILE from os.pipe2 while the
+                # server's descriptors ran out, EAGAIN): try again, then answer "no worker"
+                # (a tagged result), never a 500.
                 log.warning("slot %d: worker unavailable (%s), attempt %d", slot, exc, attempt + 1)
                 task = None
         return None
