@@ -6,8 +6,8 @@ import { defaultCollapsed } from "../graph/view";
 import { GraphCanvas } from "../view/graphCanvas";
 import { Player } from "../view/player";
 import { renderInspector } from "../view/inspector";
-import { clear, h } from "../view/dom";
-import { renderErrorPanel, warningMarks } from "../view/panels";
+import { clear, h, ownsKeys } from "../view/dom";
+import { explainFromStep, renderErrorPanel, warningMarks } from "../view/panels";
 import { CodeView } from "./codeView";
 import { parseAnnotations, pauseSteps } from "./annotations";
 import { grade, predictQuestions, type Question } from "./predict";
@@ -81,12 +81,15 @@ export class Viewer {
     }) : null;
     this.canvas?.setTheme(opts.theme);
     this.root.addEventListener("keydown", (e) => {
-      const t = e.target as HTMLElement | null;
-      if (t && /^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(t.tagName)) return;
+      if (ownsKeys(e.target)) return;
       if (e.key === "ArrowRight") { this.player.pause(); this.seek(this.step + 1); e.preventDefault(); }
       else if (e.key === "ArrowLeft") { this.player.pause(); this.seek(this.step - 1); e.preventDefault(); }
     });
     this.root.tabIndex = 0;
+    // A click on the graph focuses the widget, so the arrow keys step it next, as after tabbing
+    // to it: Cytoscape blurs whatever had focus on a press, so this is done on the release
+    // (listened for on the way down, before Cytoscape's own handlers at its container).
+    this.root.addEventListener("pointerup", (e) => { if (graphBox.contains(e.target as Node)) this.root.focus({ preventScroll: true }); }, { capture: true });
   }
 
   get step(): number { return this.replay?.state.step ?? 0; }
@@ -127,9 +130,13 @@ export class Viewer {
     this.predictEl.hidden = true;
     // The lesson of a failing snippet: explained once the timeline reaches the failure, not
     // before (a class stepping through should see it happen first).
-    const errIdx = trace.events.findIndex((e) => e.kind === "error");
-    this.errorStep = errIdx >= 0 ? errIdx + 1 : trace.error || trace.status !== "ok" || trace.truncated ? this.replay.total : Infinity;
-    this.errorEl.dataset["shown"] = "";
+    this.errorStep = explainFromStep(trace, this.replay.total);
+    // The previous run's explanation goes with it (show() puts this run's back once it is due).
+    this.errorEl.dataset["shown"] = "false";
+    clear(this.errorEl);
+    this.errorEl.hidden = true;
+    delete this.errorEl.dataset["tone"];
+    this.selected = null;
     this.code.setWarnings(warningMarks(trace));
     const start = this.opts.predict ? 0 : this.opts.step === "end" ? this.replay.total : Math.min(this.opts.step, this.replay.total);
     this.replay.seek(this.replay.total);

@@ -35,3 +35,24 @@ export function download(name: string, data: Blob | string, type = "application/
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+/**
+ * True when a key pressed on `target` belongs to it, so page-wide shortcuts (arrows step, Space
+ * plays) must leave it alone: text fields and the code editor, controls that act on Space or
+ * Enter (buttons, links, a <details>' <summary>), and regions that scroll with the arrows.
+ */
+export function ownsKeys(target: EventTarget | null): boolean {
+  if (!(target instanceof HTMLElement)) return false;
+  if (target === document.body || target === document.documentElement) return false;
+  if (target.isContentEditable || target.closest(".cm-editor")) return true;
+  if (/^(INPUT|SELECT|TEXTAREA|BUTTON|SUMMARY|A|DETAILS)$/.test(target.tagName)) return true;
+  const role = target.getAttribute("role");
+  if (role && /^(button|link|checkbox|switch|slider|tab|menuitem|option|textbox|combobox|listbox|spinbutton)$/.test(role)) return true;
+  // A region made focusable so the keyboard can scroll it (the Output pane, a widget's code):
+  // arrows are for scrolling there, whether or not it overflows right now.
+  if (target.hasAttribute("tabindex") && target.tabIndex >= 0) {
+    const st = getComputedStyle(target);
+    if ([st.overflowX, st.overflowY].some((o) => o === "auto" || o === "scroll")) return true;
+  }
+  return false;
+}

@@ -52,6 +52,14 @@ export function renderErrorPanel(root: HTMLElement, trace: Trace | null, act: Er
   }
 }
 
+/** The step from which a run's failure (or the sandbox's outcome) is explained: once the
+ *  timeline has reached it, so stepping through shows the failure happen before the answer.
+ *  Infinity when there is nothing to explain. */
+export function explainFromStep(trace: Trace, total: number): number {
+  const errIdx = trace.events.findIndex((e) => e.kind === "error");
+  return errIdx >= 0 ? errIdx + 1 : trace.error || trace.status !== "ok" || trace.truncated ? total : Infinity;
+}
+
 /** "line 12 · caused at line 5": where the error is and where it comes from. In a loop the
  *  cause can be the same line, run in an earlier iteration: said so, not "line 12 · line 12". */
 export function errorWhere(err: NonNullable<Trace["error"]>): string {
