@@ -516,3 +516,36 @@ def test_a_run_stuck_inside_backward_is_shown_in_its_open_pass(sandbox: Sandbox)
     (bw,) = result["backward_passes"]
     # The engine ran SumBackward0 and was inside SlowBackward when the run was frozen.
     assert [names[n] for n in bw["order"]] == ["SumBackward0", "SlowBackward"]
+
+
+def test_collection_is_paused_while_a_document_is_validated_and_given_back_once() -> None:
+    import gc
+    import threading
+
+    from gradtrace.sandbox.supervisor import _collection_paused
+
+    assert gc.isenabled()
+    inside = threading.Event()
+    release = threading.Event()
+
+    def other() -> None:
+        with _collection_paused():
+            inside.set()
+            release.wait(5)
+
+    t = threading.Thread(target=other)
+    with _collection_paused():
+        assert not gc.isenabled()
+        t.start()
+        assert inside.wait(5)
+    assert not gc.isenabled()  # the other thread's validation still runs
+    release.set()
+    t.join(5)
+    assert gc.isenabled()
+    gc.disable()  # a process that had it off keeps it off
+    try:
+        with _collection_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
