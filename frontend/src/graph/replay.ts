@@ -250,7 +250,7 @@ export function describeEvent(ev: TraceEvent | null, model: GraphModel): string 
     case "backward_begin": return `${at}backward pass ${ev.backward_pass ?? ""} begins`;
     case "execute": return `${at}backward executes ${nodeName(ev.node)}`;
     case "accumulate": return `${at}${tensorName(ev.tensor ?? model.nodeById.get(ev.node ?? "")?.variable)}.grad accumulated`;
-    case "free": return `${at}saved buffers of ${ev.nodes?.length ? `${ev.nodes.length} nodes` : nodeName(ev.node)} freed`;
+    case "free": return `${at}saved buffers of ${ev.nodes?.length ? ev.nodes.length === 1 ? nodeName(ev.nodes[0]) : `${ev.nodes.length} nodes` : nodeName(ev.node)} freed`;
     case "backward_end": return `${at}backward pass ${ev.backward_pass ?? ""} ends`;
     case "print": return `${at}print`;
     case "warning": return `${at}warning${ev.category ? ` (${ev.category})` : ""}${ev.hint ? `: ${ev.hint.title}` : ""}`;

@@ -23,6 +23,9 @@ const PALETTES: Record<Theme, Palette> = {
   },
 };
 
+/** The graph's colours in a theme (the legend's swatches are painted with them too). */
+export function palette(theme: Theme): Readonly<Palette> { return PALETTES[theme]; }
+
 export type StyleRule = { selector: string; style: Record<string, string | number> };
 
 /**
@@ -49,6 +52,9 @@ export function stylesheet(theme: Theme, arrows: ArrowDir = "dataflow", big = fa
       shape: "round-rectangle",
       "background-color": p.op, "border-width": 1, "border-color": p.opBorder,
       "min-zoomed-font-size": big ? 6 : 4,
+      // Lines of a wrapped label touch at line-height 1: the next line's top covers the "_" of
+      // the line above ("out_sum" read "out sum"). The box (view.nodeSize) has room for this.
+      "line-height": 1.2,
     } },
     { selector: "node.k-accumulate_grad", style: { "background-color": p.acc, shape: "round-rectangle" } },
     { selector: "node.k-custom", style: { "background-color": p.custom, "border-style": "double", "border-width": 3 } },
@@ -111,6 +117,9 @@ export function stylesheet(theme: Theme, arrows: ArrowDir = "dataflow", big = fa
     { selector: "edge.grad-sent[grad]", style: { label: "data(grad)" } },
     { selector: "node.search-hit", style: { "underlay-color": "#facc15", "underlay-opacity": 0.6, "underlay-padding": 6 } },
     { selector: "node:selected", style: { "underlay-color": p.executed, "underlay-opacity": 0.35, "underlay-padding": 5 } },
+    // Not created yet: nothing at all is drawn, not even the selection or a search hit (a
+    // selected future node would be a blank blue box where the node will appear).
+    { selector: "node.future", style: { "underlay-opacity": 0, "overlay-opacity": 0 } },
   ];
 }
 

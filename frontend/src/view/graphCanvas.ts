@@ -13,8 +13,16 @@ export interface CanvasHandlers {
   onJump: (elId: string) => void;
 }
 
-/** Below this zoom labels are unreadable; initial views stop here and centre on the focus. */
+/** Below this zoom labels are unreadable; initial views of big graphs stop here and centre on the focus. */
 const MIN_READABLE_ZOOM = 0.75;
+
+/** A graph of at most this many drawn nodes is shown whole, down to SMALL_GRAPH_MIN_ZOOM: seeing
+ *  all of a small graph (its leaves at the top too) beats a bigger zoom on part of it. */
+const SMALL_GRAPH_NODES = 60;
+const SMALL_GRAPH_MIN_ZOOM = 0.3;
+
+/** Space kept between the drawing and the canvas edge (px). */
+const VIEW_MARGIN = 24;
 
 /** Drawn nodes above which edges are drawn straight (see stylesheet). */
 const BIG_VIEW = 400;
@@ -202,24 +210,52 @@ export class GraphCanvas {
 
   /** Fit what can be shown: everything but retired graphs (which would shrink the live one to a corner). */
   fit(): void {
-    const kept = this.cy.elements().filter((e) => !e.hasClass("retired"));
-    this.cy.fit(kept.nonempty() ? kept : undefined, 24);
+    const kept = this.kept();
+    this.cy.fit(kept.nonempty() ? kept : undefined, VIEW_MARGIN);
   }
 
   private autoView = true;
   private focusEl: string | null = null;
 
-  /** Fit the graph; if that makes labels unreadable, stay readable around the focus element. */
+  /** Fit the graph; if that makes a big graph's labels unreadable, stay readable around the
+   *  focus element, with no empty space past the drawing's edges. */
   private initialView(): void {
     this.fit();
     if (this.cy.zoom() > 1.6) { this.cy.zoom(1.6); this.cy.center(); }
+    if (this.fitsWhole()) return;
     const f = (this.focusEl ? this.handles.get(this.focusEl) : undefined) ?? this.bottomNode();
     if (this.cy.zoom() < MIN_READABLE_ZOOM && f) {
       this.cy.zoom(MIN_READABLE_ZOOM);
       this.cy.center(f);
       // Outputs sit at the bottom of the drawing: show what leads into them, not empty space.
       if (f.hasClass("output")) this.cy.panBy({ x: 0, y: this.cy.height() * 0.3 });
+      this.keepDrawingInView();
     }
+  }
+
+  /** What is drawn or will be (retired graphs left out, as by fit()). */
+  private kept(): cytoscape.CollectionReturnValue {
+    return this.cy.elements().filter((e) => !e.hasClass("retired"));
+  }
+
+  /** A small graph, fitted at a zoom where it can still be read: shown whole. */
+  private fitsWhole(): boolean {
+    const nodes = this.cy.nodes().filter((n) => !n.hasClass("retired") && !n.hasClass("group")).length;
+    return nodes <= SMALL_GRAPH_NODES && this.cy.zoom() >= SMALL_GRAPH_MIN_ZOOM;
+  }
+
+  /** Pans so the drawing is centred on an axis where it fits, and otherwise leaves no empty
+   *  space between its edge and the canvas edge (no graph half off the top, blank below). */
+  private keepDrawingInView(): void {
+    const bb = this.kept().renderedBoundingBox({ includeLabels: true, includeOverlays: false });
+    const axis = (lo: number, hi: number, size: number): number => {
+      if (hi - lo + 2 * VIEW_MARGIN <= size) return size / 2 - (lo + hi) / 2;
+      if (lo > VIEW_MARGIN) return VIEW_MARGIN - lo;
+      if (hi < size - VIEW_MARGIN) return size - VIEW_MARGIN - hi;
+      return 0;
+    };
+    const dx = axis(bb.x1, bb.x2, this.cy.width()), dy = axis(bb.y1, bb.y2, this.cy.height());
+    if (dx || dy) this.cy.panBy({ x: dx, y: dy });
   }
   /** With no focus (or one the trace left out), a huge graph is shown around its lowest drawn
    * node: data flows down, so that is an output, where backward begins. */
@@ -235,9 +271,16 @@ export class GraphCanvas {
     const c = { x: this.cy.width() / 2, y: this.cy.height() / 2 };
     this.cy.zoom({ level: this.cy.zoom() * f, renderedPosition: c });
   }
+  /** Brings an element into view, readable; one already in view at a readable zoom (a small
+   *  graph shown whole) stays where it is, so the rest of the graph stays in view too. */
   focus(elId: string): void {
     const ele = this.cy.getElementById(elId);
-    if (ele.nonempty()) this.cy.animate({ center: { eles: ele }, zoom: Math.max(this.cy.zoom(), 0.9) }, { duration: 200 });
+    if (ele.empty()) return;
+    const bb = ele.renderedBoundingBox({ includeLabels: false, includeOverlays: false });
+    const m = 8;
+    const inView = bb.x1 >= m && bb.y1 >= m && bb.x2 <= this.cy.width() - m && bb.y2 <= this.cy.height() - m;
+    if (inView && (this.cy.zoom() >= MIN_READABLE_ZOOM || this.fitsWhole())) return;
+    this.cy.animate({ center: { eles: ele }, zoom: Math.max(this.cy.zoom(), 0.9) }, { duration: 200 });
   }
   /** Pans (without animation) so an element that left the view comes back; cheap when visible. */
   follow(elId: string | null): void {

@@ -49,7 +49,7 @@ export function renderInspector(root: HTMLElement, model: GraphModel | null, vie
   }
   const item = model.items.get(elId);
   if (!item) return;
-  if (item.node) renderNode(root, item.node, model, s, act);
+  if (item.node) renderNode(root, item.node, model, s, act, item.appearAt);
   else if (item.tensor) renderTensor(root, item.tensor, model, s, act);
   const seek = act.seek;
   const made = item.tensor && seek ? creationStep(model, item.tensor.id, item.appearAt) : item.appearAt;
@@ -93,9 +93,15 @@ function nodeLink(model: GraphModel, id: string, act: InspectorActions): HTMLEle
   return b;
 }
 
-function renderNode(root: HTMLElement, n: TraceNode, model: GraphModel, s: ReplayState, act: InspectorActions): void {
+function renderNode(root: HTMLElement, n: TraceNode, model: GraphModel, s: ReplayState, act: InspectorActions, appearAt: number): void {
   // Readable names here ("AccumulateGrad", not "torch::autograd::AccumulateGrad"); the id row and the trace keep the exact one.
   root.append(h("h3", { text: displayName(n.name) }));
+  // Not made yet at this step: what it will be, and how it ends, not what it holds now (the
+  // state rows belong to the steps where it exists).
+  const future = s.step < appearAt;
+  if (future) {
+    root.append(h("p", { class: "muted not-yet", "data-field": "not-yet", text: `At step ${s.step} this node is not created yet: it is created at step ${appearAt}${n.line != null ? ` (line ${n.line})` : ""}.` }));
+  }
   const nexts = (model.nextEdges.get(n.id) ?? []).map((ei) => {
     const next = model.nodeById.get(model.trace.edges[ei]!.target);
     return next ? displayName(next.name) : "?";
@@ -108,11 +114,11 @@ function renderNode(root: HTMLElement, n: TraceNode, model: GraphModel, s: Repla
     row("module", n.module ?? null), row("creation order (seq)", String(n.seq)), row("sequence_nr", n.sequence_nr != null ? String(n.sequence_nr) : null),
     n.kind === "accumulate_grad" ? row("accumulates into", tensorLink(model, n.variable, act)) : row("output tensor", tensorLink(model, n.output, act)),
     row("next_functions", nexts.length ? nexts.join(", ") : "none", "next_functions"),
-    row("executed in backward", yesNo(s.executed.has(n.id))),
-    row("saved buffers freed", yesNo(freed)),
+    future ? null : row("executed in backward", yesNo(s.executed.has(n.id))),
+    future ? null : row("saved buffers freed", yesNo(freed)),
     // At this step: from the in-place write on (versions so far, or the trace's stale event),
     // not before; n.stale is the end of the run's fact, its own row.
-    row("stale saved tensor", yesNo(s.stale.has(n.id) || (n.saved ?? []).some((sv) => savedStaleAt(sv, s))), "stale"),
+    future ? null : row("stale saved tensor", yesNo(s.stale.has(n.id) || (n.saved ?? []).some((sv) => savedStaleAt(sv, s))), "stale"),
     row("stale saved tensor (at the end)", yesNo(n.stale), "stale-end"),
     n.created_by_pass != null ? row("built by backward pass", String(n.created_by_pass)) : null,
     // A loop's iterations: which consumed node this one took the place of, and which took its own.
@@ -120,6 +126,7 @@ function renderNode(root: HTMLElement, n: TraceNode, model: GraphModel, s: Repla
     successor ? row("replaced by", nodeLink(model, successor, act)) : null,
     row("alive at the end", yesNo(n.alive)),
   ));
+  if (future) return;
   const recv = s.received.get(n.id);
   if (recv) {
     root.append(h("h4", { text: "Gradient received (grad_outputs)" }));

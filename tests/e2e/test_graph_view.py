@@ -1,0 +1,80 @@
+"""What the graph and inspector show: a selected node that is not created yet, the first view
+of small graphs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .helpers import click_node, open_app, run_code, run_example
+
+pytestmark = pytest.mark.e2e
+
+DEFAULT = """import torch
+
+x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+w = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+y = x * w
+loss = y.sum()
+loss.backward()
+print(x.grad, w.grad)
+"""
+
+# Every drawn (created, not retired) node's box, in canvas pixels, and the canvas size.
+DRAWN_BOXES = """() => { const cy = window.__gradtrace.cy;
+  const boxes = cy.nodes().filter(n => !n.hasClass('future') && !n.hasClass('retired') && !n.hasClass('group'))
+    .map(n => { const b = n.renderedBoundingBox({ includeLabels: false, includeOverlays: false });
+                return { id: n.id(), x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2 }; });
+  return { w: cy.width(), h: cy.height(), boxes }; }"""
+
+
+def _outside(view: dict[str, Any]) -> list[str]:
+    return [
+        b["id"]
+        for b in view["boxes"]
+        if b["x1"] < -1 or b["y1"] < -1 or b["x2"] > view["w"] + 1 or b["y2"] > view["h"] + 1
+    ]
+
+
+def test_a_selected_node_not_created_yet_is_not_drawn_and_is_said_to_come_later(
+    page: Page, server: str
+) -> None:
+    open_app(page, server)
+    run_code(page, DEFAULT)
+    node = page.evaluate("() => window.__gradtrace.trace.nodes.find(n => n.name === 'SumBackward0').id")
+    click_node(page, node)
+    assert page.evaluate("() => window.__gradtrace.selected") == node
+    expect(page.locator("#inspector")).not_to_contain_text("not created yet")
+    page.get_by_role("button", name="Go to start").click()
+    el = f"window.__gradtrace.cy.getElementById('{node}')"
+    assert page.evaluate(f"() => {el}.hasClass('future') && {el}.selected()")
+    # Nothing drawn where it will be: no selection underlay, no box, no label.
+    assert float(page.evaluate(f"() => {el}.style('underlay-opacity')")) == 0
+    assert float(page.evaluate(f"() => {el}.style('background-opacity')")) == 0
+    inspector = page.locator("#inspector")
+    expect(inspector.locator("[data-field=not-yet]")).to_contain_text("not created yet")
+    made = page.evaluate(f"() => window.__gradtrace.model.items.get('{node}').appearAt")
+    expect(inspector.locator("[data-field=not-yet]")).to_contain_text(f"step {made}")
+    # Its end-of-run facts are not presented as the state now.
+    expect(inspector).not_to_contain_text("executed in backward")
+    page.get_by_role("button", name="Go to end").click()
+    expect(inspector.locator("[data-field=not-yet]")).to_have_count(0)
+    expect(inspector).to_contain_text("executed in backward")
+
+
+def test_small_graphs_open_and_pin_their_culprit_entirely_in_view(page: Page, server: str) -> None:
+    open_app(page, server)
+    run_example(page, "inplace_version_error")
+    page.wait_for_timeout(400)  # the culprit's focus animation
+    view = page.evaluate(DRAWN_BOXES)
+    assert view["boxes"] and _outside(view) == [], view
+    page.set_viewport_size({"width": 600, "height": 430})
+    page.goto(f"{server}/embed?example=chain_rule")
+    page.wait_for_function(
+        "() => document.querySelector('.gt-embed')?.dataset.ready === 'true'", timeout=90_000
+    )
+    page.wait_for_timeout(300)
+    view = page.evaluate(DRAWN_BOXES)
+    assert view["boxes"] and _outside(view) == [], view
