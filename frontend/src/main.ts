@@ -13,13 +13,14 @@ import { CodeEditor } from "./view/editor";
 import { GraphCanvas } from "./view/graphCanvas";
 import { Player } from "./view/player";
 import { renderInspector } from "./view/inspector";
-import { renderConsole, renderErrorPanel, warningMarks } from "./view/panels";
+import { explainFromStep, renderConsole, renderErrorPanel, renderPendingError, warningMarks } from "./view/panels";
 import { byId, download, h } from "./view/dom";
 import { syntheticTrace } from "./graph/synthetic";
 import { renderShare } from "./embed/share";
 import { decodeCode, encodeCode, fragmentParams } from "./embed/codec";
 import { OwnCode } from "./view/ownCode";
 import { ExamplesMenu } from "./view/examplesMenu";
+import { RunProgress } from "./view/runProgress";
 
 const CODE_KEY = "gradtrace.code";
 /** The visitor's code, copied aside when a link put other code in the editor (see OwnCode). */
@@ -47,7 +48,11 @@ interface Session {
   model: GraphModel;
   replay: Replay;
   collapsed: Set<string>;
+  /** The step from which the failure is explained and its culprit pinned (0: always). */
+  explainAt: number;
 }
+/** Whether the error panel now shows the explanation (null: not drawn yet for this trace). */
+let explained: boolean | null = null;
 let session: Session | null = null;
 let selected: string | null = null;
 let runSeq = 0;
@@ -123,7 +128,26 @@ function showState(s: ReplayState): void {
   app.dataset["total"] = String(session.replay.total);
   app.dataset["active"] = s.active ?? "";
   app.dataset["line"] = s.line != null && s.step > 0 ? String(s.line) : "";
+  showExplanation(s.step >= session.explainAt);
   if (!player.isPlaying) refreshInspector();
+}
+
+/** The error panel at this step: the explanation and the pinned culprit from the failing step
+ *  on, before it only that (and where) the run fails. */
+function showExplanation(due: boolean): void {
+  if (!session || due === explained) return;
+  explained = due;
+  const panel = byId("error-panel");
+  app.dataset["explained"] = String(due);
+  if (due) {
+    renderErrorPanel(panel, session.trace, { showCulprit });
+    if (selected === null) pinCulprit(false);
+  } else {
+    renderPendingError(panel, session.trace, session.explainAt, showCulprit);
+    const rep = culpritRep();
+    if (rep && selected === rep) { selected = null; canvas.select(null); }
+    delete app.dataset["culprit"];
+  }
 }
 
 function refreshInspector(): void {
@@ -161,17 +185,20 @@ async function loadTrace(raw: Trace, id: string | null, source: string | null = 
   const replay = new Replay(model);
   const collapsed = defaultCollapsed(model);
   replay.seek(replay.total);
-  session = { trace, id, source, model, replay, collapsed };
+  // A snippet's error is explained once the timeline reaches it (as in the widgets); other
+  // outcomes (a timeout, a bounded trace) say from the start why the graph is partial.
+  const explainAt = trace.error ? explainFromStep(trace, replay.total) : 0;
+  session = { trace, id, source, model, replay, collapsed, explainAt };
   selected = null;
+  explained = null;
+  delete app.dataset["culprit"];
   await canvas.render(model, collapsed, replay.state, focusItemFor(model));
   editor.setMarks({
     noGrad: [...model.noGradLines], detach: [...model.detachLines], warnings: warningMarks(trace),
     error: trace.error?.line ?? null, related: trace.error?.related_line ?? null, current: null,
   }, false);
-  renderErrorPanel(byId("error-panel"), trace, { showCulprit });
   renderConsole(byId("console"), trace, null, { showWarning });
   showState(replay.state);
-  if (trace.error && (trace.error.node || trace.error.tensor)) pinCulprit();
   lastRenderMs = performance.now() - t0;
   app.dataset["ready"] = "true";
   app.dataset["traceStatus"] = trace.status;
@@ -213,15 +240,23 @@ function focusItemFor(model: GraphModel): string | null {
   return last?.id ?? null;
 }
 
-function pinCulprit(): void {
+/** The drawn element of the node or tensor the error is about (null: none). */
+function culpritRep(): string | null {
+  if (!session || !canvas.view) return null;
+  const err = session.trace.error;
+  const item = err?.node ?? (err?.tensor ? session.model.tensorItem.get(err.tensor) : null);
+  return item ? canvas.view.rep.get(item) ?? item : null;
+}
+
+function pinCulprit(focus = true): void {
   if (!session || !canvas.view) return;
   const err = session.trace.error;
   const item = err?.node ?? (err?.tensor ? session.model.tensorItem.get(err.tensor) : null);
-  if (!item) return;
-  const rep = canvas.view.rep.get(item) ?? item;
+  const rep = culpritRep();
+  if (!item || !rep) return;
   selected = rep;
   canvas.select(rep);
-  canvas.focus(rep);
+  if (focus) canvas.focus(rep);
   app.dataset["culprit"] = item;
   refreshInspector();
 }
@@ -256,25 +291,18 @@ async function run(): Promise<boolean> {
   player.pause();
   setStatus("running", "Running…");
   app.dataset["ready"] = "false";
+  // Live progress while the sandbox runs: event count and the line being executed; finished
+  // (so a frame still queued is a no-op) before the run's own status is set.
+  const progress = new RunProgress((text, line) => {
+    if (mine !== runSeq) return;
+    statusEl.textContent = text;
+    editor.setMarks({ current: line }, true);
+  });
   try {
-    // Live progress while the sandbox runs: event count and the line being executed.
-    let seen = 0, nodes = 0, pending = false, lastLine: number | null = null;
     const res = await streamTrace(source, {
-      onEvent: (ev) => {
-        if (mine !== runSeq) return;
-        seen++;
-        if (ev.kind === "node") nodes++;
-        if (ev.line != null) lastLine = ev.line;
-        if (pending) return;
-        pending = true;
-        requestAnimationFrame(() => {
-          pending = false;
-          if (mine !== runSeq) return;
-          statusEl.textContent = `Running… ${seen} events, ${nodes} nodes${lastLine != null ? `, line ${lastLine}` : ""}`;
-          editor.setMarks({ current: lastLine }, true);
-        });
-      },
+      onEvent: (ev) => { if (mine === runSeq) progress.event(ev); else progress.finish(); },
     });
+    progress.finish();
     if (mine !== runSeq) return false;
     await loadTrace(res.trace, res.id, source);
     if (lastSource !== null && lastSource !== source) previousSource = lastSource;
@@ -283,6 +311,7 @@ async function run(): Promise<boolean> {
     setStatus(res.trace.status, summary(res.trace));
     return true;
   } catch (e) {
+    progress.finish();
     if (mine !== runSeq) return false;
     const msg = e instanceof ApiError ? `${e.message}${e.code ? ` (${e.code})` : ""}` : String(e);
     lastRunError = msg;

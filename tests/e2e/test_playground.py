@@ -141,10 +141,12 @@ def test_inplace_version_error_pins_the_culprit(page: Page, server: str, api: An
     expect(page.locator("#inspector h3")).to_have_text(node_name)
     expect(page.locator("#inspector table.saved")).to_contain_text("STALE")
     page.screenshot(path=str(artifacts / "03-inplace-version-error.png"))
-    # The button re-pins it after moving away.
+    # Before the failure the panel only says that it comes; its button goes there and re-pins it.
     seek(page, 0)
-    page.get_by_role("button", name="Show the culprit in the graph").click()
+    page.get_by_role("button", name="Go to the error").click()
     assert page.evaluate(f"() => window.__gradtrace.cy.getElementById('{err['node']}').hasClass('culprit')")
+    page.get_by_role("button", name="Show the culprit in the graph").click()
+    assert page.evaluate(f"() => window.__gradtrace.cy.getElementById('{err['node']}').selected()")
 
 
 def test_a_shape_error_shows_the_call_with_its_inputs(page: Page, server: str) -> None:

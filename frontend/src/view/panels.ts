@@ -60,6 +60,19 @@ export function explainFromStep(trace: Trace, total: number): number {
   return errIdx >= 0 ? errIdx + 1 : trace.error || trace.status !== "ok" || trace.truncated ? total : Infinity;
 }
 
+/** Before the failure: that the run fails, and where, with a way straight there (the
+ *  explanation itself waits until the timeline reaches it). */
+export function renderPendingError(root: HTMLElement, trace: Trace, step: number, goToError: () => void): void {
+  clear(root);
+  root.hidden = false;
+  const err = trace.error;
+  const where = err?.line != null ? ` at line ${err.line}` : "";
+  const b = h("button", { type: "button", class: "btn btn-small", text: "Go to the error" });
+  b.addEventListener("click", goToError);
+  root.append(h("div", { class: "outcome outcome-pending", "data-outcome": "pending" },
+    h("p", { text: `The snippet fails${where} (step ${step}${err ? `, ${err.type}` : ""}). What went wrong is explained when the timeline gets there.` }), b));
+}
+
 /** "line 12 · caused at line 5": where the error is and where it comes from. In a loop the
  *  cause can be the same line, run in an earlier iteration: said so, not "line 12 · line 12". */
 export function errorWhere(err: NonNullable<Trace["error"]>): string {
