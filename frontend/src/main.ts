@@ -8,13 +8,13 @@ import { buildModel, normalizeTrace, type GraphModel } from "./graph/model";
 import { Replay, describeEvent, type ReplayState } from "./graph/replay";
 import { defaultCollapsed, groupsToOpen } from "./graph/view";
 import { findItems } from "./view/search";
-import { LEGEND, type Theme } from "./graph/styles";
+import { LEGEND, palette, type Theme } from "./graph/styles";
 import { CodeEditor } from "./view/editor";
 import { GraphCanvas } from "./view/graphCanvas";
 import { Player } from "./view/player";
 import { renderInspector } from "./view/inspector";
 import { explainFromStep, renderConsole, renderErrorPanel, renderPendingError, warningMarks } from "./view/panels";
-import { byId, download, h } from "./view/dom";
+import { byId, download, h, ownsKeys } from "./view/dom";
 import { syntheticTrace } from "./graph/synthetic";
 import { renderShare } from "./embed/share";
 import { decodeCode, encodeCode, fragmentParams } from "./embed/codec";
@@ -82,12 +82,16 @@ const editor = new CodeEditor({
   doc: ownCode.load() ?? DEFAULT_CODE,
   onRun: () => void run(),
   onChange: (text, byUser) => { ownCode.changed(text, byUser); refreshTraceNote(); refreshShareNote(); },
+  hintId: "editor-hint",
   onLineClick: (line) => {
     if (!session) return;
     const i = session.model.firstEventOfLine.get(line);
     if (i !== undefined) seek(i + 1);
   },
 });
+
+// CodeMirror's key to switch Tab between indenting and moving focus is Shift+Alt+M on a Mac.
+if (/Mac|iPhone|iPad/.test(navigator.platform)) byId("editor-hint-toggle").textContent = "Shift+Alt+M";
 
 // ---- graph ---------------------------------------------------------------------------------
 const canvas = new GraphCanvas(byId("graph"), {
@@ -401,6 +405,10 @@ function noTraceFor(what: string, stored: boolean): boolean {
   statusEl.textContent = `${what} export needs a trace${stored ? " stored by the service" : ""} (run the snippet first).`;
   return true;
 }
+// The Export menu closes once an item is chosen, on a click elsewhere and on Escape.
+const exportMenu = document.querySelector<HTMLDetailsElement>("details.export")!;
+exportMenu.querySelector(".menu")!.addEventListener("click", (e) => { if ((e.target as HTMLElement).closest("button")) exportMenu.open = false; });
+document.addEventListener("click", (e) => { if (exportMenu.open && !exportMenu.contains(e.target as Node)) exportMenu.open = false; });
 byId("export-png").addEventListener("click", () => { if (!noTraceFor("PNG", false)) download("gradtrace.png", canvas.png()); });
 byId("export-svg").addEventListener("click", () => { if (!noTraceFor("SVG", false)) download("gradtrace.svg", canvas.svg(), "image/svg+xml"); });
 byId("export-json").addEventListener("click", () => { if (!noTraceFor("JSON", false) && session) download("gradtrace-trace.json", JSON.stringify(session.trace, null, 2), "application/json"); });
@@ -425,7 +433,7 @@ byId("share").addEventListener("click", async () => {
   const shown = session;
   if (!shown?.id || shown.source === null) return;
   try {
-    await renderShare(sharePanel, { id: shown.id, source: shown.source, origin: location.origin });
+    await renderShare(sharePanel, { id: shown.id, source: shown.source, origin: location.origin }, closeShare);
   } catch (e) {
     statusEl.textContent = `Share failed: ${e instanceof Error ? e.message : String(e)}`;
     return;
@@ -437,6 +445,12 @@ byId("share").addEventListener("click", async () => {
   sharePanel.scrollIntoView({ block: "start" });
   sharePanel.focus({ preventScroll: true });
 });
+/** Closes the Share panel; focus goes back to the Share button, not left on a hidden element. */
+function closeShare(): void {
+  const hadFocus = sharePanel.contains(document.activeElement);
+  sharePanel.hidden = true;
+  if (hadFocus || document.activeElement === document.body) byId("share").focus();
+}
 /** The panel stays open while the code is edited: say that it shares the code as it was. */
 function refreshShareNote(): void {
   const stale = !sharePanel.hidden && sharedSource !== null && sharedSource !== editor.text;
@@ -471,6 +485,8 @@ arrowsBtn.addEventListener("click", () => {
 const themeBtn = byId("theme");
 function applyTheme(t: Theme): void {
   document.documentElement.dataset["theme"] = t;
+  // The legend's swatches are painted in the graph's colours for this theme.
+  for (const [k, v] of Object.entries(palette(t))) document.documentElement.style.setProperty(`--g-${k}`, v);
   canvas.setTheme(t);
   editor.setDark(t === "dark");
   themeBtn.textContent = t === "dark" ? "Light theme" : "Dark theme";
@@ -483,10 +499,23 @@ applyTheme((stored(THEME_KEY) as Theme | null) ?? (matchMedia("(prefers-color-sc
 const legend = byId("legend");
 for (const row of LEGEND) legend.append(h("li", {}, h("span", { class: `swatch sw-${row.cls}`, "aria-hidden": "true" }), row.label));
 
-// Keyboard: arrows step, space plays, when focus is not in a text field or the editor.
+// Keyboard: Escape closes the Export menu and the Share panel (focus back on what opened them);
+// arrows step and Space plays, unless focus is on something the key belongs to (a text field,
+// the editor, a button, a summary, a region that scrolls).
 document.addEventListener("keydown", (e) => {
-  const t = e.target as HTMLElement | null;
-  if (t && (t.closest(".cm-editor") || /^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(t.tagName))) return;
+  if (e.key === "Escape") {
+    if (exportMenu.open) {
+      const hadFocus = exportMenu.contains(document.activeElement);
+      exportMenu.open = false;
+      if (hadFocus) exportMenu.querySelector("summary")?.focus();
+      e.preventDefault();
+    } else if (!sharePanel.hidden && !e.defaultPrevented && !(e.target instanceof HTMLElement && e.target.closest(".cm-editor"))) {
+      closeShare();
+      e.preventDefault();
+    }
+    return;
+  }
+  if (e.ctrlKey || e.metaKey || e.altKey || ownsKeys(e.target)) return;
   if (e.key === "ArrowRight") { player.pause(); seek((session?.replay.state.step ?? 0) + 1); e.preventDefault(); }
   else if (e.key === "ArrowLeft") { player.pause(); seek((session?.replay.state.step ?? 0) - 1); e.preventDefault(); }
   else if (e.key === " ") { player.toggle(); e.preventDefault(); }

@@ -1,11 +1,12 @@
-"""The playground's interaction details: when a failure is explained."""
+"""The playground's interaction details: keyboard and focus, when a failure is explained, the
+Share and Export panels, the legend."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from .helpers import open_app, run_example, state
+from .helpers import open_app, run_code, run_example, state
 
 pytestmark = pytest.mark.e2e
 
@@ -52,3 +53,134 @@ def test_a_failure_is_explained_once_the_timeline_reaches_it(page: Page, server:
     page.get_by_role("button", name="Go to the error").click()
     assert state(page)["step"] == err_step
     expect(panel.locator(".error-what")).to_be_visible()
+
+
+def test_space_and_arrows_on_focused_controls_do_what_the_control_does(page: Page, server: str) -> None:
+    open_app(page, server)
+    run_code(page, DEFAULT)
+    page.get_by_role("button", name="Go to start").click()
+    legend = page.locator("details.legend")
+    legend.locator("summary").focus()
+    page.keyboard.press("Space")
+    expect(legend).to_have_attribute("open", "")
+    assert state(page)["playing"] is False and state(page)["step"] == 0
+    export = page.locator("details.export")
+    export.locator("summary").focus()
+    page.keyboard.press("Space")
+    expect(export).to_have_attribute("open", "")
+    assert state(page)["playing"] is False
+    # Arrows in the scrollable Output region scroll it; they do not step the timeline.
+    page.locator("#console").focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowDown")
+    assert state(page)["step"] == 0
+    # Elsewhere (nothing focused) the shortcuts still step and play.
+    page.evaluate("() => document.activeElement.blur()")
+    page.keyboard.press("ArrowRight")
+    assert state(page)["step"] == 1
+
+
+def test_escape_closes_export_and_share_and_focus_returns_to_their_buttons(page: Page, server: str) -> None:
+    open_app(page, server)
+    run_code(page, DEFAULT)
+    export = page.locator("details.export")
+    export.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(export).to_have_attribute("open", "")
+    page.get_by_role("button", name="Export PNG").focus()
+    page.keyboard.press("Escape")
+    expect(export).not_to_have_attribute("open", "")
+    assert page.evaluate("() => document.activeElement.matches('details.export summary')")
+    share = page.get_by_role("button", name="Share", exact=True)
+    share.click()
+    panel = page.locator("#share-panel")
+    expect(panel).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    assert page.evaluate("() => document.activeElement.id") == "share"
+    share.click()
+    expect(panel).to_be_visible()
+    panel.get_by_role("button", name="Close").click()
+    expect(panel).to_be_hidden()
+    assert page.evaluate("() => document.activeElement.id") == "share"
+
+
+def test_share_panel_fits_and_names_its_copy_buttons(page: Page, server: str) -> None:
+    open_app(page, server)
+    run_code(page, DEFAULT)
+    page.get_by_role("button", name="Share", exact=True).click()
+    panel = page.locator("#share-panel")
+    expect(panel).to_be_visible()
+    # The permanent link wraps inside the panel.
+    over = page.evaluate(
+        "() => { const p = document.getElementById('share-panel').getBoundingClientRect();"
+        " const a = document.querySelector('[data-share=link]').getBoundingClientRect(); return a.right - p.right; }"
+    )
+    assert over <= 0, over
+    for name in [
+        "Copy the link",
+        "Copy the iframe snippet",
+        "Copy the script snippet",
+        "Copy the link with the code",
+    ]:
+        expect(panel.get_by_role("button", name=name, exact=True)).to_have_count(1)
+    # Copying that the browser refuses is not reported as done.
+    page.evaluate("() => { navigator.clipboard.writeText = () => Promise.reject(new Error('denied')); }")
+    panel.get_by_role("button", name="Copy the link", exact=True).click()
+    button = panel.locator("[data-copy=link-text]")
+    expect(button).to_have_attribute("data-copied", "false")
+    expect(button).not_to_have_text("Copied")
+    page.evaluate("() => { navigator.clipboard.writeText = () => Promise.resolve(); }")
+    panel.get_by_role("button", name="Copy the iframe snippet").click()
+    other = panel.locator("[data-copy=iframe]")
+    expect(other).to_have_text("Copied")
+    expect(other).to_have_attribute("data-copied", "true")
+
+
+def test_export_menu_items_fit_on_one_line_and_dark_legend_matches_the_graph(page: Page, server: str) -> None:
+    open_app(page, server)
+    run_code(page, DEFAULT)
+    page.locator("details.export summary").click()
+    heights = page.evaluate(
+        "() => [...document.querySelectorAll('details.export .menu button')].map(b => b.getBoundingClientRect().height)"
+    )
+    summary_h = page.evaluate(
+        "() => document.querySelector('details.export summary').getBoundingClientRect().height"
+    )
+    assert all(hh <= summary_h + 2 for hh in heights), (heights, summary_h)
+    page.get_by_role("button", name="Dark theme").click()
+    # A leaf tensor that requires grad: the legend's swatch has the colour the graph draws it in.
+    drawn = page.evaluate("() => window.__gradtrace.cy.nodes('.leaf-grad')[0].style('background-color')")
+    swatch = page.evaluate("() => getComputedStyle(document.querySelector('.sw-leaf-grad')).backgroundColor")
+    assert swatch.replace(" ", "") == drawn.replace(" ", "")
+
+
+def test_tab_does_not_edit_the_code_and_the_editor_shows_focus(page: Page, server: str) -> None:
+    open_app(page, server)
+    page.evaluate("code => window.__gradtrace.setEditorText(code)", DEFAULT)
+    page.get_by_role("button", name="Dark theme").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => !!document.activeElement.closest('.cm-editor')")
+    ring = "() => { const s = getComputedStyle(document.querySelector('.cm-editor')); return s.outlineStyle + ' ' + s.outlineWidth; }"
+    assert page.evaluate(ring) == "solid 2px"
+    # The way out is said on screen, and tied to the editor for screen readers.
+    hint = page.locator("#editor-hint")
+    expect(hint).to_be_visible()
+    expect(hint).to_contain_text("Tab")
+    assert (
+        page.evaluate("() => document.querySelector('.cm-content').getAttribute('aria-describedby')")
+        == "editor-hint"
+    )
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => !document.activeElement.closest('.cm-editor')")
+    assert page.evaluate("() => window.__gradtrace.editorText") == DEFAULT
+    # Editing (a click into the code, then typing): Tab indents, as in any code editor; Escape
+    # then Tab leaves.
+    page.locator(".cm-line").nth(2).click()
+    page.keyboard.press("Home")
+    page.keyboard.press("Tab")
+    line = page.evaluate("() => window.__gradtrace.editorText").split("\n")[2]
+    assert line.startswith(" ") and line.lstrip().startswith("x = "), line
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => !document.activeElement.closest('.cm-editor')")

@@ -69,7 +69,14 @@ export interface EditorOptions {
   /** `byUser`: typed, pasted, undone... by the visitor (not set by the page, e.g. a link's code). */
   onChange: (text: string, byUser: boolean) => void;
   onLineClick: (line: number) => void;
+  /** Id of the element that tells keyboard users how Tab behaves (aria-describedby). */
+  hintId?: string;
 }
+
+/** Keyboard focus arriving in the editor: Tab leaves again until a key other than Tab is
+ *  pressed (CodeMirror's temporary tab-focus mode), so tabbing through the page never edits the
+ *  code. A click in the code, or typing, makes Tab indent; Escape then Tab leaves from there. */
+const ARRIVAL_TAB_FOCUS_MS = 24 * 3600 * 1000;
 
 // One Dark's colours, lightened where they fell under 4.5:1 contrast (WCAG AA) on the dark
 // background and on the line marks (current line, detach, related).
@@ -123,7 +130,7 @@ export class CodeEditor {
       marksField,
       // tabindex: focusable as it is (contenteditable), said explicitly so checkers see the
       // scrolling region has keyboard access.
-      EditorView.contentAttributes.of({ "aria-label": "Python code editor (Ctrl+Enter runs)", tabindex: "0" }),
+      EditorView.contentAttributes.of({ "aria-label": "Python code editor (Ctrl+Enter runs)", tabindex: "0", ...(opts.hintId ? { "aria-describedby": opts.hintId } : {}) }),
       EditorView.updateListener.of((u) => {
         if (!u.docChanged) return;
         this.marks = EMPTY;
@@ -132,6 +139,12 @@ export class CodeEditor {
       }),
     ];
     this.view = new EditorView({ parent: opts.parent, state: EditorState.create({ doc: opts.doc, extensions }) });
+    // Tab and focus: see ARRIVAL_TAB_FOCUS_MS. A pointer press decides that the focus it brings
+    // is for editing.
+    let pressed = 0;
+    const content = this.view.contentDOM;
+    this.view.dom.addEventListener("pointerdown", () => { pressed = Date.now(); this.view.setTabFocusMode(false); });
+    content.addEventListener("focus", () => { if (Date.now() - pressed > 1000) this.view.setTabFocusMode(ARRIVAL_TAB_FOCUS_MS); });
   }
 
   setDark(dark: boolean): void {
