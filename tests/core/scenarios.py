@@ -107,6 +107,47 @@ class Double(torch.autograd.Function):
 x = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64, requires_grad=True)
 torch.autograd.gradcheck(Double.apply, (x,))
 """,
+    "func_grad_tuple_error": """
+import torch
+from torch.func import grad
+
+def loss_and_pred(w):
+    pred = w * 2
+    return (pred ** 2).sum(), pred
+
+g = grad(loss_and_pred)(torch.ones(3))
+""",
+    "vmap_item_error": """
+import torch
+from torch.func import vmap
+x = torch.randn(4, 3)
+print(vmap(lambda row: row.sum().item())(x))
+""",
+    "vmap_control_flow_error": """
+import torch
+from torch.func import vmap
+
+def relu_like(row):
+    if row.sum() > 0:
+        return row
+    return -row
+
+print(vmap(relu_like)(torch.randn(4, 3)))
+""",
+    "vmap_size_mismatch_error": """
+import torch
+from torch.func import vmap
+a = torch.randn(4, 3)
+b = torch.randn(5, 3)
+print(vmap(lambda x, y: x + y)(a, b))
+""",
+    "vmap_batchnorm_error": """
+import torch
+import torch.nn as nn
+from torch.func import vmap
+bn = nn.BatchNorm1d(3)
+out = vmap(bn)(torch.randn(4, 2, 3))
+""",
     "func_grad_nonscalar_error": """
 import torch
 from torch.func import grad
@@ -2843,6 +2884,11 @@ ERROR_KINDS = {
     "once_differentiable_twice_error": "once_differentiable",
     "gradcheck_wrong_backward_error": "gradcheck_mismatch",
     "func_grad_nonscalar_error": "func_grad_nonscalar",
+    "func_grad_tuple_error": "func_grad_aux",
+    "vmap_item_error": "vmap_item",
+    "vmap_control_flow_error": "vmap_control_flow",
+    "vmap_size_mismatch_error": "vmap_size_mismatch",
+    "vmap_batchnorm_error": "vmap_batchnorm",
     "mark_dirty_leaf_error": "inplace_leaf",
     "complex_backward_error": "complex_backward",
     "saved_read_after_backward_error": "saved_freed_read",

@@ -51,6 +51,32 @@ def test_inplace_version_pins_stale_node_op_and_versions() -> None:
     assert (inplace["op"], inplace["version_before"], inplace["version_after"]) == ("mul_", 0, 1)
 
 
+WRITE_IN_A_HOOK = """import torch
+x = torch.ones(3, requires_grad=True)
+a = x * 2
+b = a * a
+c = b * 3
+def hook(g):
+    a.mul_(3)
+    return g
+c.register_hook(hook)
+c.sum().backward()
+"""
+
+
+def test_a_write_made_during_backward_is_pinned_like_one_made_before() -> None:
+    # The hook's a.mul_(3) runs inside the pass, after the stale check before it: the error had
+    # no tensor, no line for the write and no versions.
+    plain = run_plain(WRITE_IN_A_HOOK)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 10
+    t = _trace(WRITE_IN_A_HOOK)
+    err = t["error"]
+    assert (err["kind"], err["line"], err["related_line"]) == ("inplace_version", 10, 7)
+    assert _node(t, err["node"])["name"] == "MulBackward0" and _node(t, err["node"])["line"] == 4
+    assert "a" in _tensor(t, err["tensor"])["names"]
+    assert (err["version_at_save"], err["version_now"]) == (0, plain.namespace["a"]._version)
+
+
 def test_backward_twice_pins_freed_node_and_first_pass() -> None:
     t = _trace(SCENARIOS["backward_twice_error"])
     err = t["error"]
@@ -80,6 +106,31 @@ def test_backward_into_an_earlier_iterations_graph_says_detach() -> None:
     # The same tensor differentiated twice is its own, simpler lesson.
     once = _trace(SCENARIOS["backward_twice_error"])["error"]["explanation"]
     assert once["title"] == "Backward called twice on the same graph"
+
+
+RUNNING_TOTAL = """import torch
+w = torch.ones(2, requires_grad=True)
+total = 0
+for i in range(3):
+    loss = (w * w).sum() * i
+    loss.backward()
+    total += loss
+total.backward()
+"""
+
+
+def test_a_running_total_of_losses_gets_the_carried_graph_lesson() -> None:
+    # The failing node is the last iteration's, so its line never ran again after the free;
+    # the graph of `total` still holds every iteration's nodes.
+    plain = run_plain(RUNNING_TOTAL)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 8
+    err = _trace(RUNNING_TOTAL)["error"]
+    assert (err["kind"], err["line"], err["related_line"]) == ("backward_twice", 8, 6)
+    assert err["explanation"]["title"] == "Backward through a graph collected over several iterations"
+    assert "total += loss.item()" in err["explanation"]["fix"]
+    # The fix it gives works under plain PyTorch.
+    fixed = RUNNING_TOTAL.replace("total += loss\n", "total += loss.item()\n").replace("total.backward()\n", "print(total)\n")
+    assert run_plain(fixed).exception is None
 
 
 SHARED_SUBGRAPH = """import torch
@@ -387,6 +438,32 @@ def test_a_none_grad_pins_the_tensor_and_says_which_reason(source: str) -> None:
     err = t["error"]
     assert err["kind"] == "grad_is_none" and _tensor(t, err["tensor"])["names"] == ["w"]
     assert err["explanation"]["what"].startswith("w.grad is None here: ") and reason in err["explanation"]["what"]
+
+
+NET = "import torch, torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(2, 1)\n\nnet = Net()\nmodel = nn.Sequential(nn.Linear(2, 2))\nparams = {'w': torch.ones(2, requires_grad=True)}\n"
+
+
+@pytest.mark.parametrize(
+    ("expr", "path", "name"),
+    [
+        ("net.fc.weight.grad.norm()", ("fc", "weight"), "net.fc.weight"),
+        ("model[0].weight.grad * 0.1", ("0", "weight"), "model.0.weight"),
+        ("model[-1].bias.grad.zero_()", ("0", "bias"), "model.0.bias"),
+        ("params['w'].grad + 1", None, "params['w']"),
+    ],
+)
+def test_a_none_grad_reached_through_a_module_or_container_is_pinned(expr: str, path: Any, name: str) -> None:
+    # Only a bare `w.grad` was pinned; parameters are usually reached by a path.
+    source = NET + f"print({expr})\n"
+    plain = run_plain(source)
+    assert isinstance(plain.exception, AttributeError | TypeError) and plain.line == 10
+    t = _trace(source)
+    err = t["error"]
+    assert (err["kind"], err["line"]) == ("grad_is_none", 10) and err["tensor"] is not None
+    assert name in _tensor(t, err["tensor"])["names"] or name.startswith("params")
+    shown = expr.split(".grad")[0]
+    assert err["explanation"]["what"].startswith(f"{shown}.grad is None here: ")
+    assert "no backward pass has run yet" in err["explanation"]["what"]
 
 
 def test_a_saved_tensor_detached_in_place_pins_the_node_that_needed_it() -> None:

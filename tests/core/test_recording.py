@@ -69,6 +69,44 @@ def test_lines_follow_pythons_line_breaks(newline: str) -> None:
     assert [n.line for n in trace.nodes if n.name == "MulBackward0"] == [3]
 
 
+VMAPPED = """import torch
+from torch.func import vmap
+w = torch.randn(3, requires_grad=True)
+x = torch.randn(4, 3)
+out = vmap(lambda x: (x * w).sum())(x)
+loss = out.mean()
+loss.backward()
+"""
+
+
+def test_nodes_built_inside_vmap_have_the_op_and_line_that_built_them() -> None:
+    # Inside vmap an op's output is a BatchedTensor without a grad_fn; the node is on the tensor
+    # it wraps. They were found only at the next op (here: all put on line 6, op "mean").
+    plain = run_plain(VMAPPED)
+    graph, todo = [], [plain.namespace["out"].grad_fn]
+    while todo:
+        node = todo.pop()
+        graph.append(node.name())
+        todo += [n for n, _ in node.next_functions if n is not None]
+    trace = trace_source(VMAPPED)
+    at_5 = [(n.name, n.op) for n in sorted(trace.nodes, key=lambda n: n.seq or 0) if n.line == 5]
+    assert sorted(name for name, _ in at_5) == sorted(graph)  # SumBackward1, MulBackward0, AccumulateGrad
+    assert ("MulBackward0", "mul") in at_5 and ("SumBackward1", "sum") in at_5
+    assert [n.op for n in trace.nodes if n.line == 6] == ["mean"]
+    assert trace.tensors and trace.error is None
+
+
+def test_an_initializer_writes_without_grad_as_it_does_inside() -> None:
+    # nn.init.kaiming_uniform_ reaches the tracer as one call made with grad on; inside it
+    # writes under torch.no_grad(), so its write is not recorded by autograd (no node, no error
+    # on a leaf that requires grad: PyTorch's own verdict below).
+    src = "import torch, torch.nn as nn\nw = torch.empty(3, 3, requires_grad=True)\nnn.init.kaiming_uniform_(w)\nw.sum().backward()\n"
+    plain = run_plain(src)
+    assert plain.exception is None and plain.namespace["w"].is_leaf
+    writes = [e for e in trace_source(src).events if e.kind == "inplace"]
+    assert [(e.op, e.line, e.grad_enabled) for e in writes] == [("kaiming_uniform_", 3, False)]
+
+
 def test_grad_mode_detach_and_requires_grad_events() -> None:
     src = """import torch
 x = torch.ones(2, requires_grad=True)

@@ -60,6 +60,34 @@ def test_warnings_match_a_plain_python_run(name: str, tmp_path: Path) -> None:
     assert got == _plain_warnings(source, tmp_path)
 
 
+@pytest.mark.parametrize("callers_filter", ["ignore", "error"])
+def test_the_callers_warning_filters_do_not_reach_the_snippet(callers_filter: str, tmp_path: Path) -> None:
+    # A notebook that silenced warnings (or turned them into errors) traced snippets whose
+    # warnings vanished (or raised); the snippet gets a fresh process's filters, as promised.
+    source = CASES["two_lines"]
+    with warnings.catch_warnings():
+        warnings.simplefilter(callers_filter)
+        trace = trace_source(source).to_dict()
+        assert warnings.filters[0][0] == callers_filter  # the caller's filters are back afterwards
+    assert trace["status"] == "ok", trace["error"]
+    got = [(e["line"], e["category"], e["text"][:60]) for e in trace["events"] if e["kind"] == "warning"]
+    assert got == _plain_warnings(source, tmp_path) and len(got) == 2
+
+
+def test_reading_a_jit_traced_tensor_adds_no_warning_of_our_own(tmp_path: Path) -> None:
+    # The tracer read sizes under torch.jit.trace with int(), which warned (a TracerWarning
+    # naming gradtrace's own file) where plain Python prints nothing.
+    source = (
+        "import torch, torch.nn as nn\nm = nn.Linear(3, 2)\ntraced = torch.jit.trace(m, torch.randn(4, 3))\n"
+        "out = traced(torch.randn(4, 3)).sum()\nout.backward()\n"
+    )
+    trace = trace_source(source).to_dict()
+    assert trace["status"] == "ok", trace["error"]
+    got = [(e["line"], e["category"], e["text"][:60]) for e in trace["events"] if e["kind"] == "warning"]
+    assert got == _plain_warnings(source, tmp_path) == []
+    assert "gradtrace" not in trace["stderr"]
+
+
 def test_warning_filtered_into_an_error_raises_at_the_same_line(tmp_path: Path) -> None:
     source = HEAD + "warnings.filterwarnings('error', module='__main__')\ng = y.grad\n"
     path = tmp_path / "snippet.py"

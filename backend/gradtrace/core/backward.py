@@ -147,6 +147,11 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
         rec.suspended += 1
         try:
             with graph.quiet():
+                # A write made during this pass (a tensor hook's x.mul_()) can break a node's
+                # saved value after the check before the pass: re-read the failing node's.
+                for node, num in known:
+                    if num in rec.executing and rec.maybe_stale(node):
+                        rec.refresh_saved(node)
                 record["error"] = errors.describe(rec, exc, record)
                 _finish(rec, record, known, ctx.line, retain_graph, failed=True)
         finally:

@@ -164,6 +164,9 @@ _DEFAULT_FILTERS: list[tuple[Any, type[Warning], str]] = [
 
 
 def _fresh_process_filters() -> None:
+    # The caller's own filters go first (a notebook's simplefilter("ignore") hid the snippet's
+    # warnings, "error" turned them into exceptions): only Python's defaults apply.
+    warnings.resetwarnings()
     for action, category, module in reversed(_DEFAULT_FILTERS):
         warnings.filterwarnings(action, category=category, module=module)
 

@@ -177,12 +177,13 @@ def _pin_none_grad(rec: Recorder, err: dict[str, Any], tb: TracebackType | None)
         return
     frame, expr = found
     for node in ast.walk(expr):
-        if not (isinstance(node, ast.Attribute) and node.attr == "grad" and isinstance(node.value, ast.Name)):
+        if not (isinstance(node, ast.Attribute) and node.attr == "grad"):
             continue
-        t = failing.named_tensor(frame, node.value.id)
-        if t is None:
+        # x.grad, and name paths: model.fc.weight.grad, net[0].weight.grad
+        t = failing.resolved(frame, node.value)
+        if not isinstance(t, torch.Tensor):
             continue
-        name = node.value.id
+        name = ast.unparse(node.value)
         with graph.quiet():  # our reads must not run a subclass's or mode's code
             # (.grad is read only where it does not warn: on leaves and retain_grad() tensors)
             keeps = t.is_leaf or t.retains_grad
@@ -254,7 +255,9 @@ _WEIGHTS_ARGUMENT = {
 }
 
 
-def _carried_explanation(rec: Recorder, node: str | None, freed_by_line: int | None) -> dict[str, str] | None:
+def _carried_explanation(
+    rec: Recorder, node: str | None, freed_by_line: int | None, start: str | None = None
+) -> dict[str, str] | None:
     """The lesson for a backward into an earlier iteration's graph, or None.
 
     When the freed node's own line built the same kind of node again after the free, the
@@ -269,7 +272,7 @@ def _carried_explanation(rec: Recorder, node: str | None, freed_by_line: int | N
         return None
     later = [n for n in rec.nodes.values() if n.created_event is not None and n.created_event > freed]
     if not any(n.line == old.line and n.name == old.name for n in later):
-        return None
+        return _total_explanation(rec, old, start, by_line=freed_by_line)
     # The line where a new node takes an input from a node built before the free.
     bridge = None
     for n in later:
@@ -297,6 +300,43 @@ def _carried_explanation(rec: Recorder, node: str | None, freed_by_line: int | N
             "h = h.detach() (truncated backpropagation through time), or keep numbers instead "
             "of graphs for totals (total += loss.item()). retain_graph=True would silence the "
             "error, but every step would then backpropagate through all the earlier ones."
+        ),
+    }
+
+
+def _total_explanation(rec: Recorder, old: Any, start: str | None, by_line: int | None) -> dict[str, str] | None:
+    """The lesson for a tensor that collected every iteration's graph (`total += loss` in the
+    loop, `total.backward()` after it): the failing pass's graph holds several nodes built by
+    the failing node's line, one per iteration, each freed by its own iteration's backward."""
+    if start is None or old.line is None:
+        return None
+    seen, todo, same = {int(start[1:])}, [int(start[1:])], 0
+    while todo:
+        n = rec.nodes.get(todo.pop())
+        if n is None:
+            continue
+        if n.line == old.line and n.name == old.name:
+            same += 1
+        for _, target, _ in n.edges:
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    if same < 2:
+        return None
+    by = f"The backward() at line {by_line}" if by_line is not None else "A backward() in the loop"
+    return {
+        "title": "Backward through a graph collected over several iterations",
+        "what": (
+            f"This pass's graph holds {same} {old.name} nodes that line {old.line} built over "
+            "several iterations: a tensor carried from one iteration to the next (a running total "
+            f"such as total += loss, an RNN's hidden state) links every iteration's graph. {by} "
+            "already ran through them, iteration by iteration, and freed the tensors they saved."
+        ),
+        "fix": (
+            "Keep numbers, not graphs, across iterations: total += loss.item() (or "
+            "loss.detach()), and call backward() once per iteration on that iteration's loss. "
+            "To backpropagate through several iterations on purpose, call backward() once, "
+            "after the loop, on the accumulated tensor, without the per-iteration calls."
         ),
     }
 
@@ -352,7 +392,7 @@ def _pin(
                 err["related_line"] = earlier["line"]
                 freed_by = earlier
                 break
-        carried = _carried_explanation(rec, node, err["related_line"])
+        carried = _carried_explanation(rec, node, err["related_line"], p["order"][0] if p["order"] else None)
         if carried is not None:
             err["explanation"] = carried
         elif freed_by is not None and p["roots"] and p["roots"] == freed_by["roots"] and None not in p["roots"]:

@@ -153,6 +153,52 @@ RULES: tuple[Rule, ...] = (
         "torch.func.vjp for a function with several outputs.",
     ),
     _rule(
+        "func_grad_aux",
+        r"Expected f\(\*args\) to return a Tensor, got <class 'tuple'>",
+        "torch.func.grad needs the function to return one tensor",
+        "torch.func.grad(f) differentiates the single tensor f returns. This function returned a "
+        "tuple (the loss and something else, often a value to look at).",
+        "Return the loss alone, or keep the tuple and say the rest is extra: "
+        "grad(f, has_aux=True)(x) returns (gradient, the rest).",
+    ),
+    _rule(
+        "vmap_item",
+        r"vmap: It looks like you're calling \.item\(\) on a Tensor",
+        "vmap cannot turn a batched value into a Python number",
+        "Inside vmap each tensor stands for a whole batch of values, one per example, so .item() "
+        "(one Python number) has no single answer.",
+        "Keep the value a tensor (drop .item(), float(), int()): vmap then carries it through "
+        "the rest of the function.",
+    ),
+    _rule(
+        "vmap_control_flow",
+        r"vmap: It looks like you're attempting to use a Tensor in some data-dependent control flow",
+        "vmap cannot branch on a batched value",
+        "Inside vmap each tensor stands for a whole batch of values, so `if t > 0:` would have a "
+        "different answer for each example; Python's if can take only one branch.",
+        "Compute both branches and pick per element: torch.where(x.sum() > 0, x, -x), instead of "
+        "an if / else on a tensor.",
+    ),
+    _rule(
+        "vmap_size_mismatch",
+        r"vmap: Expected all tensors to have the same size in the mapped dimension",
+        "vmap's inputs disagree on the batch size",
+        "vmap maps over one dimension of every input (dim 0 unless in_dims says otherwise), and "
+        "each input must have the same number of examples along it.",
+        "Give every mapped input the same size along the mapped dimension, or pass in_dims with "
+        "None for an input that is shared by every example (vmap(f, in_dims=(0, None))).",
+        types=("ValueError",),
+    ),
+    _rule(
+        "vmap_batchnorm",
+        r"Batch norm got a batched tensor as input while the running_mean or running_var",
+        "Batch norm's running statistics cannot be updated under vmap",
+        "In training mode BatchNorm updates its running mean and variance in place; under vmap "
+        "each example would write its own statistics into the same buffers.",
+        "Use the module in eval mode (model.eval()) or build it with track_running_stats=False; "
+        "torch.func.replace_all_batch_norm_modules_(model) does the latter for a whole model.",
+    ),
+    _rule(
         "nonscalar_backward",
         r"grad can be implicitly created only for (real )?scalar outputs|"
         r"returned by the function given to hessian should contain a single element",

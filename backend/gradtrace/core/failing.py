@@ -79,3 +79,53 @@ def named_tensor(frame: FrameType, name: str) -> torch.Tensor | None:
     """The tensor a name holds in `frame`, if it holds one."""
     value = looked_up(frame, name)
     return value if isinstance(value, torch.Tensor) else None
+
+
+_MISSING = object()
+
+
+def resolved(frame: FrameType, expr: ast.expr, depth: int = 0) -> Any:
+    """What a name path (`model.fc.weight`, `net[0].weight`, `params["w"]`) holds in `frame`,
+    read from dicts only: a module's parameters, buffers and submodules, an instance's
+    `__dict__`, lists, tuples and dicts by constant index. Nothing is evaluated, so no
+    property, `__getattr__` or `__getitem__` of the snippet's runs. `_MISSING` if it cannot
+    be read that way."""
+    if depth > 16:
+        return _MISSING
+    if isinstance(expr, ast.Name):
+        return frame.f_locals.get(expr.id, frame.f_globals.get(expr.id, _MISSING))
+    if isinstance(expr, ast.Attribute):
+        owner = resolved(frame, expr.value, depth + 1)
+        if owner is _MISSING:
+            return _MISSING
+        try:
+            attrs = object.__getattribute__(owner, "__dict__")
+        except (AttributeError, TypeError):
+            return _MISSING
+        if not isinstance(attrs, dict):
+            return _MISSING
+        if isinstance(owner, torch.nn.Module):
+            for table in ("_parameters", "_buffers", "_modules"):
+                entries = attrs.get(table)
+                if isinstance(entries, dict) and expr.attr in entries:
+                    return entries[expr.attr]
+        return attrs.get(expr.attr, _MISSING)
+    key_node = expr.slice if isinstance(expr, ast.Subscript) else None
+    if (
+        isinstance(key_node, ast.UnaryOp)
+        and isinstance(key_node.op, ast.USub)
+        and isinstance(key_node.operand, ast.Constant)
+        and type(key_node.operand.value) is int
+    ):
+        key_node = ast.Constant(-key_node.operand.value)  # net[-1]: the parser keeps the minus apart
+    if isinstance(expr, ast.Subscript) and isinstance(key_node, ast.Constant):
+        owner = resolved(frame, expr.value, depth + 1)
+        key = key_node.value
+        if isinstance(owner, torch.nn.Sequential | torch.nn.ModuleList) and isinstance(key, int):
+            modules = list(object.__getattribute__(owner, "__dict__")["_modules"].values())
+            return modules[key] if -len(modules) <= key < len(modules) else _MISSING
+        if type(owner) in (list, tuple) and isinstance(key, int):
+            return owner[key] if -len(owner) <= key < len(owner) else _MISSING
+        if type(owner) is dict:
+            return owner.get(key, _MISSING)
+    return _MISSING

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch._C._functorch import get_unwrapped as _get_unwrapped  # torch.func's wrapper tensors
+from torch._C._functorch import is_functorch_wrapped_tensor as _is_functorch_wrapped
 from torch.optim import optimizer as optim
 from torch.overrides import TorchFunctionMode
 from torch.utils.data import dataloader
@@ -97,6 +99,13 @@ def _version(t: torch.Tensor) -> int | None:
         return None
 
 
+# torch.nn.init's in-place initializers write under torch.no_grad() inside; with our mode on
+# they reach us as one call made with grad enabled, and their write is not an autograd write.
+_NO_GRAD_WRITERS = frozenset(
+    f for name, f in vars(torch.nn.init).items() if name.endswith("_") and not name.startswith("_") and callable(f)
+)
+
+
 class _Mode(TorchFunctionMode):
     def __init__(self, rec: Recorder) -> None:
         super().__init__()
@@ -151,19 +160,36 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
         raise
     finally:
         rec.current_call = None
+    try:
+        no_grad_write = func in _NO_GRAD_WRITERS
+    except TypeError:  # an unhashable callable a snippet dispatched itself
+        no_grad_write = False
     rec.suspended += 1
     try:
         if torch._C._len_torch_dispatch_stack():  # a TorchDispatchMode the snippet entered
             with graph.quiet():
-                _after_call(rec, op, inputs, versions, out, before)
+                _after_call(rec, op, inputs, versions, out, before, no_grad_write)
         elif plain and not torch._C._len_torch_function_stack() and _plain_out(out):
-            _after_call(rec, op, inputs, versions, out, before)
+            _after_call(rec, op, inputs, versions, out, before, no_grad_write)
         else:
             with torch._C.DisableTorchFunction():
-                _after_call(rec, op, inputs, versions, out, before)
+                _after_call(rec, op, inputs, versions, out, before, no_grad_write)
     finally:
         rec.suspended -= 1
     return out
+
+
+def _functorch_unwrapped(t: torch.Tensor) -> torch.Tensor | None:
+    """The plain tensor under torch.func's wrappers (a vmap level's BatchedTensor, a grad
+    level's GradTrackingTensor), or None if it cannot be reached."""
+    for _ in range(32):  # nested transforms: one wrapper per level
+        if not _is_functorch_wrapped(t):
+            return t
+        try:
+            t = _get_unwrapped(t)
+        except Exception:
+            return None
+    return None
 
 
 def _called_from_snippet() -> bool:
@@ -209,6 +235,7 @@ def _after_call(
     versions: list[int | None],
     out: Any,
     state_before: Any = None,
+    no_grad_write: bool = False,
 ) -> None:
     # Inside a backward pass (a custom Function's backward, a hook, checkpoint's recompute)
     # grad mode is the engine's business, not the snippet's: no grad_mode / no_grad_op
@@ -265,7 +292,7 @@ def _after_call(
                 version_before=before,
                 version_after=after,
                 node=rec.node_id(gf) if gf is not None else None,
-                grad_enabled=grad_state[0],
+                grad_enabled=grad_state[0] and not no_grad_write,
             )
             if storage is not None:
                 rec.event_storages[event["seq"]] = storage
@@ -285,6 +312,16 @@ def _after_call(
                 new_nodes.extend(new)
             elif rec.node_id(gf) is not None:
                 rec.tensor_record(o)
+        elif _is_functorch_wrapped(o):
+            # Inside vmap / torch.func.grad the op's output is a wrapper without a grad_fn;
+            # the node it built is on the tensor it wraps (and is the node the transform's
+            # result leads to later): found here, it gets this op and line, not the line
+            # where the result is first used.
+            inner = _functorch_unwrapped(o)
+            gf = inner.grad_fn if inner is not None else None
+            if gf is not None:
+                made_graph = True
+                new_nodes.extend(rec.discover([gf], context(), None, pass_index))
         elif o.requires_grad and o.is_leaf and rec.tensor_record(o, create=False) is None:
             rec.emit("leaf", context().line, tensor=rec.tensor_id(o), op=op)
     if new_nodes:

@@ -74,7 +74,7 @@ def shape_of(t: torch.Tensor) -> list[int]:
             raise
         for size in shape:
             if type(size) is not int:  # under torch.jit.trace sizes are traced 0-d tensors
-                return [int(d) for d in shape]
+                return _untraced_shape(t)
         return shape
     dims: list[int] = []
     for i in range(t.dim()):
@@ -84,6 +84,18 @@ def shape_of(t: torch.Tensor) -> list[int]:
             size = -1
         dims.append(size if type(size) is int else -1)
     return dims
+
+
+def _untraced_shape(t: torch.Tensor) -> list[int]:
+    """The sizes read with torch.jit.trace's recording off: plain ints, nothing added to the
+    snippet's trace, and no TracerWarning (int() of a traced size warns, in the snippet's
+    stderr, about our own read)."""
+    state = torch._C._get_tracing_state()
+    torch._C._set_tracing_state(None)  # type: ignore[attr-defined]
+    try:
+        return [int(d) for d in t.shape]
+    finally:
+        torch._C._set_tracing_state(state)  # type: ignore[attr-defined]
 
 
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
