@@ -64,6 +64,9 @@ let lastSource: string | null = null;
 /** Why the last run gave no trace (the service refused it, or could not be reached), null if it gave one. */
 let lastRunError: string | null = null;
 
+// The status line is cut with an ellipsis when long (style.css): its tooltip has all of it.
+new MutationObserver(() => { statusEl.title = statusEl.textContent ?? ""; }).observe(statusEl, { childList: true, characterData: true, subtree: true });
+
 function setStatus(status: string, text: string): void {
   app.dataset["status"] = status;
   statusEl.textContent = text;

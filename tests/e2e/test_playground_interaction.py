@@ -184,3 +184,18 @@ def test_tab_does_not_edit_the_code_and_the_editor_shows_focus(page: Page, serve
     page.keyboard.press("Escape")
     page.keyboard.press("Tab")
     assert page.evaluate("() => !document.activeElement.closest('.cm-editor')")
+
+
+def test_a_long_status_keeps_the_toolbar_on_one_row(page: Page, server: str) -> None:
+    page.set_viewport_size({"width": 1366, "height": 800})
+    open_app(page, server)
+    run_example(page, "inplace_version_error")
+    page.get_by_role("button", name="Dark theme").click()
+    height = "() => document.querySelector('.topbar').getBoundingClientRect().height"
+    one_row = page.evaluate(height)
+    page.get_by_role("button", name="Share", exact=True).click()
+    expect(page.locator("#status")).to_contain_text("Shared: trace")
+    assert page.evaluate(height) == one_row
+    # The whole text is still there: as the tooltip, and for screen readers.
+    status = page.locator("#status")
+    assert status.get_attribute("title") == status.text_content()
