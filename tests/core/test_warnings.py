@@ -74,6 +74,37 @@ def test_the_callers_warning_filters_do_not_reach_the_snippet(callers_filter: st
     assert got == _plain_warnings(source, tmp_path) and len(got) == 2
 
 
+def test_the_snippet_sees_the_filters_a_fresh_process_has(tmp_path: Path) -> None:
+    # torch and numpy install filters at import (TracerWarning from torch's own modules is
+    # ignored): a fresh `python snippet.py` has them, and so must a trace; the caller's
+    # blanket simplefilter must not be there.
+    source = (
+        "import torch, warnings\n"
+        "print(sorted({(f[0], f[2].__name__) for f in warnings.filters if f[1] is not None or f[3] is not None}))\n"
+        "print(any(f[1] is None and f[3] is None and f[2] is Warning for f in warnings.filters))\n"
+    )
+    path = tmp_path / "snippet.py"
+    path.write_text(source)
+    plain = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120, check=True)
+    # The traced side in a process of its own too: pytest imports torch inside its own
+    # catch_warnings, which drops torch's import-time filters from this process.
+    caller = (
+        "import json, sys, warnings\nimport torch\nfrom gradtrace.core.tracer import trace_source\n"
+        "warnings.simplefilter('ignore')\n"
+        f"print(json.dumps(trace_source({source!r}).to_dict()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", caller], capture_output=True, text=True, timeout=120, check=True)
+    trace = json.loads(out.stdout)
+    assert trace["status"] == "ok", trace["error"]
+    library_filters, blanket = plain.stdout.splitlines()
+    assert "TracerWarning" in library_filters and blanket == "False"
+    traced_filters, traced_blanket = trace["stdout"].splitlines()
+    # (plus the tracer's own "always" filter for warnings raised against its frames)
+    extra = set(eval(traced_filters)) - set(eval(library_filters))  # noqa: S307 - our own printed literals
+    assert traced_blanket == "False" and set(eval(library_filters)) <= set(eval(traced_filters))  # noqa: S307
+    assert extra <= {("always", "Warning")}
+
+
 def test_reading_a_jit_traced_tensor_adds_no_warning_of_our_own(tmp_path: Path) -> None:
     # The tracer read sizes under torch.jit.trace with int(), which warned (a TracerWarning
     # naming gradtrace's own file) where plain Python prints nothing.

@@ -163,10 +163,24 @@ _DEFAULT_FILTERS: list[tuple[Any, type[Warning], str]] = [
 ]
 
 
+# Blanket filters (`simplefilter("ignore")`, `simplefilter("error", UserWarning)`: no
+# message, no module, a built-in category) are the caller's, not a library's: torch and numpy
+# install specific ones at import (ignore TracerWarning from torch's own modules, numpy's
+# binary-compatibility messages), which a fresh `python snippet.py` has too, so those stay.
+_BUILTIN_CATEGORIES = frozenset(
+    {Warning, UserWarning, DeprecationWarning, PendingDeprecationWarning, SyntaxWarning, RuntimeWarning,
+     FutureWarning, ImportWarning, UnicodeWarning, BytesWarning, ResourceWarning, EncodingWarning}
+)
+
+
 def _fresh_process_filters() -> None:
-    # The caller's own filters go first (a notebook's simplefilter("ignore") hid the snippet's
-    # warnings, "error" turned them into exceptions): only Python's defaults apply.
-    warnings.resetwarnings()
+    # The caller's blanket filters go (a notebook's simplefilter("ignore") hid the snippet's
+    # warnings, "error" turned them into exceptions); Python's defaults go in front.
+    warnings.filters[:] = [  # type: ignore[index]
+        f for f in warnings.filters  # type: ignore[attr-defined]
+        if not (f[1] is None and f[3] is None and f[2] in _BUILTIN_CATEGORIES)
+    ]
+    warnings._filters_mutated()  # type: ignore[attr-defined]
     for action, category, module in reversed(_DEFAULT_FILTERS):
         warnings.filterwarnings(action, category=category, module=module)
 
