@@ -66,7 +66,12 @@ def expect_line(page: Page, line: int | None) -> None:
 
 
 def click_node(page: Page, element_id: str) -> None:
-    """A real mouse click on a graph element, where Cytoscape draws it on the page."""
+    """A real mouse click on a graph element, where Cytoscape draws it on the page.
+
+    Measured after two frames: a step whose caption wraps onto a second line shrinks the graph,
+    and until the visitor pans or zooms the canvas re-frames itself on resize (a ResizeObserver,
+    delivered with the next frame), which moves the nodes a few pixels."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     pos = page.evaluate(
         "id => { const cy = window.__gradtrace.cy; const p = cy.getElementById(id).renderedPosition();"
         " const r = cy.container().getBoundingClientRect(); return { x: r.left + p.x, y: r.top + p.y }; }",
