@@ -466,6 +466,29 @@ def test_a_none_grad_reached_through_a_module_or_container_is_pinned(expr: str, 
     assert "no backward pass has run yet" in err["explanation"]["what"]
 
 
+@pytest.mark.parametrize(
+    ("source", "says", "fix_says"),
+    [
+        ("import torch\ntorch.set_grad_enabled(False)\nx = torch.ones(2, requires_grad=True)\ny = (x * 2).sum()\n"
+         "y.backward()\n", "off since line 2", "torch.set_grad_enabled(True)"),
+        ("import torch\nx = torch.ones(2)\ny = (x * 2).sum()\nx.requires_grad_()\ny.backward()\n",
+         "switched on at line 4", "before computing the output"),
+        ("import torch\nx = torch.ones(2)\ny = (x * 2).sum()\ny.backward()\n", "", "requires_grad=True"),
+    ],
+    ids=["grad_turned_off_globally", "requires_grad_too_late", "never_required"],
+)
+def test_an_output_without_grad_fn_says_which_cause_this_snippet_has(source: str, says: str, fix_says: str) -> None:
+    plain = run_plain(source)
+    assert isinstance(plain.exception, RuntimeError) and plain.namespace["y"].grad_fn is None
+    err = _trace(source)["error"]
+    assert (err["kind"], err["line"]) == ("no_grad_fn", plain.line)
+    assert says in err["explanation"]["what"] and fix_says in err["explanation"]["fix"]
+    # The fix works under plain PyTorch: tracking on / requires_grad set before the output.
+    fixed = source.replace("torch.set_grad_enabled(False)", "torch.set_grad_enabled(True)")
+    fixed = fixed.replace("x = torch.ones(2)\n", "x = torch.ones(2, requires_grad=True)\n")
+    assert run_plain(fixed).exception is None
+
+
 def test_a_saved_tensor_detached_in_place_pins_the_node_that_needed_it() -> None:
     t = _trace(SCENARIOS["saved_then_detached_in_place_error"])
     err = t["error"]

@@ -445,8 +445,8 @@ def _pin(
     elif kind in ("nonscalar_backward", "no_grad_fn") and p is not None:
         err["tensor"] = p["roots"][0] if p["roots"] else None
         if kind == "no_grad_fn":
-            if not _second_derivative_hint(rec, err, p, tb):
-                _frozen_hint(rec, err)
+            if not _second_derivative_hint(rec, err, p, tb) and not _frozen_hint(rec, err):
+                _grad_off_hint(rec, err) or _late_requires_grad_hint(rec, err)
         elif p["api"] in _WEIGHTS_ARGUMENT:
             # The general fix names backward()'s argument; these calls name it differently.
             call, argument = _WEIGHTS_ARGUMENT[p["api"]]
@@ -488,7 +488,53 @@ def _formatted_tensor(rec: Recorder, tb: TracebackType | None) -> str | None:
     return None
 
 
-def _frozen_hint(rec: Recorder, err: dict[str, Any]) -> None:
+def _grad_off_hint(rec: Recorder, err: dict[str, Any]) -> bool:
+    """An output with no grad_fn while gradient tracking is still off (a global
+    torch.set_grad_enabled(False), or backward inside the no_grad block): name the line that
+    turned it off. Whether it applied."""
+    if rec.grad_state[0]:
+        return False
+    off = None
+    for event in itertools.chain(rec.events_head, rec.events_tail):
+        if event["kind"] == "grad_mode" and not event.get("grad_enabled") and event["line"] is not None:
+            off = event["line"]
+    if off is None:
+        return False
+    explanation = err["explanation"]
+    err["explanation"] = {
+        **explanation,
+        "what": f"Gradient tracking has been off since line {off} (torch.set_grad_enabled(False), or a "
+        "torch.no_grad() block still open here): nothing computed since then was recorded. "
+        + explanation["what"],
+        "fix": "Turn tracking back on before computing what you differentiate (torch.set_grad_enabled(True), "
+        "or compute it outside the no_grad block).",
+    }
+    return True
+
+
+def _late_requires_grad_hint(rec: Recorder, err: dict[str, Any]) -> bool:
+    """The snippet switched requires_grad on, yet the output has no grad_fn: most often the
+    switch came after the output was computed (autograd records only later operations)."""
+    turned_on = [
+        e for e in itertools.chain(rec.events_head, rec.events_tail)
+        if e["kind"] == "requires_grad" and e.get("value") is True and e["line"] is not None
+    ]
+    if not turned_on:
+        return False
+    lines = ", ".join(str(line) for line in sorted({e["line"] for e in turned_on}))
+    explanation = err["explanation"]
+    err["explanation"] = {
+        **explanation,
+        "what": f"{explanation['what']} requires_grad was switched on at line{'s' if ',' in lines else ''} "
+        f"{lines}: autograd records only operations that run after that, so an output computed "
+        "earlier stays untracked.",
+        "fix": "Switch requires_grad on before computing the output from the tensor (or create it with "
+        "requires_grad=True), then compute the output again.",
+    }
+    return True
+
+
+def _frozen_hint(rec: Recorder, err: dict[str, Any]) -> bool:
     """An output with no grad_fn in a snippet that switched requires_grad off (froze layers):
     when everything it depends on is frozen, nothing is tracked. Names the lines that did."""
     lines: dict[int, set[str]] = {}
@@ -496,7 +542,7 @@ def _frozen_hint(rec: Recorder, err: dict[str, Any]) -> None:
         if event["kind"] == "requires_grad" and event.get("value") is False and event["line"] is not None:
             lines.setdefault(event["line"], set()).add(event["tensor"])
     if not lines:
-        return
+        return False
     count = len(set().union(*lines.values()))
     where = ", ".join(str(line) for line in sorted(lines))
     explanation = err["explanation"]
@@ -508,6 +554,7 @@ def _frozen_hint(rec: Recorder, err: dict[str, Any]) -> None:
         "fix": "Freeze only the layers you do not train and keep requires_grad=True on the ones you "
         f"do (those given to the optimizer): a model with every parameter frozen has nothing to backpropagate to. {explanation['fix']}",
     }
+    return True
 
 
 def _second_derivative_hint(rec: Recorder, err: dict[str, Any], p: dict[str, Any], tb: TracebackType | None) -> bool:
