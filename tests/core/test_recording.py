@@ -805,6 +805,25 @@ def test_a_local_that_shadows_another_tensor_is_named_with_its_function() -> Non
     assert names["hidden"] == [3, 2]  # no clash: the plain name
 
 
+def test_the_locals_of_a_recursion_are_named_by_call() -> None:
+    # Each call of g has its own y: all were "y (in g)", two different tensors, one name.
+    src = (
+        "import torch\nx = torch.ones(2, requires_grad=True)\n"
+        "def g(t, n):\n    y = t * (n + 2)\n    if n == 0:\n        raise ValueError('stop')\n    return g(y, n - 1)\n"
+        "g(x, 2)\n"
+    )
+    plain = run_plain(src)
+    assert isinstance(plain.exception, ValueError) and plain.line == 6
+    t = _trace(src)
+    by_name = {n: x for x in t["tensors"] for n in x["names"]}
+    names = [n for x in t["tensors"] for n in x["names"]]
+    assert len(names) == len(set(names))  # no name twice
+    # y of call k is t of call k + 1 (values: 1 * 4, * 3, * 2 as the recursion goes down)
+    assert by_name["y (in g, call 1)"]["value"]["values"] == [4.0, 4.0]
+    assert by_name["y (in g, call 2)"] is by_name["t (in g, call 3)"]
+    assert by_name["y (in g, call 3)"]["value"]["values"] == [24.0, 24.0]
+
+
 SHARED_COUNTER = """import torch
 x = torch.ones(3, requires_grad=True)
 y = x * 1

@@ -429,19 +429,25 @@ def _function_scopes(frames: list[Any]) -> list[dict[str, Any]]:
     """The locals of the snippet's running functions (innermost last), as names for the trace.
 
     A local bound to another object than the module-level name, or than the same name in
-    another running function, is named "x (in g)": two different tensors are then not both
-    just "x". A local that is the same object as the global keeps the plain name.
+    another running function, is named "x (in g)" ("x (in g, call 2)" in a recursion, counted
+    from the outermost call): two different tensors are then not both just "x". A local that
+    is the same object as the global keeps the plain name.
     """
     local_maps = [(f.f_code.co_name, {k: v for k, v in f.f_locals.items() if k != "self"}) for f in frames]
     module = frames[0].f_globals if frames else {}
+    # A recursive function runs in several frames: "x (in g, call 2)" tells their locals apart.
+    calls = {name: sum(1 for n, _ in local_maps if n == name) for name, _ in local_maps}
+    seen: dict[str, int] = {}
     scopes = []
     for i, (function, names) in enumerate(local_maps):
+        seen[function] = seen.get(function, 0) + 1
+        where = f"{function}, call {seen[function]}" if calls[function] > 1 else function
         scope = {}
         for name, value in names.items():
             clash = (name in module and module[name] is not value) or any(
                 name in other and other[name] is not value for j, (_, other) in enumerate(local_maps) if j != i
             )
-            scope[f"{name} (in {function})" if clash else name] = value
+            scope[f"{name} (in {where})" if clash else name] = value
         scopes.append(scope)
     return scopes
 
