@@ -77,6 +77,28 @@ def test_a_write_made_during_backward_is_pinned_like_one_made_before() -> None:
     assert (err["version_at_save"], err["version_now"]) == (0, plain.namespace["a"]._version)
 
 
+CHECKPOINT_INPUT_WRITTEN = """import torch
+from torch.utils.checkpoint import checkpoint
+w = torch.ones(3, requires_grad=True)
+x = w * 2
+y = checkpoint(lambda t: (t * t).sum(), x, use_reentrant=False)
+x.mul_(3)
+y.backward()
+"""
+
+
+def test_a_write_to_a_checkpointed_input_is_pinned_from_the_versions() -> None:
+    # Checkpointing saves through saved-tensor hooks, so the tracer never sees the saved value
+    # go stale; the error's versions still lead to the write.
+    plain = run_plain(CHECKPOINT_INPUT_WRITTEN)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 7
+    t = _trace(CHECKPOINT_INPUT_WRITTEN)
+    err = t["error"]
+    assert (err["kind"], err["line"], err["related_line"]) == ("inplace_version", 7, 6)
+    assert "x" in _tensor(t, err["tensor"])["names"]
+    assert (err["version_at_save"], err["version_now"]) == (0, plain.namespace["x"]._version)
+
+
 def test_backward_twice_pins_freed_node_and_first_pass() -> None:
     t = _trace(SCENARIOS["backward_twice_error"])
     err = t["error"]

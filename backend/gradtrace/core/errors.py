@@ -401,6 +401,8 @@ def _pin(
         # In backward, a stale saved view fails with its own message; the node that saved it
         # was flagged stale before the pass, like any other.
         _pin_inplace(rec, err, p)
+        if err.get("related_line") is None and kind == "inplace_version":
+            _pin_inplace_by_message(rec, err, message)
     elif kind == "saved_view_inplace":  # a stale view used in the forward pass
         _pin_stale_view(rec, err)
     elif kind in (
@@ -659,6 +661,29 @@ def _pin_inplace(rec: Recorder, err: dict[str, Any], p: dict[str, Any] | None) -
                     lesson = explain.INPLACE_BY_STEP
                     err["explanation"] = {"title": lesson.title, "what": lesson.what, "fix": lesson.fix}
         return
+
+
+_VERSIONS = re.compile(r"is at version (\d+); expected version (\d+)")
+
+
+def _pin_inplace_by_message(rec: Recorder, err: dict[str, Any], message: str) -> None:
+    """No saved entry of ours is stale (the value was saved through saved-tensor hooks, as
+    non-reentrant checkpointing does, so we never saw it): the message still gives the
+    versions, and the in-place write that moved a tensor from the expected version is the
+    culprit (the latest such write)."""
+    found = _VERSIONS.search(message)
+    if found is None:
+        return
+    now, expected = int(found.group(1)), int(found.group(2))
+    err["version_at_save"], err["version_now"] = expected, now
+    best = None
+    for event in rec.all_events():
+        if event["kind"] == "inplace" and event.get("version_before") == expected:
+            best = event
+    if best is not None:
+        err["related_event"] = best["seq"]
+        err["related_line"] = best["line"]
+        err["tensor"] = best.get("tensor")
 
 
 def _pin_stale_view(rec: Recorder, err: dict[str, Any]) -> None:
