@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .helpers import click_node, open_app, run_code, run_example
+from .test_playground import _LOOP
 
 pytestmark = pytest.mark.e2e
 
@@ -78,3 +79,26 @@ def test_small_graphs_open_and_pin_their_culprit_entirely_in_view(page: Page, se
     page.wait_for_timeout(300)
     view = page.evaluate(DRAWN_BOXES)
     assert view["boxes"] and _outside(view) == [], view
+
+
+def test_a_caption_wrapping_while_stepping_does_not_reframe_the_graph(page: Page, server: str) -> None:
+    # The step where the loop's second PowBackward0 is built has a caption long enough to wrap
+    # onto a second line: the canvas loses a line of height, and the view must not pulse.
+    open_app(page, server)
+    run_code(page, _LOOP)
+    trace = page.evaluate("() => window.__gradtrace.trace")
+    pows = [n["id"] for n in trace["nodes"] if n["name"] == "PowBackward0"]
+    step = (
+        next(i for i, e in enumerate(trace["events"]) if e["kind"] == "node" and e.get("node") == pows[1]) + 1
+    )
+    frames = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+    view = "() => { const cy = window.__gradtrace.cy; return { zoom: cy.zoom(), pan: cy.pan(), h: cy.height() }; }"
+    before = page.evaluate(view)
+    page.evaluate("n => window.__gradtrace.seek(n)", step)
+    page.evaluate(frames)
+    page.evaluate(frames)
+    after = page.evaluate(view)
+    assert after["h"] < before["h"], (before, after)  # the caption did wrap
+    assert (after["zoom"], after["pan"]) == (before["zoom"], before["pan"])
+    # Still whole: every drawn node inside the canvas.
+    assert _outside(page.evaluate(DRAWN_BOXES)) == []

@@ -24,6 +24,9 @@ const SMALL_GRAPH_MIN_ZOOM = 0.3;
 /** Space kept between the drawing and the canvas edge (px). */
 const VIEW_MARGIN = 24;
 
+/** Height changes of the canvas (px) below which the first view is kept rather than redone. */
+const REFRAME_MIN_HEIGHT_CHANGE = 40;
+
 /** Drawn nodes above which edges are drawn straight (see stylesheet). */
 const BIG_VIEW = 400;
 
@@ -70,10 +73,15 @@ export class GraphCanvas {
     this.cy.on("tap", (e) => { if (e.target === this.cy) handlers.onSelect(null); });
     this.cy.on("dbltap", "node", (e) => { if (!hidden(e.target)) handlers.onJump(e.target.id() as string); });
     // The container changes size with the window and the phone layout: keep the canvas in step,
-    // and redo the initial framing until the user pans or zooms themselves.
+    // and redo the initial framing until the user pans or zooms themselves. Not for a few pixels
+    // of height (a caption wrapping onto a second line while stepping, a note above the graph):
+    // re-framed then, the graph pulsed in and out from step to step, moving under the pointer.
     new ResizeObserver(() => {
       this.cy.resize();
-      if (this.autoView && this.cy.nodes().length) this.initialView();
+      if (!this.autoView || !this.cy.nodes().length) return;
+      const moved = Math.abs(container.clientWidth - this.framed.w) > 1 || Math.abs(container.clientHeight - this.framed.h) > REFRAME_MIN_HEIGHT_CHANGE;
+      // A graph shown whole stays whole: re-framed if a few pixels less now cut it.
+      if (moved || (this.framed.whole && !this.drawingInView())) this.initialView();
     }).observe(container);
     const manual = (): void => { this.autoView = false; };
     this.cy.on("tapstart scrollzoom pinchzoom", manual);
@@ -216,13 +224,18 @@ export class GraphCanvas {
 
   private autoView = true;
   private focusEl: string | null = null;
+  /** The canvas size the first view was made for. */
+  private framed = { w: 0, h: 0, whole: false };
 
   /** Fit the graph; if that makes a big graph's labels unreadable, stay readable around the
    *  focus element, with no empty space past the drawing's edges. */
   private initialView(): void {
+    const box = this.cy.container();
+    this.framed = { w: box?.clientWidth ?? 0, h: box?.clientHeight ?? 0, whole: true };
     this.fit();
     if (this.cy.zoom() > 1.6) { this.cy.zoom(1.6); this.cy.center(); }
     if (this.fitsWhole()) return;
+    this.framed.whole = this.cy.zoom() >= MIN_READABLE_ZOOM;
     const f = (this.focusEl ? this.handles.get(this.focusEl) : undefined) ?? this.bottomNode();
     if (this.cy.zoom() < MIN_READABLE_ZOOM && f) {
       this.cy.zoom(MIN_READABLE_ZOOM);
@@ -236,6 +249,12 @@ export class GraphCanvas {
   /** What is drawn or will be (retired graphs left out, as by fit()). */
   private kept(): cytoscape.CollectionReturnValue {
     return this.cy.elements().filter((e) => !e.hasClass("retired"));
+  }
+
+  /** Every drawn element lies inside the canvas. */
+  private drawingInView(): boolean {
+    const bb = this.kept().renderedBoundingBox({ includeLabels: false, includeOverlays: false });
+    return bb.x1 >= 0 && bb.y1 >= 0 && bb.x2 <= this.cy.width() && bb.y2 <= this.cy.height();
   }
 
   /** A small graph, fitted at a zoom where it can still be read: shown whole. */
