@@ -112,6 +112,7 @@ const player = new Player({
   total: () => session?.replay.total ?? 0,
   step: () => session?.replay.state.step ?? 0,
   seek: (n) => seek(n),
+  playing: (on) => captionEl.setAttribute("aria-live", on ? "off" : "polite"),
 });
 byId("player").append(player.el);
 

@@ -199,3 +199,16 @@ def test_a_long_status_keeps_the_toolbar_on_one_row(page: Page, server: str) -> 
     # The whole text is still there: as the tooltip, and for screen readers.
     status = page.locator("#status")
     assert status.get_attribute("title") == status.text_content()
+
+
+def test_the_caption_is_not_announced_step_by_step_while_playing(page: Page, server: str) -> None:
+    open_app(page, server)
+    run_code(page, DEFAULT)
+    caption = page.locator("#caption")
+    expect(caption).to_have_attribute("aria-live", "polite")
+    page.get_by_role("combobox", name="Playback speed (steps per second)").select_option("1")
+    page.get_by_role("button", name="Go to start").click()
+    page.get_by_role("button", name="Play").click()
+    expect(caption).to_have_attribute("aria-live", "off")
+    page.get_by_role("button", name="Pause").click()
+    expect(caption).to_have_attribute("aria-live", "polite")

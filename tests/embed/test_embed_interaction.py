@@ -54,3 +54,15 @@ def test_arrow_keys_step_after_clicking_the_graph(page: Page, service: Service) 
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("ArrowRight")
     assert player(page)["step"] == total - 1
+
+
+def test_the_widget_caption_is_quiet_while_playing(page: Page, service: Service) -> None:
+    page.goto(f"{service.url}/embed?example=chain_rule&speed=1")
+    page.wait_for_function(READY, timeout=90_000)
+    caption = page.locator(".gt-caption")
+    expect(caption).to_have_attribute("aria-live", "polite")
+    page.get_by_role("button", name="Go to start").click()
+    page.get_by_role("button", name="Play").click()
+    expect(caption).to_have_attribute("aria-live", "off")
+    page.get_by_role("button", name="Pause").click()
+    expect(caption).to_have_attribute("aria-live", "polite")

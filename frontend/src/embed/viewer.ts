@@ -66,7 +66,11 @@ export class Viewer {
     if (opts.panes.has("code")) main.append(codePane);
     if (opts.panes.has("graph")) main.append(graphPane);
     if (opts.panes.has("inspector")) main.append(this.inspectorEl);
-    this.player = new Player({ total: () => this.replay?.total ?? 0, step: () => this.replay?.state.step ?? 0, seek: (n) => this.seek(n) });
+    this.player = new Player({
+      total: () => this.replay?.total ?? 0, step: () => this.replay?.state.step ?? 0, seek: (n) => this.seek(n),
+      // The caption is not announced step by step while playing.
+      playing: (on) => this.captionEl.setAttribute("aria-live", on ? "off" : "polite"),
+    });
     offerSpeed(this.player, opts.speed);
     const timeline = h("div", { class: "gt-timeline" }, this.player.el);
     if (!opts.panes.has("timeline")) timeline.hidden = true;

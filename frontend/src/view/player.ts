@@ -5,6 +5,9 @@ export interface PlayerHost {
   total(): number;
   step(): number;
   seek(step: number): void;
+  /** Told when playback starts and stops (a live caption goes quiet while playing: announcing
+   *  5 to 120 steps a second is noise). */
+  playing?(on: boolean): void;
 }
 
 export class Player {
@@ -63,6 +66,7 @@ export class Player {
     this.playBtn.setAttribute("aria-label", "Pause");
     this.playBtn.setAttribute("title", "Pause");
     this.playBtn.setAttribute("aria-pressed", "true");
+    this.host.playing?.(true);
     this.lastT = performance.now();
     this.carry = 0;
     const tick = (t: number): void => {
@@ -88,5 +92,6 @@ export class Player {
     this.playBtn.setAttribute("aria-label", "Play");
     this.playBtn.setAttribute("title", "Play");
     this.playBtn.setAttribute("aria-pressed", "false");
+    this.host.playing?.(false);
   }
 }
