@@ -290,6 +290,18 @@ function showCulprit(): void {
   const errIdx = session.trace.events.findIndex((e) => e.kind === "error");
   seek(errIdx >= 0 ? errIdx + 1 : session.replay.total);
   pinCulprit();
+  revealInspector();
+}
+
+/** Scrolls the side column (never the page) to the inspector: below a long explanation, the
+ *  culprit's evidence (its STALE saved tensor) sat out of sight in that column. */
+function revealInspector(): void {
+  const side = inspectorEl.closest<HTMLElement>(".side");
+  if (!side || side.scrollHeight <= side.clientHeight) return;
+  const target = inspectorEl.querySelector<HTMLElement>("table.saved") ?? inspectorEl;
+  const box = side.getBoundingClientRect(), t = target.getBoundingClientRect();
+  if (t.top >= box.top && t.bottom <= box.bottom) return;
+  side.scrollTop += inspectorEl.getBoundingClientRect().top - box.top;
 }
 
 /** Traces the editor's code and shows it. True when this run's trace is now on screen. */

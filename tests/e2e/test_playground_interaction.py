@@ -212,3 +212,17 @@ def test_the_caption_is_not_announced_step_by_step_while_playing(page: Page, ser
     expect(caption).to_have_attribute("aria-live", "off")
     page.get_by_role("button", name="Pause").click()
     expect(caption).to_have_attribute("aria-live", "polite")
+
+
+def test_show_the_culprit_brings_its_evidence_into_view(page: Page, server: str) -> None:
+    page.set_viewport_size({"width": 1366, "height": 800})
+    open_app(page, server)
+    run_example(page, "inplace_version_error")
+    seen = """() => { const side = document.querySelector('.side').getBoundingClientRect();
+        const r = document.querySelector('#inspector table.saved').getBoundingClientRect();
+        return r.top >= side.top && r.top < side.bottom - 20 && r.top < innerHeight - 20; }"""
+    page.get_by_role("button", name="Show the culprit in the graph").click()
+    page.wait_for_function(seen, timeout=3000)
+    expect(page.locator("#inspector table.saved")).to_contain_text("STALE")
+    # The page itself did not scroll (only the side column).
+    assert page.evaluate("() => window.scrollY") == 0
