@@ -102,3 +102,23 @@ def test_a_caption_wrapping_while_stepping_does_not_reframe_the_graph(page: Page
     assert (after["zoom"], after["pan"]) == (before["zoom"], before["pan"])
     # Still whole: every drawn node inside the canvas.
     assert _outside(page.evaluate(DRAWN_BOXES)) == []
+
+
+def test_two_quick_clicks_on_different_nodes_are_not_a_double_click(page: Page, server: str) -> None:
+    open_app(page, server)
+    st = run_code(page, DEFAULT)
+    nodes = page.evaluate("() => window.__gradtrace.trace.nodes.map(n => n.id)")
+    pos = page.evaluate(
+        "ids => { const cy = window.__gradtrace.cy; const r = cy.container().getBoundingClientRect();"
+        " return ids.map(id => { const p = cy.getElementById(id).renderedPosition(); return [r.left + p.x, r.top + p.y]; }); }",
+        nodes[:2],
+    )
+    page.mouse.click(*pos[0])
+    page.mouse.click(*pos[1])  # straight after: within the double-click interval
+    page.wait_for_timeout(400)
+    assert page.evaluate("() => window.__gradtrace.player.step") == st["total"]
+    assert page.evaluate("() => window.__gradtrace.selected") == nodes[1]
+    # A real double-click on one node still jumps to the step that created it.
+    page.mouse.dblclick(*pos[1])
+    made = page.evaluate(f"() => window.__gradtrace.model.items.get('{nodes[1]}').appearAt")
+    page.wait_for_function(f"() => window.__gradtrace.player.step === {made}")

@@ -71,7 +71,11 @@ export class GraphCanvas {
     // Transparent "future" elements are still hit-testable: treat taps on them as background taps.
     this.cy.on("tap", "node", (e) => handlers.onSelect(hidden(e.target) ? null : (e.target.id() as string)));
     this.cy.on("tap", (e) => { if (e.target === this.cy) handlers.onSelect(null); });
-    this.cy.on("dbltap", "node", (e) => { if (!hidden(e.target)) handlers.onJump(e.target.id() as string); });
+    // Cytoscape calls any two taps within its interval a double tap, even on two different
+    // nodes (clicking one node then another jumped the timeline): only the same element's count.
+    let taps: [string | null, string | null] = [null, null];
+    this.cy.on("tap", (e) => { taps = [taps[1], e.target === this.cy ? null : (e.target.id() as string)]; });
+    this.cy.on("dbltap", "node", (e) => { if (!hidden(e.target) && taps[0] === e.target.id()) handlers.onJump(e.target.id() as string); });
     // The container changes size with the window and the phone layout: keep the canvas in step,
     // and redo the initial framing until the user pans or zooms themselves. Not for a few pixels
     // of height (a caption wrapping onto a second line while stepping, a note above the graph):
