@@ -607,7 +607,7 @@ export interface components {
             max_nodes?: number | null;
             /**
              * Memory Bytes
-             * @description Memory budget in bytes (capped by the server's maximum).
+             * @description Memory budget in bytes (capped by the server's maximum; at least 32 MiB, which the tracer itself needs).
              */
             memory_bytes?: number | null;
             /**
