@@ -155,6 +155,22 @@ def test_a_slow_stream_reader_gets_a_dropped_count_not_a_stalled_run(small_buffe
     assert dropped == ['data: {"count":90}']
 
 
+def _slow_bodies(port: int, count: int, extra_headers: bytes = b"") -> list[socket.socket]:
+    """`count` requests that send their headers and the start of a 100 kB body, then stall."""
+    head = (
+        b"POST /api/v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + extra_headers
+        + b"Content-Length: 100000\r\n\r\n"
+    )
+    held = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(head + b'{"source": "')
+        held.append(s)
+    time.sleep(0.3)  # the server has read the heads
+    return held
+
+
 def _read_response(sock: socket.socket) -> str:
     """Read one whole HTTP response: the head and body may arrive in separate packets."""
     data = b""
@@ -184,17 +200,9 @@ def test_a_slow_body_is_cut_off_and_slow_bodies_cannot_pile_up(tmp_path_factory:
         {"GRADTRACE_REQUEST_BODY_SECONDS": "1", "GRADTRACE_MAX_BODY_UPLOADS": "2", "GRADTRACE_RATE_LIMIT_PER_MINUTE": "0"},
         fake=True,
     ).start()
+    slow: list[socket.socket] = []
     try:
-        head = (
-            b"POST /api/v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 100000\r\n\r\n"
-        )
-        slow = []
-        for _ in range(2):
-            s = socket.create_connection(("127.0.0.1", srv.port))
-            s.sendall(head + b'{"source": "')
-            slow.append(s)
-        time.sleep(0.3)
+        slow += _slow_bodies(srv.port, 2)
         with httpx.Client(base_url=srv.url, timeout=10) as c:
             busy = c.post("/api/v1/traces", json={"source": "x = 1"})
             assert_envelope(busy, 429, "overloaded")
@@ -251,17 +259,9 @@ def test_slow_bodies_from_one_client_do_not_lock_out_the_others(tmp_path_factory
          "GRADTRACE_TRUST_FORWARDED_FOR": "true", "GRADTRACE_REQUEST_BODY_SECONDS": "5"},
         fake=True,
     ).start()
-    slow = []
+    slow: list[socket.socket] = []
     try:
-        head = (
-            b"POST /api/v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            b"X-Forwarded-For: 198.51.100.7\r\nContent-Length: 100000\r\n\r\n"
-        )
-        for _ in range(2):
-            s = socket.create_connection(("127.0.0.1", srv.port))
-            s.sendall(head + b'{"source": "')
-            slow.append(s)
-        time.sleep(0.3)
+        slow += _slow_bodies(srv.port, 2, b"X-Forwarded-For: 198.51.100.7\r\n")
         with httpx.Client(base_url=srv.url, timeout=10) as c:
             same = c.post("/api/v1/traces", json={"source": "x = 1"}, headers={"X-Forwarded-For": "198.51.100.7"})
             err = assert_envelope(same, 429, "overloaded")
