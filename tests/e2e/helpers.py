@@ -6,6 +6,18 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
+# A small snippet with two leaves and a loss: the playground's own default code
+# (DEFAULT_CODE in frontend/src/main.ts).
+DEFAULT = """import torch
+
+x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+w = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+y = x * w
+loss = y.sum()
+loss.backward()
+print(x.grad, w.grad)
+"""
+
 
 def open_app(page: Page, server: str, query: str = "?autorun=0") -> list[str]:
     """Loads the playground; returns a list that collects page errors and dialogs (XSS witnesses)."""

@@ -8,20 +8,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from .helpers import click_node, open_app, run_code, run_example
+from .helpers import DEFAULT, click_node, open_app, run_code, run_example
 from .test_playground import _LOOP
 
 pytestmark = pytest.mark.e2e
 
-DEFAULT = """import torch
-
-x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
-w = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
-y = x * w
-loss = y.sum()
-loss.backward()
-print(x.grad, w.grad)
-"""
 
 # Every drawn (created, not retired) node's box, in canvas pixels, and the canvas size.
 DRAWN_BOXES = """() => { const cy = window.__gradtrace.cy;

@@ -6,19 +6,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from .helpers import open_app, run_code, run_example, state
+from .helpers import DEFAULT, open_app, run_code, run_example, state
 
 pytestmark = pytest.mark.e2e
-
-DEFAULT = """import torch
-
-x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
-w = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
-y = x * w
-loss = y.sum()
-loss.backward()
-print(x.grad, w.grad)
-"""
 
 
 def test_a_failure_is_explained_once_the_timeline_reaches_it(page: Page, server: str) -> None:
