@@ -64,19 +64,6 @@ c.sum().backward()
 """
 
 
-def test_a_write_made_during_backward_is_pinned_like_one_made_before() -> None:
-    # The hook's a.mul_(3) runs inside the pass, after the stale check before it: the error had
-    # no tensor, no line for the write and no versions.
-    plain = run_plain(WRITE_IN_A_HOOK)
-    assert isinstance(plain.exception, RuntimeError) and plain.line == 10
-    t = _trace(WRITE_IN_A_HOOK)
-    err = t["error"]
-    assert (err["kind"], err["line"], err["related_line"]) == ("inplace_version", 10, 7)
-    assert _node(t, err["node"])["name"] == "MulBackward0" and _node(t, err["node"])["line"] == 4
-    assert "a" in _tensor(t, err["tensor"])["names"]
-    assert (err["version_at_save"], err["version_now"]) == (0, plain.namespace["a"]._version)
-
-
 CHECKPOINT_INPUT_WRITTEN = """import torch
 from torch.utils.checkpoint import checkpoint
 w = torch.ones(3, requires_grad=True)
@@ -87,16 +74,30 @@ y.backward()
 """
 
 
-def test_a_write_to_a_checkpointed_input_is_pinned_from_the_versions() -> None:
-    # Checkpointing saves through saved-tensor hooks, so the tracer never sees the saved value
-    # go stale; the error's versions still lead to the write.
-    plain = run_plain(CHECKPOINT_INPUT_WRITTEN)
-    assert isinstance(plain.exception, RuntimeError) and plain.line == 7
-    t = _trace(CHECKPOINT_INPUT_WRITTEN)
+@pytest.mark.parametrize(
+    ("source", "line", "write_line", "name", "node"),
+    [
+        # The hook's a.mul_(3) runs inside the pass, after the stale check before it: the error
+        # had no tensor, no line for the write and no versions.
+        (WRITE_IN_A_HOOK, 10, 7, "a", ("MulBackward0", 4)),
+        # Checkpointing saves through saved-tensor hooks, so the tracer never sees the saved
+        # value go stale; the error's versions still lead to the write.
+        (CHECKPOINT_INPUT_WRITTEN, 7, 6, "x", None),
+    ],
+    ids=["write_in_a_backward_hook", "write_to_a_checkpointed_input"],
+)
+def test_a_write_the_stale_check_cannot_see_is_still_pinned(
+    source: str, line: int, write_line: int, name: str, node: tuple[str, int] | None
+) -> None:
+    plain = run_plain(source)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == line
+    t = _trace(source)
     err = t["error"]
-    assert (err["kind"], err["line"], err["related_line"]) == ("inplace_version", 7, 6)
-    assert "x" in _tensor(t, err["tensor"])["names"]
-    assert (err["version_at_save"], err["version_now"]) == (0, plain.namespace["x"]._version)
+    assert (err["kind"], err["line"], err["related_line"]) == ("inplace_version", line, write_line)
+    if node is not None:
+        assert (_node(t, err["node"])["name"], _node(t, err["node"])["line"]) == node
+    assert name in _tensor(t, err["tensor"])["names"]
+    assert (err["version_at_save"], err["version_now"]) == (0, plain.namespace[name]._version)
 
 
 def test_backward_twice_pins_freed_node_and_first_pass() -> None:
