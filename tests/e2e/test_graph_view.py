@@ -113,3 +113,22 @@ def test_two_quick_clicks_on_different_nodes_are_not_a_double_click(page: Page, 
     page.mouse.dblclick(*pos[1])
     made = page.evaluate(f"() => window.__gradtrace.model.items.get('{nodes[1]}').appearAt")
     page.wait_for_function(f"() => window.__gradtrace.player.step === {made}")
+
+
+def test_the_node_a_backward_pass_failed_in_is_not_called_executed(page: Page, server: str) -> None:
+    # The second backward() reaches the node whose buffers the first freed and raises there:
+    # its pre-hook ran (it started), but no gradient came out of it.
+    open_app(page, server)
+    run_example(page, "backward_twice")
+    failed = page.evaluate("() => window.__gradtrace.trace.backward_passes.find(p => p.error).error.node")
+    page.get_by_role("button", name="Go to end").click()
+    click_node(page, failed)
+    executed = page.locator("#inspector [data-field=executed]")
+    expect(executed).to_have_text("started; its backward raised")
+    # A node that ran to the end in the first pass says yes.
+    first = page.evaluate(
+        f"() => window.__gradtrace.trace.backward_passes[0].order.find(id => id !== '{failed}')"
+    )
+    click_node(page, first)
+    expect(executed).to_have_text("yes")
+

@@ -26,6 +26,13 @@ function row(k: string, v: string | Node | null | undefined, field?: string): HT
 
 const yesNo = (b: boolean | null | undefined): string => (b == null ? "—" : b ? "yes" : "no");
 
+/** "yes" once the node ran in a backward pass; the node a pass failed in only started (its
+ *  backward raised: no gradient came out of it), which "yes" would hide. */
+function executedText(model: GraphModel, id: string, s: ReplayState): string {
+  if (!s.executed.has(id)) return "no";
+  return model.trace.backward_passes.some((p) => p.error?.node === id) ? "started; its backward raised" : "yes";
+}
+
 type Saved = NonNullable<TraceNode["saved"]>[number];
 /** A saved tensor's version after the step's events (a saved view no event names: its end-of-run version). */
 const savedVersionAt = (sv: Saved, s: ReplayState): number | null | undefined =>
@@ -114,7 +121,7 @@ function renderNode(root: HTMLElement, n: TraceNode, model: GraphModel, s: Repla
     row("module", n.module ?? null), row("creation order (seq)", String(n.seq)), row("sequence_nr", n.sequence_nr != null ? String(n.sequence_nr) : null),
     n.kind === "accumulate_grad" ? row("accumulates into", tensorLink(model, n.variable, act)) : row("output tensor", tensorLink(model, n.output, act)),
     row("next_functions", nexts.length ? nexts.join(", ") : "none", "next_functions"),
-    future ? null : row("executed in backward", yesNo(s.executed.has(n.id))),
+    future ? null : row("executed in backward", executedText(model, n.id, s), "executed"),
     future ? null : row("saved buffers freed", yesNo(freed)),
     // At this step: from the in-place write on (versions so far, or the trace's stale event),
     // not before; n.stale is the end of the run's fact, its own row.
