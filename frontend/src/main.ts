@@ -11,6 +11,7 @@ import { findItems } from "./view/search";
 import { LEGEND, palette, type Theme } from "./graph/styles";
 import { CodeEditor } from "./view/editor";
 import { GraphCanvas } from "./view/graphCanvas";
+import { attachGraphKeys } from "./view/graphKeys";
 import { Player } from "./view/player";
 import { renderInspector } from "./view/inspector";
 import { explainFromStep, renderConsole, renderErrorPanel, renderPendingError, warningMarks } from "./view/panels";
@@ -107,6 +108,28 @@ const canvas = new GraphCanvas(byId("graph"), {
   },
 });
 
+// Keyboard model of the graph (view/graphKeys.ts; the hint under the timeline says it). The
+// graph takes focus only by Tab, not on a click: after a click ←/→ still step the timeline.
+const graphEl = byId("graph");
+attachGraphKeys(graphEl, byId("graph-live"), {
+  nav: () => canvas.navGraph(),
+  label: (id) => canvas.labelOf(id),
+  selected: () => selected,
+  start: () => {
+    const s = session?.replay.state;
+    const item = s ? s.active ?? (s.activeTensor ? session!.model.tensorItem.get(s.activeTensor) ?? null : null) : null;
+    return item ? canvas.view?.rep.get(item) ?? item : null;
+  },
+  select: (id) => { selected = id; canvas.select(id); if (id) canvas.focus(id); refreshInspector(); },
+  open: () => {
+    inspectorFromGraph = true;
+    inspectorEl.scrollIntoView({ block: "nearest" });
+    inspectorEl.focus({ preventScroll: true });
+  },
+});
+/** The inspector was opened from the graph by Enter: Escape there goes back to the graph. */
+let inspectorFromGraph = false;
+
 // ---- player --------------------------------------------------------------------------------
 const player = new Player({
   total: () => session?.replay.total ?? 0,
@@ -183,6 +206,12 @@ inspectorJump.addEventListener("click", () => {
   inspectorEl.focus({ preventScroll: true });
 });
 new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) inspectorJump.hidden = true; }).observe(inspectorEl);
+inspectorEl.addEventListener("keydown", (e) => {
+  if (e.key !== "Escape" || !inspectorFromGraph) return;
+  inspectorFromGraph = false;
+  e.preventDefault();
+  graphEl.focus();
+});
 
 // ---- loading a trace -----------------------------------------------------------------------
 async function loadTrace(raw: Trace, id: string | null, source: string | null = null): Promise<number> {

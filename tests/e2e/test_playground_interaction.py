@@ -216,3 +216,52 @@ def test_show_the_culprit_brings_its_evidence_into_view(page: Page, server: str)
     expect(page.locator("#inspector table.saved")).to_contain_text("STALE")
     # The page itself did not scroll (only the side column).
     assert page.evaluate("() => window.scrollY") == 0
+
+
+def test_the_graph_is_operable_from_the_keyboard(page: Page, server: str) -> None:
+    """Tab to the graph: arrows move the selection (along edges, or in creation order), Enter
+    opens it in the inspector, Escape clears it; the timeline does not move meanwhile, and only
+    selection changes are announced."""
+    open_app(page, server)
+    total = run_code(page, DEFAULT)["total"]
+    graph = page.get_by_role("application", name="Autograd graph")
+    live = page.locator("#graph-live")
+    expect(graph).to_have_attribute("aria-describedby", "graph-hint")
+    expect(page.locator("#graph-hint")).to_contain_text("←/→ step the timeline")
+    graph.focus()
+    selected = "() => window.__gradtrace.selected"
+    label = "id => window.__gradtrace.cy.getElementById(id).data('label').replace(/\\s*\\n\\s*/g, ' ')"
+    page.keyboard.press("Home")
+    first = page.evaluate(selected)
+    assert first is not None
+    expect(live).to_contain_text(page.evaluate(label, first))
+    # Down follows an edge out of the selected node; Up comes back along it.
+    page.keyboard.press("ArrowDown")
+    second = page.evaluate(selected)
+    assert second != first
+    assert page.evaluate(
+        "([a, b]) => window.__gradtrace.cy.edges().some(e => e.source().id() === a && e.target().id() === b)", [first, second]
+    )
+    expect(live).to_contain_text(page.evaluate(label, second))
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate(selected) == first
+    # Right: the next node in creation order.
+    page.keyboard.press("ArrowRight")
+    third = page.evaluate(selected)
+    assert third not in (None, first)
+    assert page.evaluate("id => window.__gradtrace.cy.getElementById(id).selected()", third)
+    assert state(page)["step"] == total  # the timeline stayed put
+    # Enter opens it in the inspector (focus moves there); Escape there comes back.
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "inspector"
+    heading = page.locator("#inspector h3").inner_text().strip()
+    assert heading and page.evaluate(label, third).startswith(heading)
+    page.keyboard.press("Escape")
+    assert page.evaluate("() => document.activeElement.id") == "graph"
+    page.keyboard.press("Escape")
+    assert page.evaluate(selected) is None
+    expect(live).to_have_text("Selection cleared.")
+    # A timeline step is not announced by the graph's live region.
+    page.get_by_role("button", name="Step back").click()
+    assert state(page)["step"] == total - 1
+    expect(live).to_have_text("Selection cleared.")

@@ -39,7 +39,8 @@ export function download(name: string, data: Blob | string, type = "application/
 /**
  * True when a key pressed on `target` belongs to it, so page-wide shortcuts (arrows step, Space
  * plays) must leave it alone: text fields and the code editor, controls that act on Space or
- * Enter (buttons, links, a <details>' <summary>), and regions that scroll with the arrows.
+ * Enter (buttons, links, a <details>' <summary>), widgets with keys of their own (the graph,
+ * role=application), and regions that scroll with the arrows.
  */
 export function ownsKeys(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
@@ -47,7 +48,7 @@ export function ownsKeys(target: EventTarget | null): boolean {
   if (target.isContentEditable || target.closest(".cm-editor")) return true;
   if (/^(INPUT|SELECT|TEXTAREA|BUTTON|SUMMARY|A|DETAILS)$/.test(target.tagName)) return true;
   const role = target.getAttribute("role");
-  if (role && /^(button|link|checkbox|switch|slider|tab|menuitem|option|textbox|combobox|listbox|spinbutton)$/.test(role)) return true;
+  if (role && /^(application|button|link|checkbox|switch|slider|tab|menuitem|option|textbox|combobox|listbox|spinbutton)$/.test(role)) return true;
   // A region made focusable so the keyboard can scroll it (the Output pane, a widget's code):
   // arrows are for scrolling there, whether or not it overflows right now.
   if (target.hasAttribute("tabindex") && target.tabIndex >= 0) {

@@ -7,6 +7,7 @@ import { buildView, dynamicClasses, edgeGradLabel, groupBoxes, versionedLabel, t
 import { stylesheet, type ArrowDir, type Theme } from "../graph/styles";
 import { toSvg, type SvgEdge, type SvgNode } from "../graph/svg";
 import { computeLayout } from "./layoutClient";
+import type { NavGraph } from "./graphKeys";
 
 export interface CanvasHandlers {
   onSelect: (elId: string | null) => void;
@@ -212,6 +213,35 @@ export class GraphCanvas {
   /** Ids of graph elements currently drawn (not hidden as "future" or "retired"). */
   visibleIds(): string[] {
     return this.cy.nodes().filter((n) => !hidden(n)).map((n) => n.id());
+  }
+
+  /** The nodes drawn now in creation order (collapsed groups too, not open groups' boxes), and
+   *  the drawn edges between them: what the keyboard moves through (see graphKeys). */
+  navGraph(): NavGraph {
+    const view = this.view;
+    const rank = new Map<string, number>();
+    view?.order.forEach((id, i) => rank.set(id, i));
+    const drawn = this.cy.nodes().filter((n) => !hidden(n) && !n.hasClass("expanded"));
+    const at = (id: string): number => view?.els.get(id)?.appearAt ?? 0;
+    const order = drawn.map((n) => n.id()).sort((a, b) => at(a) - at(b) || (rank.get(a) ?? 0) - (rank.get(b) ?? 0));
+    const shown = new Set(order);
+    const inputs = new Map<string, string[]>(), consumers = new Map<string, string[]>();
+    const add = (m: Map<string, string[]>, k: string, v: string): void => { const l = m.get(k); if (!l) m.set(k, [v]); else if (!l.includes(v)) l.push(v); };
+    this.cy.edges().forEach((e) => {
+      const a = e.source().id(), b = e.target().id();
+      if (hidden(e) || a === b || !shown.has(a) || !shown.has(b)) return;
+      add(consumers, a, b);
+      add(inputs, b, a);
+    });
+    // Of several inputs or consumers, the first is the leftmost as drawn.
+    const x = (id: string): number => this.handles.get(id)?.position("x") ?? 0;
+    for (const m of [inputs, consumers]) for (const l of m.values()) l.sort((p, q) => x(p) - x(q));
+    return { order, inputs, consumers };
+  }
+
+  /** A drawn element's label on one line (for announcements). */
+  labelOf(elId: string): string {
+    return String(this.handles.get(elId)?.data("label") ?? elId).replace(/\s*\n\s*/g, " ");
   }
 
   setSearch(elIds: string[]): void {
