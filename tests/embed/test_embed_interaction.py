@@ -66,3 +66,31 @@ def test_the_widget_caption_is_quiet_while_playing(page: Page, service: Service)
     expect(caption).to_have_attribute("aria-live", "off")
     page.get_by_role("button", name="Pause").click()
     expect(caption).to_have_attribute("aria-live", "polite")
+
+
+def test_show_the_culprit_brings_the_inspector_into_view_in_a_narrow_widget(page: Page, service: Service) -> None:
+    """Below 700 px the inspector has no room beside the code and the graph: "Show the culprit"
+    puts it in the code pane's place, its evidence (the saved tensors) in view, until "Back to
+    the code"."""
+    page.set_viewport_size({"width": 560, "height": 700})
+    page.goto(f"{service.url}/embed?example=inplace_version_error&height=600")
+    page.wait_for_function(READY, timeout=90_000)
+    err = page.evaluate("() => window.__gradtrace.trace.error")
+    inspector = page.get_by_role("complementary", name="Inspector")
+    expect(inspector).to_be_hidden()
+    page.locator("details.gt-error").get_by_role("button", name="Show the culprit in the graph").click()
+    culprit = page.evaluate("id => window.__gradtrace.trace.nodes.find(n => n.id === id).name", err["node"])
+    expect(inspector).to_be_visible()
+    expect(inspector.locator("h3")).to_have_text(culprit)
+    expect(inspector.locator("table.saved")).to_be_in_viewport()
+    box = inspector.bounding_box()
+    assert box is not None and box["width"] >= 200 and box["x"] >= 0 and box["x"] + box["width"] <= 560
+    # The culprit stays in view in the graph beside it.
+    assert page.evaluate(
+        "id => { const cy = window.__gradtrace.cy; const p = cy.getElementById(id).renderedPosition();"
+        " return p.x >= 0 && p.y >= 0 && p.x <= cy.width() && p.y <= cy.height(); }",
+        err["node"],
+    )
+    page.get_by_role("button", name="Back to the code").click()
+    expect(inspector).to_be_hidden()
+    expect(page.get_by_role("region", name="Code")).to_be_visible()

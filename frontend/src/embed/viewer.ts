@@ -25,7 +25,10 @@ export class Viewer {
   readonly code: CodeView;
   readonly canvas: GraphCanvas | null;
   readonly player: Player;
+  /** The inspector's pane, and inside it what renderInspector fills. */
+  private readonly inspectorPane: HTMLElement;
   private readonly inspectorEl: HTMLElement;
+  private readonly inspectorClose: HTMLButtonElement;
   private readonly captionEl: HTMLElement;
   private readonly messageEl: HTMLElement;
   private readonly predictEl: HTMLElement;
@@ -47,7 +50,10 @@ export class Viewer {
     const panes = [...opts.panes].join(" ");
     this.root = h("div", { class: "gt-embed", "data-panes": panes, "data-ready": "false", "data-status": "loading" });
     this.code = new CodeView(!opts.readonly, new Set(), () => hooks.onRun?.(this.code.text));
-    this.inspectorEl = h("aside", { class: "gt-inspector inspector", "aria-label": "Inspector" });
+    this.inspectorEl = h("div", { class: "inspector" });
+    this.inspectorClose = h("button", { type: "button", class: "btn btn-small gt-inspector-close", text: opts.panes.has("code") ? "Back to the code" : "Close the inspector" });
+    this.inspectorClose.addEventListener("click", () => this.setInspecting(false));
+    this.inspectorPane = h("aside", { class: "gt-inspector", "aria-label": "Inspector" }, this.inspectorClose, this.inspectorEl);
     this.captionEl = h("p", { class: "gt-caption", "aria-live": "polite" });
     this.messageEl = h("div", { class: "gt-message", role: "status", hidden: true });
     this.predictEl = h("div", { class: "gt-predict", hidden: true, "aria-live": "polite" });
@@ -65,7 +71,7 @@ export class Viewer {
     const main = h("div", { class: "gt-main" });
     if (opts.panes.has("code")) main.append(codePane);
     if (opts.panes.has("graph")) main.append(graphPane);
-    if (opts.panes.has("inspector")) main.append(this.inspectorEl);
+    if (opts.panes.has("inspector")) main.append(this.inspectorPane);
     this.player = new Player({
       total: () => this.replay?.total ?? 0, step: () => this.replay?.state.step ?? 0, seek: (n) => this.seek(n),
       // The caption is not announced step by step while playing.
@@ -141,6 +147,7 @@ export class Viewer {
     this.errorEl.hidden = true;
     delete this.errorEl.dataset["tone"];
     this.selected = null;
+    this.setInspecting(false);
     this.code.setWarnings(warningMarks(trace));
     const start = this.opts.predict ? 0 : this.opts.step === "end" ? this.replay.total : Math.min(this.opts.step, this.replay.total);
     this.replay.seek(this.replay.total);
@@ -238,10 +245,36 @@ export class Viewer {
     const err = this.trace?.error;
     const item = err?.node ?? (err?.tensor ? this.model?.tensorItem.get(err.tensor) : null);
     if (!item || !this.canvas?.view) return;
-    this.selected = this.canvas.view.rep.get(item) ?? item;
-    this.canvas.select(this.selected);
-    this.canvas.focus(this.selected);
+    const sel = this.selected = this.canvas.view.rep.get(item) ?? item;
+    this.canvas.select(sel);
     this.refreshInspector();
+    this.revealInspector();
+    this.canvas.focus(sel);
+    // Again once the panes have their new widths (the canvas resizes on the next frame).
+    requestAnimationFrame(() => requestAnimationFrame(() => { if (this.selected === sel) this.canvas?.focus(sel); }));
+  }
+
+  /** Brings the inspector, and in it the culprit's evidence (its saved tensors), into view. A
+   *  widget narrower than 700 px hides the inspector (embed.css): it then takes the code pane's
+   *  place until "Back to the code". */
+  private revealInspector(): void {
+    if (!this.opts.panes.has("inspector")) return;
+    if (getComputedStyle(this.inspectorPane).display === "none") this.setInspecting(true);
+    const pane = this.inspectorPane;
+    const target = this.inspectorEl.querySelector<HTMLElement>("table.saved");
+    if (target) {
+      const box = pane.getBoundingClientRect(), t = target.getBoundingClientRect();
+      if (t.bottom > box.bottom) pane.scrollTop += Math.min(t.bottom - box.bottom, t.top - box.top);
+      else if (t.top < box.top) pane.scrollTop -= box.top - t.top;
+    }
+    // The widget itself may be taller than the window (a page of its own, or a host page's iframe).
+    pane.scrollIntoView({ block: "nearest" });
+  }
+
+  private setInspecting(on: boolean): void {
+    if (on === (this.root.dataset["inspecting"] === "true")) return;
+    if (on) this.root.dataset["inspecting"] = "true"; else delete this.root.dataset["inspecting"];
+    this.hooks.onChange?.();
   }
 
   refreshInspector(): void {
