@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -94,6 +95,64 @@ def test_nodes_built_inside_vmap_have_the_op_and_line_that_built_them() -> None:
     assert ("MulBackward0", "mul") in at_5 and ("SumBackward1", "sum") in at_5
     assert [n.op for n in trace.nodes if n.line == 6] == ["mean"]
     assert trace.tensors and trace.error is None
+
+
+def _graph_names(root: object) -> list[str]:
+    """Names of every node reachable from `root` in plain PyTorch (with repeats)."""
+    names, seen, todo = [], set(), [root]
+    while todo:
+        node = todo.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.append(node.name())  # type: ignore[attr-defined]
+        todo += [n for n, _ in node.next_functions]  # type: ignore[attr-defined]
+    return names
+
+
+FUNC_GRAD_CLOSURE = """import torch
+from torch.func import grad
+w = torch.tensor([1.0, 2.0], requires_grad=True)
+def f(x):
+    return (x * w).sin().sum()
+g = grad(f)(torch.tensor([0.5, 0.3]))
+g.sum().backward()
+"""
+
+
+def test_nodes_torch_func_grad_builds_for_a_closed_over_leaf_are_on_its_line() -> None:
+    # grad()'s inner backward runs with create_graph: the gradient it returns depends on the
+    # outer leaf w through nodes built inside that pass, at line 6. They were found only when
+    # line 7 first used g.
+    plain = run_plain(FUNC_GRAD_CLOSURE)
+    built = _graph_names(plain.namespace["g"].grad_fn)
+    trace = trace_source(FUNC_GRAD_CLOSURE)
+    at_6 = [n.name for n in trace.nodes if n.line == 6]  # also grad()'s own inner-level nodes
+    assert not Counter(built) - Counter(at_6) and "AccumulateGrad" in " ".join(at_6)
+    assert [n.name for n in trace.nodes if n.line == 7] == ["SumBackward0"]
+    assert trace.tensors and trace.error is None
+
+
+FORWARD_AD = """import torch
+import torch.autograd.forward_ad as fwAD
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+with fwAD.dual_level():
+    y = fwAD.make_dual(x, torch.ones(2)).sin()
+    t = fwAD.unpack_dual(y).tangent
+t.sum().backward()
+"""
+
+
+def test_nodes_of_a_forward_ad_tangent_are_on_the_line_of_the_op_that_computed_it() -> None:
+    # sin's forward-AD formula builds cos(x) * dx, which needs grad through x: its nodes are
+    # made by line 5's sin, not by the unpack on line 6.
+    plain = run_plain(FORWARD_AD)
+    tangent = _graph_names(plain.namespace["t"].grad_fn)
+    trace = trace_source(FORWARD_AD)
+    at_6 = [n.name for n in trace.nodes if n.line == 6]
+    assert "CosBackward0" in tangent and "CosBackward0" not in at_6
+    assert set(tangent) <= {n.name for n in trace.nodes if n.line in (3, 5)}
+    assert trace.error is None and plain.exception is None
 
 
 def test_an_initializer_writes_without_grad_as_it_does_inside() -> None:

@@ -166,7 +166,10 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
             if create_graph:
                 grads = [r for r in _as_list(result) if isinstance(r, torch.Tensor)]
                 grads += [t.grad for t in _leaves(nodes) if t.grad is not None]
-                fresh = rec.discover([g.grad_fn for g in grads if g.grad_fn is not None], ctx, None, created_by_pass=index)
+                # Under torch.func.grad a result wraps the tensors of outer levels: the nodes
+                # this pass built for a closed-over leaf are on those, and are this line's.
+                layers = [layer for g in grads for layer in graph.functorch_layers(g)]
+                fresh = rec.discover([g.grad_fn for g in layers if g.grad_fn is not None], ctx, None, created_by_pass=index)
                 # (Nodes that Python code inside the pass built are in created_nodes already.)
                 record["created_nodes"] += [n.id for n in fresh]
                 rec.emit_nodes(fresh, ctx, index)

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import torch
+from torch._C._functorch import get_unwrapped as _get_unwrapped  # torch.func's wrapper tensors
+from torch._C._functorch import is_functorch_wrapped_tensor as _is_functorch_wrapped
 from torch.utils._python_dispatch import _disable_current_modes  # private, but stable since 1.13
 
 from gradtrace.core.summary import dtype_name, shape_of
@@ -108,6 +110,25 @@ def node_kind(node: Any, name: str | None = None) -> str:
 def sequence_nr(node: Any) -> int | None:
     n = int(node._sequence_nr())
     return None if n >= 2**63 else n  # AccumulateGrad reports UINT64_MAX
+
+
+def is_functorch_wrapped(t: torch.Tensor) -> bool:
+    return bool(_is_functorch_wrapped(t))
+
+
+def functorch_layers(t: torch.Tensor) -> list[torch.Tensor]:
+    """`t` and the tensors under torch.func's wrappers (a vmap level's BatchedTensor, a grad
+    level's GradTrackingTensor), outermost first; shorter if a level cannot be unwrapped."""
+    layers = [t]
+    for _ in range(32):  # nested transforms: one wrapper per level
+        if not _is_functorch_wrapped(t):
+            break
+        try:
+            t = _get_unwrapped(t)
+        except Exception:
+            break
+        layers.append(t)
+    return layers
 
 
 def next_edges(node: Any) -> Iterator[tuple[int, Any, int]]:

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch._C._functorch import get_unwrapped as _get_unwrapped  # torch.func's wrapper tensors
-from torch._C._functorch import is_functorch_wrapped_tensor as _is_functorch_wrapped
+from torch.autograd import forward_ad as fwAD
 from torch.optim import optimizer as optim
 from torch.overrides import TorchFunctionMode
 from torch.utils.data import dataloader
@@ -179,19 +178,6 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
     return out
 
 
-def _functorch_unwrapped(t: torch.Tensor) -> torch.Tensor | None:
-    """The plain tensor under torch.func's wrappers (a vmap level's BatchedTensor, a grad
-    level's GradTrackingTensor), or None if it cannot be reached."""
-    for _ in range(32):  # nested transforms: one wrapper per level
-        if not _is_functorch_wrapped(t):
-            return t
-        try:
-            t = _get_unwrapped(t)
-        except Exception:
-            return None
-    return None
-
-
 def _called_from_snippet() -> bool:
     """Whether the torch call being recorded (a C method or getter: it has no frame of its
     own) was made by the snippet's own code: the first frame outside this module."""
@@ -312,18 +298,27 @@ def _after_call(
                 new_nodes.extend(new)
             elif rec.node_id(gf) is not None:
                 rec.tensor_record(o)
-        elif _is_functorch_wrapped(o):
+        elif graph.is_functorch_wrapped(o):
             # Inside vmap / torch.func.grad the op's output is a wrapper without a grad_fn;
             # the node it built is on the tensor it wraps (and is the node the transform's
             # result leads to later): found here, it gets this op and line, not the line
             # where the result is first used.
-            inner = _functorch_unwrapped(o)
-            gf = inner.grad_fn if inner is not None else None
+            inner = graph.functorch_layers(o)[-1]
+            gf = inner.grad_fn if not graph.is_functorch_wrapped(inner) else None
             if gf is not None:
                 made_graph = True
                 new_nodes.extend(rec.discover([gf], context(), None, pass_index))
         elif o.requires_grad and o.is_leaf and rec.tensor_record(o, create=False) is None:
             rec.emit("leaf", context().line, tensor=rec.tensor_id(o), op=op)
+    if fwAD._current_level >= 0:
+        # Forward AD: the op also computed its outputs' tangents, and a tangent that needs
+        # grad has nodes of its own (cos(x) * dx for sin): built here, not where the snippet
+        # first unpacks it.
+        for o in outs:
+            tangent = torch._VF._unpack_dual(o, fwAD._current_level)[1]
+            if tangent is not None and tangent.grad_fn is not None:
+                made_graph = True
+                new_nodes.extend(rec.discover([tangent.grad_fn], context(), None, pass_index))
     if new_nodes:
         rec.emit_nodes(new_nodes, context(), pass_index)
         if in_pass is not None:
