@@ -2,7 +2,7 @@
 import "./style.css";
 import "./embed/share.css";
 import type { Trace } from "./api/types";
-import { ApiError, getDot, getExample, streamTrace } from "./api/client";
+import { ApiError, getDot, getExample, isRetryable, streamTrace } from "./api/client";
 import { getSharedTrace, type SharedTrace } from "./api/sharedTrace";
 import { buildModel, normalizeTrace, type GraphModel } from "./graph/model";
 import { Replay, describeEvent, type ReplayState } from "./graph/replay";
@@ -333,9 +333,9 @@ function revealInspector(): void {
   side.scrollTop += inspectorEl.getBoundingClientRect().top - box.top;
 }
 
-/** Traces the editor's code and shows it. True when this run's trace is now on screen. */
-async function run(): Promise<boolean> {
-  const source = editor.text;
+/** Traces the editor's code (or `source`: a Retry of a failed run's code) and shows it. True
+ *  when this run's trace is now on screen. */
+async function run(source = editor.text): Promise<boolean> {
   const mine = ++runSeq;
   player.pause();
   setStatus("running", "Running…");
@@ -366,15 +366,26 @@ async function run(): Promise<boolean> {
     lastRunError = msg;
     setStatus("api-error", msg);
     renderErrorPanel(byId("error-panel"), null, { showCulprit });
-    const panel = byId("error-panel");
-    panel.hidden = false;
-    panel.append(h("div", { class: "outcome", role: "alert", "data-outcome": "api-error" }, h("h2", { text: "The service could not trace this" }), h("p", { text: msg }),
-      session ? h("p", { text: "The graph, output and timeline still show the previous run." }) : null));
+    showServiceError(msg, isRetryable(e) ? () => void run(source) : null,
+      session ? "The graph, output and timeline still show the previous run." : null);
     refreshTraceNote();
     app.dataset["ready"] = "true";
     app.dataset["runs"] = String(++runsDone);
     return false;
   }
+}
+
+/** The service refused a request, or could not be reached or failed (then with a Retry button
+ *  that sends the same request again). */
+function showServiceError(msg: string, retry: (() => void) | null, note: string | null = null): void {
+  const panel = byId("error-panel");
+  panel.hidden = false;
+  const again = retry ? h("button", { type: "button", class: "btn", text: "Retry" }) : null;
+  again?.addEventListener("click", () => { again.disabled = true; retry!(); });
+  panel.append(h("div", { class: "outcome", role: "alert", "data-outcome": retry ? "unavailable" : "api-error" },
+    h("h2", { text: retry ? "The gradtrace service is unavailable" : "The service could not trace this" }), h("p", { text: msg }),
+    note ? h("p", { text: note }) : null,
+    retry ? h("p", { text: "It may be restarting or busy: Retry sends the same request again." }) : null, again));
 }
 
 // ---- groups and search ---------------------------------------------------------------------
@@ -653,7 +664,14 @@ const exampleParam = params.get("example");
 // ?step=N (from an embed's "Open in playground" link): show that step once the first trace is loaded.
 const stepParam = params.get("step");
 const applyStep = (): void => { if (stepParam != null && /^\d+$/.test(stepParam)) seek(Number(stepParam)); };
-const failed = (e: unknown): void => setStatus("api-error", String(e instanceof Error ? e.message : e));
+/** A link's first load failed; one the service could not answer offers to start again. */
+const failed = (e: unknown): void => {
+  const msg = String(e instanceof Error ? e.message : e);
+  setStatus("api-error", msg);
+  if (!isRetryable(e)) return;
+  renderErrorPanel(byId("error-panel"), null, { showCulprit });
+  showServiceError(msg, () => { setStatus("running", "Retrying…"); byId("error-panel").hidden = true; start(); });
+};
 
 function decodePath(segment: string): string {
   try { return decodeURIComponent(segment); } catch { return segment; }
@@ -690,12 +708,18 @@ window.addEventListener("hashchange", () => {
   if (code) decodeCode(code).then((src) => { showLinkedCode(src, "the code from the link"); return run(); }).catch(failed);
 });
 
-if (codeParam) {
-  decodeCode(codeParam).then((src) => { showLinkedCode(src, "the code from the link"); return run(); }).then(applyStep).catch(failed);
-} else if (exampleParam) {
-  getExample(exampleParam).then((ex) => { exampleDesc.textContent = ex.description; showLinkedCode(ex.source, "this example's code"); return run(); }).then(applyStep).catch(failed);
-} else if (traceParam) {
-  openShared(traceParam).catch(failed);
+/** What the page's address asks for: a link's code, example or shared trace (a plain visit runs the editor's code). */
+function start(): void {
+  if (codeParam) {
+    decodeCode(codeParam).then((src) => { showLinkedCode(src, "the code from the link"); return run(); }).then(applyStep).catch(failed);
+  } else if (exampleParam) {
+    getExample(exampleParam).then((ex) => { exampleDesc.textContent = ex.description; showLinkedCode(ex.source, "this example's code"); return run(); }).then(applyStep).catch(failed);
+  } else if (traceParam) {
+    openShared(traceParam).catch(failed);
+  }
+}
+if (codeParam || exampleParam || traceParam) {
+  start();
 } else {
   // A plain visit after editing a link's code: the code from before is still offered back.
   if (ownCode.aside(editor.text) !== null) offerOwnCode("Your code from before you opened a link is kept.", true);

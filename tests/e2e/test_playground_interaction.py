@@ -3,10 +3,12 @@ Share and Export panels, the legend."""
 
 from __future__ import annotations
 
-import pytest
-from playwright.sync_api import Page, expect
+import json
 
-from .helpers import DEFAULT, open_app, run_code, run_example, state
+import pytest
+from playwright.sync_api import Page, Route, expect
+
+from .helpers import DEFAULT, open_app, run_code, run_example, runs, state, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -265,3 +267,43 @@ def test_the_graph_is_operable_from_the_keyboard(page: Page, server: str) -> Non
     page.get_by_role("button", name="Step back").click()
     assert state(page)["step"] == total - 1
     expect(live).to_have_text("Selection cleared.")
+
+
+@pytest.mark.parametrize("outage", ["refused", "503"])
+def test_a_run_the_service_could_not_answer_offers_a_retry_of_the_same_code(page: Page, server: str, outage: str) -> None:
+    """The service down (connection refused) or failing (503): a clear message and a Retry
+    button that sends the same code again, even if the editor's code changed since."""
+
+    def down(route: Route) -> None:
+        if outage == "refused":
+            route.abort("connectionrefused")
+        else:
+            body = {"error": {"code": "unavailable", "message": "The sandbox is restarting."}}
+            route.fulfill(status=503, content_type="application/json", body=json.dumps(body))
+
+    open_app(page, server)
+    page.route("**/api/v1/traces**", down)
+    prev = runs(page)
+    page.evaluate("code => window.__gradtrace.setEditorText(code)", DEFAULT)
+    page.get_by_role("button", name="Run (Ctrl+Enter)").click()
+    assert wait_ready(page, prev)["status"] == "api-error"
+    alert = page.locator("#error-panel").get_by_role("alert")
+    expect(alert).to_contain_text("The gradtrace service is unavailable")
+    expect(alert).to_contain_text("could not be reached" if outage == "refused" else "The sandbox is restarting.")
+    page.evaluate("code => window.__gradtrace.setEditorText(code)", DEFAULT + "# edited since\n")
+    page.unroute("**/api/v1/traces**")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.post_data or "") if "/api/v1/traces" in r.url else None)
+    prev = runs(page)
+    alert.get_by_role("button", name="Retry").click()
+    assert wait_ready(page, prev)["status"] == "ok"
+    assert [json.loads(body)["source"] for body in sent] == [DEFAULT]
+    expect(page.get_by_role("button", name="Retry")).to_have_count(0)
+    expect(page.locator("#app")).to_have_attribute("data-stale", "true")  # the editor's code is newer
+
+
+def test_a_refused_run_offers_no_retry(page: Page, server: str) -> None:
+    open_app(page, server)
+    run_code(page, "import torch\n" + "# padding\n" * 8000)  # over the size limit: refused (4xx)
+    expect(page.locator("#error-panel").get_by_role("alert")).to_contain_text("The service could not trace this")
+    expect(page.get_by_role("button", name="Retry")).to_have_count(0)

@@ -3,7 +3,7 @@ raised it; arrow keys keep stepping after a click on the graph."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.embed.conftest import Service
 from tests.embed.helpers import READY, encode_code, player, root_data
@@ -94,3 +94,18 @@ def test_show_the_culprit_brings_the_inspector_into_view_in_a_narrow_widget(page
     page.get_by_role("button", name="Back to the code").click()
     expect(inspector).to_be_hidden()
     expect(page.get_by_role("region", name="Code")).to_be_visible()
+
+
+def test_a_widget_whose_service_failed_offers_a_retry(page: Page, service: Service) -> None:
+    def unavailable(route: Route) -> None:
+        route.fulfill(status=503, content_type="application/json", body='{"error": {"code": "unavailable", "message": "Restarting."}}')
+
+    page.route("**/api/v1/examples/**", unavailable)
+    page.goto(f"{service.url}/embed?example=chain_rule")
+    page.wait_for_function("() => document.querySelector('.gt-embed')?.dataset.message === 'unreachable'", timeout=30_000)
+    expect(page.get_by_role("status")).to_contain_text("Restarting.")
+    page.unroute("**/api/v1/examples/**")
+    page.get_by_role("button", name="Retry").click()
+    page.wait_for_function(READY, timeout=90_000)
+    assert root_data(page)["status"] == "ok"
+    assert "message" not in root_data(page)

@@ -7,6 +7,13 @@ export class ApiError extends Error {
   }
 }
 
+/** Worth trying again as it was: the service could not be reached (network, a stream cut
+ *  short) or failed on its side (5xx, e.g. 503 while it restarts); not a request it refused. */
+export function isRetryable(e: unknown): boolean {
+  if (e instanceof ApiError) return e.status === 0 || e.status >= 500;
+  return e instanceof TypeError; // fetch() itself failed: offline, refused, DNS
+}
+
 // Absolute, like the asset URLs: pages at nested routes (/t/ID, /embed) reach the same API.
 const BASE = "/api/v1";
 

@@ -2,7 +2,7 @@
 import "../style.css";
 import "./embed.css";
 import type { Trace } from "../api/types";
-import { ApiError, createTrace, getExample } from "../api/client";
+import { ApiError, createTrace, getExample, isRetryable } from "../api/client";
 import { byId, h } from "../view/dom";
 import { decodeCode, encodeCode, fragmentParams } from "./codec";
 import { parseOptions } from "./options";
@@ -86,7 +86,8 @@ async function start(): Promise<void> {
     } else if (traceId) {
       openLink.href = `/t/${encodeURIComponent(traceId)}`;
       const res = await fetch(`/embed/data/${encodeURIComponent(traceId)}`);
-      if (!res.ok) throw new Error(res.status === 404 ? `No trace with id ${traceId} is stored (a mistyped id, or a trace not opened for a long time and removed).` : `HTTP ${res.status}`);
+      if (res.status === 404) throw new Error(`No trace with id ${traceId} is stored (a mistyped id, or a trace not opened for a long time and removed).`);
+      if (!res.ok) throw new ApiError(res.status, `http_${res.status}`, `HTTP ${res.status}`);
       const data = (await res.json()) as { id: string; source: string; trace: Trace };
       currentId = data.id;
       viewer.setSource(data.source);
@@ -101,7 +102,9 @@ async function start(): Promise<void> {
       post("gradtrace:ready");
     }
   } catch (e) {
-    viewer.message("unreachable", `This widget could not load: ${errText(e)}`);
+    // Down or failing (not a bad link): the same load can be tried again.
+    const retry = isRetryable(e) ? { label: "Retry", run: () => { viewer.message("loading", "Loading…"); void start(); } } : undefined;
+    viewer.message("unreachable", `This widget could not load: ${errText(e)}`, retry);
     post("gradtrace:ready");
   }
 }
