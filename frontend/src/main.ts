@@ -661,9 +661,14 @@ const sharePath = /^\/t\/([^/]+)\/?$/.exec(location.pathname)?.[1];
 const traceParam = params.get("trace") ?? (sharePath !== undefined ? decodePath(sharePath) : null);
 const codeParam = fragmentParams(location.hash).get("code");
 const exampleParam = params.get("example");
-// ?step=N (from an embed's "Open in playground" link): show that step once the first trace is loaded.
-const stepParam = params.get("step");
-const applyStep = (): void => { if (stepParam != null && /^\d+$/.test(stepParam)) seek(Number(stepParam)); };
+/** A link's `step=N` (a whole number), else null. */
+function stepFrom(value: string | null): number | null {
+  return value != null && /^\d+$/.test(value) ? Number(value) : null;
+}
+// ?step=N (an embed's "Open in playground" link, /t/ID?step=N) or #code=…&step=N: show that
+// step once the first trace is loaded.
+const stepParam = stepFrom(params.get("step") ?? fragmentParams(location.hash).get("step"));
+const applyStep = (): void => { if (stepParam !== null) seek(stepParam); };
 /** A link's first load failed; one the service could not answer offers to start again. */
 const failed = (e: unknown): void => {
   const msg = String(e instanceof Error ? e.message : e);
@@ -702,10 +707,19 @@ async function openShared(id: string): Promise<void> {
 }
 
 // A #code= link opened in a tab already showing the playground changes only the hash (no new
-// page load): load its code as on arrival, the visitor's draft kept the same way.
+// page load): load its code as on arrival, the visitor's draft kept the same way. Its step=
+// moves the timeline there, once the code ran; a hash that changes only the step (or has only
+// one) just moves the timeline.
+/** The #code= value last put in the editor from a link. */
+let linkedCode = codeParam;
 window.addEventListener("hashchange", () => {
-  const code = fragmentParams(location.hash).get("code");
-  if (code) decodeCode(code).then((src) => { showLinkedCode(src, "the code from the link"); return run(); }).catch(failed);
+  const frag = fragmentParams(location.hash);
+  const code = frag.get("code"), step = stepFrom(frag.get("step"));
+  const showStep = (): void => { if (step !== null) { player.pause(); seek(step); } };
+  if (code && code !== linkedCode) {
+    linkedCode = code;
+    decodeCode(code).then((src) => { showLinkedCode(src, "the code from the link"); return run(); }).then((ok) => { if (ok) showStep(); }).catch(failed);
+  } else showStep();
 });
 
 /** What the page's address asks for: a link's code, example or shared trace (a plain visit runs the editor's code). */

@@ -389,3 +389,26 @@ def test_a_code_link_opened_in_the_same_tab_loads_and_keeps_the_draft(page: Page
     page.get_by_role("button", name="Restore my code").click()
     assert page.evaluate("() => window.__gradtrace.editorText") == DRAFT
     assert problems == []
+
+
+def test_a_step_in_the_hash_moves_the_timeline_in_the_same_page(page: Page, server: str) -> None:
+    """`#step=N` (alone, or with `code=`) changed in an open playground moves the timeline there;
+    the same code with another step is not traced again. A link opened with it starts there."""
+    linked = "import torch\nx = torch.ones(4, requires_grad=True)\ny = x * 3\nz = y.exp()\nz.sum().backward()\n"
+    value = "u" + base64.urlsafe_b64encode(linked.encode()).decode().rstrip("=")
+    open_app(page, server, f"?autorun=0#code={value}&step=2")
+    page.wait_for_function("() => document.getElementById('app').dataset.ready === 'true' && window.__gradtrace.player.step === 2")
+    total = state(page)["total"]
+    assert total > 4
+    done = runs(page)
+    page.evaluate("v => { location.hash = 'code=' + v + '&step=4'; }", value)
+    page.wait_for_function("() => window.__gradtrace.player.step === 4")
+    page.evaluate("() => { location.hash = 'step=1'; }")
+    page.wait_for_function("() => window.__gradtrace.player.step === 1")
+    assert runs(page) == done  # moved, not traced again
+    # Another snippet's link with a step: traced, then shown at that step.
+    other = "u" + base64.urlsafe_b64encode((linked + "print(x.grad)\n").encode()).decode().rstrip("=")
+    page.evaluate("v => { location.hash = 'code=' + v + '&step=3'; }", other)
+    wait_ready(page, done)
+    page.wait_for_function("() => window.__gradtrace.player.step === 3")
+    assert page.evaluate("() => window.__gradtrace.editorText").endswith("print(x.grad)\n")
