@@ -109,3 +109,24 @@ def test_a_widget_whose_service_failed_offers_a_retry(page: Page, service: Servi
     page.wait_for_function(READY, timeout=90_000)
     assert root_data(page)["status"] == "ok"
     assert "message" not in root_data(page)
+
+
+def test_an_editable_widget_numbers_its_lines(page: Page, service: Service) -> None:
+    """Like the playground's editor: a number beside each line, following edits and scrolling."""
+    page.goto(f"{service.url}/embed?editable=1&height=300#code={encode_code(TWICE)}")
+    page.wait_for_function(READY, timeout=90_000)
+    code = page.get_by_role("textbox", name="Code (editable)")
+    gutter = page.locator(".gt-gutter")
+    expect(gutter).to_be_visible()
+    expect(gutter).to_have_attribute("aria-hidden", "true")  # numbers are not read out as code
+    assert gutter.inner_text().split() == [str(n) for n in range(1, TWICE.count("\n") + 2)]
+    code.fill("\n".join(f"x{n} = {n}" for n in range(1, 41)))
+    assert gutter.inner_text().split() == [str(n) for n in range(1, 41)]
+    # Each number sits beside its line, also once the code scrolled.
+    code.evaluate("ta => { ta.scrollTop = ta.scrollHeight; ta.dispatchEvent(new Event('scroll')); }")
+    assert page.evaluate(
+        "() => { const ta = document.querySelector('.gt-textarea'); const g = document.querySelector('.gt-gutter');"
+        " return ta.scrollTop > 0 && Math.abs(g.scrollTop - ta.scrollTop) < 1; }"
+    )
+    box, lines = gutter.bounding_box(), code.bounding_box()
+    assert box is not None and lines is not None and box["x"] + box["width"] <= lines["x"] + 1 and box["width"] > 10

@@ -1,4 +1,5 @@
-// Code pane of the embed: read-only lines with the current-line mark, or a plain textarea when editable.
+// Code pane of the embed: read-only lines with the current-line mark, or a plain textarea with
+// line numbers (as in the playground's editor) when editable.
 import { h } from "../view/dom";
 import { stripMarkers } from "./annotations";
 
@@ -7,17 +8,24 @@ export class CodeView {
   private source = "";
   private lines: HTMLElement[] = [];
   private textarea: HTMLTextAreaElement | null = null;
+  /** The editable code's line numbers, kept scrolled with the textarea. */
+  private gutter: HTMLElement | null = null;
   private current: number | null = null;
 
   constructor(private readonly editable: boolean, private hidden: Set<number> = new Set(), onRun?: () => void) {
     // Read-only code scrolls: focusable so keyboard users can scroll it too.
     this.el = h("div", { class: "gt-code", "data-editable": String(editable), tabindex: editable ? null : "0" });
     if (editable) {
-      this.textarea = h("textarea", { class: "gt-textarea", spellcheck: "false", "aria-label": "Code (editable)" });
-      this.textarea.addEventListener("keydown", (e) => {
+      // No wrapping: a number stays beside its line.
+      const ta = this.textarea = h("textarea", { class: "gt-textarea", spellcheck: "false", wrap: "off", "aria-label": "Code (editable)" });
+      const gutter = this.gutter = h("div", { class: "gt-gutter", "aria-hidden": "true" });
+      ta.addEventListener("keydown", (e) => {
         if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); onRun?.(); }
       });
-      this.el.append(this.textarea);
+      ta.addEventListener("input", () => this.number());
+      ta.addEventListener("scroll", () => { gutter.scrollTop = ta.scrollTop; });
+      this.el.append(h("div", { class: "gt-edit" }, gutter, ta));
+      this.number();
     }
   }
 
@@ -26,7 +34,7 @@ export class CodeView {
   setText(source: string, hidden: Set<number> = this.hidden): void {
     this.source = source;
     this.hidden = hidden;
-    if (this.textarea) { this.textarea.value = source; return; }
+    if (this.textarea) { this.textarea.value = source; this.number(); return; }
     const pre = h("pre", { class: "gt-lines", "aria-label": "Code (read-only)" });
     this.lines = source.replace(/\n$/, "").split("\n").map((text, i) => {
       const n = i + 1;
@@ -38,6 +46,16 @@ export class CodeView {
     pre.append(...this.lines);
     this.el.replaceChildren(pre);
     this.setCurrent(this.current);
+  }
+
+  /** Numbers the editable code's lines (one text node: cheap on every keystroke). */
+  private number(): void {
+    if (!this.textarea || !this.gutter) return;
+    const n = this.textarea.value.split("\n").length;
+    if (this.gutter.dataset["lines"] === String(n)) return;
+    this.gutter.dataset["lines"] = String(n);
+    this.gutter.textContent = Array.from({ length: n }, (_, i) => i + 1).join("\n");
+    this.gutter.scrollTop = this.textarea.scrollTop;
   }
 
   /** Underlines the lines that warned, with what the warning says as their title. */
