@@ -115,11 +115,7 @@ attachGraphKeys(graphEl, byId("graph-live"), {
   nav: () => canvas.navGraph(),
   label: (id) => canvas.labelOf(id),
   selected: () => selected,
-  start: () => {
-    const s = session?.replay.state;
-    const item = s ? s.active ?? (s.activeTensor ? session!.model.tensorItem.get(s.activeTensor) ?? null : null) : null;
-    return item ? canvas.view?.rep.get(item) ?? item : null;
-  },
+  start: () => stepRep(),
   select: (id) => { selected = id; canvas.select(id); if (id) canvas.focus(id); refreshInspector(); },
   open: () => {
     inspectorFromGraph = true;
@@ -127,6 +123,12 @@ attachGraphKeys(graphEl, byId("graph-live"), {
     inspectorEl.focus({ preventScroll: true });
   },
 });
+/** The drawn element of the current step's node or tensor (null: none). */
+function stepRep(): string | null {
+  const s = session?.replay.state;
+  const item = s ? s.active ?? (s.activeTensor ? session!.model.tensorItem.get(s.activeTensor) ?? null : null) : null;
+  return item ? canvas.view?.rep.get(item) ?? item : null;
+}
 /** The inspector was opened from the graph by Enter: Escape there goes back to the graph. */
 let inspectorFromGraph = false;
 
@@ -452,7 +454,13 @@ function clearSearchStatus(): void {
 
 // ---- toolbar, exports, theme ---------------------------------------------------------------
 byId("run").addEventListener("click", () => void run());
-byId("fit").addEventListener("click", () => canvas.fit());
+// Fit on a graph too big to read whole shows the selection's (or the step's) neighbourhood and
+// says so; the status goes back once the step changes.
+byId("fit").addEventListener("click", () => {
+  if (canvas.fit(selected ?? stepRep()) === "around") {
+    searchStatus(`Too big to read whole (${canvas.visibleIds().length} nodes drawn): Fit shows ${selected ? "the selection" : "this step"} and its neighbours. Zoom out (−) for the outline.`);
+  }
+});
 byId("zoom-in").addEventListener("click", () => canvas.zoomBy(1.25));
 byId("zoom-out").addEventListener("click", () => canvas.zoomBy(0.8));
 /** Every export is of the trace on screen: without one, each says so (none does nothing). */

@@ -132,3 +132,39 @@ def test_the_node_a_backward_pass_failed_in_is_not_called_executed(page: Page, s
     click_node(page, first)
     expect(executed).to_have_text("yes")
 
+
+
+CHAIN = "import torch\nx = torch.ones(1, requires_grad=True)\ny = x\nfor i in range(2000):\n    y = y * 1.001\ny.backward()\n"
+
+IN_VIEW = """id => { const cy = window.__gradtrace.cy; const b = cy.getElementById(id).renderedBoundingBox({ includeLabels: false });
+  return b.x1 >= 0 && b.y1 >= 0 && b.x2 <= cy.width() && b.y2 <= cy.height(); }"""
+
+
+def test_fit_on_a_2000_node_chain_shows_a_readable_neighbourhood(page: Page, server: str) -> None:
+    """Fitting 2,000 nodes at once draws a faint line (zoom 0.02): Fit shows the selection's, or
+    the step's, neighbourhood at a readable zoom instead, and says so. Small graphs fit whole."""
+    open_app(page, server)
+    run_code(page, CHAIN)
+    page.evaluate("() => window.__gradtrace.expandAll()")
+    fit = page.get_by_role("button", name="Fit graph to view")
+    fit.click()
+    zoom = "() => window.__gradtrace.cy.zoom()"
+    assert page.evaluate(zoom) >= 0.75
+    view = page.evaluate(DRAWN_BOXES)
+    inside = [b for b in view["boxes"] if b["id"] not in _outside(view)]
+    assert len(inside) >= 4, inside
+    expect(page.locator("#status")).to_contain_text("Too big to read whole")
+    # With a node selected, Fit shows the neighbourhood around it.
+    mid = page.evaluate("() => window.__gradtrace.trace.nodes[1000].id")
+    page.evaluate("id => window.__gradtrace.cy.getElementById(id).emit('tap')", mid)
+    assert not page.evaluate(IN_VIEW, mid)
+    fit.click()
+    assert page.evaluate(zoom) >= 0.75
+    assert page.evaluate(IN_VIEW, mid)
+    expect(page.locator("#status")).to_contain_text("the selection")
+    # A small graph still fits whole.
+    run_code(page, DEFAULT)
+    page.evaluate("() => window.__gradtrace.cy.zoom(3)")
+    fit.click()
+    assert _outside(page.evaluate(DRAWN_BOXES)) == []
+    expect(page.locator("#status")).not_to_contain_text("Too big")

@@ -22,6 +22,12 @@ const MIN_READABLE_ZOOM = 0.75;
 const SMALL_GRAPH_NODES = 60;
 const SMALL_GRAPH_MIN_ZOOM = 0.3;
 
+/** Below this zoom a whole-graph fit shows specks, not nodes (a 2,000-node chain is a faint
+ *  line): Fit then shows the focus's neighbourhood instead. */
+const FIT_MIN_ZOOM = 0.2;
+/** How many edges away from the focus that neighbourhood reaches. */
+const FIT_HOPS = 4;
+
 /** Space kept between the drawing and the canvas edge (px). */
 const VIEW_MARGIN = 24;
 
@@ -250,10 +256,43 @@ export class GraphCanvas {
     if (this.lastStateFull) this.applyState(this.lastStateFull);
   }
 
+  /** The Fit button: the whole graph when it can be seen that way; else (a long chain, a huge
+   *  model) the neighbourhood of `focus` (the selection or the step's node), or of the newest
+   *  drawn node, at a readable zoom. Says which it did. */
+  fit(focus: string | null = null): "whole" | "around" {
+    this.fitAll();
+    if (this.cy.zoom() >= FIT_MIN_ZOOM) return "whole";
+    const drawn = (e: cytoscape.SingularElementArgument): boolean => !hidden(e) && !e.hasClass("expanded");
+    const at = focus ? this.handles.get(focus) : undefined;
+    const f = at && at.isNode() && drawn(at) ? at : this.newestNode();
+    if (!f) return "whole";
+    let near = f.closedNeighborhood();
+    for (let i = 1; i < FIT_HOPS; i++) near = near.closedNeighborhood();
+    near = near.filter(drawn);
+    this.cy.fit(near, VIEW_MARGIN);
+    // Readable, and no closer than 1:1 (a chain's few neighbours would fill the canvas); the
+    // view then shows more of the graph where it has more, not blank space past its end.
+    const zoom = Math.min(1, Math.max(MIN_READABLE_ZOOM, this.cy.zoom()));
+    if (zoom !== this.cy.zoom()) { this.cy.zoom(zoom); this.cy.center(zoom === 1 ? near : f); }
+    this.keepDrawingInView();
+    return "around";
+  }
+
   /** Fit what can be shown: everything but retired graphs (which would shrink the live one to a corner). */
-  fit(): void {
+  private fitAll(): void {
     const kept = this.kept();
     this.cy.fit(kept.nonempty() ? kept : undefined, VIEW_MARGIN);
+  }
+
+  /** The drawn node created last (at this step), where a graph being built grows. */
+  private newestNode(): cytoscape.NodeSingular | undefined {
+    let best: cytoscape.NodeSingular | undefined, bestAt = -Infinity;
+    this.cy.nodes().forEach((n) => {
+      if (hidden(n) || n.hasClass("expanded")) return;
+      const a = this.view?.els.get(n.id())?.appearAt ?? 0;
+      if (a >= bestAt) { best = n; bestAt = a; }
+    });
+    return best;
   }
 
   private autoView = true;
@@ -266,7 +305,7 @@ export class GraphCanvas {
   private initialView(): void {
     const box = this.cy.container();
     this.framed = { w: box?.clientWidth ?? 0, h: box?.clientHeight ?? 0, whole: true };
-    this.fit();
+    this.fitAll();
     if (this.cy.zoom() > 1.6) { this.cy.zoom(1.6); this.cy.center(); }
     if (this.fitsWhole()) return;
     this.framed.whole = this.cy.zoom() >= MIN_READABLE_ZOOM;
