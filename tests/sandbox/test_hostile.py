@@ -271,3 +271,17 @@ def test_hostile_snippet_is_contained(sandbox: Sandbox, witness: Witness, name: 
     out = result["stdout"]
     assert "CONNECTED" not in out and "WROTE" not in out and "BOUND" not in out, out
     witness.check(result)
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("python_memory_bomb", "out_of_memory"),  # Python's MemoryError: an empty message
+    ("bytearray_100gb", "out_of_memory"),
+    ("torch_empty_100gb", "out_of_memory"),
+    ("system_exit", "snippet_exit"),
+])
+def test_a_contained_snippet_is_explained(sandbox: Sandbox, name: str, kind: str) -> None:
+    template, limits, _ = CASES[name]
+    result = sandbox.run(template, **limits)
+    error = result["error"]
+    assert error is not None and error["kind"] == kind, error
+    assert error["explanation"]["title"] != "The snippet raised an exception"

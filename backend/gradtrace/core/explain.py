@@ -27,6 +27,12 @@ def _rule(kind: str, pattern: str, title: str, what: str, fix: str, types: tuple
     return Rule(kind, re.compile(pattern, re.S | re.I), title, what, fix, types)
 
 
+_OUT_OF_MEMORY = (
+    "Out of memory",
+    "The snippet tried to allocate more memory than it is allowed.",
+    "Use smaller tensors or fewer iterations that keep graphs alive.",
+)
+
 RULES: tuple[Rule, ...] = (
     _rule(
         "backward_twice",
@@ -977,13 +983,20 @@ RULES: tuple[Rule, ...] = (
         "Write the value into the code instead, e.g. n = 3 rather than n = int(input()).",
         types=("EOFError",),
     ),
+    _rule("out_of_memory", r"can't allocate memory|DefaultCPUAllocator|out of memory", *_OUT_OF_MEMORY,
+          types=("RuntimeError", "MemoryError")),
+    # Python's own MemoryError (a huge bytearray or list) has no message at all.
+    _rule("out_of_memory", r"", *_OUT_OF_MEMORY, types=("MemoryError",)),
     _rule(
-        "out_of_memory",
-        r"can't allocate memory|DefaultCPUAllocator|out of memory",
-        "Out of memory",
-        "The snippet tried to allocate more memory than it is allowed.",
-        "Use smaller tensors or fewer iterations that keep graphs alive.",
-        types=("RuntimeError", "MemoryError"),
+        "snippet_exit",
+        r"",
+        "The snippet called exit() with an error code",
+        "sys.exit(), exit() or quit() with a code other than 0 or None stops the program there and "
+        "reports failure, as it does when you run the file with python. The graph built up to that "
+        "line is kept.",
+        "Remove the call if it was meant to end a notebook cell, or raise the error you mean to "
+        "report (raise ValueError(...)).",
+        types=("SystemExit",),
     ),
     _rule(
         "format_tensor",
