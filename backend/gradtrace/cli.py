@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from gradtrace.api.app import create_app
-    from gradtrace.settings import Settings
+    from gradtrace.settings import Settings, invalid_settings_message, unknown_variables
 
     overrides: dict[str, Any] = {}
     for key in ("host", "port", "data_dir"):
@@ -191,7 +192,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise UsageError(f"invalid settings: {exc}") from None
+        raise UsageError(invalid_settings_message(exc)) from None
+    for message in unknown_variables(os.environ):
+        print(f"gradtrace: warning: {message}; it is ignored.", file=sys.stderr)
     app = create_app(settings)
     print(
         f"gradtrace: serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})",
@@ -204,6 +207,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print("gradtrace: the server could not start (see the log above for why).", file=sys.stderr)
             return EXIT_FAULT
     return EXIT_OK
+
+
+def _settings_epilog() -> str:
+    """Every setting, its default and what it does, from the settings models themselves."""
+    from gradtrace.settings import reference
+
+    lines = ["settings (environment variables; flags above win over them):"]
+    for variable, default, description in reference():
+        lines.append(f"  {variable} (default {default})")
+        lines += textwrap.wrap(description, 88, initial_indent="      ", subsequent_indent="      ")
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,7 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_openapi)
 
     p = sub.add_parser(
-        "serve", help="serve the API and playground (settings: GRADTRACE_* environment variables)"
+        "serve",
+        help="serve the API and playground (settings: GRADTRACE_* environment variables)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_settings_epilog(),
     )
     p.add_argument("--host", help="interface to bind (default 127.0.0.1, or GRADTRACE_HOST)")
     p.add_argument("--port", type=int, help="port (default 8000, or GRADTRACE_PORT)")

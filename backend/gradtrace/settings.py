@@ -6,10 +6,12 @@ Read from the environment with the `GRADTRACE_` prefix; nested sandbox limits us
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gradtrace.sandbox.limits import SandboxLimits
@@ -108,3 +110,52 @@ class Settings(BaseSettings):
     @property
     def database_path(self) -> Path:
         return self.data_dir / "traces.sqlite3"
+
+
+# Variables with the prefix that are not settings: the CLI's own re-exec marker.
+_INTERNAL_VARIABLES = frozenset({"GRADTRACE_STACK_RAISED"})
+
+
+def reference() -> list[tuple[str, str, str]]:
+    """Every setting as (environment variable, default, description), sandbox limits in the
+    `GRADTRACE_SANDBOX_*` form the docs use (the nested `GRADTRACE_SANDBOX__*` form also works
+    and wins when both are set)."""
+    rows = []
+    for prefix, model in (("GRADTRACE_", Settings), ("GRADTRACE_SANDBOX_", SandboxLimits)):
+        for name, field in model.model_fields.items():
+            if model is Settings and name == "sandbox":
+                continue
+            default = field.get_default(call_default_factory=True)
+            rows.append((prefix + name.upper(), str(default), field.description or ""))
+    return rows
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """`GRADTRACE_*` variables that set nothing (a typo is otherwise silently ignored), each
+    with the closest setting's name when there is one."""
+    known = {name for name, _, _ in reference()}
+    messages = []
+    for variable in sorted(environ):
+        upper = variable.upper()
+        if not upper.startswith("GRADTRACE_") or upper in _INTERNAL_VARIABLES:
+            continue
+        if upper.replace("GRADTRACE_SANDBOX__", "GRADTRACE_SANDBOX_", 1) in known:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1)
+        messages.append(f"{variable} is not a setting" + (f" (did you mean {close[0]}?)" if close else ""))
+    return messages
+
+
+def invalid_settings_message(exc: ValidationError) -> str:
+    """A settings error that names the environment variable to fix, not the model field."""
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        if exc.title == SandboxLimits.__name__:  # read from its own variables, inside Settings()
+            loc = ["sandbox", *loc]
+        if loc[:1] == ["sandbox"]:
+            variable = "GRADTRACE_SANDBOX_" + "_".join(loc[1:2]).upper()
+        else:
+            variable = "GRADTRACE_" + "_".join(loc[:1]).upper()
+        lines.append(f"{variable}={error.get('input')!s}: {error['msg']}")
+    return "invalid settings:\n  " + "\n  ".join(lines) + "\n(`gradtrace serve --help` lists every setting with its default.)"

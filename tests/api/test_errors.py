@@ -97,6 +97,13 @@ def test_negative_limit(client: httpx.Client) -> None:
     assert_envelope(r, 422, "validation_error")
 
 
+def test_a_fractional_cpu_limit_is_told_to_be_whole(client: httpx.Client) -> None:
+    r = client.post("/api/v1/traces", json={"source": "x = 1", "limits": {"cpu_seconds": 2.5}})
+    err = assert_envelope(r, 422, "validation_error")
+    assert err["detail"][0]["field"] == "body.limits.cpu_seconds"
+    assert "whole number" in err["detail"][0]["hint"] and "2.5" in err["detail"][0]["hint"]
+
+
 def test_trace_cap_too_small_for_any_document(client: httpx.Client) -> None:
     # The tracer cannot keep a smaller cap (not even an error document fits): refused up front.
     r = client.post("/api/v1/traces", json={"source": "x = 1", "limits": {"trace_bytes": 100}})

@@ -189,6 +189,7 @@ def test_serve_starts_and_stops(tmp_path: Path) -> None:
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRADTRACE_")}
     env["GRADTRACE_SANDBOX_BASE_UID"] = "64960"  # a private uid range for this server's sandbox
+    env["GRADTRACE_SANDBOX_WALL_SECOND"] = "5"  # a typo: named in a warning, not silently ignored
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -225,5 +226,7 @@ def test_serve_starts_and_stops(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        output = proc.stdout.read().decode(errors="replace") if proc.stdout is not None else ""
         if proc.stdout is not None:
             proc.stdout.close()
+    assert "GRADTRACE_SANDBOX_WALL_SECOND is not a setting (did you mean GRADTRACE_SANDBOX_WALL_SECONDS?)" in output

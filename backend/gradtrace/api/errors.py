@@ -97,6 +97,8 @@ def _hint(err: dict[str, Any]) -> str:
         return f"Add the required field `{field}`."
     if kind == "extra_forbidden":
         return f"Remove the unknown field `{field}` (see /docs for the accepted fields)."
+    if kind in ("int_from_float", "int_parsing"):
+        return f"Give `{field}` a whole number (such as 2), not {err.get('input')!r}."
     if kind in ("string_type", "int_type", "float_type", "bool_type", "dict_type", "model_type"):
         return f"Give `{field}` the expected type: {err.get('msg', '')}."
     if kind in ("less_than_equal", "greater_than_equal", "greater_than", "less_than"):

@@ -1139,6 +1139,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The body did not arrive within request_body_seconds. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Body or source too large. */
             413: {
                 headers: {
@@ -1159,6 +1168,15 @@ export interface operations {
             };
             /** @description Rate limited or sandbox queue full; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Internal fault (logged; the server keeps serving). */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1262,6 +1280,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The body did not arrive within request_body_seconds. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Body or source too large. */
             413: {
                 headers: {
@@ -1282,6 +1309,15 @@ export interface operations {
             };
             /** @description Rate limited or sandbox queue full; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Internal fault (logged; the server keeps serving). */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -34,9 +34,11 @@ router = APIRouter(prefix="/api/v1", tags=["traces"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorEnvelope, "description": "Malformed JSON."},
+    408: {"model": ErrorEnvelope, "description": "The body did not arrive within request_body_seconds."},
     413: {"model": ErrorEnvelope, "description": "Body or source too large."},
     422: {"model": ErrorEnvelope, "description": "Invalid fields (which field, and what to do)."},
     429: {"model": ErrorEnvelope, "description": "Rate limited or sandbox queue full; see Retry-After."},
+    500: {"model": ErrorEnvelope, "description": "Internal fault (logged; the server keeps serving)."},
     503: {"model": ErrorEnvelope, "description": "Sandbox unavailable."},
 }
 
