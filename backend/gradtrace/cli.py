@@ -148,7 +148,7 @@ def cmd_examples(args: argparse.Namespace) -> int:
         return EXIT_OK
     examples = list_examples()
     if args.json:
-        rows = [{"name": e.name, "title": e.title, "description": e.description} for e in examples]
+        rows = [{"name": e.name, "title": e.title, "description": e.description, "tags": list(e.tags)} for e in examples]
         _write(json.dumps(rows, indent=2) + "\n", args.output)
         return EXIT_OK
     width = max((len(e.name) for e in examples), default=0)

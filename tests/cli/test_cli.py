@@ -135,7 +135,10 @@ def test_examples_list_and_print() -> None:
     assert listing.returncode == 0
     assert "chain_rule" in listing.stdout and "gradtrace examples NAME" in listing.stdout
     as_json = json.loads(gradtrace("examples", "--json").stdout)
-    assert {"name", "title", "description"} <= set(as_json[0])
+    # The same fields as GET /api/v1/examples gives, tags included.
+    from gradtrace.api.models import ExampleSummary
+    assert set(as_json[0]) == set(ExampleSummary.model_fields)
+    assert as_json[0]["tags"] == list(get_example(as_json[0]["name"]).tags)
     one = gradtrace("examples", "chain_rule")
     assert one.returncode == 0 and "backward" in one.stdout
     unknown = gradtrace("examples", "chain_rul")
