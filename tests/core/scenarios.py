@@ -874,6 +874,29 @@ with fwAD.dual_level():
     out = d.sin()
     jvp = fwAD.unpack_dual(out).tangent
 """,
+# Forward AD mixed with backward: reading tangents at every op once broke all three
+# (an internal assert in _fw_primal; "Batching rule not implemented for aten::_unpack_dual").
+"forward_ad_then_backward": """
+import torch
+import torch.autograd.forward_ad as fwAD
+x = torch.tensor([1.0, 3.0], requires_grad=True)
+with fwAD.dual_level():
+    d = fwAD.make_dual(x, torch.ones(2))
+    y = (d ** 2).sum()
+    y.backward()
+""",
+"func_hessian": """
+import torch
+from torch.func import hessian
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+h = hessian(lambda x: (x ** 3).sum())(x)
+h.sum().backward()
+""",
+"functional_hessian_forward_mode": """
+import torch
+from torch.autograd.functional import hessian
+h = hessian(lambda x: (x ** 3).sum(), torch.tensor([1.0, 2.0]), outer_jacobian_strategy="forward-mode", vectorize=True)
+""",
 "requires_grad_midway": """
 import torch
 x = torch.ones(2)

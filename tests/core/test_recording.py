@@ -133,28 +133,6 @@ def test_nodes_torch_func_grad_builds_for_a_closed_over_leaf_are_on_its_line() -
     assert trace.tensors and trace.error is None
 
 
-FORWARD_AD = """import torch
-import torch.autograd.forward_ad as fwAD
-x = torch.tensor([1.0, 2.0], requires_grad=True)
-with fwAD.dual_level():
-    y = fwAD.make_dual(x, torch.ones(2)).sin()
-    t = fwAD.unpack_dual(y).tangent
-t.sum().backward()
-"""
-
-
-def test_nodes_of_a_forward_ad_tangent_are_on_the_line_of_the_op_that_computed_it() -> None:
-    # sin's forward-AD formula builds cos(x) * dx, which needs grad through x: its nodes are
-    # made by line 5's sin, not by the unpack on line 6.
-    plain = run_plain(FORWARD_AD)
-    tangent = _graph_names(plain.namespace["t"].grad_fn)
-    trace = trace_source(FORWARD_AD)
-    at_6 = [n.name for n in trace.nodes if n.line == 6]
-    assert "CosBackward0" in tangent and "CosBackward0" not in at_6
-    assert set(tangent) <= {n.name for n in trace.nodes if n.line in (3, 5)}
-    assert trace.error is None and plain.exception is None
-
-
 def test_an_initializer_writes_without_grad_as_it_does_inside() -> None:
     # nn.init.kaiming_uniform_ reaches the tracer as one call made with grad on; inside it
     # writes under torch.no_grad(), so its write is not recorded by autograd (no node, no error

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch.autograd import forward_ad as fwAD
 from torch.optim import optimizer as optim
 from torch.overrides import TorchFunctionMode
 from torch.utils.data import dataloader
@@ -310,15 +309,6 @@ def _after_call(
                 new_nodes.extend(rec.discover([gf], context(), None, pass_index))
         elif o.requires_grad and o.is_leaf and rec.tensor_record(o, create=False) is None:
             rec.emit("leaf", context().line, tensor=rec.tensor_id(o), op=op)
-    if fwAD._current_level >= 0:
-        # Forward AD: the op also computed its outputs' tangents, and a tangent that needs
-        # grad has nodes of its own (cos(x) * dx for sin): built here, not where the snippet
-        # first unpacks it.
-        for o in outs:
-            tangent = torch._VF._unpack_dual(o, fwAD._current_level)[1]
-            if tangent is not None and tangent.grad_fn is not None:
-                made_graph = True
-                new_nodes.extend(rec.discover([tangent.grad_fn], context(), None, pass_index))
     if new_nodes:
         rec.emit_nodes(new_nodes, context(), pass_index)
         if in_pass is not None:
