@@ -509,6 +509,9 @@ def test_embed_plays_at_the_requested_speed(page: Page, service: Service, speed:
     expect(menu).to_have_value(str(shown))
     assert menu.locator("option:checked").inner_text() == f"{shown}/s"
     assert page.evaluate("() => window.__gradtrace.player.speed") == shown
+    # A speed of the author's own joins the standard choices in order; none of them is dropped.
+    offered = [float(v) for v in menu.locator("option").evaluate_all("os => os.map(o => o.value)")]
+    assert offered == sorted({1, 2, 3, 5, 10, 30, 60, 120, shown}), offered
 
 
 def test_captions_name_nodes_as_the_graph_does(page: Page, service: Service) -> None:

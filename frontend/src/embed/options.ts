@@ -16,7 +16,7 @@ export interface EmbedOptions {
 }
 
 /** Playback speed (steps per second): the default, and the range `speed=` may ask for (docs/embedding.md). */
-const DEFAULT_SPEED = 3;
+export const DEFAULT_SPEED = 3;
 const MIN_SPEED = 1, MAX_SPEED = 120;
 
 const truthy = (v: string | null): boolean => v !== null && !/^(0|false|no|off)$/i.test(v);

@@ -11,7 +11,7 @@ import { explainFromStep, renderErrorPanel, warningMarks } from "../view/panels"
 import { CodeView } from "./codeView";
 import { parseAnnotations, pauseSteps } from "./annotations";
 import { grade, predictQuestions, type Question } from "./predict";
-import type { EmbedOptions } from "./options";
+import { DEFAULT_SPEED, type EmbedOptions } from "./options";
 
 export interface ViewerHooks {
   /** Called when the editable code's Run is pressed. */
@@ -302,13 +302,17 @@ export class Viewer {
   }
 }
 
-/** Selects `speed` in the player's menu, adding it where the menu lacks it: `speed=` may be any
- * value in 1-120, and a value the menu does not list would stall playback. */
+/** Selects `speed` in the player's menu. The widget's menu always offers its default (3/s, which
+ * the playground's menu lacks) and, in order among the others, a `speed=` the menu does not list:
+ * any value in 1-120 may be asked for (a value missing from the menu would stall playback), and
+ * it is kept as asked rather than snapped, so the author's choice is what plays; no standard
+ * choice is dropped for it. */
 function offerSpeed(player: Player, speed: number): void {
   const menu = player.el.querySelector<HTMLSelectElement>("select.speed");
-  if (menu && ![...menu.options].some((o) => Number(o.value) === speed)) {
-    const after = [...menu.options].find((o) => Number(o.value) > speed) ?? null;
-    menu.insertBefore(h("option", { value: speed, text: `${speed}/s` }), after);
+  for (const v of new Set([DEFAULT_SPEED, speed])) {
+    if (!menu || [...menu.options].some((o) => Number(o.value) === v)) continue;
+    const after = [...menu.options].find((o) => Number(o.value) > v) ?? null;
+    menu.insertBefore(h("option", { value: v, text: `${v}/s` }), after);
   }
   player.speed = speed;
 }
