@@ -5,10 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Frame, Page, expect
 
+from tests.browser_support import get_json
 from tests.embed.conftest import ROOT, CoursePages, Service
 from tests.embed.helpers import (
     READY,
@@ -512,6 +514,31 @@ def test_embed_plays_at_the_requested_speed(page: Page, service: Service, speed:
     # A speed of the author's own joins the standard choices in order; none of them is dropped.
     offered = [float(v) for v in menu.locator("option").evaluate_all("os => os.map(o => o.value)")]
     assert offered == sorted({1, 2, 3, 5, 10, 30, 60, 120, shown}), offered
+
+
+UNKNOWN = 'nope<b id="x">'
+
+
+@pytest.mark.parametrize("how", ["query", "data-example"])
+def test_unknown_example_is_said_plainly(page: Page, service: Service, course: CoursePages, how: str) -> None:
+    """A mistyped example name: a sentence a student understands, the valid names for the author."""
+    frame: Page | Frame = page
+    if how == "query":
+        page.goto(f"{service.url}/embed?example={quote(UNKNOWN)}")
+    else:
+        page.goto(course.url("mistyped.html", service.url))
+        page.wait_for_function("() => document.querySelector('iframe.gradtrace-frame')?.dataset.ready === 'true'")
+        frame = next(f for f in page.frames if f.url.startswith(service.url + "/embed"))
+        assert not page.locator(".gradtrace-fallback").count()
+    frame.wait_for_function("() => document.querySelector('.gt-embed')?.dataset.message === 'no-example'")
+    msg = frame.locator(".gt-message")
+    expect(msg).to_contain_text(f'There is no built-in example called "{UNKNOWN}".')
+    expect(msg).not_to_contain_text("/api/")
+    assert not frame.locator(".gt-message #x").count()  # the name is text, never markup
+    note = frame.get_by_text("For the page's author")
+    note.click()
+    names = [e["name"] for e in get_json(service.url + "/api/v1/examples")["examples"]]
+    expect(msg).to_contain_text(", ".join(names[:3]))
 
 
 def test_captions_name_nodes_as_the_graph_does(page: Page, service: Service) -> None:

@@ -102,11 +102,29 @@ async function start(): Promise<void> {
       post("gradtrace:ready");
     }
   } catch (e) {
+    if (e instanceof ApiError && e.code === "example_not_found" && example !== null) {
+      unknownExample(example, e.detail);
+      post("gradtrace:ready");
+      return;
+    }
     // Down or failing (not a bad link): the same load can be tried again.
     const retry = isRetryable(e) ? { label: "Retry", run: () => { viewer.message("loading", "Loading…"); void start(); } } : undefined;
     viewer.message("unreachable", `This widget could not load: ${errText(e)}`, retry);
     post("gradtrace:ready");
   }
+}
+
+/** A mistyped example name: said plainly to the learner (the service's own message names an API
+ *  endpoint), with the valid names folded away for the page's author, who can fix the link. */
+function unknownExample(name: string, detail: unknown): void {
+  const known = (detail as { known?: unknown } | null)?.known;
+  const names = Array.isArray(known) ? known.filter((n): n is string => typeof n === "string") : [];
+  const forAuthor = h("details", { class: "gt-author-note" },
+    h("summary", { text: "For the page's author" }),
+    h("p", { text: names.length
+      ? `Use one of these names in data-example="…" (or ?example=…): ${names.join(", ")}.`
+      : "The names of the built-in examples are listed in the playground's Examples menu." }));
+  viewer.message("no-example", `There is no built-in example called "${name}".`, undefined, forAuthor);
 }
 
 declare global {

@@ -110,8 +110,9 @@ export class Viewer {
     this.root.dataset["hiddenLines"] = [...ann.hide].sort((a, b) => a - b).join(",");
   }
 
-  /** A clear message in the widget (the code stays visible). `kind` is exposed as data-message. */
-  message(kind: string | null, text = "", action?: { label: string; run: () => void }): void {
+  /** A clear message in the widget (the code stays visible). `kind` is exposed as data-message;
+   *  `more` (e.g. a note for the page's author) goes after the message and any button. */
+  message(kind: string | null, text = "", action?: { label: string; run: () => void }, more?: Node): void {
     clear(this.messageEl);
     this.messageEl.hidden = kind == null;
     if (kind == null) { delete this.root.dataset["message"]; return; }
@@ -122,6 +123,7 @@ export class Viewer {
       b.addEventListener("click", action.run);
       this.messageEl.append(" ", b);
     }
+    if (more) this.messageEl.append(more);
     this.hooks.onChange?.();
   }
 
