@@ -321,7 +321,20 @@ function showCulprit(): void {
   const errIdx = session.trace.events.findIndex((e) => e.kind === "error");
   seek(errIdx >= 0 ? errIdx + 1 : session.replay.total);
   pinCulprit();
-  revealInspector();
+  if (stacked()) {
+    // A phone or narrow window stacks the panes: the button sits far below the graph, which
+    // must come into view for the culprit to be seen; the inspector is offered from there.
+    graphEl.scrollIntoView({ block: "center" });
+    offerInspector();
+  } else {
+    revealInspector();
+  }
+}
+
+/** The panes are stacked (style.css, narrow screens): the details column is under the graph. */
+function stacked(): boolean {
+  const side = inspectorEl.closest<HTMLElement>(".side");
+  return !!side && side.getBoundingClientRect().top >= graphEl.getBoundingClientRect().bottom;
 }
 
 /** Scrolls the side column (never the page) to the inspector: below a long explanation, the

@@ -1,0 +1,62 @@
+"""Devices we do not usually test on: a touch phone, browser zoom, reduced motion, forced colours.
+
+Each test opens its own browser context (touch, mobile, pixel ratio) and asserts on the app's
+model, data attributes and bounding boxes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.e2e.helpers import open_app, run_example
+
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "has_touch": True,
+    "is_mobile": True,
+    "device_scale_factor": 3,
+}
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(**PHONE)
+    yield ctx
+    ctx.close()
+
+
+def _in_viewport(page: Page, selector: str) -> bool:
+    ok: bool = page.evaluate(
+        "s => { const r = document.querySelector(s).getBoundingClientRect();"
+        " return r.bottom > 0 && r.top < innerHeight; }",
+        selector,
+    )
+    return ok
+
+
+def test_a_phone_tap_on_show_the_culprit_brings_the_graph_into_view(phone: BrowserContext, server: str) -> None:
+    page = phone.new_page()
+    problems = open_app(page, server)
+    run_example(page, "inplace_version_error")
+    button = page.get_by_role("button", name="Show the culprit in the graph")
+    button.scroll_into_view_if_needed()
+    assert not _in_viewport(page, "#graph")  # stacked under the graph, far below it
+    button.tap()
+    culprit = page.evaluate("() => document.getElementById('app').dataset.culprit")
+    assert culprit and page.evaluate("() => window.__gradtrace.selected") == culprit
+    # The culprit is where the visitor is looking: the graph is on screen, the node inside it.
+    page.wait_for_function(
+        "id => { const cy = window.__gradtrace.cy; const p = cy.getElementById(id).renderedPosition();"
+        " const r = cy.container().getBoundingClientRect(); const y = r.top + p.y;"
+        " return !cy.animated() && y > 0 && y < innerHeight && p.x > 0 && p.x < r.width; }",
+        arg=culprit,
+    )
+    # ... and the inspector, with its evidence, is one tap away.
+    show = page.get_by_role("button", name="Show the inspector: MulBackward0 ↓")
+    expect(show).to_be_in_viewport()
+    show.tap()
+    expect(page.locator("#inspector table.saved").first).to_be_in_viewport()
+    assert not problems
