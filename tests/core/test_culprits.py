@@ -722,7 +722,7 @@ def test_objects_that_refuse_to_be_listed_keep_the_lesson_without_a_suggestion(s
 @pytest.mark.parametrize(
     ("scenario", "first_pass", "fixed_pass", "subject"),
     [
-        ("gradient_differentiated_again_error", "grad(y, x)", "grad(y, x, create_graph=True)", "If it is computed from a gradient"),
+        ("gradient_differentiated_again_error", "grad(y, x)", "grad(y, x, create_graph=True)", "computed from a gradient autograd.grad() returned"),
         ("leaf_grad_backward_again_error", ".sum().backward()\nx.grad", ".sum().backward(create_graph=True)\nx.grad", "It is computed from a .grad"),
     ],
 )
@@ -741,6 +741,29 @@ def test_differentiating_a_gradient_made_without_create_graph_says_so(
 def test_an_output_without_grad_fn_and_no_earlier_pass_gets_no_second_derivative_hint() -> None:
     err = _trace(SCENARIOS["no_grad_fn_error"])["error"]
     assert err["kind"] == "no_grad_fn" and "create_graph" not in err["explanation"]["what"]
+
+
+def test_an_earlier_unrelated_pass_gets_no_second_derivative_hint() -> None:
+    # A first training step ran backward; the failing output was never a gradient.
+    source = ("import torch\nw = torch.ones(2, requires_grad=True)\n(w * 2).sum().backward()\n"
+              "loss = (torch.ones(2) * 3).sum()\nloss.backward()\n")
+    plain = run_plain(source)
+    assert plain.namespace["loss"].grad_fn is None and plain.line == 5
+    err = _trace(source)["error"]
+    assert err["kind"] == "no_grad_fn" and "create_graph" not in err["explanation"]["what"] + err["explanation"]["fix"]
+
+
+@pytest.mark.parametrize("clear", ["model.zero_grad()", "opt.zero_grad()", "model.weight.grad = None"])
+def test_a_grad_cleared_after_backward_says_so(clear: str) -> None:
+    source = ("import torch, torch.nn as nn\nmodel = nn.Linear(2, 1)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+              f"model(torch.ones(1, 2)).sum().backward()\n{clear}\nprint(model.weight.grad.norm())\n")
+    plain = run_plain(source)
+    assert isinstance(plain.exception, AttributeError) and plain.namespace["model"].weight.grad is None
+    err = _trace(source)["error"]
+    assert err["kind"] == "grad_is_none" and err["line"] == plain.line == 6
+    what = err["explanation"]["what"]
+    assert "backward pass at line 4 did fill model.weight.grad" in what and "did not reach" not in what
+    assert "set_to_none=False" in err["explanation"]["fix"]
 
 
 def test_a_hand_written_update_that_rebinds_the_leaf_is_named_with_its_line() -> None:

@@ -163,6 +163,8 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
         with graph.quiet():
             if api == "torch.autograd.grad":
                 record["results"] = [_small(r, rec.grad_shapes) for r in _as_list(result)]
+                if not create_graph:
+                    rec.plain_gradients.extend(weakref.ref(r) for r in _as_list(result) if isinstance(r, torch.Tensor))
             if create_graph:
                 grads = [r for r in _as_list(result) if isinstance(r, torch.Tensor)]
                 grads += [t.grad for t in _leaves(nodes) if t.grad is not None]

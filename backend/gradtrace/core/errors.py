@@ -201,12 +201,30 @@ def _pin_none_grad(rec: Recorder, err: dict[str, Any], tb: TracebackType | None)
             elif rec.pass_count == 0:
                 why = (f"{name} requires grad, but no backward pass has run yet: .grad is filled by "
                        f"loss.backward(), after the forward computation.")
+            elif (line := _last_accumulation_line(rec, rec.tensor_id(t))) is not None:
+                why = (f"the backward pass at line {line} did fill {name}.grad, and it was set back to None "
+                       f"after that: optimizer.zero_grad() / model.zero_grad() do that (set_to_none=True is "
+                       f"their default), as does {name}.grad = None.")
+                err["explanation"] = {**err["explanation"], "fix": (
+                    f"Use {name}.grad between backward() and zero_grad() (the usual order in a step: "
+                    "zero_grad(), forward, backward(), read or clip the gradients, step()), or call "
+                    "zero_grad(set_to_none=False) to keep zero tensors instead of None.")}
             else:
                 why = (f"{name} requires grad, but the backward passes that ran did not reach it: the "
                        f"losses they started from do not depend on {name}.")
         err["tensor"] = rec.tensor_id(t)
         err["explanation"] = {**err["explanation"], "what": f"{name}.grad is None here: {why} " + err["explanation"]["what"]}
         return
+
+
+def _last_accumulation_line(rec: Recorder, tensor: str | None) -> int | None:
+    """The line of the last backward pass that accumulated into `tensor`'s .grad, if the
+    kept timeline has one."""
+    line = None
+    for event in itertools.chain(rec.events_head, rec.events_tail):
+        if event["kind"] == "accumulate" and event.get("tensor") == tensor:
+            line = event["line"]
+    return line
 
 
 def _rebinding_update(rec: Recorder, t: torch.Tensor, name: str) -> tuple[str, str] | None:
@@ -567,9 +585,17 @@ def _second_derivative_hint(rec: Recorder, err: dict[str, Any], p: dict[str, Any
         return False
     found = failing.failing_expression(tb)
     root = _differentiated_expression(found[1]) if found is not None else None
-    from_grad = root is not None and any(isinstance(n, ast.Attribute) and n.attr == "grad" for n in ast.walk(root))
+    if root is None or found is None:
+        return False
+    from_grad = any(isinstance(n, ast.Attribute) and n.attr == "grad" for n in ast.walk(root))
+    # Otherwise only when a name in it holds what an earlier autograd.grad returned: an
+    # unrelated earlier pass (a first training step) says nothing about this output.
+    returned = {id(t) for t in (ref() for ref in rec.plain_gradients) if t is not None}
+    named = [n.id for n in ast.walk(root) if isinstance(n, ast.Name)]
+    if not from_grad and not any(id(failing.looked_up(found[0], name)) in returned for name in named):
+        return False
     subject = "It is computed from a .grad, which" if from_grad else (
-        "If it is computed from a gradient (of an earlier backward() or autograd.grad()), that gradient")
+        "It is computed from a gradient autograd.grad() returned, which")
     explanation = err["explanation"]
     err["explanation"] = {
         **explanation,

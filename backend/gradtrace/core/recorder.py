@@ -214,6 +214,9 @@ class Recorder:
         self.passes_head: list[dict[str, Any]] = []
         self.passes_tail: deque[dict[str, Any]] = deque(maxlen=limits.max_passes_tail)
         self.pass_count = 0
+        # What the latest autograd.grad passes without create_graph returned (plain tensors
+        # outside any graph): differentiating one of them again is the second-derivative mistake.
+        self.plain_gradients: deque[weakref.ref[torch.Tensor]] = deque(maxlen=64)
         self.module_stack: list[torch.nn.Module] = []
         self.module_names: dict[int, tuple[weakref.ref[torch.nn.Module], str]] = {}
         self.snippet_globals: dict[str, Any] = {}
