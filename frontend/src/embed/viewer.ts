@@ -86,7 +86,9 @@ export class Viewer {
     this.root.style.height = `${opts.height}px`;
     // The graph pane can be hidden; the canvas still needs a container to lay out in.
     this.canvas = opts.panes.has("graph") ? new GraphCanvas(graphBox, {
-      onSelect: (id) => { this.selected = id; this.canvas?.select(id); this.refreshInspector(); },
+      // A narrow widget hides the inspector: a tap on a node then opens it in the code's place
+      // (a tap that seemed to do nothing was all a phone reader got).
+      onSelect: (id) => { this.selected = id; this.canvas?.select(id); this.refreshInspector(); if (id) this.openInspector(); },
       onJump: (id) => { const it = this.model?.items.get(id); if (it) { this.selected = id; this.seek(it.appearAt); } },
     }) : null;
     this.canvas?.setTheme(opts.theme);
@@ -261,7 +263,7 @@ export class Viewer {
    *  place until "Back to the code". */
   private revealInspector(): void {
     if (!this.opts.panes.has("inspector")) return;
-    if (getComputedStyle(this.inspectorPane).display === "none") this.setInspecting(true);
+    this.openInspector();
     const pane = this.inspectorPane;
     const target = this.inspectorEl.querySelector<HTMLElement>("table.saved");
     if (target) {
@@ -271,6 +273,11 @@ export class Viewer {
     }
     // The widget itself may be taller than the window (a page of its own, or a host page's iframe).
     pane.scrollIntoView({ block: "nearest" });
+  }
+
+  /** Shows the inspector where the widget is too narrow to show it beside the graph. */
+  private openInspector(): void {
+    if (this.opts.panes.has("inspector") && getComputedStyle(this.inspectorPane).display === "none") this.setInspecting(true);
   }
 
   private setInspecting(on: boolean): void {

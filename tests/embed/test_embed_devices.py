@@ -1,0 +1,75 @@
+"""The widget on devices we do not usually test on: a touch phone (a narrow widget hides its inspector)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.embed.conftest import Service
+from tests.embed.helpers import READY, root_data
+
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "has_touch": True,
+    "is_mobile": True,
+    "device_scale_factor": 3,
+}
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(**PHONE)
+    yield ctx
+    ctx.close()
+
+
+def _tap_node(page: Page, node_id: str) -> None:
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    pos = page.evaluate(
+        "id => { const cy = window.__gradtrace.cy; const p = cy.getElementById(id).renderedPosition();"
+        " const r = cy.container().getBoundingClientRect(); return { x: r.left + p.x, y: r.top + p.y }; }",
+        node_id,
+    )
+    page.touchscreen.tap(pos["x"], pos["y"])
+
+
+def test_a_tap_on_a_node_opens_the_inspector_in_a_narrow_widget(phone: BrowserContext, service: Service) -> None:
+    page = phone.new_page()
+    page.goto(f"{service.url}/embed?example=chain_rule")
+    page.wait_for_function(READY, timeout=90_000)
+    inspector = page.get_by_role("complementary", name="Inspector")
+    expect(inspector).to_be_hidden()  # no room beside the graph at this width
+    node = page.evaluate("() => window.__gradtrace.trace.nodes.find(n => n.kind === 'op').id")
+    _tap_node(page, node)
+    page.wait_for_function("() => document.querySelector('.gt-embed').dataset.inspecting === 'true'")
+    expect(inspector).to_be_visible()
+    name = page.evaluate("id => window.__gradtrace.trace.nodes.find(n => n.id === id).name", node)
+    expect(inspector.locator("h3")).to_contain_text(name.split("::")[-1])
+    # In the code pane's place, inside the widget; the way back is in reach and works.
+    box, root = inspector.bounding_box(), page.locator(".gt-embed").bounding_box()
+    assert box and root and box["x"] >= root["x"] and box["x"] + box["width"] <= root["x"] + root["width"] + 1
+    expect(page.get_by_role("region", name="Code")).to_be_hidden()
+    page.get_by_role("button", name="Back to the code").tap()
+    expect(page.get_by_role("region", name="Code")).to_be_visible()
+    assert "inspecting" not in root_data(page)
+
+
+def test_the_way_back_stays_in_reach_when_the_culprit_is_shown(phone: BrowserContext, service: Service) -> None:
+    page = phone.new_page()
+    page.goto(f"{service.url}/embed?example=inplace_version_error")
+    page.wait_for_function(READY, timeout=90_000)
+    page.locator(".gt-error-summary").tap()
+    page.get_by_role("button", name="Show the culprit in the graph").tap()
+    page.wait_for_function("() => document.querySelector('.gt-embed').dataset.inspecting === 'true'")
+    # The inspector scrolled to the evidence (the stale saved tensors) ...
+    assert page.evaluate("() => document.querySelector('.gt-inspector').scrollTop") > 0
+    # ... and "Back to the code" is still on screen inside it.
+    back = page.get_by_role("button", name="Back to the code")
+    pane = page.locator(".gt-inspector").bounding_box()
+    b = back.bounding_box()
+    assert pane and b and pane["y"] - 1 <= b["y"] and b["y"] + b["height"] <= pane["y"] + pane["height"] + 1
+    back.tap()
+    expect(page.get_by_role("region", name="Code")).to_be_visible()
