@@ -60,3 +60,22 @@ def test_a_phone_tap_on_show_the_culprit_brings_the_graph_into_view(phone: Brows
     show.tap()
     expect(page.locator("#inspector table.saved").first).to_be_in_viewport()
     assert not problems
+
+
+@pytest.mark.parametrize(("scale", "expected"), [(1, 1), (2, 2), (3, 2)])
+def test_the_graph_is_drawn_at_the_screens_pixel_density(browser: Browser, server: str, scale: int, expected: int) -> None:
+    """Browser zoom at 200 % (a 1280x720 window shows 640x360 CSS px at 2 device px each), a
+    phone: drawn at 1x the node labels were blurred. Capped at 2x (fill cost)."""
+    ctx = browser.new_context(viewport={"width": 1280 // scale, "height": 720 // scale}, device_scale_factor=scale)
+    try:
+        page = ctx.new_page()
+        open_app(page, server)
+        run_example(page, "chain_rule")
+        canvas = page.evaluate(
+            "() => { const c = window.__gradtrace.cy.container().querySelector('canvas');"
+            " return { backing: c.width, css: c.getBoundingClientRect().width }; }"
+        )
+        assert canvas["css"] > 0
+        assert canvas["backing"] == pytest.approx(canvas["css"] * expected, abs=2), canvas
+    finally:
+        ctx.close()
