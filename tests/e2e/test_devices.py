@@ -79,3 +79,22 @@ def test_the_graph_is_drawn_at_the_screens_pixel_density(browser: Browser, serve
         assert canvas["backing"] == pytest.approx(canvas["css"] * expected, abs=2), canvas
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize("motion", ["reduce", "no-preference"])
+def test_the_camera_moves_at_once_when_less_motion_is_asked_for(page: Page, server: str, motion: str) -> None:
+    page.emulate_media(reduced_motion=motion)
+    open_app(page, server)
+    run_example(page, "inplace_version_error")
+    page.evaluate("() => window.__gradtrace.cy.pan({ x: -4000, y: -4000 })")  # the culprit far out of view
+    # Clicked and measured in one task: an animation would not have moved the camera yet.
+    after = page.evaluate(
+        "() => { [...document.querySelectorAll('button')].find(b => b.textContent === 'Show the culprit in the graph').click();"
+        " const cy = window.__gradtrace.cy, id = document.getElementById('app').dataset.culprit;"
+        " const p = cy.getElementById(id).renderedPosition();"
+        " return { animated: cy.animated(), dx: p.x - cy.width() / 2, dy: p.y - cy.height() / 2 }; }"
+    )
+    if motion == "reduce":
+        assert not after["animated"] and abs(after["dx"]) < 2 and abs(after["dy"]) < 2, after
+    else:
+        assert after["animated"], after  # the glide is kept for everyone else

@@ -380,7 +380,10 @@ export class GraphCanvas {
     const m = 8;
     const inView = bb.x1 >= m && bb.y1 >= m && bb.x2 <= this.cy.width() - m && bb.y2 <= this.cy.height() - m;
     if (inView && (this.cy.zoom() >= MIN_READABLE_ZOOM || this.fitsWhole())) return;
-    this.cy.animate({ center: { eles: ele }, zoom: Math.max(this.cy.zoom(), 0.9) }, { duration: 200 });
+    const zoom = Math.max(this.cy.zoom(), 0.9);
+    // A visitor who asked for less motion gets the new view at once, not a 200 ms glide.
+    if (matchMedia("(prefers-reduced-motion: reduce)").matches) { this.cy.zoom(zoom); this.cy.center(ele); return; }
+    this.cy.animate({ center: { eles: ele }, zoom }, { duration: 200 });
   }
   /** Pans (without animation) so an element that left the view comes back; cheap when visible. */
   follow(elId: string | null): void {
