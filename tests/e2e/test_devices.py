@@ -98,3 +98,25 @@ def test_the_camera_moves_at_once_when_less_motion_is_asked_for(page: Page, serv
         assert not after["animated"] and abs(after["dx"]) < 2 and abs(after["dy"]) < 2, after
     else:
         assert after["animated"], after  # the glide is kept for everyone else
+
+
+def test_forced_colours_still_mark_the_steps_line_and_the_errors_line(page: Page, server: str) -> None:
+    page.emulate_media(forced_colors="active")
+    open_app(page, server)
+    run_example(page, "inplace_version_error")
+    error_line = page.evaluate("() => window.__gradtrace.trace.error.line")
+    page.evaluate("() => window.__gradtrace.seek(3)")
+    outline = "el => { const s = getComputedStyle(el); return s.outlineStyle === 'none' ? null : s.outlineStyle; }"
+    current = page.locator(".cm-current-line")
+    expect(current).to_have_count(1)
+    assert current.evaluate(outline) == "solid"
+    assert page.locator(".cm-error-line").evaluate(outline) == "dashed"
+    assert page.locator(".cm-error-line").evaluate("el => el.textContent").strip()
+    assert page.locator(".cm-line").nth(error_line - 1).evaluate("el => el.classList.contains('cm-error-line')")
+    plain = page.locator(".cm-line:not(.cm-current-line):not(.cm-error-line)").first
+    assert plain.evaluate(outline) is None
+    # The legend's swatches keep the graph's colours (not all forced to the page's background).
+    page.get_by_text("Legend").click()
+    colours = page.locator(".swatch").evaluate_all("els => new Set(els.map(e => getComputedStyle(e).backgroundColor)).size")
+    assert colours > 3
+

@@ -1,4 +1,4 @@
-"""The widget on devices we do not usually test on: a touch phone (a narrow widget hides its inspector)."""
+"""The widget on devices we do not usually test on: a touch phone (a narrow widget hides its inspector), forced colours."""
 
 from __future__ import annotations
 
@@ -73,3 +73,14 @@ def test_the_way_back_stays_in_reach_when_the_culprit_is_shown(phone: BrowserCon
     assert pane and b and pane["y"] - 1 <= b["y"] and b["y"] + b["height"] <= pane["y"] + pane["height"] + 1
     back.tap()
     expect(page.get_by_role("region", name="Code")).to_be_visible()
+
+
+def test_forced_colours_mark_the_widgets_current_line(page: Page, service: Service) -> None:
+    """Windows High Contrast drops the line's background and bar: an outline marks it."""
+    page.emulate_media(forced_colors="active")
+    page.goto(f"{service.url}/embed?example=chain_rule&step=3")
+    page.wait_for_function(READY, timeout=90_000)
+    current = page.locator(".gt-current")
+    expect(current).to_have_count(1)
+    assert current.evaluate("el => getComputedStyle(el).outlineStyle") == "solid"
+    assert page.locator(".gt-line:not(.gt-current)").first.evaluate("el => getComputedStyle(el).outlineStyle") == "none"
