@@ -748,7 +748,11 @@ function start(): void {
   if (codeParam) {
     decodeCode(codeParam).then((src) => { showLinkedCode(src, "the code from the link"); return run(); }).then(applyStep).catch(failed);
   } else if (exampleParam) {
-    getExample(exampleParam).then((ex) => { exampleDesc.textContent = ex.description; showLinkedCode(ex.source, "this example's code"); return run(); }).then(applyStep).catch(failed);
+    getExample(exampleParam).then((ex) => { exampleDesc.textContent = ex.description; showLinkedCode(ex.source, "this example's code"); return run(); }).then(applyStep)
+      // A mistyped link: said plainly (the service's message names an API endpoint); the menu is right there.
+      .catch((e: unknown) => e instanceof ApiError && e.code === "example_not_found"
+        ? setStatus("api-error", `There is no built-in example called "${exampleParam}". Pick one from the Examples menu.`)
+        : failed(e));
   } else if (traceParam) {
     openShared(traceParam).catch(failed);
   }

@@ -83,7 +83,7 @@ def test_the_graph_is_drawn_at_the_screens_pixel_density(browser: Browser, serve
 
 @pytest.mark.parametrize("motion", ["reduce", "no-preference"])
 def test_the_camera_moves_at_once_when_less_motion_is_asked_for(page: Page, server: str, motion: str) -> None:
-    page.emulate_media(reduced_motion=motion)
+    page.emulate_media(reduced_motion="reduce" if motion == "reduce" else "no-preference")
     open_app(page, server)
     run_example(page, "inplace_version_error")
     page.evaluate("() => window.__gradtrace.cy.pan({ x: -4000, y: -4000 })")  # the culprit far out of view

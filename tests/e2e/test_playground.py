@@ -528,3 +528,15 @@ def test_a_training_loop_rebuilds_its_graph_in_place(page: Page, server: str) ->
     seek(page, created[pows[1]])
     visible = set(page.evaluate("() => window.__gradtrace.visibleNodes()"))
     assert pows[0] in visible and pows[1] not in visible
+
+
+def test_a_link_to_an_unknown_example_says_so_plainly(page: Page, server: str) -> None:
+    """?example= mistyped: a sentence for a student (no API endpoint), the name shown as text."""
+    problems = open_app(page, server, '?example=nope<img src=x onerror="alert(1)">')
+    page.wait_for_function("() => document.getElementById('app').dataset.status === 'api-error'")
+    status = page.get_by_role("status").first
+    expect(status).to_have_text(
+        'There is no built-in example called "nope<img src=x onerror="alert(1)">". Pick one from the Examples menu.'
+    )
+    expect(status).not_to_contain_text("/api/")
+    assert not page.locator("#status img").count() and not problems
