@@ -439,6 +439,7 @@ def test_a_call_that_failed_earlier_is_not_blamed_for_a_later_error() -> None:
     "source",
     [
         "import torch\nw = torch.ones(2, requires_grad=True)\nw.grad.zero_()\n",  # before any backward
+        "import torch\nw = torch.ones(2, requires_grad=True)\nwith torch.no_grad():\n    w.grad += 1\n",  # a statement
         "import torch\nw = torch.ones(2)\nloss = (w * 2).sum()\nprint(w.grad + 1)\n",  # needs no grad
         "import torch\nx = torch.ones(2, requires_grad=True)\nw = x * 2\nw.sum().backward()\nw.grad.zero_()\n",  # non-leaf
         "import torch\nx = torch.ones(2, requires_grad=True)\nw = torch.ones(2, requires_grad=True)\n"
@@ -751,6 +752,61 @@ def test_an_earlier_unrelated_pass_gets_no_second_derivative_hint() -> None:
     assert plain.namespace["loss"].grad_fn is None and plain.line == 5
     err = _trace(source)["error"]
     assert err["kind"] == "no_grad_fn" and "create_graph" not in err["explanation"]["what"] + err["explanation"]["fix"]
+    assert "cut by" not in err["explanation"]["what"]  # nothing in it requires grad
+
+
+ONCE_DIFFERENTIABLE_TWICE = """import torch
+from torch.autograd.function import once_differentiable
+
+
+class Square(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return 2 * x * g
+
+
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+g, = torch.autograd.grad(Square.apply(x).sum(), x, create_graph=True)
+g.sum().backward()
+"""
+
+
+def test_a_second_derivative_through_a_once_differentiable_backward_names_it() -> None:
+    # create_graph=True was given: the usual hint would be wrong. The decorator is the cause.
+    plain = run_plain(ONCE_DIFFERENTIABLE_TWICE)
+    assert plain.namespace["g"].grad_fn is None and plain.line == 20
+    err = _trace(ONCE_DIFFERENTIABLE_TWICE)["error"]
+    assert err["kind"] == "no_grad_fn" and err["line"] == 20
+    assert "SquareBackward is decorated with @once_differentiable" in err["explanation"]["what"]
+    assert "returned at line 19" in err["explanation"]["what"]
+    fixed = ONCE_DIFFERENTIABLE_TWICE.replace("    @once_differentiable\n", "")
+    assert "remove @once_differentiable" in err["explanation"]["fix"] and run_plain(fixed).exception is None
+
+
+@pytest.mark.parametrize(
+    ("source", "cut", "line"),
+    [
+        ("correct = logits.argmax(1) == y\nacc = correct.float().mean()\nacc.backward()\n", "argmax() and a comparison (==) on line 4", 6),
+        ("(logits.argmax(1) == y).float().mean().backward()\n", "argmax() and a comparison (==) on line 4", 4),
+        ("pred = logits.sum(1).round().long()\nloss = (pred - y).float().pow(2).mean()\nloss.backward()\n", "long() on line 4", 6),
+    ],
+)
+def test_backward_through_an_op_without_gradients_names_the_cut(source: str, cut: str, line: int) -> None:
+    source = "import torch\nlogits = torch.randn(4, 3, requires_grad=True)\ny = torch.tensor([0, 1, 2, 1])\n" + source
+    plain = run_plain(source)
+    assert plain.namespace["logits"].requires_grad and plain.line == line
+    assert "does not require grad and does not have a grad_fn" in str(plain.exception)
+    err = _trace(source)["error"]
+    assert err["kind"] == "no_grad_fn" and err["line"] == line
+    assert f"the graph was cut by {cut}" in err["explanation"]["what"]
+    assert "cross_entropy" in err["explanation"]["fix"]
 
 
 @pytest.mark.parametrize("clear", ["model.zero_grad()", "opt.zero_grad()", "model.weight.grad = None"])

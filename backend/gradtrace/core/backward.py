@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from gradtrace.core import errors, graph
-from gradtrace.core.recorder import Recorder
+from gradtrace.core.recorder import PlainGradient, Recorder
 from gradtrace.core.summary import dtype_name, summarize
 
 # Parameter order of each backward API, so positional and keyword calls bind the same way.
@@ -163,8 +163,10 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
         with graph.quiet():
             if api == "torch.autograd.grad":
                 record["results"] = [_small(r, rec.grad_shapes) for r in _as_list(result)]
-                if not create_graph:
-                    rec.plain_gradients.extend(weakref.ref(r) for r in _as_list(result) if isinstance(r, torch.Tensor))
+                plain = [r for r in _as_list(result) if isinstance(r, torch.Tensor) and r.grad_fn is None]
+                if plain:
+                    cut = _once_differentiable(known) if create_graph else ()
+                    rec.plain_gradients.extend(PlainGradient(weakref.ref(r), ctx.line, create_graph, cut) for r in plain)
             if create_graph:
                 grads = [r for r in _as_list(result) if isinstance(r, torch.Tensor)]
                 grads += [t.grad for t in _leaves(nodes) if t.grad is not None]
@@ -180,6 +182,21 @@ def run(rec: Recorder, api: str, func: Any, args: tuple[Any, ...], kwargs: dict[
         rec.suspended -= 1
         rec.current_pass, rec.executing = outer
     return result
+
+
+def _once_differentiable(known: list[tuple[Any, int]]) -> tuple[str, ...]:
+    """Names of the pass's custom Function nodes whose backward is wrapped by
+    `@once_differentiable` (it runs under no_grad, so create_graph builds nothing through it)."""
+    names = []
+    for node, _ in known:
+        backward_fn = getattr(getattr(type(node), "_forward_cls", None), "backward", None)
+        code = getattr(backward_fn, "__code__", None)
+        if code is not None and code.co_name == "wrapper" and code.co_filename == _FUNCTION_FILE:
+            names.append(node.name())
+    return tuple(dict.fromkeys(names))
+
+
+_FUNCTION_FILE = torch.autograd.function.__file__
 
 
 def _grad_accumulator(t: torch.Tensor) -> Any:

@@ -465,7 +465,7 @@ def _pin(
     elif kind in ("nonscalar_backward", "no_grad_fn") and p is not None:
         err["tensor"] = p["roots"][0] if p["roots"] else None
         if kind == "no_grad_fn":
-            if not _second_derivative_hint(rec, err, p, tb) and not _frozen_hint(rec, err):
+            if not _second_derivative_hint(rec, err, p, tb) and not _nondifferentiable_hint(err, tb) and not _frozen_hint(rec, err):
                 _grad_off_hint(rec, err) or _late_requires_grad_hint(rec, err)
         elif p["api"] in _WEIGHTS_ARGUMENT:
             # The general fix names backward()'s argument; these calls name it differently.
@@ -578,31 +578,116 @@ def _frozen_hint(rec: Recorder, err: dict[str, Any]) -> bool:
 
 
 def _second_derivative_hint(rec: Recorder, err: dict[str, Any], p: dict[str, Any], tb: TracebackType | None) -> bool:
-    """A pass from an output with no grad_fn, after a pass that built no graph: most likely a
-    gradient being differentiated again (`x.grad.sum().backward()`, `grad(g.sum(), x)`), which
-    needs create_graph=True on the first pass. Whether it applied."""
-    if not any(q["index"] < p["index"] and not q["create_graph"] for q in rec.passes):
-        return False
+    """A pass from an output with no grad_fn that is a gradient being differentiated again
+    (`x.grad.sum().backward()`, `grad(g.sum(), x)`): the first pass needed create_graph=True,
+    or had it but went through a `@once_differentiable` backward. Whether it applied."""
     found = failing.failing_expression(tb)
     root = _differentiated_expression(found[1]) if found is not None else None
     if root is None or found is None:
         return False
-    from_grad = any(isinstance(n, ast.Attribute) and n.attr == "grad" for n in ast.walk(root))
-    # Otherwise only when a name in it holds what an earlier autograd.grad returned: an
-    # unrelated earlier pass (a first training step) says nothing about this output.
-    returned = {id(t) for t in (ref() for ref in rec.plain_gradients) if t is not None}
-    named = [n.id for n in ast.walk(root) if isinstance(n, ast.Name)]
-    if not from_grad and not any(id(failing.looked_up(found[0], name)) in returned for name in named):
+    explanation = err["explanation"]
+    # Evidence, not a guess: a .grad in the expression (after a pass without create_graph), or
+    # a name holding a plain tensor an earlier autograd.grad returned. An unrelated earlier
+    # pass (a first training step) says nothing about this output.
+    from_grad = any(isinstance(n, ast.Attribute) and n.attr == "grad" for n in ast.walk(root)) and any(
+        q["index"] < p["index"] and not q["create_graph"] for q in rec.passes)
+    returned = {id(t): gradient for gradient in rec.plain_gradients if (t := gradient.tensor()) is not None}
+    named = (failing.looked_up(found[0], n.id) for n in ast.walk(root) if isinstance(n, ast.Name))
+    source = next((returned[id(value)] for value in named if id(value) in returned), None)
+    if source is not None and source.create_graph:
+        if not source.once_differentiable:
+            return False
+        names = ", ".join(source.once_differentiable)
+        err["explanation"] = {
+            **explanation,
+            "what": f"{explanation['what']} It is computed from the gradient autograd.grad(..., create_graph=True) "
+            f"returned at line {source.line}, which has no graph all the same: the backward of {names} is "
+            "decorated with @once_differentiable, so it runs without recording and what it returns cannot be "
+            "differentiated again.",
+            "fix": "Write that backward with differentiable torch operations and remove @once_differentiable "
+            "(torch.autograd.gradgradcheck checks the result), or do not differentiate through it twice.",
+        }
+        return True
+    if not from_grad and source is None:
         return False
     subject = "It is computed from a .grad, which" if from_grad else (
-        "It is computed from a gradient autograd.grad() returned, which")
-    explanation = err["explanation"]
+        f"It is computed from a gradient autograd.grad() returned at line {source.line if source else '?'}, which")
     err["explanation"] = {
         **explanation,
         "what": f"{explanation['what']} {subject} was made without create_graph=True: a plain tensor "
         "outside any graph, which cannot be differentiated again.",
         "fix": "For a second derivative, let the first pass build a graph: g, = torch.autograd.grad(y, x, "
         f"create_graph=True) (or y.backward(create_graph=True)). {explanation['fix']}",
+    }
+    return True
+
+
+# Calls whose result carries no gradient at all (integer or boolean results), as opposed to
+# ones with zero gradients (round, sign), which still keep the graph.
+_NOT_DIFFERENTIABLE = frozenset({
+    "argmax", "argmin", "argsort", "eq", "ne", "lt", "le", "gt", "ge", "isclose", "nonzero",
+    "long", "int", "bool", "byte", "short", "bucketize", "searchsorted", "count_nonzero",
+})
+_COMPARE_SYMBOLS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+
+
+def _nondifferentiable_hint(err: dict[str, Any], tb: TracebackType | None) -> bool:
+    """An output with no grad_fn computed, on this line or the assignments it reads, through
+    an op with integer or boolean results (argmax, ==, .long()) from a tensor that requires
+    grad: the classic "backward through accuracy". Whether it applied."""
+    found = failing.failing_expression(tb)
+    root = _differentiated_expression(found[1]) if found is not None else None
+    if root is None or found is None:
+        return False
+    frame, line = found[0], err.get("line")
+    if not isinstance(line, int):
+        return False
+    try:
+        module = ast.parse("".join(linecache.getlines(SNIPPET_FILENAME)))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    assigned: dict[str, list[ast.Assign]] = {}
+    for node in ast.walk(module):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    assigned.setdefault(target.id, []).append(node)
+    todo: list[tuple[ast.expr, int]] = [(root, line)]
+    seen: set[str] = set()
+    markers: dict[str, int] = {}  # what cut the graph -> the line of the statement it is in
+    tracked = False
+    while todo and len(seen) < 8:
+        expr, at = todo.pop()
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Compare) and type(node.ops[0]) in _COMPARE_SYMBOLS:
+                markers.setdefault(f"a comparison ({_COMPARE_SYMBOLS[type(node.ops[0])]})", at)
+            elif isinstance(node, ast.Call):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+                if name in _NOT_DIFFERENTIABLE:
+                    markers.setdefault(f"{name}()", at)
+            elif isinstance(node, ast.Name):
+                value = failing.looked_up(frame, node.id)
+                tracked = tracked or isinstance(value, torch.Tensor) and value.requires_grad
+                earlier = [a for a in assigned.get(node.id, ()) if a.lineno < at]
+                if earlier and node.id not in seen:
+                    seen.add(node.id)
+                    todo.append((earlier[-1].value, earlier[-1].lineno))
+    if not markers or not tracked:
+        return False
+    # The innermost op came first in the code: ast.walk meets it last.
+    cuts = list(markers.items())[::-1][:2]
+    what = " and ".join(name for name, _ in cuts)
+    lines = sorted({at for _, at in cuts})
+    where = "line" + ("s " if len(lines) > 1 else " ") + " and ".join(map(str, lines))
+    explanation = err["explanation"]
+    err["explanation"] = {
+        **explanation,
+        "what": f"The tensor you called backward on has no grad_fn: the graph was cut by {what} on {where}. "
+        "Their results are integers or booleans, which carry no gradient, so nothing computed from them is "
+        "tracked, although a tensor they were computed from requires grad. Accuracy-like values (argmax, ==) "
+        "cannot be trained directly.",
+        "fix": "Call backward() on a differentiable loss of the raw outputs (e.g. F.cross_entropy(logits, y)) "
+        "and compute accuracy only to report it (under torch.no_grad(), or with .item()).",
     }
     return True
 

@@ -67,7 +67,16 @@ def failing_expression(tb: TracebackType | None) -> tuple[FrameType, ast.expr] |
     try:
         return frame, ast.parse(text, mode="eval").body
     except SyntaxError:
+        pass
+    try:
+        statement = ast.parse(text).body
+    except SyntaxError:
         return None
+    if len(statement) == 1 and isinstance(statement[0], ast.AugAssign):
+        # `w.grad += 1` fails as a whole statement: read it as the operation it performs.
+        aug = statement[0]
+        return frame, ast.BinOp(left=aug.target, op=aug.op, right=aug.value)  # type: ignore[arg-type]
+    return None
 
 
 def looked_up(frame: FrameType, name: str) -> Any:

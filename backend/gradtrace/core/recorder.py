@@ -137,6 +137,16 @@ class _Tag:
             rec.on_node_freed(self.num)
 
 
+@dataclass(slots=True, frozen=True)
+class PlainGradient:
+    """A gradient autograd.grad returned without a graph, and why it has none."""
+
+    tensor: weakref.ref[torch.Tensor]
+    line: int | None
+    create_graph: bool
+    once_differentiable: tuple[str, ...]  # custom nodes of the pass whose backward records nothing
+
+
 @dataclass(slots=True)
 class NodeRecord:
     num: int
@@ -214,9 +224,9 @@ class Recorder:
         self.passes_head: list[dict[str, Any]] = []
         self.passes_tail: deque[dict[str, Any]] = deque(maxlen=limits.max_passes_tail)
         self.pass_count = 0
-        # What the latest autograd.grad passes without create_graph returned (plain tensors
-        # outside any graph): differentiating one of them again is the second-derivative mistake.
-        self.plain_gradients: deque[weakref.ref[torch.Tensor]] = deque(maxlen=64)
+        # Plain tensors (outside any graph) the latest autograd.grad passes returned:
+        # differentiating one of them again is the second-derivative mistake.
+        self.plain_gradients: deque[PlainGradient] = deque(maxlen=64)
         self.module_stack: list[torch.nn.Module] = []
         self.module_names: dict[int, tuple[weakref.ref[torch.nn.Module], str]] = {}
         self.snippet_globals: dict[str, Any] = {}
