@@ -133,6 +133,25 @@ def test_nodes_torch_func_grad_builds_for_a_closed_over_leaf_are_on_its_line() -
     assert trace.tensors and trace.error is None
 
 
+WRITTEN_VIEW_NEVER_READ = """import torch
+x = torch.randn(2, 3, requires_grad=True)
+y = x * 1
+yt = y.t()
+yt[0, 1] = 5.0
+(y ** 2).sum().backward()
+"""
+
+
+def test_the_node_of_a_view_written_and_never_read_again_has_the_writes_line() -> None:
+    # Autograd rebuilds yt's grad_fn when yt is next read; here only the final walk reads it.
+    plain = run_plain(WRITTEN_VIEW_NEVER_READ)
+    rebuilt = plain.namespace["yt"].grad_fn.name()
+    trace = trace_source(WRITTEN_VIEW_NEVER_READ)
+    assert all(n.line is not None for n in trace.nodes)
+    (node,) = [n for n in trace.nodes if n.name == rebuilt]
+    assert (node.line, node.op) == (5, "__setitem__")
+
+
 def test_an_initializer_writes_without_grad_as_it_does_inside() -> None:
     # nn.init.kaiming_uniform_ reaches the tracer as one call made with grad on; inside it
     # writes under torch.no_grad(), so its write is not recorded by autograd (no node, no error

@@ -8,6 +8,7 @@ assemble plain dicts in a stable order. `shrink` keeps the JSON under its byte c
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -44,6 +45,25 @@ def _module_tensors(prefix: str, module: torch.nn.Module) -> list[tuple[str, tor
             if issubclass(type(v), torch.Tensor) and type(attr) is str and not attr.startswith("_"):
                 out.append((f"{sub_name}.{attr}", v))
     return out
+
+
+def _date_rebuilt_views(rec: Recorder) -> None:
+    """A view written in place gets a new grad_fn (AsStridedBackward0) that autograd builds
+    when the view is next read; a view never read again is first seen by the final walk,
+    with no line. Its node gets the line and op of the write that made it."""
+    for trec in list(rec.tensor_by_num.values()):
+        t = trec.ref() if trec.versions else None
+        if t is None or not t._is_view():
+            continue
+        gf = grad_fn_of(t)
+        num = rec.node_num(gf) if gf is not None else None
+        nrec = rec.nodes.get(num) if num is not None else None
+        if nrec is None or nrec.line is not None:
+            continue
+        last = trec.versions[-1]
+        event = next((e for e in itertools.chain(rec.events_head, rec.events_tail) if e["seq"] == last), None)
+        if event is not None:
+            nrec.line, nrec.op = event["line"], event.get("op")
 
 
 def grad_fn_of(t: torch.Tensor) -> Any:
@@ -176,6 +196,7 @@ def build(
     roots += [grad_fn_of(t) for _, t in named]
     live = graph.reachable(roots)
     rec.discover(live, None)  # nodes built where we could not see them (rare)
+    _date_rebuilt_views(rec)
     live_ids: set[int] = set()
     for node in live:
         num = rec.node_num(node)
