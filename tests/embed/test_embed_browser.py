@@ -445,7 +445,8 @@ def test_diff_page_says_which_snippet_failed_and_why(page: Page, service: Servic
     page.wait_for_function("() => document.getElementById('diff').dataset.ready === 'error'", timeout=120_000)
     status = page.get_by_role("status").filter(has_text="B")
     expect(status.first).to_contain_text("Could not trace B")
-    expect(status.first).to_contain_text("No built-in example named 'no_such_example'")
+    expect(status.first).to_contain_text('there is no built-in example called "no_such_example".')
+    expect(status.first).not_to_contain_text("/api/v1")  # no API jargon for the learner
     assert "Both snippets are needed" not in page.locator(".gt-diff-summary").inner_text()
     page.goto(f"{service.url}/diff?a=example:chain_rule")
     page.wait_for_function("() => document.getElementById('diff').dataset.ready === 'error'", timeout=120_000)

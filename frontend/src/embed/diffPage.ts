@@ -2,7 +2,7 @@
 import "../style.css";
 import "./embed.css";
 import type { Trace } from "../api/types";
-import { createTrace, getExample } from "../api/client";
+import { ApiError, createTrace, getExample } from "../api/client";
 import { byId, h } from "../view/dom";
 import { decodeCode, isEncodedCode } from "./codec";
 import { parseOptions } from "./options";
@@ -62,7 +62,11 @@ async function one(v: Viewer, raw: string | null, label: "a" | "b"): Promise<{ t
     await v.load(res.trace, source);
     return { trace: res.trace };
   } catch (e) {
-    const problem = `Could not trace ${label.toUpperCase()}: ${e instanceof Error ? e.message : String(e)}`;
+    // The page is read by learners too: an unknown example is said plainly, not as the API says it.
+    const why = e instanceof ApiError && e.code === "example_not_found" && raw.startsWith("example:")
+      ? `there is no built-in example called "${raw.slice(8)}".`
+      : e instanceof Error ? e.message : String(e);
+    const problem = `Could not trace ${label.toUpperCase()}: ${why}`;
     v.message("unreachable", problem);
     return { problem };
   }
