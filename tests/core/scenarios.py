@@ -897,6 +897,12 @@ import torch
 from torch.autograd.functional import hessian
 h = hessian(lambda x: (x ** 3).sum(), torch.tensor([1.0, 2.0]), outer_jacobian_strategy="forward-mode", vectorize=True)
 """,
+"lstm_in_sequential_error": """
+import torch
+import torch.nn as nn
+model = nn.Sequential(nn.LSTM(4, 6, batch_first=True), nn.Linear(6, 2))
+out = model(torch.randn(2, 5, 4))
+""",
 "requires_grad_midway": """
 import torch
 x = torch.ones(2)
@@ -2822,6 +2828,7 @@ ERROR_KINDS = {
     "module_missing_error": "module_unavailable",
     "sum_over_missing_dim_error": "dim_out_of_range",
     "numpy_into_layer_error": "tensor_expected",
+    "lstm_in_sequential_error": "tuple_for_tensor",
     "cat_with_list_error": "tensor_expected",
     "download_error": "network_unavailable",
     "optimizer_nonleaf_error": "optimizer_nonleaf",

@@ -795,6 +795,8 @@ def test_a_second_derivative_through_a_once_differentiable_backward_names_it() -
     [
         ("correct = logits.argmax(1) == y\nacc = correct.float().mean()\nacc.backward()\n", "argmax() and a comparison (==) on line 4", 6),
         ("(logits.argmax(1) == y).float().mean().backward()\n", "argmax() and a comparison (==) on line 4", 4),
+        ("model = torch.nn.Linear(3, 3)\nloss = 1 - (model(logits.detach()).argmax(1) == y).float().mean()\nloss.backward()\n",
+         "argmax() and a comparison (==) on line 5", 6),  # the grad is in the module's parameters
         ("pred = logits.sum(1).round().long()\nloss = (pred - y).float().pow(2).mean()\nloss.backward()\n", "long() on line 4", 6),
     ],
 )
@@ -807,6 +809,53 @@ def test_backward_through_an_op_without_gradients_names_the_cut(source: str, cut
     assert err["kind"] == "no_grad_fn" and err["line"] == line
     assert f"the graph was cut by {cut}" in err["explanation"]["what"]
     assert "cross_entropy" in err["explanation"]["fix"]
+
+
+SHARED_FORWARD_TWO_LOSSES = """import torch, torch.nn as nn
+G = nn.Sequential(nn.Linear(2, 4), nn.Linear(4, 2))
+fake = G(torch.randn(3, 2))
+l1 = fake.pow(2).sum()
+l1.backward()
+l2 = fake.exp().sum()
+l2.backward()
+"""
+
+
+def test_two_losses_of_one_forward_are_not_called_several_iterations() -> None:
+    # Line 3 builds two AddmmBackward0 (two Linear layers), freed by one pass: no loop at all.
+    plain = run_plain(SHARED_FORWARD_TWO_LOSSES)
+    assert "a second time" in str(plain.exception) and plain.line == 7
+    err = _trace(SHARED_FORWARD_TWO_LOSSES)["error"]
+    assert err["kind"] == "backward_twice" and "iteration" not in err["explanation"]["title"]
+    assert "(loss1 + loss2).backward()" in err["explanation"]["fix"]
+    fixed = SHARED_FORWARD_TWO_LOSSES.replace("l1.backward()\n", "").replace("l2.backward()", "(l1 + l2).backward()")
+    assert run_plain(fixed).exception is None
+
+
+CARRIED_STATE_WITH_STEP = """import torch, torch.nn as nn
+lstm = nn.LSTM(2, 3)
+hc = (torch.zeros(1, 1, 3), torch.zeros(1, 1, 3))
+opt = torch.optim.Adam(lstm.parameters())
+for t in range(3):
+    out, hc = lstm(torch.randn(4, 1, 2), hc)
+    loss = out.pow(2).sum()
+    opt.zero_grad()
+    loss.backward(retain_graph=True)
+    opt.step()
+"""
+
+
+def test_a_carried_hidden_state_past_a_step_gets_the_detach_lesson() -> None:
+    # The step lesson's "run the forward again" is already done here: the state is the cause.
+    plain = run_plain(CARRIED_STATE_WITH_STEP)
+    assert "inplace operation" in str(plain.exception) and plain.line == 9
+    err = _trace(CARRIED_STATE_WITH_STEP)["error"]
+    assert err["kind"] == "inplace_version" and err["line"] == 9
+    assert err["explanation"]["title"] == "Backward into an earlier iteration's graph, past an optimizer step"
+    assert "line 6" in err["explanation"]["what"] and "retain_graph=True kept" in err["explanation"]["what"]
+    assert "hc = tuple(t.detach() for t in hc)" in err["explanation"]["fix"]
+    fixed = CARRIED_STATE_WITH_STEP.replace("    opt.step()\n", "    opt.step()\n    hc = tuple(t.detach() for t in hc)\n")
+    assert run_plain(fixed.replace("retain_graph=True", "")).exception is None
 
 
 @pytest.mark.parametrize("clear", ["model.zero_grad()", "opt.zero_grad()", "model.weight.grad = None"])

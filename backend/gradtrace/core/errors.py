@@ -329,17 +329,23 @@ def _total_explanation(rec: Recorder, old: Any, start: str | None, by_line: int 
     if start is None or old.line is None:
         return None
     seen, todo, same = {int(start[1:])}, [int(start[1:])], 0
+    frees: set[int] = set()  # the free events of those nodes: one per iteration's backward
     while todo:
-        n = rec.nodes.get(todo.pop())
+        num = todo.pop()
+        n = rec.nodes.get(num)
         if n is None:
             continue
         if n.line == old.line and n.name == old.name:
             same += 1
+            if num in rec.freed_at:
+                frees.add(rec.freed_at[num])
         for _, target, _ in n.edges:
             if target not in seen:
                 seen.add(target)
                 todo.append(target)
-    if same < 2:
+    # Several such nodes freed by one pass are one forward (two Linear layers of a Sequential
+    # built on one line), not several iterations: two losses sharing a graph, the general lesson.
+    if same < 2 or len(frees) < 2:
         return None
     by = f"The backward() at line {by_line}" if by_line is not None else "A backward() in the loop"
     return {
@@ -631,6 +637,22 @@ _NOT_DIFFERENTIABLE = frozenset({
 _COMPARE_SYMBOLS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 
 
+def _trains(module: torch.nn.Module) -> bool:
+    """Whether a module has a parameter that requires grad (read from its dicts: no code of
+    the snippet's runs)."""
+    todo, seen = [module], 0
+    while todo and seen < 10_000:
+        attrs = object.__getattribute__(todo.pop(), "__dict__")
+        seen += 1
+        params = attrs.get("_parameters")
+        if isinstance(params, dict) and any(isinstance(p, torch.Tensor) and p.requires_grad for p in params.values()):
+            return True
+        children = attrs.get("_modules")
+        if isinstance(children, dict):
+            todo += [m for m in children.values() if isinstance(m, torch.nn.Module)]
+    return False
+
+
 def _nondifferentiable_hint(err: dict[str, Any], tb: TracebackType | None) -> bool:
     """An output with no grad_fn computed, on this line or the assignments it reads, through
     an op with integer or boolean results (argmax, ==, .long()) from a tensor that requires
@@ -667,7 +689,8 @@ def _nondifferentiable_hint(err: dict[str, Any], tb: TracebackType | None) -> bo
                     markers.setdefault(f"{name}()", at)
             elif isinstance(node, ast.Name):
                 value = failing.looked_up(frame, node.id)
-                tracked = tracked or isinstance(value, torch.Tensor) and value.requires_grad
+                tracked = tracked or isinstance(value, torch.Tensor) and value.requires_grad or (
+                    isinstance(value, torch.nn.Module) and _trains(value))
                 earlier = [a for a in assigned.get(node.id, ()) if a.lineno < at]
                 if earlier and node.id not in seen:
                     seen.add(node.id)
@@ -682,6 +705,7 @@ def _nondifferentiable_hint(err: dict[str, Any], tb: TracebackType | None) -> bo
     explanation = err["explanation"]
     err["explanation"] = {
         **explanation,
+        "title": "The graph was cut by an operation without gradients",
         "what": f"The tensor you called backward on has no grad_fn: the graph was cut by {what} on {where}. "
         "Their results are integers or booleans, which carry no gradient, so nothing computed from them is "
         "tracked, although a tensor they were computed from requires grad. Accuracy-like values (argmax, ==) "
@@ -770,8 +794,37 @@ def _pin_inplace(rec: Recorder, err: dict[str, Any], p: dict[str, Any] | None) -
                     # the parameter, by its name, is what the learner knows.
                     err["tensor"] = event.get("tensor") or err["tensor"]
                     lesson = explain.INPLACE_BY_STEP
-                    err["explanation"] = {"title": lesson.title, "what": lesson.what, "fix": lesson.fix}
+                    err["explanation"] = _carried_past_step(rec, rec_node, event) or {
+                        "title": lesson.title, "what": lesson.what, "fix": lesson.fix}
         return
+
+
+def _carried_past_step(rec: Recorder, old: Any, step: dict[str, Any]) -> dict[str, str] | None:
+    """The lesson when the stale node's own line has built a fresh node of its kind since the
+    step: the forward did run again, yet backward still reached the old graph, through a
+    tensor carried from iteration to iteration (an RNN's hidden state). Re-running the forward
+    pass, the step lesson's advice, is then already done. None otherwise."""
+    if old.line is None or not any(
+        n.line == old.line and n.name == old.name and (n.created_event or -1) > step["seq"] for n in rec.nodes.values()
+    ):
+        return None
+    kept = any(q["retain_graph"] for q in rec.passes)
+    return {
+        "title": "Backward into an earlier iteration's graph, past an optimizer step",
+        "what": (
+            f"This pass reached {old.name} from line {old.line}, built in an earlier iteration, before "
+            f"optimizer.step() at line {step['line']} changed the parameters it saved. Line {old.line} has built a "
+            f"fresh {old.name} since, but a tensor from the earlier iteration (an RNN's hidden state, a running "
+            "total) still feeds the new graph, so backward follows its history into the old one."
+            + (" retain_graph=True kept that old graph's buffers, which is why the error is about the step "
+               "and not about freed buffers." if kept else "")
+        ),
+        "fix": (
+            "Cut the carried tensor off its history once an iteration's backward() is done: h = h.detach() "
+            "(for an LSTM's pair, hc = tuple(t.detach() for t in hc)), or keep numbers for totals (loss.item())"
+            + (", and drop retain_graph=True." if kept else ".")
+        ),
+    }
 
 
 _VERSIONS = re.compile(r"is at version (\d+); expected version (\d+)")

@@ -335,7 +335,9 @@ RULES: tuple[Rule, ...] = (
         "NumPy arrays live outside autograd: converting a tensor that requires grad would "
         "silently cut it out of the graph, so PyTorch asks you to do that explicitly.",
         "Use t.detach().numpy() (or t.detach().cpu().numpy()); to plot or print values, "
-        "t.tolist() or t.item() work too.",
+        "t.tolist() or t.item() work too. If the value is part of a loss, stay in torch instead "
+        "(torch.sqrt(torch.mean((p - t) ** 2)) rather than np.sqrt(np.mean(...))): a NumPy result "
+        "has no graph, so detaching would make the error go away and the model stop learning.",
     ),
     _rule(
         "hook_no_grad",
@@ -783,6 +785,18 @@ RULES: tuple[Rule, ...] = (
         "Print x.shape (or x.dim()) before this line; use dim=-1 for the last dimension, or add "
         "the missing one with x.unsqueeze(0) (a batch of one).",
         types=("IndexError",),
+    ),
+    _rule(
+        "tuple_for_tensor",
+        r"must be Tensor, not tuple",
+        "A tuple where a tensor is needed (a layer that returns several values)",
+        "Some layers return a tuple, not a tensor: nn.LSTM, nn.GRU and nn.RNN return (output, hidden "
+        "state), nn.MultiheadAttention returns (output, attention weights). Passed on as it is (by "
+        "nn.Sequential, or to the next layer in forward()), the tuple reached a layer that needs a tensor.",
+        "Unpack it: out, _ = self.lstm(x), then use out (out[:, -1] for the last step with "
+        "batch_first=True). nn.Sequential cannot unpack for you: write a small nn.Module whose "
+        "forward() does it.",
+        types=("TypeError",),
     ),
     _rule(
         "tensor_expected",
