@@ -903,6 +903,20 @@ import torch.nn as nn
 model = nn.Sequential(nn.LSTM(4, 6, batch_first=True), nn.Linear(6, 2))
 out = model(torch.randn(2, 5, 4))
 """,
+"cross_entropy_classes_last_error": """
+import torch
+import torch.nn.functional as F
+logits = torch.randn(2, 5, 3, requires_grad=True)
+target = torch.randint(0, 3, (2, 5))
+loss = F.cross_entropy(logits, target)
+""",
+"plateau_step_without_metric_error": """
+import torch
+w = torch.ones(2, requires_grad=True)
+opt = torch.optim.SGD([w], lr=0.1)
+sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt)
+sched.step()
+""",
 "requires_grad_midway": """
 import torch
 x = torch.ones(2)
@@ -2829,6 +2843,8 @@ ERROR_KINDS = {
     "sum_over_missing_dim_error": "dim_out_of_range",
     "numpy_into_layer_error": "tensor_expected",
     "lstm_in_sequential_error": "tuple_for_tensor",
+    "cross_entropy_classes_last_error": "class_dim_position",
+    "plateau_step_without_metric_error": "plateau_needs_metric",
     "cat_with_list_error": "tensor_expected",
     "download_error": "network_unavailable",
     "optimizer_nonleaf_error": "optimizer_nonleaf",

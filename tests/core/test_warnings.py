@@ -331,6 +331,20 @@ def test_zero_grad_between_backward_and_step_is_noted() -> None:
     assert _notes(fixed) == []
 
 
+def test_clipping_before_backward_is_noted() -> None:
+    # PyTorch is the oracle: clipped before backward, the step uses unclipped gradients.
+    source = (
+        "import torch, torch.nn as nn\ntorch.manual_seed(0)\nw = nn.Parameter(torch.ones(3))\n"
+        "opt = torch.optim.SGD([w], lr=1.0)\nopt.zero_grad()\nloss = (w * 100).sum()\n"
+        "nn.utils.clip_grad_norm_([w], 1.0)\nloss.backward()\nopt.step()\n"
+    )
+    fixed = source.replace("nn.utils.clip_grad_norm_([w], 1.0)\nloss.backward()\n", "loss.backward()\nnn.utils.clip_grad_norm_([w], 1.0)\n")
+    moved, clipped = (1 - _plain_namespace(src)["w"].detach() for src in (source, fixed))
+    assert moved.norm() > 100 and abs(float(clipped.norm()) - 1.0) < 1e-4
+    assert _notes(source) == [(7, "clip_before_backward")]
+    assert _notes(fixed) == []
+
+
 # Named tensors built on graphs a backward() already consumed, and whether gradtrace notes
 # them; the oracle is PyTorch: a backward() through a noted tensor fails, through z or pred
 # in the other cases it runs.

@@ -362,6 +362,29 @@ RULES: tuple[Rule, ...] = (
         "mask the input before the op.",
     ),
     _rule(
+        "class_dim_position",
+        # (N, T, C) scores with an (N, T) target: same number of dims, the wrong one for classes.
+        r"^Expected target size \[\d+, \d+\], got \[\d+, \d+\]",
+        "cross_entropy reads the classes from dimension 1",
+        "For an input with more than two dimensions, cross_entropy and nll_loss expect the class "
+        "scores in dimension 1, (N, C, d1, ...), with a target of shape (N, d1, ...). A sequence "
+        "model's output is usually (N, T, C), classes last, so the loss took T for the classes "
+        "and found a target that does not fit.",
+        "Move the classes to dimension 1: F.cross_entropy(logits.permute(0, 2, 1), target), or "
+        "flatten both: F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1)).",
+    ),
+    _rule(
+        "plateau_needs_metric",
+        r"ReduceLROnPlateau\.step\(\) missing 1 required positional argument: 'metrics'",
+        "ReduceLROnPlateau.step() needs the value it watches",
+        "Unlike the other schedulers, ReduceLROnPlateau lowers the learning rate when a measured "
+        "value (usually the validation loss) stops improving, so each step() call must be given "
+        "that value.",
+        "Pass it once per epoch, after evaluating: scheduler.step(val_loss) (a number or a 0-d "
+        "tensor; val_loss.item() works too).",
+        types=("TypeError",),
+    ),
+    _rule(
         "shape_mismatch",
         r"shapes cannot be multiplied|size of tensor a \(\d+\) must match|must match the size|"
         r"is invalid for input of size|Sizes of tensors must match|Given groups=\d+, weight of size|"

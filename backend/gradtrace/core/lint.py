@@ -131,6 +131,47 @@ def _zero_grad_between(body: list[ast.stmt]) -> list[Finding]:
     return found
 
 
+_CLIPS = {"clip_grad_norm_", "clip_grad_value_"}
+
+
+def _clip_call(stmt: ast.stmt) -> str | None:
+    """`clip_grad_norm_` / `clip_grad_value_` if `stmt` calls one (also as `norm = ...`)."""
+    value = stmt.value if isinstance(stmt, ast.Expr | ast.Assign) else None
+    if isinstance(value, ast.Call):
+        func = value.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        if name in _CLIPS:
+            return name
+    return None
+
+
+def _clip_before_backward(body: list[ast.stmt]) -> list[Finding]:
+    """In one block: gradient clipping, then backward(), with no backward() before the clip:
+    it clips the gradients that were there before (None, zeros or the last step's), and the
+    new ones go to step() unclipped."""
+    clip: tuple[str, int] | None = None
+    for stmt in body:
+        if _method_call(stmt, "backward") is not None:
+            if clip is not None:
+                name, line = clip
+                return [Finding(
+                    line,
+                    "clip_before_backward",
+                    f"{name}() runs before the backward() at line {stmt.lineno}: it clips the old gradients, not this step's.",
+                    "Gradients clipped before backward()",
+                    f"{name}() rescales the .grad tensors as they are when it runs. Here the backward() "
+                    "that computes this step's gradients comes after it, so the clipping acts on what was "
+                    "there before (nothing, zeros, or the previous step's) and step() gets this step's "
+                    "gradients unclipped.",
+                    f"Clip between backward() and step(): loss.backward(), {name}(model.parameters(), ...), "
+                    "optimizer.step().",
+                )]
+            return []
+        if clip is None and (called := _clip_call(stmt)) is not None:
+            clip = (called, stmt.lineno)
+    return []
+
+
 # Attributes whose mention in a loop means the learner clears gradients there (a call named
 # without () is noted by `_not_called` instead).
 _CLEARS = {"zero_grad", "zero_"}
@@ -190,5 +231,5 @@ def findings(source: str) -> list[Finding]:
         for field in ("body", "orelse", "finalbody"):
             block = getattr(node, field, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                found += _zero_grad_between(block)
+                found += _zero_grad_between(block) + _clip_before_backward(block)
     return sorted(found, key=lambda f: f.line)
