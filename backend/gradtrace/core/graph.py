@@ -112,8 +112,8 @@ def sequence_nr(node: Any) -> int | None:
     return None if n >= 2**63 else n  # AccumulateGrad reports UINT64_MAX
 
 
-def is_functorch_wrapped(t: torch.Tensor) -> bool:
-    return bool(_is_functorch_wrapped(t))
+# (the C function itself: it runs for every op output without a grad_fn)
+is_functorch_wrapped = _is_functorch_wrapped
 
 
 def functorch_layers(t: torch.Tensor) -> list[torch.Tensor]:
