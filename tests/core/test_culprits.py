@@ -755,37 +755,26 @@ def test_an_earlier_unrelated_pass_gets_no_second_derivative_hint() -> None:
     assert "cut by" not in err["explanation"]["what"]  # nothing in it requires grad
 
 
-ONCE_DIFFERENTIABLE_TWICE = """import torch
-from torch.autograd.function import once_differentiable
-
-
-class Square(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return 2 * x * g
-
-
-x = torch.tensor([1.0, 2.0], requires_grad=True)
-g, = torch.autograd.grad(Square.apply(x).sum(), x, create_graph=True)
-g.sum().backward()
-"""
+# The scenario's Function, differentiated twice with a grad_outputs that does not require
+# grad: PyTorch's "element 0 ... does not require grad" rather than its own once_differentiable error.
+ONCE_DIFFERENTIABLE_TWICE = SCENARIOS["once_differentiable_twice_error"].replace(
+    "v = torch.ones(2, requires_grad=True)\n(g,) = torch.autograd.grad(Square.apply(x), x, grad_outputs=v, create_graph=True)\n",
+    "(g,) = torch.autograd.grad(Square.apply(x).sum(), x, create_graph=True)\n",
+)
 
 
 def test_a_second_derivative_through_a_once_differentiable_backward_names_it() -> None:
     # create_graph=True was given: the usual hint would be wrong. The decorator is the cause.
+    assert "grad_outputs" not in ONCE_DIFFERENTIABLE_TWICE
+    lines = ONCE_DIFFERENTIABLE_TWICE.splitlines()
+    grad_line = next(i for i, text in enumerate(lines, 1) if "autograd.grad(" in text)
     plain = run_plain(ONCE_DIFFERENTIABLE_TWICE)
-    assert plain.namespace["g"].grad_fn is None and plain.line == 20
+    assert plain.namespace["g"].grad_fn is None and plain.line == grad_line + 1
+    assert "does not require grad" in str(plain.exception)
     err = _trace(ONCE_DIFFERENTIABLE_TWICE)["error"]
-    assert err["kind"] == "no_grad_fn" and err["line"] == 20
+    assert err["kind"] == "no_grad_fn" and err["line"] == grad_line + 1
     assert "SquareBackward is decorated with @once_differentiable" in err["explanation"]["what"]
-    assert "returned at line 19" in err["explanation"]["what"]
+    assert f"returned at line {grad_line}" in err["explanation"]["what"]
     fixed = ONCE_DIFFERENTIABLE_TWICE.replace("    @once_differentiable\n", "")
     assert "remove @once_differentiable" in err["explanation"]["fix"] and run_plain(fixed).exception is None
 

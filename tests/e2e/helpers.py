@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 # A small snippet with two leaves and a loss: the playground's own default code
 # (DEFAULT_CODE in frontend/src/main.ts).
@@ -77,16 +79,46 @@ def expect_line(page: Page, line: int | None) -> None:
         expect(cur).to_have_attribute("data-line", str(line))
 
 
-def click_node(page: Page, element_id: str) -> None:
-    """A real mouse click on a graph element, where Cytoscape draws it on the page.
+def node_on_page(page: Page, element_id: str) -> dict[str, float]:
+    """Where Cytoscape draws a graph element on the page ({x, y}).
 
     Measured after two frames: a step whose caption wraps onto a second line shrinks the graph,
     and until the visitor pans or zooms the canvas re-frames itself on resize (a ResizeObserver,
     delivered with the next frame), which moves the nodes a few pixels."""
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-    pos = page.evaluate(
+    pos: dict[str, float] = page.evaluate(
         "id => { const cy = window.__gradtrace.cy; const p = cy.getElementById(id).renderedPosition();"
         " const r = cy.container().getBoundingClientRect(); return { x: r.left + p.x, y: r.top + p.y }; }",
         element_id,
     )
+    return pos
+
+
+def click_node(page: Page, element_id: str) -> None:
+    """A real mouse click on a graph element."""
+    pos = node_on_page(page, element_id)
     page.mouse.click(pos["x"], pos["y"])
+
+
+def tap_node(page: Page, element_id: str) -> None:
+    """A real touch tap on a graph element (the context needs has_touch)."""
+    pos = node_on_page(page, element_id)
+    page.touchscreen.tap(pos["x"], pos["y"])
+
+
+# A touch phone: its own browser context (touch, mobile, pixel ratio).
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "has_touch": True,
+    "is_mobile": True,
+    "device_scale_factor": 3,
+}
+
+
+@contextlib.contextmanager
+def phone_context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(**PHONE)
+    try:
+        yield ctx
+    finally:
+        ctx.close()

@@ -6,26 +6,17 @@ model, data attributes and bounding boxes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.helpers import open_app, run_example
-
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844},
-    "has_touch": True,
-    "is_mobile": True,
-    "device_scale_factor": 3,
-}
+from tests.e2e.helpers import open_app, phone_context, run_example
 
 
 @pytest.fixture
 def phone(browser: Browser) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(**PHONE)
-    yield ctx
-    ctx.close()
+    with phone_context(browser) as ctx:
+        yield ctx
 
 
 def _in_viewport(page: Page, selector: str) -> bool:

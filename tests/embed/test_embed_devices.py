@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.e2e.helpers import phone_context, tap_node
 from tests.embed.conftest import Service
 from tests.embed.helpers import READY, root_data
-
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844},
-    "has_touch": True,
-    "is_mobile": True,
-    "device_scale_factor": 3,
-}
 
 
 @pytest.fixture
 def phone(browser: Browser) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(**PHONE)
-    yield ctx
-    ctx.close()
-
-
-def _tap_node(page: Page, node_id: str) -> None:
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-    pos = page.evaluate(
-        "id => { const cy = window.__gradtrace.cy; const p = cy.getElementById(id).renderedPosition();"
-        " const r = cy.container().getBoundingClientRect(); return { x: r.left + p.x, y: r.top + p.y }; }",
-        node_id,
-    )
-    page.touchscreen.tap(pos["x"], pos["y"])
+    with phone_context(browser) as ctx:
+        yield ctx
 
 
 def test_a_tap_on_a_node_opens_the_inspector_in_a_narrow_widget(phone: BrowserContext, service: Service) -> None:
@@ -43,7 +25,7 @@ def test_a_tap_on_a_node_opens_the_inspector_in_a_narrow_widget(phone: BrowserCo
     inspector = page.get_by_role("complementary", name="Inspector")
     expect(inspector).to_be_hidden()  # no room beside the graph at this width
     node = page.evaluate("() => window.__gradtrace.trace.nodes.find(n => n.kind === 'op').id")
-    _tap_node(page, node)
+    tap_node(page, node)
     page.wait_for_function("() => document.querySelector('.gt-embed').dataset.inspecting === 'true'")
     expect(inspector).to_be_visible()
     name = page.evaluate("id => window.__gradtrace.trace.nodes.find(n => n.id === id).name", node)
