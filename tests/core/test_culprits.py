@@ -847,6 +847,60 @@ def test_a_carried_hidden_state_past_a_step_gets_the_detach_lesson() -> None:
     assert run_plain(fixed.replace("retain_graph=True", "")).exception is None
 
 
+DERIVED_IN_INIT_WITH_STEP = """import torch, torch.nn as nn, torch.nn.functional as F
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.raw = nn.Parameter(torch.tensor(0.5))
+        self.var = F.softplus(self.raw)
+    def forward(self):
+        return self.var
+model = M()
+opt = torch.optim.Adam(model.parameters())
+for i in range(2):
+    loss = (model() - 2.0) ** 2
+    loss.backward(retain_graph=True)
+    opt.step()
+    opt.zero_grad()
+"""
+
+
+def test_a_value_derived_in_init_and_stale_after_a_step_says_to_compute_it_in_forward() -> None:
+    # The step lesson ("run the forward pass again after the step") is already done here.
+    plain = run_plain(DERIVED_IN_INIT_WITH_STEP)
+    assert "inplace operation" in str(plain.exception) and plain.line == 13
+    err = _trace(DERIVED_IN_INIT_WITH_STEP)["error"]
+    assert err["kind"] == "inplace_version" and err["line"] == 13
+    assert "built in __init__, at line 6" in err["explanation"]["what"]
+    assert "inside forward()" in err["explanation"]["fix"]
+    fixed = DERIVED_IN_INIT_WITH_STEP.replace("        self.var = F.softplus(self.raw)\n", "").replace(
+        "return self.var", "return F.softplus(self.raw)").replace("retain_graph=True", "")
+    assert run_plain(fixed).exception is None
+
+
+def test_retain_grad_after_backward_says_it_came_too_late() -> None:
+    source = ("import torch\nx = torch.tensor([2.0, 1.0], requires_grad=True)\ny = x * 3\nloss = (y ** 2).sum()\n"
+              "loss.backward()\ny.retain_grad()\nprint(y.grad.sum())\n")
+    plain = run_plain(source)
+    assert isinstance(plain.exception, AttributeError) and plain.line == 7 and plain.namespace["y"].retains_grad
+    err = _trace(source)["error"]
+    assert err["kind"] == "grad_is_none" and _tensor(_trace(source), err["tensor"])["names"] == ["y"]
+    assert "y.retain_grad() at line 6 came after the backward pass at line 5" in err["explanation"]["what"]
+    fixed = source.replace("loss.backward()\ny.retain_grad()\n", "y.retain_grad()\nloss.backward()\n")
+    assert run_plain(fixed).exception is None
+
+
+def test_a_layers_own_inplace_write_says_to_drop_inplace_true() -> None:
+    source = ("import torch, torch.nn as nn\nmodel = nn.Sequential(nn.Linear(4, 4), nn.Sigmoid(), nn.ReLU(inplace=True), "
+              "nn.Linear(4, 1))\nmodel(torch.randn(3, 4)).sum().backward()\n")
+    plain = run_plain(source)
+    assert "inplace operation" in str(plain.exception)
+    err = _trace(source)["error"]
+    assert err["kind"] == "inplace_version" and "model.2" in err["explanation"]["fix"]
+    assert "without inplace=True" in err["explanation"]["fix"]
+    assert run_plain(source.replace("nn.ReLU(inplace=True)", "nn.ReLU()")).exception is None
+
+
 @pytest.mark.parametrize("clear", ["model.zero_grad()", "opt.zero_grad()", "model.weight.grad = None"])
 def test_a_grad_cleared_after_backward_says_so(clear: str) -> None:
     source = ("import torch, torch.nn as nn\nmodel = nn.Linear(2, 1)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"

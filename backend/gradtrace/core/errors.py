@@ -198,6 +198,12 @@ def _pin_none_grad(rec: Recorder, err: dict[str, Any], tb: TracebackType | None)
                 if rebound is not None:
                     err["explanation"] = {**err["explanation"], "fix": rebound[1]}
                     why = rebound[0]
+            elif not t.is_leaf and (late := _retain_after_passes(rec, rec.tensor_id(t))) is not None:
+                why = (f"{name}.retain_grad() at line {late[0]} came after the backward pass at line {late[1]}: it "
+                       "keeps the gradients of passes that run after it, so that pass stored none for it.")
+                err["explanation"] = {**err["explanation"], "fix": (
+                    f"Call {name}.retain_grad() right after computing {name} (before backward()), "
+                    "then run backward() and read .grad.")}
             elif rec.pass_count == 0:
                 why = (f"{name} requires grad, but no backward pass has run yet: .grad is filled by "
                        f"loss.backward(), after the forward computation.")
@@ -215,6 +221,22 @@ def _pin_none_grad(rec: Recorder, err: dict[str, Any], tb: TracebackType | None)
         err["tensor"] = rec.tensor_id(t)
         err["explanation"] = {**err["explanation"], "what": f"{name}.grad is None here: {why} " + err["explanation"]["what"]}
         return
+
+
+def _retain_after_passes(rec: Recorder, tensor: str | None) -> tuple[int, int] | None:
+    """(line of retain_grad(), line of the last pass before it) when `tensor`'s first
+    retain_grad() came after every backward pass that ran, else None."""
+    retained, last_pass = None, None
+    for event in itertools.chain(rec.events_head, rec.events_tail):
+        if event["kind"] == "retain_grad" and event.get("tensor") == tensor and retained is None:
+            retained = event
+        elif event["kind"] == "backward_begin":
+            if retained is not None:
+                return None  # a pass ran after it
+            last_pass = event
+    if retained is None or last_pass is None:
+        return None
+    return retained["line"], last_pass["line"]
 
 
 def _last_accumulation_line(rec: Recorder, tensor: str | None) -> int | None:
@@ -794,11 +816,71 @@ def _pin_inplace(rec: Recorder, err: dict[str, Any], p: dict[str, Any] | None) -
                     # the parameter, by its name, is what the learner knows.
                     err["tensor"] = event.get("tensor") or err["tensor"]
                     lesson = explain.INPLACE_BY_STEP
-                    err["explanation"] = _carried_past_step(rec, rec_node, event) or {
-                        "title": lesson.title, "what": lesson.what, "fix": lesson.fix}
+                    err["explanation"] = _carried_past_step(rec, rec_node, event) or _built_once_before_step(
+                        rec, rec_node, event, p) or {"title": lesson.title, "what": lesson.what, "fix": lesson.fix}
+                elif event.get("node") is not None:
+                    _inplace_layer_fix(rec, err, event)
         return
 
 
+def _built_once_before_step(rec: Recorder, old: Any, step: dict[str, Any], p: dict[str, Any] | None) -> dict[str, str] | None:
+    """The lesson when the stale node was built once and reused by every iteration (a value
+    derived from a parameter in __init__): an earlier pass already ran it, and its line has
+    built no node of its kind since. Re-running forward() does not rebuild it. None otherwise."""
+    if old.line is None or not any(old.id in q["order"] for q in rec.passes if q is not p):
+        return None
+    if any(n.line == old.line and n.name == old.name and n.num != old.num for n in rec.nodes.values()):
+        return None
+    place = "in __init__" if _enclosing_function(old.line) == "__init__" else "once"
+    return {
+        "title": "A value computed once from a parameter, reused after optimizer.step()",
+        "what": (
+            f"{old.name} was built {place}, at line {old.line}, from a parameter, and every iteration's graph "
+            f"reuses it. optimizer.step() at line {step['line']} then changed that parameter in place, so "
+            "the value it saved is out of date, and running forward() again does not rebuild it: forward() "
+            "does not compute it. (retain_graph=True, the usual answer to the error before this one, only "
+            "keeps the old graph alive.)"
+        ),
+        "fix": (
+            "Compute the derived value inside forward() (or inside the loop), from the parameter, so each "
+            "iteration builds it anew: e.g. return F.softplus(self.raw) in forward() instead of "
+            "self.var = F.softplus(self.raw) in __init__; then drop retain_graph=True."
+        ),
+    }
+
+
+def _enclosing_function(line: int) -> str | None:
+    """The name of the innermost function of the snippet that contains `line`."""
+    try:
+        module = ast.parse("".join(linecache.getlines(SNIPPET_FILENAME)))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    found = None
+    for node in ast.walk(module):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.lineno <= line <= (node.end_lineno or 0):
+            if found is None or node.lineno > found.lineno:
+                found = node
+    return found.name if found is not None else None
+
+
+# Functional forms a layer built with inplace=True calls (nn.ReLU(inplace=True) -> F.relu(x,
+# inplace=True) reaches us as `relu`): the write has no trailing underscore of the snippet's.
+_INPLACE_LAYER_OPS = frozenset({"relu", "relu6", "leaky_relu", "elu", "selu", "celu", "hardtanh", "threshold",
+                                "dropout", "alpha_dropout", "hardsigmoid", "hardswish", "silu", "mish", "rrelu"})
+
+
+def _inplace_layer_fix(rec: Recorder, err: dict[str, Any], event: dict[str, Any]) -> None:
+    """When the write was a layer's own (built with inplace=True), say to drop that flag:
+    "use the out-of-place form" cannot be followed, no x.relu_() is written anywhere."""
+    writer = rec.nodes.get(int(str(event["node"])[1:]))
+    if writer is None or writer.module is None or event.get("op") not in _INPLACE_LAYER_OPS:
+        return
+    err["explanation"] = {
+        **err["explanation"],
+        "fix": f"The write is made by {writer.module}, a layer built with inplace=True (e.g. "
+        "nn.ReLU(inplace=True)): build it without inplace=True, so it returns a new tensor and leaves "
+        "the one an earlier node saved untouched.",
+    }
 def _carried_past_step(rec: Recorder, old: Any, step: dict[str, Any]) -> dict[str, str] | None:
     """The lesson when the stale node's own line has built a fresh node of its kind since the
     step: the forward did run again, yet backward still reached the old graph, through a
