@@ -350,6 +350,14 @@ def check_inplace_version_error(run: Run) -> None:
     assert grad(run, "a") is None
 
 
+def check_inplace_leaf_after_use_error(run: Run) -> None:
+    # no_grad allowed the write on the leaf; the node that saved a then refuses in backward.
+    assert_error(run, "inplace_leaf_after_use_error", "modified by an inplace operation", "loss.backward()")
+    assert "is at version 1; expected version 0 instead" in run["error"]["message"]
+    assert run["tensors"]["a"]["version"] == 1 and value(run, "a") == [10.0] * 4
+    assert run["stdout"].splitlines() == ["1"] and grad(run, "a") is None
+
+
 def check_inplace_sigmoid_output(run: Run) -> None:
     assert_error(run, "inplace_sigmoid_output", "modified by an inplace operation", "loss.backward()")
     assert "output 0 of Sigmoid, is at version 1; expected version 0" in run["error"]["message"]
@@ -514,6 +522,7 @@ CHECKS: dict[str, Callable[[Run], None]] = {
     "inplace_sigmoid_output": check_inplace_sigmoid_output,
     "inplace_leaf_error": lambda run: _check_leaf_refused(run, "inplace_leaf_error", "a.add_(10.0)"),
     "slice_assign_leaf": lambda run: _check_leaf_refused(run, "slice_assign_leaf", "a[:] = 0"),
+    "inplace_leaf_after_use_error": check_inplace_leaf_after_use_error,
     "vector_to_parameters_unused": check_vector_to_parameters_unused,
     "parameter_from_slice": check_parameter_from_slice,
     "nonscalar_backward_error": check_nonscalar_backward_error,
@@ -662,6 +671,7 @@ def test_examples_cover_the_seed_articles() -> None:
         "slice_assign_leaf": "a[:] = 0",
         "inplace_leaf_data_fix": "a.data.fill_(10.0)",
         "inplace_leaf_no_grad_fix": "a[:] = 10.0",
+        "inplace_leaf_after_use_error": "with torch.no_grad():\n    a[:] = 10.0",
         "backward_twice": "loss.backward()",
         "conv_requires_grad_propagation": "nn.Conv2d(3, 8, 3, 1, 1)",
         "linear_bce_named_parameters": "nn.BCELoss()",

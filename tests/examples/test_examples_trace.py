@@ -45,6 +45,7 @@ KINDS = {
     "derived_param_in_init": "backward_twice",
     "backward_twice": "backward_twice",
     "inplace_version_error": "inplace_version",
+    "inplace_leaf_after_use_error": "inplace_version",
     "inplace_sigmoid_output": "inplace_version",
     "inplace_leaf_error": "inplace_leaf",
     "slice_assign_leaf": "inplace_leaf",

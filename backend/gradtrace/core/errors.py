@@ -820,6 +820,8 @@ def _pin_inplace(rec: Recorder, err: dict[str, Any], p: dict[str, Any] | None) -
                         rec, rec_node, event, p) or {"title": lesson.title, "what": lesson.what, "fix": lesson.fix}
                 elif event.get("node") is not None:
                     _inplace_layer_fix(rec, err, event)
+                elif event.get("grad_enabled") is False:
+                    _changed_after_use_fix(rec, err, event)
         return
 
 
@@ -867,6 +869,23 @@ def _enclosing_function(line: int) -> str | None:
 # inplace=True) reaches us as `relu`): the write has no trailing underscore of the snippet's.
 _INPLACE_LAYER_OPS = frozenset({"relu", "relu6", "leaky_relu", "elu", "selu", "celu", "hardtanh", "threshold",
                                 "dropout", "alpha_dropout", "hardsigmoid", "hardswish", "silu", "mish", "rrelu"})
+
+
+def _changed_after_use_fix(rec: Recorder, err: dict[str, Any], event: dict[str, Any]) -> None:
+    """A leaf written under no_grad (allowed) after a node had saved it: the out-of-place
+    form is not the point, the order is."""
+    trec = rec.tensor_by_num.get(int(str(event.get("tensor"))[1:])) if event.get("tensor") else None
+    t = trec.ref() if trec is not None else None
+    if t is None or not (t.is_leaf and t.requires_grad):
+        return
+    name = next((k for k, v in list(rec.snippet_globals.items()) if v is t and k.isidentifier()), "the leaf")
+    err["explanation"] = {
+        **err["explanation"],
+        "fix": f"Change {name} before the computation that uses it, or compute the loss again after the "
+        f"change (what a training loop does: forward, backward(), the update under no_grad, then a new "
+        f"forward). Through {name + '.data' if name != 'the leaf' else '.data'} the write would not raise, and "
+        "the gradient would silently use the new values.",
+    }
 
 
 def _inplace_layer_fix(rec: Recorder, err: dict[str, Any], event: dict[str, Any]) -> None:

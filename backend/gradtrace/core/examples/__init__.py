@@ -63,6 +63,7 @@ EXAMPLE_ORDER: tuple[str, ...] = (
     "inplace_sigmoid_output",
     "inplace_leaf_error",
     "slice_assign_leaf",
+    "inplace_leaf_after_use_error",
     "vector_to_parameters_unused",
     "parameter_from_slice",
     "nonscalar_backward_error",
