@@ -901,6 +901,15 @@ def test_a_layers_own_inplace_write_says_to_drop_inplace_true() -> None:
     assert run_plain(source.replace("nn.ReLU(inplace=True)", "nn.ReLU()")).exception is None
 
 
+@pytest.mark.parametrize("write", ["r = w[0]\nr.mul_(2)\n", "w.t().zero_()\n", "w[0, 1] = 5\n"])
+def test_an_inplace_write_through_a_view_of_a_leaf_pins_the_leaf(write: str) -> None:
+    source = "import torch\nw = torch.randn(2, 3, requires_grad=True)\n" + write
+    plain = run_plain(source)
+    assert "view of a leaf Variable" in str(plain.exception)
+    t = _trace(source)
+    assert t["error"]["kind"] == "inplace_leaf_view" and _tensor(t, t["error"]["tensor"])["names"] == ["w"]
+
+
 @pytest.mark.parametrize("clear", ["model.zero_grad()", "opt.zero_grad()", "model.weight.grad = None"])
 def test_a_grad_cleared_after_backward_says_so(clear: str) -> None:
     source = ("import torch, torch.nn as nn\nmodel = nn.Linear(2, 1)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"

@@ -277,6 +277,14 @@ def _rebinding_update(rec: Recorder, t: torch.Tensor, name: str) -> tuple[str, s
     return None
 
 
+def _view_base(rec: Recorder, tensor: str | None) -> str | None:
+    """The tensor a view was taken from (its `_base`), by id, or None."""
+    trec = rec.tensor_by_num.get(int(tensor[1:])) if tensor else None
+    t = trec.ref() if trec is not None else None
+    base = t._base if t is not None else None
+    return rec.tensor_id(base) if base is not None else None
+
+
 def _failed_call_tensor(rec: Recorder, pred: Any = None) -> str | None:
     call = rec.last_failed_call
     if not call:
@@ -460,6 +468,10 @@ def _pin(
         "inference_requires_grad", "index_scalar", "inplace_broadcast",
     ):
         err["tensor"] = _failed_call_tensor(rec)
+        if kind == "inplace_leaf_view":
+            # The call was given the view (r = w[0]; r.mul_(2)); the lesson is about its leaf.
+            err["tensor"] = _failed_call_tensor(rec, lambda t: t.is_leaf and t.requires_grad) or (
+                _view_base(rec, err["tensor"]) or err["tensor"])
     elif kind == "dtype_mismatch":
         err["tensor"] = _odd_dtype_tensor(rec)
     elif kind == "integer_expected":  # the float tensor given as indices: data, not a parameter
