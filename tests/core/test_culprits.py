@@ -847,6 +847,9 @@ def test_a_carried_hidden_state_past_a_step_gets_the_detach_lesson() -> None:
     assert run_plain(fixed.replace("retain_graph=True", "")).exception is None
 
 
+# Unlike the article's sigmoid (which saves its output, so retain_graph=True there raises
+# nothing and x silently never moves), softplus saves the parameter itself: the step's write
+# then breaks every later pass.
 DERIVED_IN_INIT_WITH_STEP = """import torch, torch.nn as nn, torch.nn.functional as F
 class M(nn.Module):
     def __init__(self):
