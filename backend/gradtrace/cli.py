@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -220,13 +220,27 @@ def _settings_epilog() -> str:
     return "\n".join(lines)
 
 
+class _Parser(argparse.ArgumentParser):
+    """A parser whose epilog is made only when help is printed: the settings table imports
+    the settings models (~0.25 s), which no other use of the command needs."""
+
+    def __init__(self, *args: Any, epilog_factory: Callable[[], str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.epilog_factory = epilog_factory
+
+    def format_help(self) -> str:
+        if self.epilog_factory is not None:
+            self.epilog = self.epilog_factory()
+        return super().format_help()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gradtrace",
         description="See PyTorch autograd: trace a snippet's grad_fn graph, forward and backward.",
         epilog="Exit codes: 0 traced (also when the snippet raised), 2 bad usage, 1 internal fault.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("trace", help="trace a Python file in this process (your own machine: no sandbox)")
     p.add_argument("file", metavar="FILE", help="Python file to trace, or - to read stdin")
@@ -268,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="serve the API and playground (settings: GRADTRACE_* environment variables)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_settings_epilog(),
+        epilog_factory=_settings_epilog,
     )
     p.add_argument("--host", help="interface to bind (default 127.0.0.1, or GRADTRACE_HOST)")
     p.add_argument("--port", type=int, help="port (default 8000, or GRADTRACE_PORT)")

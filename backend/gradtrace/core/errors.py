@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from gradtrace.core import explain, failing, graph, suggest
-from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder
+from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder, mapping_items, scope_items, submodules
 from gradtrace.core.summary import dtype_name, shape_of
 
 
@@ -303,6 +303,16 @@ _WEIGHTS_ARGUMENT = {
 }
 
 
+def _rebuilt_since(rec: Recorder, old: Any, seq: int | None) -> bool:
+    """Whether `old`'s line has built another node of its kind after event `seq` (None: at
+    any time): the code that made it ran again, as in a loop."""
+    return any(
+        n.line == old.line and n.name == old.name and n.num != old.num
+        and (seq is None or (n.created_event or -1) > seq)
+        for n in rec.nodes.values()
+    )
+
+
 def _carried_explanation(
     rec: Recorder, node: str | None, freed_by_line: int | None, start: str | None = None
 ) -> dict[str, str] | None:
@@ -319,7 +329,7 @@ def _carried_explanation(
     if old is None or old.line is None or freed is None:
         return None
     later = [n for n in rec.nodes.values() if n.created_event is not None and n.created_event > freed]
-    if not any(n.line == old.line and n.name == old.name for n in later):
+    if not _rebuilt_since(rec, old, freed):
         return _total_explanation(rec, old, start, by_line=freed_by_line)
     # The line where a new node takes an input from a node built before the free.
     bridge = None
@@ -674,17 +684,11 @@ _COMPARE_SYMBOLS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", a
 def _trains(module: torch.nn.Module) -> bool:
     """Whether a module has a parameter that requires grad (read from its dicts: no code of
     the snippet's runs)."""
-    todo, seen = [module], 0
-    while todo and seen < 10_000:
-        attrs = object.__getattribute__(todo.pop(), "__dict__")
-        seen += 1
-        params = attrs.get("_parameters")
-        if isinstance(params, dict) and any(isinstance(p, torch.Tensor) and p.requires_grad for p in params.values()):
-            return True
-        children = attrs.get("_modules")
-        if isinstance(children, dict):
-            todo += [m for m in children.values() if isinstance(m, torch.nn.Module)]
-    return False
+    return any(
+        isinstance(p, torch.Tensor) and p.requires_grad
+        for _, mod in submodules("", module)
+        for _, p in mapping_items(object.__getattribute__(mod, "__dict__").get("_parameters"))
+    )
 
 
 def _nondifferentiable_hint(err: dict[str, Any], tb: TracebackType | None) -> bool:
@@ -698,9 +702,8 @@ def _nondifferentiable_hint(err: dict[str, Any], tb: TracebackType | None) -> bo
     frame, line = found[0], err.get("line")
     if not isinstance(line, int):
         return False
-    try:
-        module = ast.parse("".join(linecache.getlines(SNIPPET_FILENAME)))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    module = failing.snippet_tree()
+    if module is None:
         return False
     assigned: dict[str, list[ast.Assign]] = {}
     for node in ast.walk(module):
@@ -843,7 +846,7 @@ def _built_once_before_step(rec: Recorder, old: Any, step: dict[str, Any], p: di
     built no node of its kind since. Re-running forward() does not rebuild it. None otherwise."""
     if old.line is None or not any(old.id in q["order"] for q in rec.passes if q is not p):
         return None
-    if any(n.line == old.line and n.name == old.name and n.num != old.num for n in rec.nodes.values()):
+    if _rebuilt_since(rec, old, None):
         return None
     place = "in __init__" if _enclosing_function(old.line) == "__init__" else "once"
     return {
@@ -865,12 +868,9 @@ def _built_once_before_step(rec: Recorder, old: Any, step: dict[str, Any], p: di
 
 def _enclosing_function(line: int) -> str | None:
     """The name of the innermost function of the snippet that contains `line`."""
-    try:
-        module = ast.parse("".join(linecache.getlines(SNIPPET_FILENAME)))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+    module = failing.snippet_tree()
     found = None
-    for node in ast.walk(module):
+    for node in ast.walk(module) if module is not None else ():
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.lineno <= line <= (node.end_lineno or 0):
             if found is None or node.lineno > found.lineno:
                 found = node
@@ -890,7 +890,7 @@ def _changed_after_use_fix(rec: Recorder, err: dict[str, Any], event: dict[str, 
     t = trec.ref() if trec is not None else None
     if t is None or not (t.is_leaf and t.requires_grad):
         return
-    name = next((k for k, v in list(rec.snippet_globals.items()) if v is t and k.isidentifier()), "the leaf")
+    name = next((k for k, v in scope_items(rec.snippet_globals) if v is t), "the leaf")
     err["explanation"] = {
         **err["explanation"],
         "fix": f"Change {name} before the computation that uses it, or compute the loss again after the "
@@ -917,9 +917,7 @@ def _carried_past_step(rec: Recorder, old: Any, step: dict[str, Any]) -> dict[st
     step: the forward did run again, yet backward still reached the old graph, through a
     tensor carried from iteration to iteration (an RNN's hidden state). Re-running the forward
     pass, the step lesson's advice, is then already done. None otherwise."""
-    if old.line is None or not any(
-        n.line == old.line and n.name == old.name and (n.created_event or -1) > step["seq"] for n in rec.nodes.values()
-    ):
+    if old.line is None or not _rebuilt_since(rec, old, step["seq"]):
         return None
     kept = any(q["retain_graph"] for q in rec.passes)
     return {

@@ -79,6 +79,15 @@ def failing_expression(tb: TracebackType | None) -> tuple[FrameType, ast.expr] |
     return None
 
 
+def snippet_tree() -> ast.Module | None:
+    """The snippet's whole source, parsed (None if it cannot be: it ran, but the parser's
+    limits differ from compile()'s)."""
+    try:
+        return ast.parse("".join(linecache.getlines(SNIPPET_FILENAME)))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
 def looked_up(frame: FrameType, name: str) -> Any:
     """What a name holds in `frame` (its locals, then its globals): a dict lookup."""
     return frame.f_locals.get(name, frame.f_globals.get(name))
