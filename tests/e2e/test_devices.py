@@ -53,6 +53,22 @@ def test_a_phone_tap_on_show_the_culprit_brings_the_graph_into_view(phone: Brows
     assert not problems
 
 
+def test_the_playgrounds_graph_stays_tall_on_a_phone_when_the_error_is_explained(
+    phone: BrowserContext, server: str
+) -> None:
+    """The stacked phone layout gives the graph most of the screen; the error panel goes below it
+    (the widget's phone layout is checked in tests/embed/test_embed_devices.py)."""
+    page = phone.new_page()
+    open_app(page, server)
+    run_example(page, "inplace_version_error")
+    expect(page.locator("#error-panel")).to_be_visible()
+    graph = page.get_by_role("application", name="Autograd graph").bounding_box()
+    panel = page.locator("#error-panel").bounding_box()
+    assert graph and panel
+    assert graph["height"] >= 0.5 * 844, graph
+    assert panel["y"] >= graph["y"] + graph["height"]
+
+
 @pytest.mark.parametrize(("scale", "expected"), [(1, 1), (2, 2), (3, 2)])
 def test_the_graph_is_drawn_at_the_screens_pixel_density(browser: Browser, server: str, scale: int, expected: int) -> None:
     """Browser zoom at 200 % (a 1280x720 window shows 640x360 CSS px at 2 device px each), a

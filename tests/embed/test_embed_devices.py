@@ -1,15 +1,20 @@
-"""The widget on devices we do not usually test on: a touch phone (a narrow widget hides its inspector), forced colours."""
+"""The widget on devices we do not usually test on: a touch phone (a narrow widget hides its inspector,
+its graph keeps a usable height), forced colours."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Frame, Page, expect
 
 from tests.e2e.helpers import phone_context, tap_node
-from tests.embed.conftest import Service
-from tests.embed.helpers import READY, root_data
+from tests.embed.conftest import CoursePages, Service
+from tests.embed.helpers import READY, root_data, widget
+
+# The least height the graph keeps on a phone: 40 % of the phone's 844 px viewport (the widget
+# used to leave it 299 px, 254 px under the error panel's line and 120 px with the panel open).
+USABLE = 0.4 * 844
 
 
 @pytest.fixture
@@ -55,6 +60,78 @@ def test_the_way_back_stays_in_reach_when_the_culprit_is_shown(phone: BrowserCon
     assert pane and b and pane["y"] - 1 <= b["y"] and b["y"] + b["height"] <= pane["y"] + pane["height"] + 1
     back.tap()
     expect(page.get_by_role("region", name="Code")).to_be_visible()
+
+
+def _height(frame: Page | Frame, selector: str) -> float:
+    h: float = frame.evaluate("s => document.querySelector(s).getBoundingClientRect().height", selector)
+    return h
+
+
+def test_a_phone_widget_grows_rather_than_squeeze_its_graph(phone: BrowserContext, service: Service) -> None:
+    page = phone.new_page()
+    page.goto(f"{service.url}/embed?example=inplace_version_error")
+    page.wait_for_function(READY, timeout=90_000)
+    graph = page.get_by_role("img", name="Autograd graph")
+    error = page.locator(".gt-error")
+    expect(error).to_be_visible()  # at the last step the failure is explained under the graph
+    box = graph.bounding_box()
+    assert box and box["height"] >= USABLE, box
+    # Opened, the explanation takes its room below the graph (scrolling past a bound), not the graph's.
+    page.locator(".gt-error-summary").tap()
+    expect(error).to_have_attribute("open", "")
+    box = graph.bounding_box()
+    assert box and box["height"] >= USABLE, box
+    assert _height(page, ".gt-error") <= 280.5
+    assert page.evaluate(
+        "() => { const e = document.querySelector('.gt-error'); return e.scrollHeight > e.clientHeight; }"
+    )
+    # ... and nothing is cut off at the widget's bottom: the timeline and the footer are in it.
+    root = page.locator(".gt-embed").bounding_box()
+    assert root
+    for control in (
+        page.get_by_role("button", name="Play"),
+        page.get_by_role("link", name="Open in playground ↗"),
+    ):
+        b = control.bounding_box()
+        assert b and b["y"] + b["height"] <= root["y"] + root["height"], (b, root)
+    # The graph is still a tap target: a tap on a node selects it.
+    node = page.evaluate("() => window.__gradtrace.trace.nodes.find(n => n.kind === 'op').id")
+    tap_node(page, node)
+    page.wait_for_function("() => document.querySelector('.gt-embed').dataset.inspecting === 'true'")
+
+
+def test_a_course_pages_iframe_follows_the_taller_phone_widget(
+    phone: BrowserContext, service: Service, course: CoursePages
+) -> None:
+    """embed.js sizes the iframe to the widget's document, also as the widget grows (the error
+    panel opened), and the height settles: no height in vh that would grow with the iframe."""
+    page = phone.new_page()
+    page.goto(course.url("phone.html", service.url))
+    frame = widget(page, lambda u: "wid=gt0" in u)
+    page.wait_for_function("() => document.querySelector('iframe[data-wid=gt0]')?.dataset.ready === 'true'")
+    iframe = "() => document.querySelector('iframe[data-wid=gt0]').getBoundingClientRect().height"
+    fits = f"h => Math.abs(({iframe})() - h) < 1"
+    for opened in (False, True):
+        if opened:
+            frame.locator(".gt-error-summary").tap()
+            expect(frame.locator(".gt-error")).to_have_attribute("open", "")
+        assert _height(frame, ".gt-canvas") >= USABLE
+        doc = frame.evaluate("() => document.querySelector('.gt-embed').getBoundingClientRect().bottom")
+        page.wait_for_function(fits, arg=doc)
+        page.wait_for_timeout(500)
+        assert page.evaluate(iframe) == pytest.approx(doc, abs=1)
+
+
+@pytest.mark.parametrize("width", [600, 1100])
+def test_a_wider_widget_keeps_the_authors_height(page: Page, service: Service, width: int) -> None:
+    """Course columns on a desktop (the docs' 600 px iframe): the height asked for, error panel open or not."""
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto(f"{service.url}/embed?example=inplace_version_error&height=400")
+    page.wait_for_function(READY, timeout=90_000)
+    assert _height(page, ".gt-embed") == 400
+    page.locator(".gt-error-summary").click()
+    expect(page.locator(".gt-error")).to_have_attribute("open", "")
+    assert _height(page, ".gt-embed") == 400
 
 
 def test_forced_colours_mark_the_widgets_current_line(page: Page, service: Service) -> None:

@@ -83,7 +83,8 @@ export class Viewer {
     this.root.append(main, this.errorEl, this.predictEl, this.messageEl, timeline);
     if (footer) this.root.append(footer);
     parent.append(this.root);
-    this.root.style.height = `${opts.height}px`;
+    // The author's height (embed.css: a minimum on phones, where the graph needs more room).
+    this.root.style.setProperty("--gt-height", `${opts.height}px`);
     // The graph pane can be hidden; the canvas still needs a container to lay out in.
     this.canvas = opts.panes.has("graph") ? new GraphCanvas(graphBox, {
       // A narrow widget hides the inspector: a tap on a node then opens it in the code's place
