@@ -123,6 +123,9 @@ attachGraphKeys(graphEl, byId("graph-live"), {
     inspectorEl.focus({ preventScroll: true });
   },
 });
+// Tab is what a keyboard user presses first (the graph takes focus by Tab only), and no phone's
+// on-screen keyboard has it: from then on the keyboard hints show on a touch device too (style.css).
+document.addEventListener("keydown", (e) => { if (e.key === "Tab") app.dataset["keyboard"] = "true"; }, { capture: true });
 /** The drawn element of the current step's node or tensor (null: none). */
 function stepRep(): string | null {
   const s = session?.replay.state;

@@ -5,6 +5,7 @@ model, data attributes and bounding boxes."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -67,6 +68,38 @@ def test_the_playgrounds_graph_stays_tall_on_a_phone_when_the_error_is_explained
     assert graph and panel
     assert graph["height"] >= 0.5 * 844, graph
     assert panel["y"] >= graph["y"] + graph["height"]
+
+
+KEYS = re.compile(r"↑/↓ follow the edges")
+
+
+def test_a_touch_phone_shows_the_keyboard_hints_only_once_a_key_is_used(phone: BrowserContext, server: str) -> None:
+    """Tab / arrows / Enter / Escape mean nothing to a finger; a keyboard user (a phone with a
+    keyboard attached) gets them on the first Tab, and a screen reader always has them."""
+    page = phone.new_page()
+    open_app(page, server)
+    graph = page.get_by_role("application", name="Autograd graph")
+    hints = page.locator("#graph-hint, #editor-hint")
+    expect(hints).to_have_count(2)
+    for i in range(2):
+        expect(hints.nth(i)).to_be_hidden()
+    expect(graph).to_have_accessible_description(KEYS)
+    for _ in range(40):  # Tab through the page to the graph
+        if page.evaluate("() => document.activeElement?.id") == "graph":
+            break
+        page.keyboard.press("Tab")
+    expect(graph).to_be_focused()
+    expect(page.locator("#app")).to_have_attribute("data-keyboard", "true")
+    expect(page.locator("#graph-hint")).to_be_visible()
+    expect(page.locator("#graph-hint")).to_contain_text("Enter opens the inspector")
+    expect(graph).to_have_accessible_description(KEYS)
+
+
+def test_the_keyboard_hints_are_shown_with_a_mouse(page: Page, server: str) -> None:
+    open_app(page, server)
+    expect(page.locator("#graph-hint")).to_be_visible()
+    expect(page.locator("#editor-hint")).to_be_visible()
+    expect(page.get_by_role("application", name="Autograd graph")).to_have_accessible_description(KEYS)
 
 
 @pytest.mark.parametrize(("scale", "expected"), [(1, 1), (2, 2), (3, 2)])
