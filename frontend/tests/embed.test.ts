@@ -82,6 +82,14 @@ describe("options", () => {
     expect(parseOptions(new URLSearchParams("autoplay=1")).step).toBe(0);
     expect(parseOptions(new URLSearchParams("readonly=0")).readonly).toBe(false);
   });
+  it("under reduced motion, autoplay opens at the step asked for, else the end, and does not play", () => {
+    const o = (q: string, reduced: boolean) => parseOptions(new URLSearchParams(q), reduced);
+    expect(o("autoplay=1", false)).toMatchObject({ autoplay: true, autoplayHeld: false, step: 0 });
+    expect(o("autoplay=1", true)).toMatchObject({ autoplay: false, autoplayHeld: true, step: "end" });
+    expect(o("autoplay=1&step=2", true)).toMatchObject({ autoplay: false, step: 2 });
+    expect(o("autoplay=1&step=start", true)).toMatchObject({ autoplay: false, step: 0 });
+    expect(o("", true)).toMatchObject({ autoplay: false, autoplayHeld: false, step: "end" });
+  });
   it("plays at the requested speed anywhere in 1-120 steps per second, 3 by default", () => {
     const speed = (q: string): number => parseOptions(new URLSearchParams(q)).speed;
     expect(speed("")).toBe(3);

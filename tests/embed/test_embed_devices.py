@@ -1,5 +1,5 @@
 """The widget on devices we do not usually test on: a touch phone (a narrow widget hides its inspector,
-its graph keeps a usable height), forced colours."""
+its graph keeps a usable height), reduced motion, forced colours."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, BrowserContext, Frame, Page, expect
 
 from tests.e2e.helpers import phone_context, tap_node
 from tests.embed.conftest import CoursePages, Service
-from tests.embed.helpers import READY, root_data, widget
+from tests.embed.helpers import READY, player, root_data, widget
 
 # The least height the graph keeps on a phone: 40 % of the phone's 844 px viewport (the widget
 # used to leave it 299 px, 254 px under the error panel's line and 120 px with the panel open).
@@ -132,6 +132,36 @@ def test_a_wider_widget_keeps_the_authors_height(page: Page, service: Service, w
     page.locator(".gt-error-summary").click()
     expect(page.locator(".gt-error")).to_have_attribute("open", "")
     assert _height(page, ".gt-embed") == 400
+
+
+@pytest.mark.parametrize(("query", "shown"), [("", "end"), ("&step=2", 2)])
+def test_autoplay_waits_for_play_when_less_motion_is_asked_for(
+    page: Page, service: Service, query: str, shown: int | str
+) -> None:
+    """Under prefers-reduced-motion the widget opens still, at the step asked for (else the end),
+    says why, and plays when Play is pressed."""
+    page.emulate_media(reduced_motion="reduce")
+    page.goto(f"{service.url}/embed?example=chain_rule&autoplay=1{query}")
+    page.wait_for_function(READY, timeout=90_000)
+    state = player(page)
+    assert not state["playing"]
+    assert state["step"] == (state["total"] if shown == "end" else shown), state
+    assert root_data(page)["message"] == "reduced-motion"
+    expect(page.get_by_role("status").filter(has_text="reduced motion")).to_be_visible()
+    page.wait_for_timeout(700)  # still: nothing started it meanwhile
+    assert player(page)["step"] == state["step"] and not player(page)["playing"]
+    page.get_by_role("button", name="Play").click()
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()
+    page.wait_for_function("s => window.__gradtrace.player.step !== s", arg=state["step"])
+    assert "message" not in root_data(page)
+
+
+def test_autoplay_still_plays_by_itself_otherwise(page: Page, service: Service) -> None:
+    page.emulate_media(reduced_motion="no-preference")
+    page.goto(f"{service.url}/embed?example=chain_rule&autoplay=1")
+    page.wait_for_function(READY, timeout=90_000)
+    assert player(page)["playing"]
+    assert "message" not in root_data(page)
 
 
 def test_forced_colours_mark_the_widgets_current_line(page: Page, service: Service) -> None:

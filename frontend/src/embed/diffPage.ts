@@ -11,7 +11,7 @@ import { diffSummary, diffTraces, type TraceDiff } from "./diff";
 import { displayName } from "../graph/format";
 
 const params = new URLSearchParams(location.search);
-const opts = { ...parseOptions(params), panes: new Set(["code", "graph", "timeline"] as const), predict: false, autoplay: false, step: "end" as const, height: Number(params.get("height")) || 520 };
+const opts = { ...parseOptions(params), panes: new Set(["code", "graph", "timeline"] as const), predict: false, autoplay: false, autoplayHeld: false, step: "end" as const, height: Number(params.get("height")) || 520 };
 document.documentElement.dataset["theme"] = opts.theme;
 const root = byId("diff");
 const summary = h("p", { class: "gt-diff-summary", role: "status", text: "Tracing both snippets…" });

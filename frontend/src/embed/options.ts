@@ -7,7 +7,10 @@ export interface EmbedOptions {
   panes: Set<Pane>;
   /** Step to show first: a number, or "end". */
   step: number | "end";
+  /** Play once loaded: `autoplay` asked for, and the reader's device does not ask for reduced motion. */
   autoplay: boolean;
+  /** `autoplay` asked for but not started: the device asks for reduced motion (the viewer says so). */
+  autoplayHeld: boolean;
   theme: "light" | "dark";
   height: number;
   predict: boolean;
@@ -21,8 +24,16 @@ const MIN_SPEED = 1, MAX_SPEED = 120;
 
 const truthy = (v: string | null): boolean => v !== null && !/^(0|false|no|off)$/i.test(v);
 
-/** Parses options; unknown or malformed values fall back to defaults (never throw). */
-export function parseOptions(p: URLSearchParams): EmbedOptions {
+/** Whether the reader's device asks for reduced motion (`prefers-reduced-motion: reduce`); false
+ *  where there is no `matchMedia` (Node, in the unit tests). */
+export function prefersReducedMotion(): boolean {
+  return typeof matchMedia === "function" && matchMedia("(prefers-reduced-motion: reduce)").matches;
+}
+
+/** Parses options; unknown or malformed values fall back to defaults (never throw). Under reduced
+ *  motion `autoplay` does not start playback by itself: the widget opens at the step asked for,
+ *  else at the end (not at 0, where a still graph would be empty), with Play ready. */
+export function parseOptions(p: URLSearchParams, reducedMotion = prefersReducedMotion()): EmbedOptions {
   const panes = new Set<Pane>();
   const rawPanes = p.get("panes");
   if (rawPanes) for (const s of rawPanes.split(/[\s,]+/)) if ((ALL_PANES as readonly string[]).includes(s)) panes.add(s as Pane);
@@ -33,12 +44,14 @@ export function parseOptions(p: URLSearchParams): EmbedOptions {
   const speedRaw = Number(p.get("speed"));
   const editable = p.has("editable") ? truthy(p.get("editable")) : false;
   const readonly = p.has("readonly") ? truthy(p.get("readonly")) : !editable;
-  const autoplay = truthy(p.get("autoplay"));
+  const autoplayAsked = truthy(p.get("autoplay"));
+  const autoplay = autoplayAsked && !reducedMotion;
   return {
     readonly,
     panes,
     step: stepNum ?? (stepRaw === "start" ? 0 : autoplay ? 0 : "end"),
     autoplay,
+    autoplayHeld: autoplayAsked && reducedMotion,
     theme: p.get("theme") === "dark" ? "dark" : "light",
     height: Number.isFinite(heightRaw) && heightRaw >= 200 && heightRaw <= 2000 ? Math.round(heightRaw) : 400,
     predict: truthy(p.get("predict")),

@@ -74,8 +74,12 @@ export class Viewer {
     if (opts.panes.has("inspector")) main.append(this.inspectorPane);
     this.player = new Player({
       total: () => this.replay?.total ?? 0, step: () => this.replay?.state.step ?? 0, seek: (n) => this.seek(n),
-      // The caption is not announced step by step while playing.
-      playing: (on) => this.captionEl.setAttribute("aria-live", on ? "off" : "polite"),
+      // The caption is not announced step by step while playing; once the reader plays, the
+      // note that autoplay was held back (reduced motion) has done its job.
+      playing: (on) => {
+        this.captionEl.setAttribute("aria-live", on ? "off" : "polite");
+        if (on && this.root.dataset["message"] === "reduced-motion") this.message(null);
+      },
     });
     offerSpeed(this.player, opts.speed);
     const timeline = h("div", { class: "gt-timeline" }, this.player.el);
@@ -163,6 +167,7 @@ export class Viewer {
     this.show(start);
     this.root.dataset["ready"] = "true";
     if (this.opts.autoplay) this.player.play();
+    else if (this.opts.autoplayHeld) this.message("reduced-motion", "Not playing by itself: your device asks for reduced motion. Press Play ▶ to watch it step by step.");
     this.hooks.onChange?.();
   }
 
