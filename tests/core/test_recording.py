@@ -906,6 +906,31 @@ def test_versions_list_every_write_to_a_shared_version_counter() -> None:
     assert [writes[s] for s in by_name["d"]["versions"]] == [9]
 
 
+AUGMENTED_SLICE = """import torch
+x = torch.ones(3, 3, requires_grad=True)
+y = x * 2
+y[:, 1] += 1
+y[0] *= 3
+y.sum().backward()
+"""
+
+
+def test_an_augmented_slice_assignment_is_one_write_per_version_bump() -> None:
+    # `y[:, 1] += 1` is add_ on a view, then __setitem__(y, view): PyTorch bumps y's counter
+    # twice. The __setitem__ sees two inputs (y and the view) moved by the same bump; that is
+    # one write, not two.
+    plain = run_plain(AUGMENTED_SLICE).namespace
+    t = _trace(AUGMENTED_SLICE)
+    y = next(x for x in t["tensors"] if x["names"] == ["y"])
+    inplace = [e for e in t["events"] if e["kind"] == "inplace"]
+    assert y["version"] == plain["y"]._version == 4
+    assert len(inplace) == len(y["versions"]) == plain["y"]._version
+    assert [(e["line"], e["op"]) for e in inplace] == [(4, "add_"), (4, "__setitem__"), (5, "mul_"), (5, "__setitem__")]
+    assert [(e["version_before"], e["version_after"]) for e in inplace] == [(0, 1), (1, 2), (2, 3), (3, 4)]
+    x = next(x for x in t["tensors"] if x["names"] == ["x"])
+    assert x["grad"]["values"] == plain["x"].grad.flatten().tolist()
+
+
 def test_a_document_with_a_value_json_cannot_hold_is_still_an_outcome(monkeypatch: Any) -> None:
     # A gap in gradtrace (a value of a type the format has no form for) must not turn into an
     # exception of trace_json / trace_source: the run's output stays, the error says why.

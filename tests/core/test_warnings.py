@@ -498,3 +498,44 @@ def test_a_backward_from_a_loss_rebuilt_from_numbers_is_noted() -> None:
     assert _notes(source) == [(4, "backward_from_leaf")]
     # computed from w, it is no leaf and w gets its gradient: nothing to note
     assert _notes(source.replace("torch.tensor((w * 2).sum().item(), requires_grad=True)", "(w * 2).sum()")) == []
+
+
+V2P = """import torch
+import torch.nn as nn
+from torch.nn.utils import vector_to_parameters
+torch.manual_seed(0)
+model = nn.Linear(3, 1)
+theta = torch.randn(4, requires_grad=True)
+vector_to_parameters(theta * 2, model.parameters())
+loss = model(torch.ones(1, 3)).sum()
+loss.backward()
+"""
+
+
+def test_values_copied_through_data_from_a_graph_are_noted_at_the_copy() -> None:
+    namespace = _plain_namespace(V2P)
+    theta, model = namespace["theta"], namespace["model"]
+    assert isinstance(theta, torch.Tensor) and isinstance(model, torch.nn.Linear)
+    assert theta.grad is None and model.weight.grad is not None  # PyTorch: the copy cut theta off
+    events = trace_source(V2P).to_dict()["events"]
+    notes = [e for e in events if e["kind"] == "warning" and e["category"] == "gradtrace"]
+    assert [(e["line"], e["hint"]["kind"]) for e in notes] == [(7, "data_copied_from_graph")]
+    assert "model.weight.data" in notes[0]["text"] and "theta" in notes[0]["text"]
+    # The fix the note gives, applied in plain PyTorch: the forward uses views of theta.
+    fixed = V2P.replace(
+        "vector_to_parameters(theta * 2, model.parameters())\nloss = model(torch.ones(1, 3)).sum()",
+        "w, b = (theta * 2).split([3, 1])\n"
+        "params = {'weight': w.view_as(model.weight), 'bias': b.view_as(model.bias)}\n"
+        "loss = torch.func.functional_call(model, params, (torch.ones(1, 3),)).sum()",
+    )
+    fixed_theta = _plain_namespace(fixed)["theta"]
+    assert isinstance(fixed_theta, torch.Tensor) and fixed_theta.grad is not None
+    assert _notes(fixed) == []
+
+
+def test_data_assignments_of_a_tensors_own_values_are_not_noted() -> None:
+    source = (
+        "import torch\nw = torch.ones(2, requires_grad=True)\nw.data = w.data * 0.5\n"
+        "w.data = w.detach()\nw.data = w.detach() + 1\n"
+    )
+    assert _notes(source) == []

@@ -177,6 +177,12 @@ def observe_call(rec: Recorder, func: Any, op: str, args: tuple[Any, ...], kwarg
     return out
 
 
+def _graph_source(rec: Recorder, t: torch.Tensor) -> str | None:
+    """The id of `t`'s node, or of `t` itself when it is a leaf: where its history starts."""
+    gf = t.grad_fn
+    return rec.node_id(gf) if gf is not None else rec.tensor_id(t)
+
+
 def _called_from_snippet() -> bool:
     """Whether the torch call being recorded (a C method or getter: it has no frame of its
     own) was made by the snippet's own code: the first frame outside this module."""
@@ -246,9 +252,18 @@ def _after_call(
     # here: the mode is off the stack during a step).
     inplace = False
     written_views: list[torch.Tensor] = []
+    # Version counters this call already reported: `y[:, 1] += 1` ends in a __setitem__
+    # whose inputs are y and a view of it, one counter bumped once; that is one write.
+    counters: set[tuple[int | None, int, int]] = set()
     for t, before in zip(inputs, versions, strict=True):
         after = _version(t)
         if before is not None and after is not None and after != before:
+            counter = (rec.counter_owner(t), before, after)
+            if counter[0] is not None and counter in counters:
+                if t._is_view():
+                    written_views.append(t)
+                continue
+            counters.add(counter)
             trec = rec.tensor_record(t)
             assert trec is not None
             storage = graph.storage_of(t)
@@ -333,6 +348,9 @@ def _after_call(
             tensor=rec.tensor_id(inputs[0]),
             tensors=[rec.tensor_id(res)] if res is not None else None,
         )
+        cut = rec.tensor_record(res) if res is not None else None
+        if cut is not None:
+            cut.detached_from = _graph_source(rec, inputs[0])
     elif (
         op in ("requires_grad_", "requires_grad=")
         and inputs
@@ -354,8 +372,20 @@ def _after_call(
         # torch.empty and fills it next), which would make the trace differ run to run.
         t = inputs[0]
         shape_only = {"shape": shape_of(t), "dtype": dtype_name(t.dtype), "numel": t.numel()}
+        # Values taken from a graph (`p.data = theta[:n].view_as(p).data`, what
+        # vector_to_parameters does) arrive without their history: say where they came from.
+        origin: str | None = None
+        if len(inputs) > 1:
+            value = inputs[1]
+            if value.requires_grad:
+                origin = _graph_source(rec, value)
+            else:
+                vrec = rec.tensor_record(value, create=False)
+                origin = vrec.detached_from if vrec is not None else None
         rec.emit("set_data", context().line, op=op, tensor=rec.tensor_id(t), version_before=versions[0],
-                 version_after=_version(t), after=shape_only)
+                 version_after=_version(t), after=shape_only,
+                 node=origin if origin is not None and origin[0] == "n" else None,
+                 tensors=[origin] if origin is not None and origin[0] == "t" else None)
     elif (
         in_pass is None
         and not made_graph

@@ -28,6 +28,7 @@ def notes(rec: Recorder, named: list[tuple[str, torch.Tensor]], grad_fn: Any) ->
     found += [(f, None, rec.tensor_id(t)) for f, t in consumed_graphs(rec, named, grad_fn)]
     found += [(f, nid, None) for f, nid in squashed_twice(rec)]
     found += [(f, None, tid) for f, tid in backward_from_leaf(rec)]
+    found += [(f, nid, tid) for f, nid, tid in data_copied_from_graph(rec, named)]
     return found
 
 
@@ -199,3 +200,69 @@ def backward_from_leaf(rec: Recorder) -> list[tuple[Finding, str]]:
             ), tid))
             break
     return found
+
+
+def data_copied_from_graph(rec: Recorder, named: list[tuple[str, torch.Tensor]]) -> list[tuple[Finding, str | None, str]]:
+    """(finding, node id, tensor id) for each line that assigned `.data` values taken from a
+    graph (`vector_to_parameters(theta, model.parameters())` does `p.data = theta[...].data`):
+    the numbers arrive, their history does not, so nothing flows back to where they came from.
+    The node is where the copied values were computed; the tensor is the one assigned."""
+    names: dict[str, str] = {}
+    for name, t in named:
+        trec = rec.tensor_record(t, create=False)
+        if trec is not None:
+            names.setdefault(trec.id, name)
+    found: list[tuple[Finding, str | None, str]] = []
+    lines: set[int] = set()
+    for event in rec.all_events():
+        if event["kind"] != "set_data" or event["line"] is None or event["line"] in lines:
+            continue
+        source = event.get("node") or (event.get("tensors") or [None])[0]
+        if source is None:
+            continue
+        leaves = _leaves_of(rec, source) if source[0] == "n" else [source]
+        target = event["tensor"]
+        if target in leaves:
+            continue  # `w.data = w.detach() * 2`: w's own values, nothing cut from elsewhere
+        lines.add(event["line"])
+        to = names.get(target, "the tensor")
+        shown = [names[t] for t in leaves if t in names][:3]
+        origin = ", ".join(shown) if shown else "a tensor that requires grad"
+        found.append((Finding(
+            event["line"],
+            "data_copied_from_graph",
+            f"{to}.data takes values computed from {origin}: the link to {origin} is not kept.",
+            "values copied through .data, without their history",
+            f"Assigning .data copies numbers only (vector_to_parameters does this for every "
+            f"parameter). {to} stays a leaf of its own: it is used in the next forward, it gets "
+            f".grad, and autograd never learns that its values came from {origin}: no gradient "
+            f"flows back to {origin} through this copy (its .grad stays None if this copy was "
+            "its only use).",
+            f"To differentiate with respect to {origin}, make the forward use it: "
+            "torch.func.functional_call(model, params, x), where params maps each parameter "
+            "name to a view of it (for example built with split and view_as). If a copy of the "
+            "values is what you want, do it under torch.no_grad() with p.copy_(...), which says so.",
+        ), event.get("node"), target))
+        if len(found) == MAX_NOTES:
+            break
+    return found
+
+
+def _leaves_of(rec: Recorder, start: str, limit: int = 10_000) -> list[str]:
+    """Ids of the leaf tensors (AccumulateGrad variables) whose node records are reachable
+    from node `start`, in walk order; at most `limit` nodes visited (graphs can be huge)."""
+    todo = [int(start[1:])]
+    seen: set[int] = set()
+    leaves: list[str] = []
+    while todo and len(seen) < limit:
+        num = todo.pop()
+        if num in seen:
+            continue
+        seen.add(num)
+        nrec = rec.nodes.get(num)
+        if nrec is None:
+            continue
+        if nrec.variable is not None and nrec.variable not in leaves:
+            leaves.append(nrec.variable)
+        todo.extend(target for _, target, _ in reversed(nrec.edges))
+    return leaves
