@@ -327,8 +327,14 @@ def test_a_long_expression_compiles_or_not_as_in_python(tmp_path: Path) -> None:
         lo, hi = (mid, hi) if python_compiles(mid) else (lo, mid)
     assert _trace(source(lo))["status"] == "ok"  # whatever the test runner's own stack depth
     # (The compiler counts depth in thirds of a call: the trace may compile a few terms more.)
-    err = _trace(source(hi + 10))["error"]
+    trace = _trace(source(hi + 10))
+    err = trace["error"]
     assert (err["type"], err["kind"]) == ("RecursionError", "code_too_nested")
+    # stderr as Python's: the error alone (no "File ..., line None": there is no place to name)
+    path = tmp_path / "long.py"
+    path.write_text(source(hi + 10))
+    plain = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)
+    assert trace["stderr"] == plain.stderr.splitlines(keepends=True)[-1] == f"RecursionError: {err['message']}\n"
 
 
 def test_a_null_byte_is_pinned_to_its_line_and_column() -> None:

@@ -508,6 +508,34 @@ print(x.grad)
     assert threading.Thread.__dict__["start"] is original
 
 
+def test_a_thread_started_with_the_low_level_module_is_noted_too() -> None:
+    # `_thread.start_new_thread` (and its alias start_new) bypass threading.Thread: the
+    # thread's work is still untraced, so the note is still due; values as in PyTorch.
+    import _thread
+
+    source = """
+import _thread, time
+import torch
+x = torch.ones(2, requires_grad=True)
+done = []
+def work():
+    (x * 5).sum().backward()
+    done.append(1)
+_thread.start_new_thread(work, ())
+while not done:
+    time.sleep(0.01)
+print(x.grad)
+"""
+    originals = (_thread.start_new_thread, _thread.start_new)
+    plain = run_plain(source)
+    t = _trace(source)
+    assert t["status"] == "ok", t["error"]
+    notes = [e for e in t["events"] if e["kind"] == "warning" and "main thread only" in e["text"]]
+    assert [e["line"] for e in notes] == [9]
+    assert t["stdout"] == plain.stdout == "tensor([5., 5.])\n"
+    assert (_thread.start_new_thread, _thread.start_new) == originals
+
+
 @pytest.mark.parametrize(
     "start",
     [

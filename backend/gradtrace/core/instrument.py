@@ -11,11 +11,13 @@ never Python warnings: the snippet must see the warnings it sees under `python`.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import functools
 import os
 import sys
 import threading
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -506,7 +508,7 @@ _DATA_NOTE = _Lesson(
 
 
 @contextlib.contextmanager
-def _replaced(owner: type, name: str, replacement: Any) -> Iterator[None]:
+def _replaced(owner: type | types.ModuleType, name: str, replacement: Any) -> Iterator[None]:
     """`owner.name` is `replacement` while the trace runs, and the original again after."""
     original = owner.__dict__[name]
     setattr(owner, name, replacement)
@@ -583,20 +585,36 @@ _FORK_NOTE = _Lesson(
 )
 
 
-def _thread_note(live: _Live) -> contextlib.AbstractContextManager[None]:
+@contextlib.contextmanager
+def _thread_note(live: _Live) -> Iterator[None]:
     """Say so when the snippet starts a thread: torch-function modes are per thread, so a
-    thread's ops are not observed (recording them would also interleave two timelines)."""
+    thread's ops are not observed (recording them would also interleave two timelines).
+    Both ways in: threading.Thread.start, and the low-level _thread.start_new_thread (and
+    its old alias start_new), which threading itself holds its own reference to."""
     original = threading.Thread.__dict__["start"]
+    low_level = _thread.start_new_thread
     warned = False
 
-    def start(self: Any) -> None:
+    def note() -> None:
         nonlocal warned
         if not warned:
             warned = True
             _say(live, _THREAD_NOTE)
+
+    def start(self: Any) -> None:
+        note()
         original(self)
 
-    return _replaced(threading.Thread, "start", start)
+    def start_new_thread(function: Any, args: Any, kwargs: Any = None) -> int:
+        note()
+        return low_level(function, args, kwargs) if kwargs is not None else low_level(function, args)
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_replaced(threading.Thread, "start", start))
+        for name in ("start_new_thread", "start_new"):
+            if name in _thread.__dict__:
+                stack.enter_context(_replaced(_thread, name, start_new_thread))
+        yield
 
 
 # The traces in progress in this process (one, or a few nested Python-API calls): what a

@@ -77,7 +77,9 @@ def _syntax_error_doc(exc: SyntaxError | RecursionError, source: str) -> dict[st
         "status": "error",
         "error": err,
         "events": [event],
-        "stderr": f'  File "{SNIPPET_FILENAME}", line {lineno}\n{type(exc).__name__}: {message}\n',
+        # (Python names no place for an error the compiler cannot pin: too deep a nesting.)
+        "stderr": (f'  File "{SNIPPET_FILENAME}", line {lineno}\n' if lineno is not None else "")
+        + f"{type(exc).__name__}: {message}\n",
         "source_lines": len(source.splitlines()),
     }
     return Trace.model_validate(partial).to_dict()
