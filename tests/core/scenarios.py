@@ -910,6 +910,23 @@ logits = torch.randn(2, 5, 3, requires_grad=True)
 target = torch.randint(0, 3, (2, 5))
 loss = F.cross_entropy(logits, target)
 """,
+"attention_mask_batch_first_error": """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+mha = nn.MultiheadAttention(16, 4)
+x = torch.randn(2, 5, 16, requires_grad=True)
+causal = torch.triu(torch.ones(5, 5, dtype=torch.bool), diagonal=1)
+out, weights = mha(x, x, x, attn_mask=causal)
+""",
+"attention_embed_dim_error": """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+mha = nn.MultiheadAttention(16, 4, batch_first=True)
+x = torch.randn(2, 5, 10)
+out, weights = mha(x, x, x)
+""",
 "plateau_step_without_metric_error": """
 import torch
 w = torch.ones(2, requires_grad=True)
@@ -2845,6 +2862,8 @@ ERROR_KINDS = {
     "lstm_in_sequential_error": "tuple_for_tensor",
     "cross_entropy_classes_last_error": "class_dim_position",
     "plateau_step_without_metric_error": "plateau_needs_metric",
+    "attention_mask_batch_first_error": "attention_mask_shape",
+    "attention_embed_dim_error": "attention_embed_dim",
     "cat_with_list_error": "tensor_expected",
     "download_error": "network_unavailable",
     "optimizer_nonleaf_error": "optimizer_nonleaf",

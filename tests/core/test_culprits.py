@@ -1071,3 +1071,39 @@ def test_an_optimizer_step_that_broke_a_graph_is_named_with_its_parameter() -> N
     # is the parameter the step wrote, by name, not the unnamed weight.t() autograd saved.
     assert "optimizer.step()" in err["explanation"]["fix"]
     assert next(x for x in t["tensors"] if x["id"] == err["tensor"])["names"] == ["D.2.weight"]
+
+
+def test_an_attention_mask_made_for_batch_first_inputs_is_explained_with_fixes_that_work() -> None:
+    source = SCENARIOS["attention_mask_batch_first_error"]
+    plain = run_plain(source)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 8
+    err = _trace(source)["error"]
+    assert (err["type"], err["kind"], err["line"]) == ("RuntimeError", "attention_mask_shape", 8)
+    assert "batch_first=True" in err["explanation"]["fix"]
+    # The first fix: (batch, seq, embed) inputs with batch_first=True take the (L, S) mask.
+    fixed = run_plain(source.replace("nn.MultiheadAttention(16, 4)", "nn.MultiheadAttention(16, 4, batch_first=True)"))
+    assert fixed.exception is None and tuple(fixed.namespace["out"].shape) == (2, 5, 16)
+    # The second: a per-example (N, L, S) mask repeated per head.
+    assert "repeat_interleave(num_heads, dim=0)" in err["explanation"]["fix"]
+    per_example = source.replace("nn.MultiheadAttention(16, 4)", "nn.MultiheadAttention(16, 4, batch_first=True)").replace(
+        "attn_mask=causal", "attn_mask=causal.expand(2, 5, 5).repeat_interleave(4, dim=0)"
+    )
+    assert run_plain(per_example).exception is None
+    # Without the repeat, the same message family, the same lesson.
+    unrepeated = per_example.replace(".repeat_interleave(4, dim=0)", "")
+    assert isinstance(run_plain(unrepeated).exception, RuntimeError)
+    assert _trace(unrepeated)["error"]["kind"] == "attention_mask_shape"
+
+
+def test_an_attention_input_of_the_wrong_width_is_explained_with_a_fix_that_works() -> None:
+    source = SCENARIOS["attention_embed_dim_error"]
+    plain = run_plain(source)
+    assert isinstance(plain.exception, AssertionError) and plain.line == 7
+    err = _trace(source)["error"]
+    assert (err["type"], err["kind"], err["line"]) == ("AssertionError", "attention_embed_dim", 7)
+    assert "nn.Linear(d_in, embed_dim)" in err["explanation"]["fix"]
+    fixed = source.replace("out, weights = mha(x, x, x)", "h = nn.Linear(10, 16)(x)\nout, weights = mha(h, h, h)")
+    assert run_plain(fixed).exception is None
+    indivisible = "import torch.nn as nn\nmha = nn.MultiheadAttention(16, 3)\n"
+    assert isinstance(run_plain(indivisible).exception, AssertionError)
+    assert _trace(indivisible)["error"]["kind"] == "attention_embed_dim"

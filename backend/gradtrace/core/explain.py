@@ -385,6 +385,35 @@ RULES: tuple[Rule, ...] = (
         types=("TypeError",),
     ),
     _rule(
+        "attention_mask_shape",
+        r"The shape of the [23]D attn_mask is|Expected key_padded_mask\.shape\[0\] to be",
+        "An attention mask of the wrong shape",
+        "nn.MultiheadAttention wants attn_mask of shape (L, S), target length by source length, "
+        "or (N * num_heads, L, S) with one mask per batch element and head, and key_padding_mask "
+        "of shape (N, S). It reads the sizes from its inputs, and without batch_first=True its "
+        "inputs are (L, N, E): a (batch, seq, embed) tensor then has its batch size taken as the "
+        "sequence length, so a mask made for the real sequence no longer fits. The message gives "
+        "the shape it expected.",
+        "If your inputs are (batch, seq, embed), build the layer with batch_first=True. A 2D mask "
+        "is (L, S) for every batch element and head; for a per-example mask of shape (N, L, S), "
+        "repeat it per head: mask.repeat_interleave(num_heads, dim=0). key_padding_mask is "
+        "(N, S): True marks padding positions to ignore.",
+        types=("RuntimeError", "AssertionError"),
+    ),
+    _rule(
+        "attention_embed_dim",
+        r"was expecting embedding dimension of \d+, but got \d+|embed_dim must be divisible by num_heads",
+        "The attention layer's embedding size does not fit",
+        "nn.MultiheadAttention(embed_dim, num_heads) needs inputs whose last dimension is "
+        "embed_dim (it checks the query's), and splits embed_dim into num_heads equal parts, so "
+        "embed_dim must be a multiple of num_heads. (Without batch_first=True the inputs are "
+        "(seq, batch, embed); the embedding is the last dimension either way.)",
+        "Make the inputs' last dimension embed_dim (project them first with nn.Linear(d_in, "
+        "embed_dim)), pass kdim= / vdim= if keys and values have other sizes, and pick num_heads "
+        "so that embed_dim % num_heads == 0.",
+        types=("AssertionError",),
+    ),
+    _rule(
         "shape_mismatch",
         r"shapes cannot be multiplied|size of tensor a \(\d+\) must match|must match the size|"
         r"is invalid for input of size|Sizes of tensors must match|Given groups=\d+, weight of size|"
