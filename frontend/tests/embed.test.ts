@@ -5,7 +5,7 @@ import type { Trace } from "../src/api/types";
 import { buildModel, normalizeTrace } from "../src/graph/model";
 import { decodeCode, encodeCode, fragmentParams, isEncodedCode } from "../src/embed/codec";
 import { optionsFromDataset, parseOptions } from "../src/embed/options";
-import { parseAnnotations, pauseSteps, stripMarkers } from "../src/embed/annotations";
+import { hiddenFolds, parseAnnotations, pauseSteps, sourceLines, stripMarkers } from "../src/embed/annotations";
 import { grade, predictQuestions, shuffled } from "../src/embed/predict";
 import { diffSummary, diffTraces } from "../src/embed/diff";
 import { shareSnippets } from "../src/embed/share";
@@ -113,6 +113,27 @@ describe("annotations", () => {
   it("hides the examples' metadata header", () => {
     const a = parseAnnotations("# title: t\n# description: d\n# tags: x\nimport torch\n# title: not a header\n");
     expect([...a.hide]).toEqual([1, 2, 3]);
+  });
+  it("marks every run of hidden code with a fold, trailing lines included, but not marker or header comments", () => {
+    const src = [
+      "# title: t", "import torch  # gradtrace: hide", "x = torch.ones(2, requires_grad=True)", "# gradtrace: pause",
+      "y = (x * 2).sum()", "y.backward()", "x.grad = torch.zeros(2)  # gradtrace: hide", "", "print('fake')  # gradtrace: hide", "",
+    ].join("\n");
+    const lines = sourceLines(src);
+    const a = parseAnnotations(src);
+    expect([...a.hide].sort((p, q) => p - q)).toEqual([1, 2, 4, 7, 9]);
+    // Line 1 (the header) joins the fold with line 2; line 4 (a pause marker) hides no code.
+    expect(hiddenFolds(lines, a.hide)).toEqual([{ start: 1, end: 2 }, { start: 7, end: 9 }]);
+    expect(hiddenFolds(sourceLines("# title: t\n# gradtrace: pause\nx = 1\n"), new Set([1, 2]))).toEqual([]);
+    // Text after a marker-only comment may be a string's content: that line counts as code.
+    expect(hiddenFolds(["s = '''", "# gradtrace: hide x.grad.fill_(0)", "'''"], new Set([2]))).toEqual([{ start: 2, end: 2 }]);
+  });
+  it("never strips code that follows a marker, and numbers lines as Python does", () => {
+    expect(stripMarkers("y = x  # gradtrace: hide ")).toBe("y = x");
+    expect(stripMarkers("s = '# gradtrace: pause'; x.grad.zero_()")).toBe("s = '# gradtrace: pause'; x.grad.zero_()");
+    // Python ends a line at a lone CR; a browser would draw it as a space inside the comment.
+    expect(sourceLines("x = 1  # ok\rx.grad = None\r\ny = 2")).toEqual(["x = 1  # ok", "x.grad = None", "y = 2"]);
+    expect(parseAnnotations("a = 1\rb = 2  # gradtrace: hide\n").hide).toEqual(new Set([2]));
   });
   it("pause steps are just before the first event of each pause line", () => {
     const events = [{ seq: 0, kind: "leaf", line: 2 }, { seq: 1, kind: "node", line: 4 }, { seq: 2, kind: "node", line: 4 }, { seq: 3, kind: "backward_begin", line: 5 }] as Trace["events"];

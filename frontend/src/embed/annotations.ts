@@ -10,10 +10,18 @@ export interface Annotations {
 
 const MARK = /#\s*gradtrace:\s*(pause|hide)\b/i;
 const META = /^#\s*(title|description|tags):/;
+/** A line that is nothing but a marker comment: hiding it hides no code. */
+const MARK_ONLY = /^\s*#\s*gradtrace:\s*(pause|hide)\s*$/i;
+
+/** The source's lines as Python numbers them: a lone `\r` ends a line too (a browser would draw
+ *  it as a space, so code after it would look like part of the line's comment). */
+export function sourceLines(source: string): string[] {
+  return source.split(/\r\n|\r|\n/);
+}
 
 /** A marker on a code line applies to that line; on a comment-only line, to the next code line. */
 export function parseAnnotations(source: string): Annotations {
-  const lines = source.split("\n");
+  const lines = sourceLines(source);
   const hide = new Set<number>();
   const pause = new Set<number>();
   let pending: ("pause" | "hide")[] = [];
@@ -50,7 +58,38 @@ export function pauseSteps(events: readonly TraceEvent[], pauseLines: Set<number
   return out.sort((a, b) => a - b);
 }
 
-/** The source without the marker comments' text (what learners see in the code view is unchanged otherwise). */
+/** The line without a marker comment that ends it (what learners see is unchanged otherwise).
+ *  Only a marker at the very end is stripped: text after it may be code (the `#` can be inside
+ *  a string), and nothing that runs may be cut from the view. */
 export function stripMarkers(line: string): string {
-  return line.replace(/\s*#\s*gradtrace:\s*(pause|hide)\b.*$/i, "");
+  return line.replace(/\s*#\s*gradtrace:\s*(pause|hide)\s*$/i, "");
+}
+
+/** A run of hidden lines shown as one "⋯ N hidden lines" row (1-based, inclusive). */
+export interface Fold { start: number; end: number }
+
+/**
+ * The hidden lines the code view must mark (a reader must see that code is left out, and be
+ * able to look at it: the hidden code runs, and could forge what the trace shows). A run of
+ * hidden lines, with any blank lines between them, is one fold. Runs that hide no code (the
+ * examples' `# title:` header, `# gradtrace: pause` lines) are left out without a mark.
+ */
+export function hiddenFolds(lines: readonly string[], hide: ReadonlySet<number>): Fold[] {
+  let header = 0; // the leading `# title:` lines (comments before any code)
+  while (header < lines.length && META.test(lines[header]!)) header++;
+  const inert = (n: number): boolean => n <= header || MARK_ONLY.test(lines[n - 1] ?? "");
+  const folds: Fold[] = [];
+  let cur: (Fold & { code: boolean }) | null = null;
+  const close = (): void => { if (cur?.code) folds.push({ start: cur.start, end: cur.end }); cur = null; };
+  for (let n = 1; n <= lines.length; n++) {
+    if (hide.has(n)) {
+      if (!cur) cur = { start: n, end: n, code: false };
+      cur.end = n;
+      cur.code ||= !inert(n);
+    } else if (!lines[n - 1]!.trim() && cur) {
+      continue; // a blank line may sit inside a fold; it joins it only if more hidden lines follow
+    } else close();
+  }
+  close();
+  return folds;
 }

@@ -1,12 +1,14 @@
 // Code pane of the embed: read-only lines with the current-line mark, or a plain textarea with
 // line numbers (as in the playground's editor) when editable.
 import { h } from "../view/dom";
-import { stripMarkers } from "./annotations";
+import { hiddenFolds, sourceLines, stripMarkers } from "./annotations";
 
 export class CodeView {
   readonly el: HTMLElement;
   private source = "";
   private lines: HTMLElement[] = [];
+  /** The "⋯ N hidden lines" row standing in for each hidden line that hides code (by line number). */
+  private foldOf = new Map<number, HTMLElement>();
   private textarea: HTMLTextAreaElement | null = null;
   /** The editable code's line numbers, kept scrolled with the textarea. */
   private gutter: HTMLElement | null = null;
@@ -36,16 +38,54 @@ export class CodeView {
     this.hidden = hidden;
     if (this.textarea) { this.textarea.value = source; this.number(); return; }
     const pre = h("pre", { class: "gt-lines", "aria-label": "Code (read-only)" });
-    this.lines = source.replace(/\n$/, "").split("\n").map((text, i) => {
+    const texts = sourceLines(source.replace(/(\r\n|\r|\n)$/, ""));
+    // Real line numbers throughout: a hidden line leaves a gap, never a renumbered snippet.
+    this.lines = texts.map((text, i) => {
       const n = i + 1;
-      const row = h("div", { class: "gt-line", "data-line": n, hidden: this.hidden.has(n) },
+      const shown = !this.hidden.has(n);
+      // A hidden line, once unfolded, is shown as written (markers and all).
+      return h("div", { class: "gt-line", "data-line": n, hidden: !shown },
         h("span", { class: "gt-ln", "aria-hidden": "true", text: String(n) }),
-        h("span", { class: "gt-src", text: stripMarkers(text) || " " }));
-      return row;
+        h("span", { class: "gt-src", text: (shown ? stripMarkers(text) : text) || " " }));
     });
-    pre.append(...this.lines);
+    this.foldOf.clear();
+    const rows: HTMLElement[] = [...this.lines];
+    // Folds go in from the last, so the earlier rows' indices stay put.
+    for (const fold of hiddenFolds(texts, this.hidden).reverse()) {
+      const row = this.foldRow(fold.start, fold.end);
+      for (let n = fold.start; n <= fold.end; n++) this.foldOf.set(n, row);
+      rows.splice(fold.start - 1, 0, row);
+    }
+    pre.append(...rows);
     this.el.replaceChildren(pre);
     this.setCurrent(this.current);
+  }
+
+  /** One small row for lines start..end that the author hid: collapsed by default (hiding setup
+   *  code stays pleasant), but it says so and unfolds on a click, since hidden code still runs. */
+  private foldRow(start: number, end: number): HTMLElement {
+    const count = end - start + 1;
+    const what = `${count} hidden line${count === 1 ? "" : "s"}`;
+    const span = start === end ? `line ${start}` : `lines ${start}–${end}`;
+    const btn = h("button", { type: "button", class: "gt-fold-btn", "aria-expanded": "false", title: `The author hid ${span} from this view; they still run. Show them.`, text: `⋯ ${what}` });
+    const row = h("div", { class: "gt-line gt-fold", "data-fold": `${start}-${end}` },
+      h("span", { class: "gt-ln", "aria-hidden": "true", text: "" }), btn);
+    btn.addEventListener("click", () => {
+      const open = btn.getAttribute("aria-expanded") !== "true";
+      btn.setAttribute("aria-expanded", String(open));
+      btn.textContent = open ? `▾ ${what}` : `⋯ ${what}`;
+      btn.title = open ? `Hide ${span} again.` : `The author hid ${span} from this view; they still run. Show them.`;
+      for (let n = start; n <= end; n++) {
+        const line = this.lines[n - 1];
+        if (!line) continue;
+        line.hidden = !open; // every line of a fold is hidden or blank
+        line.classList.toggle("gt-unfolded", open);
+      }
+      this.setCurrent(this.current);
+    });
+    // Blank lines between the hidden ones are folded with them.
+    for (let n = start; n <= end; n++) { const line = this.lines[n - 1]; if (line) line.hidden = true; }
+    return row;
   }
 
   /** Numbers the editable code's lines (one text node: cheap on every keystroke). */
@@ -58,23 +98,31 @@ export class CodeView {
     this.gutter.scrollTop = this.textarea.scrollTop;
   }
 
+  /** The row that stands for a line: the line, or its fold while folded (a hidden line that
+   *  runs or warns is pointed at, not silently skipped). */
+  private rowOf(line: number): HTMLElement | undefined {
+    const row = this.lines[line - 1];
+    return row?.hidden ? this.foldOf.get(line) ?? row : row;
+  }
+
   /** Underlines the lines that warned, with what the warning says as their title. */
   setWarnings(marks: [number, string][]): void {
-    for (const row of this.lines) { row.classList.remove("gt-warned"); row.removeAttribute("title"); }
+    for (const row of [...this.lines, ...this.foldOf.values()]) { row.classList.remove("gt-warned"); row.removeAttribute("title"); }
     const said = new Map<number, string[]>();
     for (const [line, text] of marks) said.set(line, [...(said.get(line) ?? []), text]);
     for (const [line, texts] of said) {
-      const row = this.lines[line - 1];
-      if (!row) continue;
-      row.classList.add("gt-warned");
-      row.title = [...new Set(texts)].join("\n");
+      for (const row of new Set([this.lines[line - 1], this.foldOf.get(line)])) {
+        if (!row) continue;
+        row.classList.add("gt-warned");
+        row.title = [...new Set([...(row.title ? [row.title] : []), ...texts])].join("\n");
+      }
     }
   }
 
   setCurrent(line: number | null): void {
-    if (this.current != null) this.lines[this.current - 1]?.classList.remove("gt-current");
+    for (const row of this.el.querySelectorAll(".gt-current")) row.classList.remove("gt-current");
     this.current = line;
-    const row = line != null ? this.lines[line - 1] : undefined;
+    const row = line != null ? this.rowOf(line) : undefined;
     if (row) {
       row.classList.add("gt-current");
       const box = this.el;
