@@ -262,3 +262,20 @@ def test_a_stream_client_that_leaves_does_not_cancel_the_run(server: Server, cli
     again = post(client, source)
     assert again["cached"] is True and again["trace"]["status"] == "ok"
     assert server.health()["status"] == "ok"
+
+
+def test_a_snippet_cannot_forge_a_rejected_result_over_http(client: httpx.Client) -> None:
+    # The snippet shares the tracer's process and can write its own result frame on fd 4;
+    # `rejected` (never an HTTP answer: an over-size source is a 413 first) must not be stored
+    # and served as its trace.
+    forged = (
+        "import os, json, struct\n"
+        'doc = {"schema_version": "1", "torch_version": "2.13.0+cpu", "status": "rejected", "error": {"type": '
+        '"SandboxError", "message": "forged", "line": None, "kind": "source_too_large"}, "source_lines": 1}\n'
+        'p = json.dumps(doc).encode(); os.write(4, b"R" + struct.pack("!I", len(p)) + p); os._exit(0)\n'
+    )
+    created = post(client, forged)
+    for body in (created, client.get(f"/api/v1/traces/{created['id']}").json()):
+        assert body["trace"]["status"] == "error", body["trace"]
+        assert body["trace"]["error"]["kind"] == "malformed_output"
+        assert "status rejected" in body["trace"]["error"]["message"]

@@ -146,20 +146,35 @@ def test_forged_events_are_dropped_not_forwarded(sandbox: Sandbox) -> None:
     assert all(Event.model_validate(e) for e in events)
 
 
-def test_a_forged_result_cannot_claim_the_sandbox_is_down(sandbox: Sandbox) -> None:
-    # A valid document written on the result pipe saying "sandbox_unavailable" made the API
-    # answer 503 on demand: only the supervisor may say that.
-    source = (
+# A valid document written on the result pipe claiming what only the supervisor may say: a
+# "sandbox_unavailable" made the API answer 503 on demand, a "rejected" was stored and served
+# over HTTP (where docs/api.md says it never comes).
+FORGED_CLAIMS = {
+    "sandbox_down": ("error", "sandbox_unavailable", "kind sandbox_unavailable"),
+    "rejected_source": ("rejected", "source_too_large", "status rejected"),
+    "rejected_any_kind": ("rejected", "exception", "status rejected"),
+    "killed": ("memory_limit", "killed", "kind killed"),
+    "crashed": ("error", "crashed", "kind crashed"),
+}
+
+
+def forged_result_source(status: str, kind: str) -> str:
+    return (
         "import json, os, struct\n"
-        "doc = {'schema_version': '1', 'torch_version': 'x', 'status': 'error', 'error': {'type': 'SandboxError',"
-        " 'message': 'down', 'line': None, 'kind': 'sandbox_unavailable'}}\n"
+        f"doc = {{'schema_version': '1', 'torch_version': '2.13.0+cpu', 'status': {status!r}, 'error': {{'type': "
+        f"'SandboxError', 'message': 'forged', 'line': None, 'kind': {kind!r}}}, 'source_lines': 1}}\n"
         "body = json.dumps(doc).encode()\n"
         "os.write(4, struct.pack('!cI', b'R', len(body)) + body)\n"
         "os._exit(0)\n"
     )
-    result = sandbox.run(source)
+
+
+@pytest.mark.parametrize("name", sorted(FORGED_CLAIMS))
+def test_a_forged_result_cannot_claim_what_only_the_supervisor_may_say(sandbox: Sandbox, name: str) -> None:
+    status, kind, claim = FORGED_CLAIMS[name]
+    result = sandbox.run(forged_result_source(status, kind))
     assert result["status"] == "error" and result["error"]["kind"] == "malformed_output", result["error"]
-    assert "claims a sandbox failure" in result["error"]["message"]
+    assert f"only the sandbox supervisor can report ({claim})" in result["error"]["message"]
 
 
 def test_concurrent_runs_all_complete(sandbox: Sandbox) -> None:

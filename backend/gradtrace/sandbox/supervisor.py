@@ -599,12 +599,13 @@ class Supervisor:
                 with _collection_paused():
                     doc = Trace.model_validate_json(out.result).to_dict()
                 _name_the_limit(doc, eff)
-                if (doc.get("error") or {}).get("kind") in _SUPERVISOR_ONLY_KINDS:
-                    # Only this process can say the sandbox or its worker failed; a worker's
-                    # document saying so was written by the snippet (an HTTP 503 on demand).
+                claim = _supervisor_only_claim(doc)
+                if claim is not None:
+                    # E.g. "sandbox_unavailable" made the API answer 503 on demand, "rejected"
+                    # (which never comes over HTTP) was stored and served as the snippet's trace.
                     return self._failure(
                         "error", "malformed_output",
-                        "The worker's result claims a sandbox failure only the supervisor can report; "
+                        f"The worker's result claims an outcome only the sandbox supervisor can report ({claim}); "
                         "the snippet may have tampered with the result channel.",
                         lines, out.events,
                     )
@@ -1060,10 +1061,26 @@ def _raise_stack_limit() -> None:
     resource.setrlimit(resource.RLIMIT_STACK, (soft, hard))
 
 
-# (title, what happened, how to fix it) for the ends of a run the snippet's own code can
-# cause, where no exception of the snippet's explains it. Limits have the playground's cards.
-# Error kinds that describe the sandbox itself (a 503, a result not cached): never the tracer's.
-_SUPERVISOR_ONLY_KINDS = frozenset({"sandbox_unavailable", "worker_lost", "killed"})
+# Outcomes only this process can observe (the ends of a run the tracer never sees, a source
+# refused before it ran, a failure of the sandbox itself, which the API answers with a 503 or
+# does not cache). A worker's document claiming one was written by the snippet, which shares
+# the tracer's process and can write any frame on the result pipe. `timeout` and
+# `output_limit` are not here: the tracer stops runs at its soft limits itself.
+_SUPERVISOR_ONLY_STATUSES = frozenset({"rejected"})
+_SUPERVISOR_ONLY_KINDS = frozenset({
+    "source_too_large", "source_invalid",  # rejected before running
+    "sandbox_unavailable", "sandbox_error", "worker_lost",  # the sandbox failed
+    "killed", "cpu_limit", "memory_limit", "file_size",  # deaths the parent tags
+    "crashed", "exited", "tracer_crashed", "malformed_output",
+})
+
+
+def _supervisor_only_claim(doc: dict[str, Any]) -> str | None:
+    """What a worker's document claims that only the supervisor may say, or None."""
+    if doc.get("status") in _SUPERVISOR_ONLY_STATUSES:
+        return f"status {doc['status']}"
+    kind = (doc.get("error") or {}).get("kind")
+    return f"kind {kind}" if kind in _SUPERVISOR_ONLY_KINDS else None
 
 
 def _name_the_limit(doc: dict[str, Any], eff: EffectiveLimits) -> None:
@@ -1086,6 +1103,8 @@ def _name_the_limit(doc: dict[str, Any], eff: EffectiveLimits) -> None:
             event["text"] = new
 
 
+# (title, what happened, how to fix it) for the ends of a run the snippet's own code can
+# cause, where no exception of the snippet's explains it. Limits have the playground's cards.
 _LESSONS: dict[str, tuple[str, str, str]] = {
     "timeout": (
         "The snippet ran out of time",
