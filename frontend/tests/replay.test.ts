@@ -153,3 +153,27 @@ describe("Replay of .data and .grad assignments", () => {
       .toBe("line 4: w.data replaced: new values, version stays 0 (autograd does not see it)");
   });
 });
+
+describe(".data assigned values cut from a graph", () => {
+  const load = (f: string): Trace => normalizeTrace(JSON.parse(readFileSync(new URL(`./fixtures/${f}`, import.meta.url), "utf8")) as Trace);
+  const captions = (trace: Trace, kind: string): string[] => {
+    const m = buildModel(trace);
+    return (trace.events ?? []).filter((e) => e.kind === kind).map((e) => describeEvent(e, m));
+  };
+  it("names where vector_to_parameters' values came from, and that nothing flows back", () => {
+    // The built-in example vector_to_parameters_backward: each parameter's .data takes a view of vparams.
+    expect(captions(load("vector_to_parameters_backward.json"), "set_data")).toEqual([
+      "line 23: model.linear.weight.data replaced with values from ViewBackward0 (from vparams): copied without their history, nothing flows back",
+      "line 23: model.linear.bias.data replaced with values from ViewBackward0 (from vparams): copied without their history, nothing flows back",
+    ]);
+  });
+  it("names a leaf's values by the leaf, and a named result by its name", () => {
+    // w.data = theta.detach(), then w.data = y with y = theta * 2.
+    const trace = load("set_data_from_graph.json");
+    expect(captions(trace, "set_data")).toEqual([
+      "line 4: w.data replaced with theta's values: copied without their history, nothing flows back",
+      "line 6: w.data replaced with values from MulBackward0 (y): copied without their history, nothing flows back",
+    ]);
+    expect(captions(trace, "warning")[0]).toBe("line 4: warning (gradtrace): values copied through .data, without their history");
+  });
+});

@@ -217,6 +217,29 @@ export function touchedBetween(model: GraphModel, a: number, b: number): { nodes
   return { nodes, tensors, passBoundary };
 }
 
+/** " (y)" for a node whose output is named, else " (from a, b)": the named leaves it was computed
+ *  from (the reader knows `vparams`, not the anonymous view of it), else "". */
+function nodeSubject(model: GraphModel, nodeId: string): string {
+  const out = model.tensorById.get(model.nodeById.get(nodeId)?.output ?? "")?.names;
+  if (out?.length) return ` (${out.join(" / ")})`;
+  const leaves: string[] = [];
+  const seen = new Set([nodeId]);
+  const queue = [nodeId];
+  // Breadth-first down the next edges; a few hundred nodes at most, for one caption.
+  while (queue.length && seen.size < 500) {
+    const id = queue.shift()!;
+    const leaf = model.nodeById.get(id)?.variable;
+    const names = leaf ? model.tensorById.get(leaf)?.names : undefined;
+    if (names?.length && !leaves.includes(names[0]!)) leaves.push(names[0]!);
+    for (const ei of model.nextEdges.get(id) ?? []) {
+      const next = model.trace.edges?.[ei]?.target;
+      if (next && !seen.has(next)) { seen.add(next); queue.push(next); }
+    }
+  }
+  if (!leaves.length) return "";
+  return ` (from ${leaves.slice(0, 2).join(", ")}${leaves.length > 2 ? ", …" : ""})`;
+}
+
 /** One plain-text sentence about an event, for the player caption. */
 export function describeEvent(ev: TraceEvent | null, model: GraphModel): string {
   if (!ev) return "Start: nothing has run yet.";
@@ -245,7 +268,14 @@ export function describeEvent(ev: TraceEvent | null, model: GraphModel): string 
     case "retain_grad": return `${at}retain_grad() on ${tensorName(ev.tensor)}: backward will keep its .grad${model.tensorById.get(ev.tensor ?? "")?.is_leaf ? " (a leaf keeps it anyway)" : ""}`;
     case "hook": return `${at}${ev.op === "register_post_accumulate_grad_hook" ? "post-accumulate-grad hook" : "gradient hook"} registered on ${tensorName(ev.tensor)}: it runs during backward`;
     case "set_grad": return `${at}${tensorName(ev.tensor)}.grad ${ev.after ? "replaced" : "set to None"}`;
-    case "set_data": return `${at}${tensorName(ev.tensor)}.data replaced: new values, version stays ${ev.version_after ?? "?"} (autograd does not see it)`;
+    case "set_data": {
+      // Values cut from a graph (what vector_to_parameters does): say where they came from, and
+      // that the link is gone; otherwise that autograd's version checks miss the change.
+      const from = ev.node ? `values from ${nodeName(ev.node)}${nodeSubject(model, ev.node)}`
+        : ev.tensors?.length ? `${ev.tensors.map(tensorName).join(", ")}'s values` : null;
+      if (from) return `${at}${tensorName(ev.tensor)}.data replaced with ${from}: copied without their history, nothing flows back`;
+      return `${at}${tensorName(ev.tensor)}.data replaced: new values, version stays ${ev.version_after ?? "?"} (autograd does not see it)`;
+    }
     case "stale": return `${at}${nodeName(ev.node)} now holds a stale saved tensor${ev.saved ? ` (${ev.saved})` : ""}`;
     case "backward_begin": return `${at}backward pass ${ev.backward_pass ?? ""} begins`;
     case "execute": return `${at}backward executes ${nodeName(ev.node)}`;
