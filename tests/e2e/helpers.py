@@ -116,8 +116,10 @@ PHONE: dict[str, Any] = {
 
 
 @contextlib.contextmanager
-def phone_context(browser: Browser) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(**PHONE)
+def phone_context(browser: Browser, *, sideways: bool = False) -> Iterator[BrowserContext]:
+    """The phone upright, or held sideways (landscape, 844x390)."""
+    viewport = {"width": 844, "height": 390} if sideways else PHONE["viewport"]
+    ctx = browser.new_context(**{**PHONE, "viewport": viewport})
     try:
         yield ctx
     finally:

@@ -4,10 +4,13 @@ its graph keeps a usable height), reduced motion, forced colours."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Frame, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Frame, Locator, Page, expect
 
+from gradtrace.core.tracer import trace_source
+from tests.browser_support import ROOT
 from tests.e2e.helpers import phone_context, tap_node
 from tests.embed.conftest import CoursePages, Service
 from tests.embed.helpers import READY, player, root_data, widget
@@ -120,6 +123,58 @@ def test_a_course_pages_iframe_follows_the_taller_phone_widget(
         page.wait_for_function(fits, arg=doc)
         page.wait_for_timeout(500)
         assert page.evaluate(iframe) == pytest.approx(doc, abs=1)
+
+
+# Held sideways (844x390) the widget has the wide layout; its graph keeps 240 px, most of what the
+# screen has under the page's own chrome (it was squeezed to 120 px by the opened error panel).
+SIDEWAYS_USABLE = 240
+
+
+def _inside(control: Locator, root: Locator) -> bool:
+    b, r = control.bounding_box(), root.bounding_box()
+    return bool(b and r and r["y"] <= b["y"] and b["y"] + b["height"] <= r["y"] + r["height"] + 0.5)
+
+
+def test_a_phone_held_sideways_keeps_its_graph_when_the_error_opens(browser: Browser, service: Service) -> None:
+    with phone_context(browser, sideways=True) as ctx:
+        page = ctx.new_page()
+        page.goto(f"{service.url}/embed?example=inplace_version_error")
+        page.wait_for_function(READY, timeout=90_000)
+        expect(page.get_by_role("complementary", name="Inspector")).to_be_visible()  # the wide layout
+        # Closed, the author's height is kept: the graph has room enough.
+        assert _height(page, ".gt-embed") == 400
+        assert _height(page, ".gt-canvas") >= SIDEWAYS_USABLE
+        page.locator(".gt-error-summary").tap()
+        expect(page.locator(".gt-error")).to_have_attribute("open", "")
+        # Opened, the widget grows instead (embed.js follows it) and the explanation scrolls past 280 px.
+        assert _height(page, ".gt-canvas") >= SIDEWAYS_USABLE
+        assert _height(page, ".gt-error") <= 280.5
+        root = page.locator(".gt-embed")
+        assert _inside(page.get_by_role("button", name="Play"), root)
+        assert _inside(page.get_by_role("link", name="Open in playground ↗"), root)
+        # The graph is still a tap target: a tap on a node shows it in the inspector beside it.
+        node, name = page.evaluate(
+            "() => { const n = window.__gradtrace.trace.nodes.find(n => n.kind === 'op'); return [n.id, n.name]; }"
+        )
+        tap_node(page, node)
+        expect(page.get_by_role("complementary", name="Inspector").locator("h3")).to_contain_text(name)
+
+
+def test_the_offline_export_on_a_phone_held_sideways(browser: Browser, built_frontend: Path, tmp_path: Path) -> None:
+    """The export fills the window; held sideways, an opened error panel made it cut off its timeline."""
+    source = (ROOT / "backend/gradtrace/core/examples/inplace_version_error.py").read_text()
+    out = tmp_path / "lesson.html"
+    out.write_text(trace_source(source).to_html(source))
+    with phone_context(browser, sideways=True) as ctx:
+        page = ctx.new_page()
+        page.goto(out.as_uri())
+        page.wait_for_function(READY, timeout=60_000)
+        root = page.locator(".gt-embed")
+        assert _height(page, ".gt-embed") <= 390  # closed, it fits the window
+        page.locator(".gt-error-summary").tap()
+        expect(page.locator(".gt-error")).to_have_attribute("open", "")
+        assert _height(page, ".gt-canvas") >= SIDEWAYS_USABLE
+        assert _inside(page.get_by_role("button", name="Play"), root)
 
 
 @pytest.mark.parametrize("width", [600, 1100])

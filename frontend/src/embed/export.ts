@@ -21,7 +21,11 @@ async function readData(el: HTMLElement): Promise<string> {
 
 async function boot(): Promise<void> {
   const style = document.createElement("style");
-  style.textContent = css + "\n" + embedCss + "\n.gt-embed { height: calc(100vh - 16px) !important; margin: 8px; }";
+  // The widget fills the window; where embed.css lets it grow past its height rather than
+  // squeeze the graph (phones, touch screens), the window's height is a minimum instead (a fixed
+  // height there cut the timeline off under an opened error panel on a phone held sideways).
+  style.textContent = css + "\n" + embedCss + "\n.gt-embed { height: calc(100vh - 16px) !important; margin: 8px; }"
+    + "\n@media (max-width: 480px), (pointer: coarse) { .gt-embed[data-panes~=\"graph\"] { height: auto !important; min-height: calc(100vh - 16px); } }";
   document.head.append(style);
   const dataEl = document.getElementById("gradtrace-data");
   const root = document.getElementById("embed") ?? document.body.appendChild(h("div", { id: "embed" }));
