@@ -96,6 +96,14 @@ class Settings(BaseSettings):
         "storing a trace evicts the traces read least recently, down to 90% of the budget; their links "
         "then answer 404 and re-posting the snippet traces it again.",
     )
+    store_client_share: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="Share of `store_max_bytes` the traces one client (address) stored may take (1 = no cap of "
+        "its own). Past it, storing evicts that client's own traces read least recently first, so one client "
+        "cannot push everyone else's share links out of the store.",
+    )
     static_dir: Path = Field(
         default=PACKAGE_DIR / "static",
         description="Built frontend served at / (a placeholder page is shown when it has no index.html).",

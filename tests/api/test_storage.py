@@ -252,3 +252,65 @@ def test_the_server_keeps_its_storage_budget_and_an_evicted_link_says_what_to_do
             assert again.status_code == 200 and again.json()["id"] == ids[0]
     finally:
         srv.stop()
+
+
+def test_one_client_past_its_share_evicts_its_own_traces_not_other_peoples(tmp_path: Path) -> None:
+    clock = _Clock()
+    path = tmp_path / "t.sqlite3"
+    store = SQLiteTraceStore(path, max_bytes=40_000, client_share=0.25, clock=clock)
+    assert store.client_max_bytes == 10_000
+    victims = [f"{n:032x}" for n in range(3)]
+    for n, tid in enumerate(victims):  # three teachers' links, never read again
+        store.put(tid, status="ok", trace_json=_doc(n), source=f"v = {n}", options={}, client=f"192.0.2.{n}")
+        clock.tick()
+    flood = [f"{n:032x}" for n in range(100, 140)]
+    for n, tid in enumerate(flood):
+        store.put(tid, status="ok", trace_json=_doc(n), source=f"a = {n}", options={}, client="198.51.100.7")
+        clock.tick()
+        assert store.held_by("198.51.100.7") <= 10_000
+    assert all(store.peek(tid) is not None for tid in victims)  # the flood evicted only its own
+    kept = [tid for tid in flood if store.peek(tid) is not None]
+    assert kept == flood[-len(kept):] and flood[-1] in kept  # its newest stay, its oldest went first
+    assert store.usage().evicted == len(flood) - len(kept)
+    # Only a salted hash of who stored a trace is kept, never the address.
+    conn = sqlite3.connect(path)
+    owners = {row[0] for row in conn.execute("SELECT owner FROM traces")}
+    dump = "\n".join(conn.iterdump())
+    conn.close()
+    assert len(owners) == 4 and "198.51.100.7" not in dump and "192.0.2.1" not in dump
+    store.close()
+    # Reopened, the same client has the same owner (the salt is kept in the database).
+    again = SQLiteTraceStore(path, max_bytes=40_000, client_share=0.25)
+    assert 0 < again.held_by("198.51.100.7") <= 10_000 and again.owner_of("x") == store.owner_of("x")
+    again.close()
+    with pytest.raises(ValueError, match="client_share"):
+        SQLiteTraceStore(tmp_path / "u.sqlite3", client_share=0)
+
+
+def test_a_flood_from_one_address_leaves_another_addresses_trace_stored(tmp_path: Path) -> None:
+    # Real server and sandbox: one address posts big traces (incompressible stdout) far past a
+    # small budget; a teacher's link posted before from another address is still served.
+    srv = Server(
+        tmp_path / "srv",
+        {
+            "GRADTRACE_STORE_MAX_BYTES": "600000",
+            "GRADTRACE_STORE_CLIENT_SHARE": "0.5",
+            "GRADTRACE_RATE_LIMIT_PER_MINUTE": "0",
+            "GRADTRACE_TRUST_FORWARDED_FOR": "true",
+        },
+    ).start()
+    try:
+        with httpx.Client(base_url=srv.url, timeout=60) as c:
+            teacher = {"x-forwarded-for": "192.0.2.10"}
+            link = c.post("/api/v1/traces", json={"source": "import torch\nprint(torch.ones(2))\n"}, headers=teacher)
+            assert link.status_code == 200, link.text
+            attacker = {"x-forwarded-for": "198.51.100.66"}
+            for n in range(14):  # 50+ KB each, compressed: more than the whole budget
+                src = f"import os\nprint(os.urandom(50_000).hex())  # {n}\n"
+                r = c.post("/api/v1/traces", json={"source": src}, headers=attacker)
+                assert r.status_code == 200 and r.json()["trace"]["status"] == "ok", r.text
+            health = srv.health()
+            assert health["evicted_traces"] > 0 and health["stored_bytes"] <= 600_000
+            assert c.get(f"/api/v1/traces/{link.json()['id']}").status_code == 200
+    finally:
+        srv.stop()

@@ -226,7 +226,10 @@ def create_app(
         state: AppState = app.state.gradtrace
         if state.store_or_none is None:
             state.store_or_none = SQLiteTraceStore(
-                settings.database_path, settings.sqlite_synchronous, max_bytes=settings.store_max_bytes
+                settings.database_path,
+                settings.sqlite_synchronous,
+                max_bytes=settings.store_max_bytes,
+                client_share=settings.store_client_share,
             )
         try:
             await state.runner.start()

@@ -7,13 +7,18 @@ a crash of the server (or the machine) after `put` returned loses nothing that w
 Storage is bounded: with a byte budget, storing a trace past it evicts the traces read least
 recently (a trace's `read_at` moves when it is served, at most once an hour, so reads do not
 turn into writes). An evicted id is a 404 like an unknown one; re-posting its snippet traces it
-again under the same id.
+again under the same id. Each trace remembers who stored it (a salted hash of the client's
+address, never the address), and one client may hold at most a share of the budget: storing
+past its share evicts that client's own traces first, so one client cannot flush everyone
+else's share links out of the store.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 import queue
 import sqlite3
 import threading
@@ -70,7 +75,11 @@ class TraceStore(Protocol):
         source: str,
         options: dict[str, Any],
         cacheable: bool = True,
-    ) -> None: ...
+        client: str | None = None,
+    ) -> None:
+        """Store (or replace) a trace; `client` is who asked (the rate limiter's key), for the
+        per-client share of the budget (None: counted against no client)."""
+        ...
 
     def peek(self, trace_id: str) -> bool | None:
         """Cheap check, fine on the event loop: None = absent, else whether it may be served as a cache hit."""
@@ -102,9 +111,12 @@ CREATE TABLE IF NOT EXISTS traces (
     encoding    TEXT NOT NULL,          -- 'zlib' (compressed JSON text); room for others later
     body        BLOB NOT NULL,
     size        INTEGER NOT NULL DEFAULT 0,  -- bytes counted against the budget
-    read_at     REAL NOT NULL DEFAULT 0      -- last served (hour grain), for eviction order
+    read_at     REAL NOT NULL DEFAULT 0,     -- last served (hour grain), for eviction order
+    owner       TEXT NOT NULL DEFAULT ''     -- salted hash of the storing client ('' = none)
 ) WITHOUT ROWID;
 """
+# One row: the random salt of the owner hashes, made when the database is created.
+_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
 
 # Columns added after the first release, with how to fill them in an existing database.
 _ADDED_COLUMNS = {
@@ -113,6 +125,7 @@ _ADDED_COLUMNS = {
         "UPDATE traces SET size = length(body) + length(CAST(source AS BLOB)) + length(CAST(options AS BLOB))",
     ),
     "read_at": ("REAL NOT NULL DEFAULT 0", "UPDATE traces SET read_at = created_at"),
+    "owner": ("TEXT NOT NULL DEFAULT ''", None),  # traces stored before: nobody's share
 }
 
 TOUCH_SECONDS = 3600.0  # a read moves read_at only when it is older than this
@@ -132,13 +145,18 @@ class SQLiteTraceStore:
         synchronous: str = "full",
         pool_size: int = 4,
         max_bytes: int = 0,
+        client_share: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if synchronous not in ("full", "normal"):
             raise ValueError("synchronous must be 'full' or 'normal'")
         if max_bytes < 0:
             raise ValueError("max_bytes must be 0 (no budget) or positive")
+        if not 0 < client_share <= 1:
+            raise ValueError("client_share must be in (0, 1]")
         self.max_bytes = max_bytes
+        # What one client may hold (0: no cap of its own, only the budget).
+        self.client_max_bytes = int(max_bytes * client_share) if client_share < 1 else 0
         self.evicted = 0
         self._clock = clock  # wall time of writes and reads (a test's own clock orders them exactly)
         # Writers are serialized by SQLite anyway; this lock also keeps `_bytes` (the budget's
@@ -160,8 +178,13 @@ class SQLiteTraceStore:
             for column, (decl, fill) in _ADDED_COLUMNS.items():
                 if column not in present:
                     conn.execute(f"ALTER TABLE traces ADD COLUMN {column} {decl}")
-                    conn.execute(fill)
+                    if fill:
+                        conn.execute(fill)
             conn.execute("CREATE INDEX IF NOT EXISTS traces_by_read_at ON traces (read_at)")
+            conn.execute("CREATE INDEX IF NOT EXISTS traces_by_owner ON traces (owner, read_at)")
+            conn.execute(_META)
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('owner_salt', ?)", (os.urandom(32),))
+            self._salt = bytes(conn.execute("SELECT value FROM meta WHERE key = 'owner_salt'").fetchone()[0])
             self._bytes = int(conn.execute("SELECT COALESCE(SUM(size), 0) FROM traces").fetchone()[0])
 
     def _open(self) -> sqlite3.Connection:
@@ -230,27 +253,60 @@ class SQLiteTraceStore:
         source: str,
         options: dict[str, Any],
         cacheable: bool = True,
+        client: str | None = None,
     ) -> None:
         body = zlib.compress(trace_json.encode(), 3)
         options_text = json.dumps(options, sort_keys=True)
         size = len(body) + len(source.encode("utf-8", "surrogatepass")) + len(options_text.encode())
         now = self._clock()
+        owner = self.owner_of(client)
         with self._write_lock:
             with self._tx() as conn:
                 old = conn.execute("SELECT size FROM traces WHERE id = ?", (trace_id,)).fetchone()
                 # REPLACE: a re-run (e.g. after a load-induced timeout) supersedes the earlier result.
                 conn.execute(
                     "INSERT OR REPLACE INTO traces"
-                    " (id, status, cacheable, created_at, source, options, encoding, body, size, read_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'zlib', ?, ?, ?)",
-                    (trace_id, status, int(cacheable), now, source, options_text, body, size, now),
+                    " (id, status, cacheable, created_at, source, options, encoding, body, size, read_at, owner)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'zlib', ?, ?, ?, ?)",
+                    (trace_id, status, int(cacheable), now, source, options_text, body, size, now, owner),
                 )
                 total = self._bytes + size - (old[0] if old else 0)
                 evicted = 0
+                if owner and self.client_max_bytes:
+                    # The client's own traces go first: its flood must not evict other people's links.
+                    total, evicted = self._evict_own(conn, total, owner, keep=trace_id)
                 if self.max_bytes and total > self.max_bytes:
-                    total, evicted = self._evict(conn, total, keep=trace_id)
+                    total, more = self._evict(conn, total, keep=trace_id)
+                    evicted += more
             self._bytes = total  # (only once committed)
             self.evicted += evicted
+
+    def owner_of(self, client: str | None) -> str:
+        """The owner column of a client: a salted hash of its address ('' for no client), so
+        the database holds no address."""
+        if not client:
+            return ""
+        return hmac.new(self._salt, client.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+
+    def _evict_own(self, conn: sqlite3.Connection, total: int, owner: str, keep: str) -> tuple[int, int]:
+        """Past its share, delete the owner's traces read least recently, down to 90% of the
+        share (inside the put's transaction, like `_evict`). Returns (store total, evicted)."""
+        held = int(conn.execute("SELECT COALESCE(SUM(size), 0) FROM traces WHERE owner = ?", (owner,)).fetchone()[0])
+        if held <= self.client_max_bytes:
+            return total, 0
+        target = int(self.client_max_bytes * _EVICT_TO)
+        evicted = 0
+        victims = conn.execute(
+            "SELECT id, size FROM traces WHERE owner = ? AND id != ? ORDER BY read_at, created_at", (owner, keep)
+        ).fetchall()
+        for vid, vsize in victims:
+            if held <= target:
+                break
+            conn.execute("DELETE FROM traces WHERE id = ?", (vid,))
+            held -= vsize
+            total -= vsize
+            evicted += 1
+        return total, evicted
 
     def _evict(self, conn: sqlite3.Connection, total: int, keep: str) -> tuple[int, int]:
         """Delete the traces read least recently until `total` is under the budget's low mark.
@@ -282,6 +338,12 @@ class SQLiteTraceStore:
 
     def usage(self) -> StoreUsage:
         return StoreUsage(self.count(), self._bytes, self.max_bytes, self.evicted)
+
+    def held_by(self, client: str | None) -> int:
+        """Bytes the traces `client` stored take against the budget (for tests and operators)."""
+        with self._conn() as conn:
+            row = conn.execute("SELECT COALESCE(SUM(size), 0) FROM traces WHERE owner = ?", (self.owner_of(client),))
+            return int(row.fetchone()[0])
 
     def peek(self, trace_id: str) -> bool | None:
         # A primary-key probe (tens of µs); in WAL mode readers never wait for the writer.

@@ -129,8 +129,9 @@ def _check_rate(state: AppState, request: Request) -> str:
     return client
 
 
-def _store(state: AppState, prep: _Prepared, trace: dict[str, Any]) -> str:
-    """Serialize and store (in a worker thread: an 8 MiB trace must not stall the event loop)."""
+def _store(state: AppState, prep: _Prepared, trace: dict[str, Any], client: str | None) -> str:
+    """Serialize and store (in a worker thread: an 8 MiB trace must not stall the event loop),
+    counted against `client`'s share of the storage budget."""
     text = trace_json_text(trace)
     state.store.put(
         prep.id,
@@ -139,6 +140,7 @@ def _store(state: AppState, prep: _Prepared, trace: dict[str, Any]) -> str:
         source=prep.source,
         options=prep.options,
         cacheable=is_cacheable(trace),
+        client=client,
     )
     return text
 
@@ -188,7 +190,7 @@ async def _run(
                 headers={"Retry-After": "5"},
             )
         started = time.perf_counter()
-        text = await run_in_threadpool(partial(_store, state, prep, trace))
+        text = await run_in_threadpool(partial(_store, state, prep, trace, client))
         state.counters.runs_completed += 1
         # Server-Timing: how much of the answer was the sandbox and how much the API (and storage).
         timing = f"sandbox;dur={run_ms:.1f}, store;dur={(time.perf_counter() - started) * 1000:.1f}"
