@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from .conftest import assert_envelope
 
@@ -180,3 +181,24 @@ def test_head_is_answered_like_get_without_a_body(client: httpx.Client) -> None:
         assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
     assert_envelope(client.get("/api/v1/traces/" + "0" * 32), 404, "trace_not_found")
     assert client.head("/api/v1/traces/" + "0" * 32).status_code == 404
+
+
+@pytest.mark.parametrize(("limits", "given"), [({"max_nodes": True}, "true"), ({"wall_seconds": "5"}, '"5"')])
+def test_a_limit_that_is_not_a_number_is_refused_naming_the_field(
+    client: httpx.Client, limits: dict[str, object], given: str
+) -> None:
+    # Lax parsing made `true` a limit of 1 and "5" a limit of 5.
+    r = client.post("/api/v1/traces", json={"source": "x = 1", "limits": limits})
+    err = assert_envelope(r, 422, "validation_error")
+    (name,) = limits
+    assert err["detail"][0]["field"] == f"body.limits.{name}" and err["detail"][0]["type"] == "number_type"
+    assert f"not {given}" in err["detail"][0]["hint"]
+
+
+def test_a_not_found_answer_echoes_at_most_the_start_of_a_huge_id(client: httpx.Client) -> None:
+    huge = "a" * 60_000
+    r = client.get("/api/v1/traces/" + huge)
+    err = assert_envelope(r, 404, "trace_not_found")
+    assert err["detail"]["id"] == "a" * 64 + "…" and len(r.content) < 2000
+    page = client.get(f"/t/{huge}")
+    assert page.status_code == 404 and len(page.content) < 5000

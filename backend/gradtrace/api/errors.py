@@ -34,6 +34,15 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
+# An id is 32 characters; a path can hold 100 KB, which the 404 used to echo whole.
+ECHOED_ID_CHARS = 64
+
+
+def echoed_id(trace_id: str) -> str:
+    """The id as a 404 repeats it: at most ECHOED_ID_CHARS characters, then an ellipsis."""
+    return trace_id if len(trace_id) <= ECHOED_ID_CHARS else trace_id[:ECHOED_ID_CHARS] + "…"
+
+
 def trace_not_found(trace_id: str) -> ApiError:
     """404 for an id that is not stored: never made here, mistyped, or evicted by the storage budget."""
     return ApiError(
@@ -42,7 +51,7 @@ def trace_not_found(trace_id: str) -> ApiError:
         "No trace with this id is stored here (the id may be mistyped, or the trace was not opened for a long "
         "time and was removed to keep storage bounded). Re-post the snippet to POST /api/v1/traces to trace it "
         "again: the same snippet gets the same id.",
-        {"id": trace_id},
+        {"id": echoed_id(trace_id)},
     )
 
 
@@ -97,6 +106,8 @@ def _hint(err: dict[str, Any]) -> str:
         return f"Add the required field `{field}`."
     if kind == "extra_forbidden":
         return f"Remove the unknown field `{field}` (see /docs for the accepted fields)."
+    if kind == "number_type":
+        return f"Give `{field}` a number (such as 5), not {(err.get('ctx') or {}).get('given')}."
     if kind in ("int_from_float", "int_parsing"):
         return f"Give `{field}` a whole number (such as 2), not {err.get('input')!r}."
     if kind in ("string_type", "int_type", "float_type", "bool_type", "dict_type", "model_type"):

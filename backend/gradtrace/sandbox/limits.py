@@ -7,7 +7,11 @@ combines them so that a request can only ever *lower* the server's maxima.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gradtrace.core.model import MIN_TRACE_BYTES
@@ -87,6 +91,19 @@ class RunLimits(BaseModel):
     stdout_bytes: int | None = Field(default=None, gt=0, description="Captured stdout bytes (capped by the server's maximum).")
     trace_bytes: int | None = Field(default=None, ge=MIN_TRACE_BYTES, description="Trace JSON bytes (capped by the server's maximum).")
     max_nodes: int | None = Field(default=None, gt=0, description="Graph nodes (capped by the server's maximum).")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_only(cls, value: Any) -> Any:
+        # Lax parsing made `true` a limit of 1 and "5" a limit of 5: a request's limits are
+        # numbers (a whole 2.5 CPU seconds is still refused by the int field, with its hint).
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            try:
+                given = json.dumps(value)[:40]  # as the request wrote it: true, "5"
+            except (TypeError, ValueError):
+                given = repr(value)[:40]
+            raise PydanticCustomError("number_type", "Input should be a number, not {given}", {"given": given})
+        return value
 
 
 class EffectiveLimits(BaseModel):

@@ -20,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gradtrace.api.errors import ApiError, trace_not_found
+from gradtrace.api.errors import ApiError, echoed_id, trace_not_found
 from gradtrace.api.routes.frontend import REVALIDATE, SHORT, resolve_static
 from gradtrace.api.state import AppState, get_state
 from gradtrace.api.storage import StoredTrace, is_valid_id
@@ -133,7 +133,7 @@ def build_router(static_dir: Path) -> APIRouter:
             return page
         if page.status_code != 200:
             page = HTMLResponse(
-                SHARE_NOT_FOUND.format(id=html.escape(trace_id)), headers={"Cache-Control": REVALIDATE}
+                SHARE_NOT_FOUND.format(id=html.escape(echoed_id(trace_id))), headers={"Cache-Control": REVALIDATE}
             )
         page.status_code = 404
         return page
