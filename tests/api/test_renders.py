@@ -56,3 +56,38 @@ def test_the_cache_is_bounded_and_a_failed_render_is_not_kept() -> None:
         assert await cache.get(("bad", "dot", 0.0), lambda: "fixed") == "fixed"
 
     asyncio.run(scenario())
+
+
+def test_the_render_pool_bounds_renders_per_client_and_overall() -> None:
+    from functools import partial
+
+    from gradtrace.api.renders import RenderBusy, RenderPool
+
+    async def scenario() -> None:
+        pool = RenderPool(processes=1, queue=2, per_client=1)
+        try:
+            slow = asyncio.ensure_future(pool.run(partial(time.sleep, 1.0), "a"))  # type: ignore[arg-type]
+            await asyncio.sleep(0)
+            with pytest.raises(RenderBusy) as busy:
+                pool.admit("a")
+            assert busy.value.mine
+            other = asyncio.ensure_future(pool.run(partial(str, "made elsewhere"), "b"))
+            await asyncio.sleep(0)
+            with pytest.raises(RenderBusy) as full:
+                pool.admit("c")
+            assert not full.value.mine
+            slow.cancel()  # the client went away: its place stays taken until the render ends
+            await asyncio.sleep(0)
+            with pytest.raises(RenderBusy):
+                pool.admit("a")
+            assert await other == "made elsewhere"
+            for _ in range(100):
+                if not pool.active:
+                    break
+                await asyncio.sleep(0.05)
+            pool.admit("a")
+            assert pool.by_client == {}
+        finally:
+            pool.close()
+
+    asyncio.run(scenario())

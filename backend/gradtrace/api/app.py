@@ -249,6 +249,7 @@ def create_app(
             yield
         finally:
             try:
+                state.render_pool.close()
                 await state.runner.close()
             finally:
                 state.store.close()

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import Request
 
 from gradtrace.api.ratelimit import RateLimiter
-from gradtrace.api.renders import RenderCache
+from gradtrace.api.renders import RenderCache, RenderPool
 from gradtrace.api.runner import Runner
 from gradtrace.api.storage import TraceStore
 from gradtrace.settings import Settings
@@ -59,6 +59,7 @@ class AppState:
     # Identical concurrent requests share one run: id -> future of the stored trace JSON.
     in_flight: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
     renders: RenderCache = field(default_factory=RenderCache)  # DOT / lesson.html of stored traces
+    render_pool: RenderPool = field(default_factory=RenderPool)  # the process that makes them
     # Runs each client leads right now (queued or running), for `max_runs_per_client`.
     client_runs: dict[str, int] = field(default_factory=dict)
 

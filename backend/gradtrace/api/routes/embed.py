@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import html
 import json
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gradtrace.api.errors import ApiError, echoed_id, trace_not_found
+from gradtrace.api.renders import render
 from gradtrace.api.routes.frontend import REVALIDATE, SHORT, resolve_static
 from gradtrace.api.state import AppState, get_state
 from gradtrace.api.storage import StoredTrace, is_valid_id
@@ -147,16 +149,16 @@ def build_router(static_dir: Path) -> APIRouter:
         return Response(body, media_type="application/json", headers={"Cache-Control": SHORT})
 
     @router.get("/t/{trace_id}/lesson.html")
-    async def export_html(trace_id: str, state: StateDep) -> Response:
+    async def export_html(trace_id: str, request: Request, state: StateDep) -> Response:
         from gradtrace.core.export_html import ViewerNotBuilt, render_html
 
         stored = await _stored(state, trace_id)
+        make = partial(render_html, stored.trace_json, stored.source, title=f"gradtrace {trace_id[:8]}",
+                       static_dir=static_dir)
         try:
-            text = await state.renders.get(
-                (stored.id, "html", stored.created_at),
-                lambda: render_html(
-                    stored.trace_json, stored.source, title=f"gradtrace {trace_id[:8]}", static_dir=static_dir
-                ),
+            text = await render(
+                state.renders, state.render_pool, state.limiter, request, state.settings.trust_forwarded_for,
+                (stored.id, "html", stored.created_at), make,
             )
         except ViewerNotBuilt as exc:
             raise ApiError(503, "viewer_not_built", str(exc), None) from None

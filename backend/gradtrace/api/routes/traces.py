@@ -24,6 +24,7 @@ from gradtrace.api.errors import ApiError, ErrorEnvelope, trace_not_found
 from gradtrace.api.limits import resolve_limits
 from gradtrace.api.models import StreamDropped, StreamStart, TraceRequest, TraceResponse
 from gradtrace.api.ratelimit import RateLimiter, client_key
+from gradtrace.api.renders import dot_of, render
 from gradtrace.api.runner import OnEvent, Overloaded, SandboxUnavailable, is_cacheable, sandbox_down
 from gradtrace.api.state import AppState, get_state
 from gradtrace.api.storage import is_valid_id, trace_id
@@ -390,9 +391,10 @@ async def get_trace(
     if request.headers.get("if-none-match") == etag and stored.cacheable:
         return Response(status_code=304, headers={"ETag": etag})
     if fmt == "dot":
-        from gradtrace.core.export import to_dot  # torch-free serializer over the trace model
-
-        dot = await state.renders.get((stored.id, "dot", stored.created_at), lambda: to_dot(json.loads(stored.trace_json)))
+        dot = await render(
+            state.renders, state.render_pool, state.limiter, request, state.settings.trust_forwarded_for,
+            (stored.id, "dot", stored.created_at), partial(dot_of, stored.trace_json),
+        )
         return Response(
             dot,
             media_type="text/vnd.graphviz; charset=utf-8",
