@@ -418,6 +418,50 @@ def test_soft_cpu_timeout_stops_a_busy_loop_on_the_cpu_clock() -> None:
     assert t["status"] == "ok" and t["stdout"] == "awake\n"
 
 
+_GRAPH_THEN = "import torch\nx = torch.ones(2, requires_grad=True)\n(x * 3).sum().backward()\n"
+_NEVER_RETURNS = {
+    "exception_str": "class E(Exception):\n    def __str__(self):\n        while True:\n            pass\nraise E()\n",
+    "finalizer_in_a_cycle": (
+        "class Loop:\n    def __del__(self):\n        while True:\n            pass\n"
+        "a, b = Loop(), Loop()\na.other, b.other = b, a\ndel a, b\n"
+    ),
+    "finalizers_that_swallow": (
+        "class Loop:\n    def __del__(self):\n        while True:\n            try:\n                pass\n"
+        "            except BaseException:\n                pass\n"
+        "objs = [Loop() for _ in range(3)]\nfor o in objs:\n    o.me = o\ndel objs, o\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("clock", ["soft_timeout", "soft_cpu_timeout"])
+@pytest.mark.parametrize("case", sorted(_NEVER_RETURNS))
+def test_snippet_code_the_tracer_runs_after_the_snippet_is_stopped_too(case: str, clock: str) -> None:
+    # Making the document runs code the snippet defined: the collection before it calls
+    # finalizers, the error needs the exception's str(). One that never returns is stopped
+    # at the snippet's deadline, and the graph is kept. (In a child process with a timeout:
+    # the old tracer hung here for ever.)
+    import json
+    import subprocess
+    import sys
+
+    program = (
+        "import json, sys\nfrom gradtrace import trace_source\n"
+        f"d = trace_source(sys.stdin.read(), {clock}=1.0).to_dict()\n"
+        "print(json.dumps([d['status'], d['error'] and d['error']['message'], [n['name'] for n in d['nodes']], "
+        "[t['grad']['values'] for t in d['tensors'] if t['names'] == ['x']]]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], input=_GRAPH_THEN + _NEVER_RETURNS[case],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    status, message, nodes, grads = json.loads(done.stdout)
+    assert nodes == ["torch::autograd::AccumulateGrad", "MulBackward0", "SumBackward0"]
+    assert grads == [[3.0, 3.0]]  # the graph and its backward pass, as PyTorch computes them
+    if case == "exception_str":
+        assert (status, message) == ("error", "<exception str() failed>")
+    else:
+        assert (status, message) == ("ok", None)
+
+
 @pytest.mark.parametrize(
     ("limit", "value"),
     [("max_nodes", 0), ("max_nodes", True), ("max_json_bytes", 10), ("max_stdout_bytes", -1),

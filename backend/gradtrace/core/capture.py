@@ -295,13 +295,26 @@ def _ours(frame: Any) -> bool:
     return bool(frame.f_code.co_filename.startswith(_PACKAGE_DIR))
 
 
+def _in_snippet(frame: Any) -> bool:
+    """Whether the snippet's own code is running at `frame` or further out (a finalizer or
+    __str__ it defined, called by the tracer)."""
+    while frame is not None:
+        if frame.f_code.co_filename == SNIPPET_FILENAME:
+            return True
+        frame = frame.f_back
+    return False
+
+
 @contextlib.contextmanager
-def soft_timeout(seconds: float | None, cpu_seconds: float | None = None) -> Iterator[None]:
+def soft_timeout(seconds: float | None, cpu_seconds: float | None = None, snippet_only: bool = False) -> Iterator[None]:
     """Interrupt Python code after `seconds` of wall time or `cpu_seconds` of the process's CPU
     time, whichever comes first (re-armed so a swallowed interrupt fires again).
 
     The CPU clock matters because the sandbox's hard CPU limit kills a busy snippet (a
     `while True:` loop) before its wall clock runs out, and a killed worker returns no graph.
+    `snippet_only`: interrupt only code the snippet defined (the tracer, building the
+    document, calls a snippet's finalizers and exception __str__: one that never returns
+    must not cost the graph), never the tracer or torch code it calls.
     """
     clocks = [(signal.ITIMER_REAL, signal.SIGALRM, seconds), (signal.ITIMER_PROF, signal.SIGPROF, cpu_seconds)]
     timers = [(which, sig, after) for which, sig, after in clocks if after]
@@ -318,7 +331,7 @@ def soft_timeout(seconds: float | None, cpu_seconds: float | None = None) -> Ite
     why = [""]  # the message of the clock that ran out
 
     def raise_on_every_line(frame: Any, event: str, _arg: Any) -> Any:
-        if _ours(frame):
+        if _ours(frame) or (snippet_only and frame.f_code.co_filename != SNIPPET_FILENAME):
             return None  # never inside the tracer's own code (see handler)
         # Only on line events: raising on others (exception, return) makes Python drop the
         # trace function altogether.
@@ -327,7 +340,7 @@ def soft_timeout(seconds: float | None, cpu_seconds: float | None = None) -> Ite
         return raise_on_every_line
 
     def handler(signum: int, frame: Any) -> None:
-        if frame is not None and _ours(frame):
+        if frame is not None and (_ours(frame) or (snippet_only and not _in_snippet(frame))):
             # In the tracer's own code (a backward hook, a node's finalizer, a weakref
             # callback, a record half made): raised there the interrupt would be lost (Python
             # ignores exceptions in finalizers, and then the swallowed-interrupt rule below
@@ -342,7 +355,7 @@ def soft_timeout(seconds: float | None, cpu_seconds: float | None = None) -> Ite
             # every line it runs raises, so no handler can keep it going.
             sys.settrace(raise_on_every_line)
             while frame is not None:
-                if not _ours(frame):
+                if not _ours(frame) and (not snippet_only or frame.f_code.co_filename == SNIPPET_FILENAME):
                     frame.f_trace = raise_on_every_line
                     frame.f_trace_lines = True
                 if frame.f_code.co_filename == SNIPPET_FILENAME and frame.f_code.co_name == "<module>":

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from gradtrace.core import explain, failing, graph, suggest
+from gradtrace.core import capture, explain, failing, graph, suggest
 from gradtrace.core.recorder import SNIPPET_FILENAME, Recorder, mapping_items, scope_items, submodules
 from gradtrace.core.summary import dtype_name, shape_of
 
@@ -36,7 +36,7 @@ def message_of(exc: BaseException) -> str:
     """`str(exc)`, or what Python's own traceback prints when the exception's __str__ fails."""
     try:
         return str(exc)
-    except Exception:
+    except (Exception, capture.SoftTimeout):  # (one that never returns is stopped, see tracer)
         return "<exception str() failed>"
 
 

@@ -23,6 +23,7 @@ import os
 import random
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -349,6 +350,7 @@ def _trace_compiled(
         # recursion fails, or not, where it would in plain Python.
         sys.setrecursionlimit(recursion_limit + _stack_depth() + _FRAMES_PER_CALL)
         pid = _getpid()
+        started = (time.monotonic(), time.process_time())
         kept = globalstate.interpreter_kept()
         run = _Run(rec, namespace, source, out, err, max_stdout_bytes, finish, kept)
         _running.append(run)
@@ -379,7 +381,10 @@ def _trace_compiled(
             sys.setrecursionlimit(recursion_limit)
 
     try:
-        return _document_of(run, status, failure)
+        # Making the document runs code the snippet defined (finalizers in the collection
+        # before it, an exception's __str__): the snippet's own deadlines still hold for it.
+        with capture.soft_timeout(*_time_left(soft_timeouts, started), snippet_only=True):
+            return _document_of(run, status, failure)
     finally:
         rec.active = False
         # `python snippet.py` frees the snippet's globals at exit. In a process that goes on
@@ -390,6 +395,20 @@ def _trace_compiled(
             with _output_discarded():
                 namespace.clear()
                 failure = None  # its traceback holds the snippet's frames
+
+
+def _time_left(soft_timeouts: tuple[float | None, float | None], started: tuple[float, float]) -> tuple[float | None, float | None]:
+    """What is left of the soft (wall, CPU) deadlines since `started`: at least a moment, so
+    a snippet that ran to its deadline still gets its finalizers interrupted, not the graph."""
+    wall, cpu = soft_timeouts
+    spent = (time.monotonic() - started[0], time.process_time() - started[1])
+    return (
+        max(_MOMENT, wall - spent[0]) if wall else None,
+        max(_MOMENT, cpu - spent[1]) if cpu else None,
+    )
+
+
+_MOMENT = 0.1  # seconds
 
 
 def _document_of(run: _Run, status: str, failure: BaseException | None) -> dict[str, Any]:
@@ -403,7 +422,7 @@ def _document_of(run: _Run, status: str, failure: BaseException | None) -> dict[
     try:
         with graph.quiet():  # ...nor may they run the snippet's code
             return _describe_run(run, status, failure)
-    except Exception as exc:  # the snippet broke what we read its results with
+    except (Exception, capture.SoftTimeout) as exc:  # the snippet broke what we read its results with
         stdout, stderr = run.out.getvalue(), run.err.getvalue()[: run.max_stdout_bytes]
         return _unreadable_doc(rec, exc, source, status, failure, stdout, stderr)
 
@@ -530,7 +549,7 @@ def _describe_run(run: _Run, status: str, failure: BaseException | None) -> dict
 
 def _unreadable_doc(
     rec: Recorder,
-    exc: Exception,
+    exc: BaseException,
     source: str,
     status: str,
     failure: BaseException | None,
