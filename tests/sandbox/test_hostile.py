@@ -285,3 +285,17 @@ def test_a_contained_snippet_is_explained(sandbox: Sandbox, name: str, kind: str
     error = result["error"]
     assert error is not None and error["kind"] == kind, error
     assert error["explanation"]["title"] != "The snippet raised an exception"
+
+
+@pytest.mark.parametrize("tail", [
+    "class E(Exception):\n    def __str__(self):\n        while True:\n            pass\nraise E()\n",
+    "class Loop:\n    def __del__(self):\n        while True:\n            pass\na, b = Loop(), Loop()\na.other, b.other = b, a\ndel a, b\n",
+])
+def test_snippet_code_that_never_returns_after_the_snippet_ends_keeps_the_graph(sandbox: Sandbox, tail: str) -> None:
+    # The tracer runs such code while it makes the document (an exception's __str__, the
+    # finalizers of its last collection); stopped at the snippet's deadlines, the graph stays.
+    source = "import torch\nx = torch.ones(2, requires_grad=True)\n(x * 3).sum().backward()\n" + tail
+    result = sandbox.run(source, **SHORT)
+    assert result["status"] in ("ok", "error"), result["error"]
+    assert [n["name"] for n in result["nodes"]] == ["torch::autograd::AccumulateGrad", "MulBackward0", "SumBackward0"]
+    assert [t["grad"]["values"] for t in result["tensors"] if t["names"] == ["x"]] == [[3.0, 3.0]]
