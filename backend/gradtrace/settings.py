@@ -104,6 +104,18 @@ class Settings(BaseSettings):
         "its own). Past it, storing evicts that client's own traces read least recently first, so one client "
         "cannot push everyone else's share links out of the store.",
     )
+    max_exports_waiting: int = Field(
+        default=16,
+        ge=1,
+        description="Exports (lesson.html, DOT) of stored traces being made or waiting for the render process at "
+        "once; past it, 429 overloaded. Exports already made are served from a cache and not counted.",
+    )
+    max_exports_per_client: int = Field(
+        default=2,
+        ge=1,
+        description="Exports one client address may have being made or waiting at once; past it, 429 overloaded "
+        "for that client only.",
+    )
     static_dir: Path = Field(
         default=PACKAGE_DIR / "static",
         description="Built frontend served at / (a placeholder page is shown when it has no index.html).",

@@ -91,3 +91,15 @@ def test_the_render_pool_bounds_renders_per_client_and_overall() -> None:
             pool.close()
 
     asyncio.run(scenario())
+
+
+def test_the_render_pools_caps_are_the_settings() -> None:
+    from gradtrace.api.app import create_app
+    from gradtrace.api.state import AppState
+    from gradtrace.settings import Settings
+
+    app = create_app(Settings(max_exports_waiting=3, max_exports_per_client=1))  # (nothing started)
+    state: AppState = app.state.gradtrace
+    assert (state.render_pool.queue, state.render_pool.per_client) == (3, 1)
+    defaults: AppState = create_app(Settings()).state.gradtrace
+    assert (defaults.render_pool.queue, defaults.render_pool.per_client) == (16, 2)

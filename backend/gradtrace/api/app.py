@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gradtrace import __version__
 from gradtrace.api.errors import error_response, install_error_handlers
 from gradtrace.api.ratelimit import RateLimiter, client_key
+from gradtrace.api.renders import RenderPool
 from gradtrace.api.routes import embed, examples, frontend, meta, traces
 from gradtrace.api.runner import Runner, SandboxUnavailable
 from gradtrace.api.state import AppState
@@ -268,6 +269,7 @@ def create_app(
         runner=run,
         store_or_none=store,
         limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        render_pool=RenderPool(queue=settings.max_exports_waiting, per_client=settings.max_exports_per_client),
     )
     _install_openapi(app)
     install_error_handlers(app, lambda request: frontend.static_fallback(settings.static_dir, request))
