@@ -2731,6 +2731,66 @@ import torch
 from torch.autograd.functional import hessian
 H = hessian(lambda t: t ** 2, torch.ones(2))
 """,
+"checkpoint_reentrant_hook_error": """
+import torch
+from torch.utils.checkpoint import checkpoint
+x = torch.ones(3, requires_grad=True)
+def blk(t):
+    u = t * 2
+    u.register_hook(lambda g: g)
+    return u.sum()
+y = checkpoint(blk, x, use_reentrant=True)
+y.backward()
+""",
+"backward_inside_hook_error": """
+import torch
+w = torch.ones(3, requires_grad=True)
+x = torch.ones(3, requires_grad=True)
+def hook(g):
+    (w * g).sum().backward()
+    return g
+y = x * 2
+y.register_hook(hook)
+y.sum().backward()
+""",
+"custom_function_returns_input_then_inplace_error": """
+import torch
+class Same(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x
+    @staticmethod
+    def backward(ctx, g):
+        return g
+a = torch.ones(3, requires_grad=True)
+b = a * 1
+c = Same.apply(b)
+c.mul_(2)
+c.sum().backward()
+""",
+"hook_on_nonleaf_returns_text_error": """
+import torch
+x = torch.ones(2, requires_grad=True)
+y = x * 2
+y.register_hook(lambda g: "nope")
+y.sum().backward()
+""",
+"float_index_error": """
+import torch
+w = torch.randn(4, requires_grad=True)
+i = torch.tensor([0, 2])
+y = w[i.float()]
+""",
+"matrix_vector_size_error": """
+import torch
+y = torch.ones(2, 2) @ torch.ones(3)
+""",
+"out_argument_requires_grad_error": """
+import torch
+a = torch.ones(2, requires_grad=True)
+out = torch.zeros(2)
+torch.add(a, 1, out=out)
+""",
 "strict_jacobian_constant_error": """
 import torch
 from torch.autograd.functional import jacobian
@@ -2937,7 +2997,14 @@ ERROR_KINDS = {
     "two_outputs_one_gradient_error": "custom_backward_arguments",
     "hook_returns_text_error": "hook_return_type",
     "hessian_of_vector_error": "nonscalar_backward",
-    "strict_jacobian_constant_error": "no_grad_fn",
+    "strict_jacobian_constant_error": "functional_strict",
+    "checkpoint_reentrant_hook_error": "hook_no_grad",
+    "backward_inside_hook_error": "no_grad_fn",
+    "custom_function_returns_input_then_inplace_error": "view_inplace",
+    "hook_on_nonleaf_returns_text_error": "hook_return_type",
+    "float_index_error": "integer_expected",
+    "matrix_vector_size_error": "shape_mismatch",
+    "out_argument_requires_grad_error": "out_requires_grad",
     "gradient_differentiated_again_error": "no_grad_fn",
     "leaf_grad_backward_again_error": "no_grad_fn",
     "rebinding_update_error": "grad_is_none",

@@ -1107,3 +1107,199 @@ def test_an_attention_input_of_the_wrong_width_is_explained_with_a_fix_that_work
     indivisible = "import torch.nn as nn\nmha = nn.MultiheadAttention(16, 3)\n"
     assert isinstance(run_plain(indivisible).exception, AssertionError)
     assert _trace(indivisible)["error"]["kind"] == "attention_embed_dim"
+
+
+def test_a_hook_registered_inside_reentrant_checkpoint_is_explained_by_grad_mode() -> None:
+    source = SCENARIOS["checkpoint_reentrant_hook_error"]
+    plain = run_plain(source)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 7
+    t = _trace(source)
+    err = t["error"]
+    assert (err["kind"], err["line"]) == ("hook_no_grad", 7)
+    # The culprit is u, computed under checkpoint's no_grad, not x (which requires grad).
+    assert _tensor(t, err["tensor"])["names"] == ["u"]
+    assert "torch.no_grad()" in err["explanation"]["what"]
+    assert "requires_grad=True" not in err["explanation"]["fix"]
+    assert "use_reentrant=False" in err["explanation"]["fix"]
+    fixed = run_plain(source.replace("use_reentrant=True", "use_reentrant=False"))
+    assert fixed.exception is None and fixed.namespace["x"].grad.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_a_hook_on_a_tensor_computed_under_no_grad_names_that_line() -> None:
+    source = (
+        "import torch\n"
+        "x = torch.ones(3, requires_grad=True)\n"
+        "with torch.no_grad():\n"
+        "    u = x * 2\n"
+        "u.register_hook(lambda g: g)\n"
+        "u.sum().backward()\n"
+    )
+    plain = run_plain(source)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 5
+    t = _trace(source)
+    err = t["error"]
+    assert err["kind"] == "hook_no_grad" and _tensor(t, err["tensor"])["names"] == ["u"]
+    assert "Gradient tracking was off" in err["explanation"]["what"] and "at line 4" in err["explanation"]["what"]
+    assert "outside the no_grad block" in err["explanation"]["fix"]
+    fixed = run_plain(source.replace("with torch.no_grad():\n    u = x * 2\n", "u = x * 2\n"))
+    assert fixed.exception is None and fixed.namespace["x"].grad.tolist() == [2.0, 2.0, 2.0]
+    # A tensor that never needed grad keeps the general lesson.
+    general = _trace(SCENARIOS["hook_no_grad_error"])["error"]
+    assert "Gradient tracking was off" not in general["explanation"]["what"]
+    assert "requires_grad=True" in general["explanation"]["fix"]
+
+
+def test_backward_inside_a_hook_is_explained_by_grad_mode_in_backward() -> None:
+    source = SCENARIOS["backward_inside_hook_error"]
+    plain = run_plain(source)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 6
+    err = _trace(source)["error"]
+    assert (err["kind"], err["line"]) == ("no_grad_fn", 6)
+    assert "inside another backward pass" in err["explanation"]["what"]
+    assert "requires_grad=True" not in err["explanation"]["fix"]  # w requires grad already
+    assert "with torch.enable_grad():" in err["explanation"]["fix"]
+    fixed = run_plain(source.replace(
+        "    (w * g).sum().backward()\n", "    with torch.enable_grad():\n        (w * g).sum().backward()\n"))
+    assert fixed.exception is None and fixed.namespace["w"].grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_a_custom_function_returning_its_input_then_changed_in_place_says_so() -> None:
+    source = SCENARIOS["custom_function_returns_input_then_inplace_error"]
+    plain = run_plain(source)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 13
+    t = _trace(source)
+    err = t["error"]
+    assert (err["kind"], err["line"]) == ("view_inplace", 13)
+    assert "returned its input as-is" in err["explanation"]["what"]
+    assert "several views" not in err["explanation"]["what"]
+    assert _tensor(t, err["tensor"])["names"] == ["c"]
+    assert "return x.clone()" in err["explanation"]["fix"]
+    fixed = run_plain(source.replace("        return x\n", "        return x.clone()\n"))
+    assert fixed.exception is None and fixed.namespace["a"].grad.tolist() == [2.0, 2.0, 2.0]
+    # The fix says a view is refused too: it is.
+    as_view = run_plain(source.replace("        return x\n", "        return x.view_as(x)\n"))
+    assert isinstance(as_view.exception, RuntimeError) and as_view.line == 13
+    assert "c = c.clone(), then c.mul_(2)" in err["explanation"]["fix"]
+    copied = run_plain(source.replace("c.mul_(2)\n", "c = c.clone()\nc.mul_(2)\n"))
+    assert copied.exception is None
+
+
+def test_a_strict_jacobian_of_a_constant_is_its_own_kind_with_fixes_that_work() -> None:
+    source = SCENARIOS["strict_jacobian_constant_error"]
+    plain = run_plain(source)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 4
+    err = _trace(source)["error"]
+    assert (err["kind"], err["line"]) == ("functional_strict", 4)
+    assert "requires_grad=True" not in err["explanation"]["fix"]
+    # The old fix, an input that requires grad, does not help.
+    assert isinstance(run_plain(source.replace("torch.ones(2), strict", "torch.ones(2, requires_grad=True), strict"))
+                      .exception, RuntimeError)
+    assert "strict=False" in err["explanation"]["fix"]
+    lenient = run_plain(source.replace("strict=True", "strict=False"))
+    assert lenient.exception is None and lenient.namespace["J"].tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    assert "lambda x: x ** 2" in err["explanation"]["fix"]
+    dependent = run_plain(source.replace("lambda t: torch.ones(2)", "lambda t: t ** 2"))
+    assert dependent.exception is None
+    # hessian's strict checks (a linear function) have the same lesson.
+    linear = "import torch\nfrom torch.autograd.functional import hessian\nH = hessian(lambda t: t.sum(), torch.ones(2), strict=True)\n"
+    assert isinstance(run_plain(linear).exception, RuntimeError)
+    assert _trace(linear)["error"]["kind"] == "functional_strict"
+
+
+def test_hessian_of_a_vector_function_gets_a_fix_for_hessian() -> None:
+    source = SCENARIOS["hessian_of_vector_error"]
+    plain = run_plain(source)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 4
+    err = _trace(source)["error"]
+    assert (err["kind"], err["line"]) == ("nonscalar_backward", 4)
+    fix = err["explanation"]["fix"]
+    assert "gradient=" not in fix and "backward" not in fix  # backward()'s argument does not apply
+    assert "hessian(lambda t: f(t).sum(), x)" in fix
+    summed = run_plain(source.replace("lambda t: t ** 2", "lambda t: (t ** 2).sum()"))
+    assert summed.exception is None and summed.namespace["H"].tolist() == [[2.0, 0.0], [0.0, 2.0]]
+    assert "jacobian(lambda t: jacobian(f, t, create_graph=True), x)" in fix
+    nested = run_plain(source.replace(
+        "H = hessian(lambda t: t ** 2, torch.ones(2))",
+        "from torch.autograd.functional import jacobian\n"
+        "f = lambda t: t ** 2\n"
+        "H = jacobian(lambda t: jacobian(f, t, create_graph=True), torch.ones(2))",
+    ))
+    assert nested.exception is None and tuple(nested.namespace["H"].shape) == (2, 2, 2)
+    assert "torch.func.hessian(f)(x)" in fix
+    func = run_plain(source.replace("H = hessian(lambda t: t ** 2, torch.ones(2))",
+                                    "H = torch.func.hessian(lambda t: t ** 2)(torch.ones(2))"))
+    assert func.exception is None and torch.equal(func.namespace["H"], nested.namespace["H"])
+
+
+def test_a_hook_returning_text_pins_the_hooked_tensor_and_its_node() -> None:
+    source = SCENARIOS["hook_on_nonleaf_returns_text_error"]
+    plain = run_plain(source)
+    assert isinstance(plain.exception, TypeError) and plain.line == 6
+    t = _trace(source)
+    err = t["error"]
+    assert (err["kind"], err["line"]) == ("hook_return_type", 6)
+    assert _node(t, err["node"])["name"] == "MulBackward0" and _tensor(t, err["tensor"])["names"] == ["y"]
+    # On a leaf: the leaf and its AccumulateGrad.
+    leaf = _trace(SCENARIOS["hook_returns_text_error"])
+    leaf_err = leaf["error"]
+    assert _node(leaf, leaf_err["node"])["name"] == "torch::autograd::AccumulateGrad"
+    assert _tensor(leaf, leaf_err["tensor"])["names"] == ["x"]
+    assert "or None" in err["explanation"]["fix"]
+    assert run_plain(source.replace('lambda g: "nope"', "lambda g: None")).exception is None
+
+
+def test_backward_on_a_complex_output_pins_that_output() -> None:
+    source = SCENARIOS["complex_backward_error"]
+    plain = run_plain(source)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 5
+    t = _trace(source)
+    err = t["error"]
+    assert (err["kind"], err["line"]) == ("complex_backward", 5)
+    assert _tensor(t, err["tensor"])["names"] == ["loss"]
+    assert "out.abs().sum().backward()" in err["explanation"]["fix"]
+    assert run_plain(source.replace("loss.backward()", "loss.abs().sum().backward()")).exception is None
+
+
+def test_a_float_index_is_explained_as_indexing() -> None:
+    source = SCENARIOS["float_index_error"]
+    plain = run_plain(source)
+    assert isinstance(plain.exception, IndexError) and plain.line == 5
+    t = _trace(source)
+    err = t["error"]
+    assert (err["kind"], err["line"]) == ("integer_expected", 5)
+    assert "cross_entropy" not in err["explanation"]["what"] and "index" in err["explanation"]["what"]
+    assert _tensor(t, err["tensor"])["dtype"] == "torch.float32" and not _tensor(t, err["tensor"])["requires_grad"]
+    assert "w[i.long()]" in err["explanation"]["fix"]
+    fixed = run_plain(source.replace("w[i.float()]", "w[i.float().long()]"))
+    assert fixed.exception is None and tuple(fixed.namespace["y"].shape) == (2,)
+    assert "w[mask.bool()]" in err["explanation"]["fix"]
+    mask = SCENARIOS["float_mask_index_error"]
+    assert _trace(mask)["error"]["kind"] == "integer_expected"
+    assert run_plain(mask.replace("x[mask]", "x[mask.bool()]")).exception is None
+
+
+def test_a_matrix_vector_size_mismatch_is_a_shape_mismatch() -> None:
+    source = SCENARIOS["matrix_vector_size_error"]
+    plain = run_plain(source)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 3
+    err = _trace(source)["error"]
+    assert (err["kind"], err["line"]) == ("shape_mismatch", 3)
+    assert err["call"]["op"] == "matmul" and [i["shape"] for i in err["call"]["inputs"]] == [[2, 2], [3]]
+    assert run_plain(source.replace("torch.ones(3)", "torch.ones(2)")).exception is None
+
+
+def test_out_argument_on_a_tensor_that_requires_grad_has_fixes_that_work() -> None:
+    source = SCENARIOS["out_argument_requires_grad_error"]
+    plain = run_plain(source)
+    assert isinstance(plain.exception, RuntimeError) and plain.line == 5
+    t = _trace(source)
+    err = t["error"]
+    assert (err["kind"], err["line"]) == ("out_requires_grad", 5)
+    assert _tensor(t, err["tensor"])["names"] == ["a"]
+    fix = err["explanation"]["fix"]
+    assert "out = torch.add(a, 1)" in fix
+    assigned = run_plain(source.replace("torch.add(a, 1, out=out)", "out = torch.add(a, 1)"))
+    assert assigned.exception is None and assigned.namespace["out"].requires_grad
+    assert "torch.no_grad()" in fix
+    no_grad = run_plain(source.replace("torch.add(a, 1, out=out)", "with torch.no_grad():\n    torch.add(a, 1, out=out)"))
+    assert no_grad.exception is None and no_grad.namespace["out"].tolist() == [2.0, 2.0]

@@ -11,6 +11,7 @@ import ast
 import itertools
 import linecache
 import re
+import sys
 import traceback
 from collections.abc import Iterator
 from types import FrameType, TracebackType
@@ -471,7 +472,7 @@ def _pin(
         _pin_stale_view(rec, err)
     elif kind in (
         "inplace_leaf", "inplace_leaf_view", "requires_grad_nonleaf", "requires_grad_dtype", "inference_inplace",
-        "numpy_requires_grad", "hook_no_grad", "retain_grad_no_grad", "view_no_grad_inplace",
+        "numpy_requires_grad", "retain_grad_no_grad", "view_no_grad_inplace",
         "detach_view_inplace", "view_noncontiguous", "inplace_overlap",
         # the tensor used as a condition / as a number, the input given to BCE, the one reduced
         "tensor_bool", "not_a_scalar", "probabilities_expected", "dim_out_of_range", "grad_assign_mismatch",
@@ -482,6 +483,12 @@ def _pin(
             # The call was given the view (r = w[0]; r.mul_(2)); the lesson is about its leaf.
             err["tensor"] = _failed_call_tensor(rec, lambda t: t.is_leaf and t.requires_grad) or (
                 _view_base(rec, err["tensor"]) or err["tensor"])
+    elif kind == "hook_no_grad":
+        _pin_hook_no_grad(rec, err, tb)
+    elif kind == "out_requires_grad":  # the argument that requires grad, the reason out= is refused
+        err["tensor"] = _failed_call_tensor(rec, lambda t: t.requires_grad)
+    elif kind == "view_inplace" and "created inside a custom Function" in message:
+        err["tensor"] = _failed_call_tensor(rec)  # the Function's output, written in place
     elif kind == "dtype_mismatch":
         err["tensor"] = _odd_dtype_tensor(rec)
     elif kind == "integer_expected":  # the float tensor given as indices: data, not a parameter
@@ -512,10 +519,11 @@ def _pin(
         index = explain.unused_index(message)
         if index is not None and index < len(p["inputs"]):
             err["tensor"] = p["inputs"][index]
-    elif kind in ("nonscalar_backward", "no_grad_fn") and p is not None:
+    elif kind in ("nonscalar_backward", "no_grad_fn", "complex_backward") and p is not None:
         err["tensor"] = p["roots"][0] if p["roots"] else None
         if kind == "no_grad_fn":
-            if not _second_derivative_hint(rec, err, p, tb) and not _nondifferentiable_hint(err, tb) and not _frozen_hint(rec, err):
+            if (not _in_backward_hint(rec, err) and not _second_derivative_hint(rec, err, p, tb)
+                    and not _nondifferentiable_hint(err, tb) and not _frozen_hint(rec, err)):
                 _grad_off_hint(rec, err) or _late_requires_grad_hint(rec, err)
         elif p["api"] in _WEIGHTS_ARGUMENT:
             # The general fix names backward()'s argument; these calls name it differently.
@@ -535,7 +543,7 @@ def _pin(
     elif kind == "grad_is_none":
         _pin_nonleaf_grad(rec, err)
         _pin_none_grad(rec, err, tb)
-    elif kind == "hook_changed_grad" and p is not None and p["order"]:
+    elif kind in ("hook_changed_grad", "hook_return_type") and p is not None and p["order"]:
         _pin_hooked(rec, err, p["order"][-1])
     elif kind in ("custom_function_grads", "custom_function_shape") and p is not None:
         err["node"] = p["order"][-1] if p["order"] else None
@@ -556,6 +564,101 @@ def _formatted_tensor(rec: Recorder, tb: TracebackType | None) -> str | None:
             if t is not None and t.dim() > 0:
                 return rec.tensor_id(t)
     return None
+
+
+def _pin_hook_no_grad(rec: Recorder, err: dict[str, Any], tb: TracebackType | None) -> None:
+    """`u.register_hook(...)` on a tensor that needs no grad: pin u (the failed call, if any,
+    can be an enclosing one: checkpoint's), and when grad mode was off where u was computed
+    (reentrant checkpoint, a custom Function's forward, a no_grad block), say so: u would
+    have required grad, and requires_grad=True on the inputs changes nothing."""
+    found = failing.failing_expression(tb)
+    receiver = found[1].func.value if found is not None and isinstance(found[1], ast.Call) and isinstance(
+        found[1].func, ast.Attribute) else None
+    hooked = failing.resolved(found[0], receiver) if found is not None and receiver is not None else None
+    if receiver is not None and isinstance(hooked, torch.Tensor):
+        err["tensor"], name = rec.tensor_id(hooked), ast.unparse(receiver)
+    else:
+        err["tensor"], name = _failed_call_tensor(rec), "the tensor"
+    explanation = err["explanation"]
+    qualnames = {getattr(f.f_code, "co_qualname", f.f_code.co_name) for f in _frames_in(tb, "/torch/")}
+    if "CheckpointFunction.forward" in qualnames:
+        err["explanation"] = {
+            "title": "A gradient hook inside checkpoint(..., use_reentrant=True)",
+            "what": "checkpoint with use_reentrant=True runs the block's forward under torch.no_grad() (it "
+            f"runs it again, with gradients on, during backward), so {name}, computed inside the block, does "
+            "not require grad at this point, whatever the inputs' requires_grad. Registering a hook on it fails.",
+            "fix": "Use the non-reentrant checkpoint, which runs the block with gradients on: "
+            "checkpoint(block, x, use_reentrant=False). Or register the hook outside the block, on the "
+            "checkpoint's output.",
+        }
+    elif "Function.apply" in qualnames:
+        err["explanation"] = {
+            **explanation,
+            "what": f"A custom autograd.Function's forward() runs with gradient tracking off, so {name}, "
+            "computed inside it, does not require grad there: autograd records the Function as one node, "
+            "and its backward() gives the gradient.",
+            "fix": "Register the hook on the Function's output, outside forward(), or handle the gradient "
+            "in the Function's backward().",
+        }
+    elif (at := _computed_without_grad(rec, receiver, err["line"])) is not None or not rec.grad_state[0]:
+        where = f" at line {at}" if at is not None else ""
+        err["explanation"] = {
+            **explanation,
+            "what": f"Gradient tracking was off (a torch.no_grad() block, torch.set_grad_enabled(False) or "
+            f"inference_mode) when {name} was computed{where}, so it does not require grad even if what it "
+            "was computed from does. " + explanation["what"],
+            "fix": f"Compute {name} with gradient tracking on (outside the no_grad block), then register the hook.",
+        }
+
+
+def _computed_without_grad(rec: Recorder, expr: ast.expr | None, line: Any) -> int | None:
+    """The line of the last assignment to the name `expr` (before `line`) if an op there ran
+    with grad off on tensors that require grad (a `no_grad_op` event), else None."""
+    module = failing.snippet_tree()
+    if not isinstance(expr, ast.Name) or not isinstance(line, int) or module is None:
+        return None
+    lines = [
+        node.lineno for node in ast.walk(module) if isinstance(node, ast.Assign) and node.lineno <= line
+        and any(isinstance(t, ast.Name) and t.id == expr.id for t in node.targets)
+    ]
+    if not lines:
+        return None
+    at = max(lines)
+    off = any(e["kind"] == "no_grad_op" and e["line"] == at for e in rec.all_events())
+    return at if off else None
+
+
+def _in_backward_hint(rec: Recorder, err: dict[str, Any]) -> bool:
+    """A backward() called inside another backward pass (from a tensor hook, a module's
+    backward hook or a custom Function's backward()) on a tensor computed there: the engine
+    runs that code with gradient tracking off (unless the outer pass has create_graph=True), so
+    the tensor has no grad_fn although its inputs may require grad. Whether it applied: read
+    while the pass fails, still inside the outer pass."""
+    if torch.is_grad_enabled() or not rec.grad_state[0] or not _outer_pass_running():
+        return False
+    err["explanation"] = {
+        "title": "backward() inside a hook or custom backward(), where gradients are off",
+        "what": "This backward() runs inside another backward pass: in a tensor hook, a module's backward "
+        "hook or a custom Function's backward(). Autograd runs those with gradient tracking off (unless "
+        "that pass has create_graph=True), so what they compute records no graph and has no grad_fn, "
+        "even from tensors that require grad.",
+        "fix": "Turn tracking on for that computation: with torch.enable_grad(): (w * g).sum().backward() "
+        "inside the hook. Often simpler: compute that term before the first backward() and add it to the loss.",
+    }
+    return True
+
+
+def _outer_pass_running() -> bool:
+    """Whether a backward pass is running around the one that failed (its `backward.run` is
+    further up the Python stack: the engine calls hooks and custom backward()s in this thread)."""
+    from gradtrace.core import backward  # (backward imports this module)
+
+    code, depth = backward.run.__code__, 0
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        depth += frame.f_code is code
+        frame = frame.f_back
+    return depth >= 2
 
 
 def _grad_off_hint(rec: Recorder, err: dict[str, Any]) -> bool:

@@ -204,20 +204,48 @@ RULES: tuple[Rule, ...] = (
         "Use the module in eval mode (model.eval()) or build it with track_running_stats=False; "
         "torch.func.replace_all_batch_norm_modules_(model) does the latter for a whole model.",
     ),
+    # hessian's own message: backward()'s `gradient` does not apply to it.
     _rule(
         "nonscalar_backward",
-        r"grad can be implicitly created only for (real )?scalar outputs|"
         r"returned by the function given to hessian should contain a single element",
+        "hessian needs a function that returns one number",
+        "torch.autograd.functional.hessian(f, x) computes the second derivatives of a function "
+        "whose result is a single number (a loss). This function returned a tensor with several "
+        "elements, whose second derivatives form one matrix per element, not a Hessian.",
+        "Return one number from the function: hessian(lambda t: f(t).sum(), x). For the second "
+        "derivatives of every element, take the jacobian of the jacobian: "
+        "jacobian(lambda t: jacobian(f, t, create_graph=True), x), or torch.func.hessian(f)(x), "
+        "which accepts a function with several outputs.",
+    ),
+    _rule(
+        "nonscalar_backward",
+        r"grad can be implicitly created only for (real )?scalar outputs",
         "backward() on a non-scalar tensor needs a gradient",
         "backward() without arguments assumes the output is a single number (d out/d out = 1). "
         "This output has several elements, so autograd does not know how to weight them.",
         "Reduce it first (out.sum().backward(), out.mean().backward()) or pass the vector of "
         "weights: out.backward(gradient=torch.ones_like(out)).",
     ),
+    # torch.autograd.functional's strict=True checks: their own lesson (before no_grad_fn, which
+    # one of their messages resembles).
+    _rule(
+        "functional_strict",
+        r"in a differentiable manner from the input when running in strict mode|"
+        r"is not allowed in strict mode",
+        "strict=True found an output that does not depend on the input",
+        "torch.autograd.functional's jacobian, hessian, vjp, jvp, hvp and vhp with strict=True "
+        "check that what they differentiate is computed from the inputs through differentiable "
+        "operations. Here it is not: a constant (torch.ones(2)), a value cut with detach() / "
+        ".item() / NumPy, or, for hessian, a function whose first derivative does not depend on "
+        "the input (a linear one). Its derivative is zero everywhere; strict mode refuses rather "
+        "than return zeros. (Making the input require grad does not change that.)",
+        "Compute the result from the input with torch operations (lambda x: x ** 2, not a "
+        "constant or x.detach()). If a zero derivative is what you expect, drop strict=True "
+        "(strict=False is the default): the result then holds zeros for it.",
+    ),
     _rule(
         "no_grad_fn",
-        r"does not require grad and does not have a grad_fn|"
-        r"does not require gradients\. The outputs must be computed in a differentiable manner",
+        r"does not require grad and does not have a grad_fn",
         "The output is not connected to any tensor that requires grad",
         "The tensor you called backward on has no grad_fn: it was computed from tensors that do "
         "not require grad, or under torch.no_grad()/inference_mode, or after detach()/.data.",
@@ -285,6 +313,20 @@ RULES: tuple[Rule, ...] = (
         "computed once (in __init__ or before a training loop) that outlives a parameter update.",
         "Make the views after the in-place change: compute the split/chunk inside forward() (or "
         "inside the loop), or clone() the views you need to keep before changing their base.",
+    ),
+    # A custom Function whose forward() returned its input (or a view of it): PyTorch's
+    # message says so; the general view lesson (several views, no_grad) does not apply.
+    _rule(
+        "view_inplace",
+        r"created inside a custom Function \(or because an input was returned as-is\)",
+        "In-place change of a custom Function's output that is its input",
+        "The custom autograd.Function's forward() returned its input as-is (or a view of it, "
+        "such as x.view_as(x)), so its output shares memory with that input and autograd treats "
+        "it as a view. Changing it in place would make autograd rebuild the view's gradient and "
+        "bypass the Function's own backward(), giving wrong gradients, so PyTorch forbids it.",
+        "Return a new tensor from forward(): return x.clone() instead of return x (a view such "
+        "as x.view_as(x) is refused the same way). Or modify a copy of the output: "
+        "c = c.clone(), then c.mul_(2).",
     ),
     _rule(
         "view_inplace",
@@ -422,7 +464,7 @@ RULES: tuple[Rule, ...] = (
         r"Expected input batch_size|target tensor expected|Expected \d+D \(unbatched\) or \d+D|"
         r"Expected target size|Target size \(.*\) must be the same as input size|"
         r"Expected hidden\[?\d?\]? size|must be equal to input_size|^Size mismatch between tensors|"
-        r"hx should also be \d-D",
+        r"hx should also be \d-D|size mismatch, got input \(",
         "Tensor shapes do not fit together",
         "The operation received tensors whose shapes are incompatible. (Not an autograd error: "
         "the graph up to here is fine.)",
@@ -928,6 +970,17 @@ RULES: tuple[Rule, ...] = (
         "torch.no_grad() on w.data.",
     ),
     _rule(
+        "out_requires_grad",
+        r"functions with out=\.\.\. arguments don't support automatic differentiation",
+        "out= on a computation autograd records",
+        "A function given out= writes its result into an existing tensor. Autograd cannot record "
+        "that write as a step of the graph, so PyTorch refuses out= as soon as one of the "
+        "call's arguments requires grad, rather than give a result without a gradient.",
+        "Assign the result instead of passing out=: out = torch.add(a, 1) rather than "
+        "torch.add(a, 1, out=out) (a new tensor, recorded in the graph). If no gradient should "
+        "flow through it, keep out= and run the call under torch.no_grad() (or pass a.detach()).",
+    ),
+    _rule(
         "unexpected_keyword",
         r"got an unexpected keyword argument '\w+'",
         "A keyword argument the function does not take",
@@ -969,10 +1022,21 @@ RULES: tuple[Rule, ...] = (
         "applies the sigmoid itself, more stably), or pass torch.sigmoid(scores).",
     ),
     # Three beginner errors that are not about autograd but stop most first snippets.
+    # Plain indexing (w[i], w[mask]) has its own message and its own fix.
     _rule(
         "integer_expected",
-        r"expected target dtype to be Long|'indices' to have one of the following scalar types|"
         r"tensors used as indices must be long, int, byte or bool",
+        "A float tensor used as an index",
+        "A tensor used to index another (w[i]) must hold positions, as integers (torch.long or "
+        "torch.int), or be a boolean mask of which elements to keep. This one holds floats, "
+        "such as torch.tensor([0., 2.]) or the result of .float() or a division, so PyTorch "
+        "cannot tell positions from a mask.",
+        "Convert it: w[i.long()] for positions, w[mask.bool()] (or w[mask > 0]) for a mask; or "
+        "build it with dtype=torch.long. Indices need no gradient: the gradient flows to w.",
+    ),
+    _rule(
+        "integer_expected",
+        r"expected target dtype to be Long|'indices' to have one of the following scalar types",
         "Expected integer indices, got floats",
         "Class targets of cross_entropy / nll_loss and the indices of an Embedding are "
         "positions, so they must be integer tensors (torch.long). A float tensor, such as "
