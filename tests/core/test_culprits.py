@@ -1303,3 +1303,30 @@ def test_out_argument_on_a_tensor_that_requires_grad_has_fixes_that_work() -> No
     assert "torch.no_grad()" in fix
     no_grad = run_plain(source.replace("torch.add(a, 1, out=out)", "with torch.no_grad():\n    torch.add(a, 1, out=out)"))
     assert no_grad.exception is None and no_grad.namespace["out"].tolist() == [2.0, 2.0]
+
+
+def test_backward_op_nodes_are_documented_as_built_while_a_pass_runs() -> None:
+    """Nodes built during a backward pass are `backward_op`: a create_graph pass's, and also a
+    reentrant checkpoint's recompute and a hook computing with grad on (what the docs say)."""
+    source = (
+        "import torch\n"
+        "from torch.utils.checkpoint import checkpoint\n"
+        "x = torch.ones(3, requires_grad=True)\n"
+        "w = torch.ones(3, requires_grad=True)\n"
+        "y = checkpoint(lambda t: (t * w).sum(), x, use_reentrant=True)\n"
+        "y.backward()\n"
+        "def hook(g):\n"
+        "    with torch.enable_grad():\n"
+        "        return g * w\n"
+        "z = x * 3\n"
+        "z.register_hook(hook)\n"
+        "z.sum().backward()\n"
+    )
+    assert run_plain(source).exception is None
+    t = _trace(source)
+    built = {(n["name"], n["line"], n["created_by_pass"]) for n in t["nodes"] if n["kind"] == "backward_op"}
+    assert {("MulBackward0", 5, 0), ("SumBackward0", 5, 0), ("MulBackward0", 9, 2)} <= built
+    assert not any(p["create_graph"] for p in t["backward_passes"])
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "trace-format.md").read_text()
+    definition = doc[doc.index("`backward_op` for"):][:400]
+    assert "checkpoint" in definition and "hook" in definition
