@@ -90,6 +90,7 @@ def run_plain(source: str, record_order: bool = False) -> PlainRun:
     # Process-wide switches a scenario may flip, put back so later tests start clean.
     anomaly = (torch.is_anomaly_enabled(), torch.is_anomaly_check_nan_enabled())
     dtype, grad = torch.get_default_dtype(), torch.is_grad_enabled()
+    future = (torch.__future__.get_swap_module_params_on_conversion(), torch.__future__.get_overwrite_module_params_on_conversion())
     # ...and the interpreter's own tables, which a hostile scenario replaces (`builtins.len`).
     names, table, modules = dict(builtins.__dict__), sys.modules, dict(sys.modules)
     try:
@@ -109,6 +110,8 @@ def run_plain(source: str, record_order: bool = False) -> PlainRun:
         torch.autograd.set_detect_anomaly(*anomaly)
         torch.set_default_dtype(dtype)
         torch.set_grad_enabled(grad)
+        torch.__future__.set_swap_module_params_on_conversion(future[0])
+        torch.__future__.set_overwrite_module_params_on_conversion(future[1])
     return PlainRun(namespace=namespace, exception=exc, stdout=_text(out), order=orders)
 
 

@@ -778,6 +778,88 @@ print(x.grad)
     assert (torch.rand(1).item(), random.random(), np.random.rand()) == expected
 
 
+SWAP = """import torch
+import torch.nn as nn
+a = torch.ones(2, requires_grad=True)
+b = torch.zeros(3)
+torch.utils.swap_tensors(a, b)
+torch.__future__.set_swap_module_params_on_conversion(True)
+m = nn.Linear(2, 1)
+m.double()
+m(torch.ones(1, 2, dtype=torch.float64)).sum().backward()
+torch.utils.swap_tensors(m.weight, nn.Parameter(torch.full((1, 2), 3.0, dtype=torch.float64)))
+print(a, b, m.weight.dtype, m.weight.grad)
+"""
+
+
+def test_swap_tensors_works_as_in_pytorch_though_the_tracer_watches_the_tensors() -> None:
+    # swap_tensors refuses tensors with weak references; the tracer's records hold one to
+    # every tensor they describe. Module conversion swaps parameters when the flag is set.
+    import torch
+
+    plain = run_plain(SWAP)
+    assert plain.exception is None
+    t = _trace(SWAP)
+    assert t["status"] == "ok", t["error"]
+    assert t["stdout"] == plain.stdout
+    by_name = {x["names"][0]: x for x in t["tensors"] if x["names"]}
+    for name in ("a", "b", "m.weight"):
+        value = plain.namespace[name] if "." not in name else plain.namespace["m"].weight
+        assert by_name[name]["shape"] == list(value.shape) and by_name[name]["dtype"] == str(value.dtype)
+        assert by_name[name]["version"] == value._version and by_name[name]["requires_grad"] == value.requires_grad
+    assert torch.utils.swap_tensors.__module__ == "torch.utils"  # given back
+
+
+def test_autograds_and_nns_registries_are_given_back() -> None:
+    # A snippet that registers a global module hook, enters saved-tensor hooks or a forward-AD
+    # level without leaving, or sets torch.__future__ flags, must not change the next trace
+    # (nor the host's own code, under the Python API).
+    import torch
+    import torch.autograd.forward_ad as fwAD
+    import torch.nn.modules.module as module
+
+    leaky = """import torch
+import torch.nn as nn
+import torch.autograd.forward_ad as fwAD
+nn.modules.module.register_module_forward_pre_hook(lambda m, i: (i[0] * 0,))
+nn.modules.module.register_module_full_backward_hook(lambda m, gi, go: None)
+torch.autograd.graph.saved_tensors_hooks(lambda t: t * 0, lambda t: t).__enter__()
+fwAD.enter_dual_level()
+torch.__future__.set_swap_module_params_on_conversion(True)
+torch.__future__.set_overwrite_module_params_on_conversion(True)
+"""
+    after = """import torch
+import torch.nn as nn
+import torch.autograd.forward_ad as fwAD
+torch.manual_seed(0)
+m = nn.Linear(2, 1)
+m.double()
+x = torch.ones(1, 2, dtype=torch.float64, requires_grad=True)
+m(x).sum().backward()
+with fwAD.dual_level():
+    d = fwAD.make_dual(torch.ones(2), torch.ones(2))
+    t = fwAD.unpack_dual(d * 3).tangent
+print(x.grad, t)
+"""
+
+    def state() -> tuple[object, ...]:
+        hooks = tuple(len(v) for k, v in sorted(vars(module).items()) if k.startswith("_global_") and isinstance(v, dict))
+        return (hooks, torch._C._autograd._top_saved_tensors_default_hooks(True),
+                torch._C._autograd._saved_tensors_hooks_is_enabled(), fwAD._current_level,  # type: ignore[attr-defined]
+                torch.__future__.get_swap_module_params_on_conversion(),
+                torch.__future__.get_overwrite_module_params_on_conversion())
+
+    before = state()
+    assert _trace(leaky)["status"] == "ok"
+    assert state() == before
+    assert _trace('import torch\ntorch.autograd.graph.disable_saved_tensors_hooks("off").__enter__()\n')["status"] == "ok"
+    assert state() == before
+    plain = run_plain(after)
+    t = _trace(after)
+    assert t["status"] == "ok", t["error"]
+    assert t["stdout"] == plain.stdout and "tensor([3., 3.])" in plain.stdout  # tangent 3, grads of m(x)
+
+
 def test_replaced_builtins_modules_and_torch_names_are_given_back_and_the_graph_is_kept() -> None:
     import builtins
     import json
@@ -1057,3 +1139,22 @@ def test_requires_grad_events_are_changes_or_the_snippets_own_calls() -> None:
     t = _trace(src)
     events = [(e["line"], e["value"]) for e in t["events"] if e["kind"] == "requires_grad"]
     assert events == [(7, False), (7, False), (9, True)]
+
+
+def test_the_snippet_sees_no_tensor_of_the_tracers_own_in_the_garbage_collector() -> None:
+    # In fresh processes (this one holds other tests' tensors): plain python, and a trace.
+    import subprocess
+    import sys
+
+    source = (
+        "import gc, torch\nx = torch.ones(2, requires_grad=True)\n"
+        "print(sorted(tuple(o.shape) for o in gc.get_objects() if isinstance(o, torch.Tensor)))\n"
+    )
+    plain = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, timeout=120)
+    traced = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom gradtrace import trace_source\n"
+         "print(trace_source(sys.stdin.read()).to_dict()['stdout'], end='')\n"],
+        input=source, capture_output=True, text=True, timeout=120,
+    )
+    assert plain.stdout == "[(2,)]\n"
+    assert traced.stdout == plain.stdout, traced.stderr[-2000:]

@@ -46,9 +46,12 @@ def given_back(argv0: str) -> Iterator[None]:
         "matmul": torch.get_float32_matmul_precision(),
         "threads": torch.get_num_threads(),
         "print": _print_options(),
-        "rng": (torch.get_rng_state(), random.getstate(), numpy.random.get_state() if numpy else None),
+        # (torch's state as bytes, not a tensor: the snippet's gc.get_objects() would see it)
+        "rng": (bytes(torch.get_rng_state().untyped_storage()), random.getstate(),
+                numpy.random.get_state() if numpy else None),
         "sys": (list(sys.argv), list(sys.path), _cwd()),
         "hooks": _hooks_now(),
+        "autograd": _autograd_now(),
     }
     sys.argv = [argv0]
     try:
@@ -169,7 +172,7 @@ def _print(saved: dict[str, Any]) -> None:
 
 def _rng(saved: dict[str, Any]) -> None:
     torch_state, python_state, numpy_state = saved["rng"]
-    torch.set_rng_state(torch_state)
+    torch.set_rng_state(torch.frombuffer(bytearray(torch_state), dtype=torch.uint8))
     random.setstate(python_state)
     numpy = sys.modules.get("numpy")
     if numpy is not None and numpy_state is not None:
@@ -184,4 +187,60 @@ def _sys(saved: dict[str, Any]) -> None:
         os.chdir(cwd)
 
 
-_RESTORERS = (_hooks, _dtype, _device, _anomaly, _deterministic, _matmul, _threads, _print, _rng, _sys)
+# Autograd's and nn's own process-wide registries: a global module hook a snippet registers
+# (`register_module_forward_pre_hook`) would run in every later trace and in the host's own
+# models; saved-tensor hooks entered and never exited would pack the host's tensors; a
+# forward-AD level left open makes the next `with fwAD.dual_level()` fail ("nested forward
+# mode AD"); the `torch.__future__` flags change what `module.double()` does.
+_module = torch.nn.modules.module
+_c_autograd = torch._C._autograd
+_forward_ad = torch.autograd.forward_ad
+_FUTURE = (("overwrite", torch.__future__.get_overwrite_module_params_on_conversion,
+            torch.__future__.set_overwrite_module_params_on_conversion),
+           ("swap", torch.__future__.get_swap_module_params_on_conversion,
+            torch.__future__.set_swap_module_params_on_conversion))
+
+
+def _module_hook_registries() -> dict[str, Any]:
+    return {name: value for name, value in vars(_module).items() if name.startswith("_global_")}
+
+
+def _autograd_now() -> dict[str, Any]:
+    return {
+        "module_hooks": {name: (v, dict(v) if isinstance(v, dict) else v) for name, v in _module_hook_registries().items()},
+        "saved_hooks": _c_autograd._top_saved_tensors_default_hooks(True),
+        "saved_hooks_enabled": (_c_autograd._saved_tensors_hooks_is_enabled(),  # type: ignore[attr-defined]
+                                _c_autograd._saved_tensors_hooks_get_disabled_error_message()),
+        "dual_level": _forward_ad._current_level,
+        "future": {name: get() for name, get, _ in _FUTURE},
+    }
+
+
+def _same_hooks(a: Any, b: Any) -> bool:
+    return a is b or (a is not None and b is not None and all(x is y for x, y in zip(a, b, strict=True)))
+
+
+def _autograd(saved: dict[str, Any]) -> None:
+    before = saved["autograd"]
+    for name, (registry, contents) in before["module_hooks"].items():
+        setattr(_module, name, registry)  # (torch's functions look them up by name each time)
+        if isinstance(registry, dict):
+            registry.clear()
+            registry.update(contents)
+    for _ in range(10_000):  # (a snippet can push any number; each pop is one frame)
+        if _same_hooks(_c_autograd._top_saved_tensors_default_hooks(True), before["saved_hooks"]):
+            break
+        _c_autograd._pop_saved_tensors_default_hooks()
+    enabled, message = before["saved_hooks_enabled"]
+    if enabled:
+        _c_autograd._saved_tensors_hooks_enable()
+    elif message is not None:
+        _c_autograd._saved_tensors_hooks_disable(message)
+    while _forward_ad._current_level > before["dual_level"]:
+        _forward_ad.exit_dual_level(level=_forward_ad._current_level)
+    for name, get, set_flag in _FUTURE:
+        if get() != before["future"][name]:
+            set_flag(before["future"][name])
+
+
+_RESTORERS = (_hooks, _dtype, _device, _anomaly, _deterministic, _matmul, _threads, _print, _rng, _sys, _autograd)

@@ -852,7 +852,17 @@ def instrumented(rec: Recorder) -> Iterator[None]:
             or any(k not in ours for k in mod._global_forward_hooks_with_kwargs)
         )
 
+    original_swap = torch.utils.swap_tensors
+
+    def swap_tensors(t1: Any, t2: Any) -> None:
+        # It refuses tensors with weak references, and our records hold one to each tensor
+        # they describe (module.to() / .double() swap parameters when
+        # torch.__future__.set_swap_module_params_on_conversion(True) is set).
+        with rec.unwatched(t1, t2):
+            original_swap(t1, t2)
+
     mod._has_any_global_hook = has_any_global_hook
+    torch.utils.swap_tensors = swap_tensors
     function_cls.apply = classmethod(apply)  # type: ignore[method-assign,assignment]
     graph_module.increment_version = increment_version
     autograd_module._engine_run_backward = engine_run
@@ -871,6 +881,7 @@ def instrumented(rec: Recorder) -> Iterator[None]:
                     torch._C._pop_torch_function_stack()
     finally:
         live.rec = live.mode = None
+        torch.utils.swap_tensors = original_swap
         c_autograd._push_saved_tensors_default_hooks = original_push_saved_hooks
         function_cls.apply = original_apply  # type: ignore[method-assign]
         graph_module.increment_version = original_increment

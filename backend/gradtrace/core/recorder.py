@@ -9,10 +9,12 @@ records of long training loops bounded.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import sys
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -316,18 +318,49 @@ class Recorder:
             return None
         self.tensor_count += 1
         num = self.tensor_count - 1
+        rec = TensorRecord(num=num, ref=self._watch(t, num))
+        self.tensors[id(t)] = rec
+        self.tensor_by_num[num] = rec
+        return rec
+
+    def _watch(self, t: torch.Tensor, num: int) -> weakref.ref[torch.Tensor]:
+        """A weak reference to `t` that drops its record (number `num`) when `t` dies."""
         key = id(t)
 
-        def _forget(_ref: Any, key: int = key, num: int = num) -> None:
+        def _forget(_ref: Any) -> None:
             cur = self.tensors.get(key)
             if cur is not None and cur.num == num:
                 del self.tensors[key]
             self.tensor_by_num.pop(num, None)
 
-        rec = TensorRecord(num=num, ref=weakref.ref(t, _forget))
-        self.tensors[key] = rec
-        self.tensor_by_num[num] = rec
-        return rec
+        return weakref.ref(t, _forget)
+
+    @contextlib.contextmanager
+    def unwatched(self, *tensors: Any) -> Iterator[None]:
+        """Our weak references to `tensors` dropped for the body, then made again (the records
+        stay, held strongly meanwhile): torch.utils.swap_tensors refuses tensors that have any."""
+        held: list[tuple[TensorRecord, torch.Tensor]] = []
+        plain: list[tuple[int, PlainGradient, torch.Tensor]] = []
+        for t in tensors:
+            if not isinstance(t, torch.Tensor):
+                continue
+            trec = self.tensor_record(t, create=False)
+            if trec is not None:
+                held.append((trec, t))
+                trec.ref = (lambda t=t: t)  # type: ignore[assignment]  # strong, for the body only
+            for i, grad in enumerate(self.plain_gradients):
+                if grad.tensor() is t:
+                    plain.append((i, grad, t))
+        for i, grad, t in plain:
+            self.plain_gradients[i] = dataclasses.replace(grad, tensor=lambda t=t: t)  # type: ignore[arg-type]
+        try:
+            yield
+        finally:
+            for trec, t in held:
+                trec.ref = self._watch(t, trec.num)
+            for i, grad, t in plain:
+                if i < len(self.plain_gradients) and self.plain_gradients[i].tensor() is t:
+                    self.plain_gradients[i] = dataclasses.replace(grad, tensor=weakref.ref(t))
 
     def counter_owner(self, t: torch.Tensor, create: bool = True) -> int | None:
         """The num of the tensor whose version counter `t` uses (see `aliases`): an in-place
