@@ -167,7 +167,7 @@ class Node(_Model):
     saved: list[SavedTensor] = Field(default_factory=list)
     variable: str | None = Field(default=None, description="AccumulateGrad: the leaf tensor id.")
     output: str | None = Field(default=None, description="Tensor id of the tensor this node produced, if known.")
-    created_by_pass: int | None = Field(default=None, description="Set when a create_graph backward pass built it.")
+    created_by_pass: int | None = Field(default=None, description="Set when it was built while that backward pass ran (create_graph, a custom backward or hook, checkpoint's recompute).")
     alive: bool = Field(default=False, description="The node still existed when the snippet finished.")
     released: bool = Field(default=False, description="A backward pass without retain_graph freed its saved buffers.")
     stale: bool = Field(default=False, description="One of its saved tensors was modified in place after saving.")

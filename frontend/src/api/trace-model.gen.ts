@@ -294,7 +294,7 @@ export interface components {
             alive: boolean;
             /**
              * Created By Pass
-             * @description Set when a create_graph backward pass built it.
+             * @description Set when it was built while that backward pass ran (create_graph, a custom backward or hook, checkpoint's recompute).
              * @default null
              */
             created_by_pass: number | null;
