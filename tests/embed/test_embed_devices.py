@@ -107,17 +107,21 @@ def test_a_course_pages_iframe_follows_the_taller_phone_widget(
     phone: BrowserContext, service: Service, course: CoursePages
 ) -> None:
     """embed.js sizes the iframe to the widget's document, also as the widget grows (the error
-    panel opened), and the height settles: no height in vh that would grow with the iframe."""
+    panel opened) and shrinks back (closed again), and the height settles: no height in vh
+    that would grow with the iframe."""
     page = phone.new_page()
     page.goto(course.url("phone.html", service.url))
     frame = widget(page, lambda u: "wid=gt0" in u)
     page.wait_for_function("() => document.querySelector('iframe[data-wid=gt0]')?.dataset.ready === 'true'")
     iframe = "() => document.querySelector('iframe[data-wid=gt0]').getBoundingClientRect().height"
     fits = f"h => Math.abs(({iframe})() - h) < 1"
-    for opened in (False, True):
-        if opened:
+    for step, opened in enumerate((False, True, False)):
+        if step:
             frame.locator(".gt-error-summary").tap()
-            expect(frame.locator(".gt-error")).to_have_attribute("open", "")
+            if opened:
+                expect(frame.locator(".gt-error")).to_have_attribute("open", "")
+            else:
+                expect(frame.locator(".gt-error")).not_to_have_attribute("open", "")
         assert _height(frame, ".gt-canvas") >= USABLE
         doc = frame.evaluate("() => document.querySelector('.gt-embed').getBoundingClientRect().bottom")
         page.wait_for_function(fits, arg=doc)

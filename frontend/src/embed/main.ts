@@ -31,7 +31,9 @@ openLink.addEventListener("click", () => {
 function post(type: string): void {
   // Only when embed.js asked (it passes host=): a plain iframe has nobody listening.
   if (parent === window || !host) return;
-  const msg = { type, wid, height: Math.ceil(document.documentElement.scrollHeight) };
+  // The body's own height (it is height: auto), not the document's scrollHeight: inside the
+  // iframe that is never less than the iframe itself, so the frame could grow but never shrink.
+  const msg = { type, wid, height: Math.ceil(document.body.getBoundingClientRect().height) };
   // A file:// host page has the opaque origin "null", which postMessage cannot target: only then "*" (height only).
   try { parent.postMessage(msg, host === "null" ? "*" : host); } catch { /* bad origin string */ }
 }
@@ -140,5 +142,5 @@ window.__gradtrace = {
   visibleNodes: () => viewer.visibleNodes(),
   selectNode: (id: string) => viewer.selectNode(id),
 };
-new ResizeObserver(() => post("gradtrace:size")).observe(document.documentElement);
+new ResizeObserver(() => post("gradtrace:size")).observe(document.body);
 void start();
