@@ -163,17 +163,17 @@ describe(".data assigned values cut from a graph", () => {
   it("names where vector_to_parameters' values came from, and that nothing flows back", () => {
     // The built-in example vector_to_parameters_backward: each parameter's .data takes a view of vparams.
     expect(captions(load("vector_to_parameters_backward.json"), "set_data")).toEqual([
-      "line 23: model.linear.weight.data replaced with values from ViewBackward0 (from vparams): copied without their history, nothing flows back",
-      "line 23: model.linear.bias.data replaced with values from ViewBackward0 (from vparams): copied without their history, nothing flows back",
+      "line 23: model.linear.weight.data replaced with values from ViewBackward0 (from vparams): shared memory, no history, nothing flows back",
+      "line 23: model.linear.bias.data replaced with values from ViewBackward0 (from vparams): shared memory, no history, nothing flows back",
     ]);
   });
   it("names a leaf's values by the leaf, and a named result by its name", () => {
     // w.data = theta.detach(), then w.data = y with y = theta * 2.
     const trace = load("set_data_from_graph.json");
     expect(captions(trace, "set_data")).toEqual([
-      "line 4: w.data replaced with theta's values: copied without their history, nothing flows back",
-      "line 6: w.data replaced with values from MulBackward0 (y): copied without their history, nothing flows back",
+      "line 4: w.data replaced with theta's values: shared memory, no history, nothing flows back",
+      "line 6: w.data replaced with values from MulBackward0 (y): shared memory, no history, nothing flows back",
     ]);
-    expect(captions(trace, "warning")[0]).toBe("line 4: warning (gradtrace): values copied through .data, without their history");
+    expect(captions(trace, "warning")[0]).toBe("line 4: warning (gradtrace): values taken through .data, without their history");
   });
 });

@@ -232,11 +232,12 @@ def data_copied_from_graph(rec: Recorder, named: list[tuple[str, torch.Tensor]])
             event["line"],
             "data_copied_from_graph",
             f"{to}.data takes values computed from {origin}: the link to {origin} is not kept.",
-            "values copied through .data, without their history",
-            f"Assigning .data copies numbers only (vector_to_parameters does this for every "
-            f"parameter). {to} stays a leaf of its own: it is used in the next forward, it gets "
+            "values taken through .data, without their history",
+            f"Assigning .data makes a tensor use other values (the same memory, not a copy) but "
+            f"not their history (vector_to_parameters does this for every parameter). {to} stays "
+            "a leaf of its own: it is used in the next forward, it gets "
             f".grad, and autograd never learns that its values came from {origin}: no gradient "
-            f"flows back to {origin} through this copy (its .grad stays None if this copy was "
+            f"flows back to {origin} through this assignment (its .grad stays None if this was "
             "its only use).",
             f"To differentiate with respect to {origin}, make the forward use it: "
             "torch.func.functional_call(model, params, x), where params maps each parameter "

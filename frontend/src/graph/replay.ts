@@ -270,10 +270,10 @@ export function describeEvent(ev: TraceEvent | null, model: GraphModel): string 
     case "set_grad": return `${at}${tensorName(ev.tensor)}.grad ${ev.after ? "replaced" : "set to None"}`;
     case "set_data": {
       // Values cut from a graph (what vector_to_parameters does): say where they came from, and
-      // that the link is gone; otherwise that autograd's version checks miss the change.
+      // that the link is gone (the memory is shared, the history is not); otherwise that autograd's version checks miss the change.
       const from = ev.node ? `values from ${nodeName(ev.node)}${nodeSubject(model, ev.node)}`
         : ev.tensors?.length ? `${ev.tensors.map(tensorName).join(", ")}'s values` : null;
-      if (from) return `${at}${tensorName(ev.tensor)}.data replaced with ${from}: copied without their history, nothing flows back`;
+      if (from) return `${at}${tensorName(ev.tensor)}.data replaced with ${from}: shared memory, no history, nothing flows back`;
       return `${at}${tensorName(ev.tensor)}.data replaced: new values, version stays ${ev.version_after ?? "?"} (autograd does not see it)`;
     }
     case "stale": return `${at}${nodeName(ev.node)} now holds a stale saved tensor${ev.saved ? ` (${ev.saved})` : ""}`;

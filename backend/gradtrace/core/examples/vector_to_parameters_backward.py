@@ -1,4 +1,4 @@
-# title: vector_to_parameters copies values, not the graph
+# title: vector_to_parameters passes values, not the graph
 # description: After vector_to_parameters the model still uses its own parameters: grads reach linear.weight, never vparams.
 # tags: reparametrization, vector_to_parameters, leaf
 import torch
@@ -20,7 +20,7 @@ class SimpleModel(nn.Module):
 model = SimpleModel()
 loss_function = nn.MSELoss()
 vparams = parameters_to_vector(model.parameters()).detach().clone().requires_grad_(True)
-vector_to_parameters(vparams, model.parameters())  # sets param.data: copies numbers, no autograd link
+vector_to_parameters(vparams, model.parameters())  # sets param.data: shares the numbers, no autograd link
 
 input_data = torch.randn(1, 10)
 target = torch.randn(1, 1)
