@@ -183,7 +183,7 @@ class TensorRecord:
     names: list[str] = field(default_factory=list)
     # For the output of a `.data` / detach() read of a tensor that requires grad: the node
     # (or, for a leaf, the tensor) it was cut from, so a `.data =` of it can say whose
-    # values it copies without a link (vector_to_parameters).
+    # values it takes without their history (vector_to_parameters).
     detached_from: str | None = None
 
     @property
