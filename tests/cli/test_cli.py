@@ -31,7 +31,10 @@ def gradtrace(
     )
 
 
-@pytest.mark.parametrize("tail", ["", "a.me = a  # a cycle: freed by the collector\n", "raise ValueError('x')\n"])
+@pytest.mark.parametrize("tail", [
+    "", "a.me = a  # a cycle: freed by the collector\n", "raise ValueError('x')\n",
+    "a.me = a\ndel a  # garbage already when the snippet ends: the tracer's own collection frees it\n",
+])
 def test_what_finalizers_print_after_the_snippet_does_not_corrupt_the_json(tmp_path: Path, tail: str) -> None:
     """`python snippet.py` runs these finalizers at exit; the trace runs them once the
     snippet is over, and their output must not land in the JSON on stdout."""

@@ -537,5 +537,9 @@ def test_data_assignments_of_a_tensors_own_values_are_not_noted() -> None:
     source = (
         "import torch\nw = torch.ones(2, requires_grad=True)\nw.data = w.data * 0.5\n"
         "w.data = w.detach()\nw.data = w.detach() + 1\n"
+        # a target network sharing its source's weights: a leaf's values, no graph cut
+        "net, tgt = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)\n"
+        "for p, pt in zip(net.parameters(), tgt.parameters()):\n    pt.data = p.data\n"
+        "tgt.weight.data = net.weight\n"
     )
     assert _notes(source) == []

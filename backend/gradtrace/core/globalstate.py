@@ -13,8 +13,10 @@ import contextlib
 import gc
 import os
 import random
+import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,6 +54,7 @@ def given_back(argv0: str) -> Iterator[None]:
         "sys": (list(sys.argv), list(sys.path), _cwd()),
         "hooks": _hooks_now(),
         "autograd": _autograd_now(),
+        "signals": _signals_now(),
     }
     sys.argv = [argv0]
     try:
@@ -213,6 +216,8 @@ def _autograd_now() -> dict[str, Any]:
                                 _c_autograd._saved_tensors_hooks_get_disabled_error_message()),
         "dual_level": _forward_ad._current_level,
         "future": {name: get() for name, get, _ in _FUTURE},
+        "switches": (torch.autograd.is_multithreading_enabled(), torch._C._is_fwd_grad_enabled(),
+                     torch._C._is_view_replay_enabled()),
     }
 
 
@@ -241,6 +246,44 @@ def _autograd(saved: dict[str, Any]) -> None:
     for name, get, set_flag in _FUTURE:
         if get() != before["future"][name]:
             set_flag(before["future"][name])
+    multithreading, forward_grad, view_replay = before["switches"]
+    torch.autograd.set_multithreading_enabled(multithreading)
+    torch._C._set_fwd_grad_enabled(forward_grad)
+    torch._C._set_view_replay_enabled(view_replay)
 
 
-_RESTORERS = (_hooks, _dtype, _device, _anomaly, _deterministic, _matmul, _threads, _print, _rng, _sys, _autograd)
+# A handler or interval timer the snippet installs would fire in the host later (a SIGALRM
+# left at its default action ends the process). Only the main thread may read or set them.
+_TIMERS = (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)
+
+
+def _signals_now() -> dict[str, Any] | None:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    handlers = {}
+    for sig in signal.valid_signals():
+        with contextlib.suppress(OSError, ValueError):
+            handlers[sig] = signal.getsignal(sig)
+    clocks = (time.monotonic(), time.process_time())
+    return {"handlers": handlers, "timers": {which: signal.getitimer(which) for which in _TIMERS}, "clocks": clocks}
+
+
+def _signals(saved: dict[str, Any]) -> None:
+    before = saved["signals"]
+    if before is None:
+        return
+    wall, cpu = before["clocks"]
+    spent = {signal.ITIMER_REAL: time.monotonic() - wall}
+    spent[signal.ITIMER_VIRTUAL] = spent[signal.ITIMER_PROF] = time.process_time() - cpu
+    for which, (delay, interval) in before["timers"].items():
+        if delay == 0:
+            signal.setitimer(which, 0)  # one the snippet (or the tracer) armed
+        else:  # the host's, as it would stand now (the tracer's soft limits use these clocks too)
+            signal.setitimer(which, max(delay - spent[which], 1e-3), interval)
+    for sig, handler in before["handlers"].items():
+        if handler is not None and signal.getsignal(sig) is not handler:
+            with contextlib.suppress(OSError, ValueError):
+                signal.signal(sig, handler)
+
+
+_RESTORERS = (_hooks, _dtype, _device, _anomaly, _deterministic, _matmul, _threads, _print, _rng, _sys, _autograd, _signals)

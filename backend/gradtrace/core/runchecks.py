@@ -217,10 +217,12 @@ def data_copied_from_graph(rec: Recorder, named: list[tuple[str, torch.Tensor]])
     for event in rec.all_events():
         if event["kind"] != "set_data" or event["line"] is None or event["line"] in lines:
             continue
-        source = event.get("node") or (event.get("tensors") or [None])[0]
+        # Only values computed in a graph: a leaf's own values (`target.data = p.data`, a
+        # target network sharing its source's weights) cut no history.
+        source = event.get("node")
         if source is None:
             continue
-        leaves = _leaves_of(rec, source) if source[0] == "n" else [source]
+        leaves = _leaves_of(rec, source)
         target = event["tensor"]
         if target in leaves:
             continue  # `w.data = w.detach() * 2`: w's own values, nothing cut from elsewhere

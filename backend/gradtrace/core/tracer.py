@@ -395,6 +395,9 @@ def _trace_compiled(
             with _output_discarded():
                 namespace.clear()
                 failure = None  # its traceback holds the snippet's frames
+            # A grad-mode guard the snippet entered and kept (`im = torch.inference_mode();
+            # im.__enter__()`) dies just now and puts back the grad mode of its own start.
+            torch.set_grad_enabled(grad_enabled)
 
 
 def _time_left(soft_timeouts: tuple[float | None, float | None], started: tuple[float, float]) -> tuple[float | None, float | None]:
@@ -523,7 +526,11 @@ def _describe_run(run: _Run, status: str, failure: BaseException | None) -> dict
         rec.emit("error", error["line"], text=error["message"][:2000], node=error["node"], tensor=error["tensor"])
         scopes += _frame_locals(failure) + getattr(failure, "scopes", [])
     rec.active = True
-    gc.collect()  # free unreachable graphs now, so "alive" does not depend on GC timing
+    # Free unreachable graphs now, so "alive" does not depend on GC timing. The snippet's
+    # finalizers run here, after its output was captured: what they print must not reach
+    # the host's streams (the CLI's JSON on stdout, a notebook's cell).
+    with _output_discarded():
+        gc.collect()
     # Everything allocated from here on (the document, its JSON) lives until the trace is
     # returned: automatic collections would only rescan it. `_traced` re-enables GC.
     gc.disable()
