@@ -34,7 +34,7 @@ def test_10000_iteration_training_loop_example(sandbox: Sandbox) -> None:
     result = sandbox.run(get_example("derived_param_in_forward").source)
     load = os.getloadavg()[0]
     if result["status"] == "timeout" and load > 2 * (os.cpu_count() or 1):
-        # ~9 s of CPU in the tracer: fine on 2 idle cores, not when other jobs share them.
+        # 9-15 s of CPU in the tracer (by machine): fine on 2 idle cores, not when other jobs share them.
         pytest.xfail(f"wall clock ran out with a load average of {load:.1f} on {os.cpu_count()} cores")
     assert result["status"] == "ok", result["error"]
     assert "iteration 10000" in result["stdout"]

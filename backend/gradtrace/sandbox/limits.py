@@ -30,8 +30,10 @@ class SandboxLimits(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GRADTRACE_SANDBOX_", extra="forbid", frozen=True)
 
-    wall_seconds: float = Field(default=20.0, gt=0, description="Wall-clock limit of one run; the parent kills the whole process tree when it expires.")
-    cpu_seconds: int = Field(default=15, gt=0, description="CPU seconds of one run (RLIMIT_CPU; the kernel kills the worker when exceeded).")
+    # The built-in 10,000-step training example takes ~9-15 s of CPU traced, depending on the
+    # machine (its plain run alone took 6 s on a slow one): the defaults leave it room.
+    wall_seconds: float = Field(default=40.0, gt=0, description="Wall-clock limit of one run; the parent kills the whole process tree when it expires.")
+    cpu_seconds: int = Field(default=30, gt=0, description="CPU seconds of one run (RLIMIT_CPU; the kernel kills the worker when exceeded).")
     memory_bytes: int = Field(default=3 * GiB // 2, ge=MIN_MEMORY_BYTES, description="Address space a run may add on top of the zygote's VmSize (RLIMIT_AS).")
     cpu_cores: float = Field(default=1.0, gt=0, le=64, description="Cores one run's processes may use together (the CFS quota of its slot's cpu cgroup, where the host has one): RLIMIT_CPU is per process, so this is what stops a run that forks busy children from taking every core.")
     tasks: int = Field(default=32, ge=2, description="Processes + threads a run may have at once (RLIMIT_NPROC of its private uid).")
