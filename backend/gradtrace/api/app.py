@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gradtrace import __version__
 from gradtrace.api.errors import error_response, install_error_handlers
-from gradtrace.api.ratelimit import RateLimiter, client_key
+from gradtrace.api.ratelimit import RateLimiter, client_key, release
 from gradtrace.api.renders import RenderPool
 from gradtrace.api.routes import embed, examples, frontend, meta, traces
 from gradtrace.api.runner import Runner, SandboxUnavailable
@@ -129,11 +129,7 @@ class BodySizeLimit:
             return
         finally:
             self.reading -= 1
-            left = self.reading_by.get(client, 1) - 1
-            if left > 0:
-                self.reading_by[client] = left
-            else:
-                self.reading_by.pop(client, None)
+            release(self.reading_by, client)
         body = b"".join(chunks)
         replayed = False
 

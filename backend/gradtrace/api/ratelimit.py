@@ -66,3 +66,13 @@ class RateLimiter:
     @staticmethod
     def retry_after_header(seconds: float) -> str:
         return str(max(1, math.ceil(seconds)))
+
+
+def release(counts: dict[str, int], client: str) -> None:
+    """One place of `client` in a per-client count freed; a client at zero is dropped (idle
+    clients take no memory)."""
+    left = counts.get(client, 1) - 1
+    if left > 0:
+        counts[client] = left
+    else:
+        counts.pop(client, None)

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from gradtrace.api.errors import ApiError
-from gradtrace.api.ratelimit import RateLimiter, client_key
+from gradtrace.api.ratelimit import RateLimiter, client_key, release
 
 Key = tuple[str, str, float]  # (trace id, format, stored created_at)
 Run = Callable[[Callable[[], str]], Awaitable[str]]
@@ -93,11 +93,7 @@ class RenderPool:
             # Counted until the process is done with it, not until the request is: a client
             # that hangs up does not free its place while its render still runs.
             self.active -= 1
-            left = self.by_client.get(client, 1) - 1
-            if left > 0:
-                self.by_client[client] = left
-            else:
-                self.by_client.pop(client, None)
+            release(self.by_client, client)
             self.avg_seconds = 0.8 * self.avg_seconds + 0.2 * (loop.time() - started)
 
         job.add_done_callback(done)

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from gradtrace.api.errors import ApiError, ErrorEnvelope, trace_not_found
 from gradtrace.api.limits import resolve_limits
 from gradtrace.api.models import StreamDropped, StreamStart, TraceRequest, TraceResponse
-from gradtrace.api.ratelimit import RateLimiter, client_key
+from gradtrace.api.ratelimit import RateLimiter, client_key, release
 from gradtrace.api.renders import dot_of, render
 from gradtrace.api.runner import OnEvent, Overloaded, SandboxUnavailable, is_cacheable, sandbox_down
 from gradtrace.api.state import AppState, get_state
@@ -208,11 +208,7 @@ async def _run(
     finally:
         state.in_flight.pop(prep.id, None)
         if client is not None:
-            left = state.client_runs.get(client, 1) - 1
-            if left > 0:
-                state.client_runs[client] = left
-            else:
-                state.client_runs.pop(client, None)  # (idle clients take no memory)
+            release(state.client_runs, client)
 
 
 @router.post(
